@@ -1,0 +1,3 @@
+from barge.cli.main import main
+
+main()

@@ -1,0 +1,207 @@
+"""Running engine jobs from request handlers without blocking the event loop.
+
+Handlers are synchronous (pluggy and the drivers are), so a job runs in a
+worker thread. When a job reads stdin, the request body is fed to it through
+a bounded queue; when it writes stdout, the bytes are streamed back to the
+client as they come (progress messages, tar archives).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import queue
+import threading
+from typing import Any
+
+from aiohttp import web
+
+_EOF = object()
+#: Chunks in flight between the event loop and a job's thread, each way.
+QUEUE_DEPTH = 64
+
+
+class QueueReader(io.RawIOBase):
+    """A blocking file-like object fed from the event loop, read in a job thread."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue = queue.Queue(maxsize=QUEUE_DEPTH)
+        self._buf = memoryview(b"")
+        self._eof = False
+        self.error: BaseException | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        while not self._buf:
+            if self._eof:
+                return 0
+            item = self.queue.get()
+            if item is _EOF:
+                self._eof = True
+                if self.error is not None:
+                    raise self.error
+                return 0
+            self._buf = memoryview(item)
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            return self.readall()
+        if not self._buf and not self._eof:
+            item = self.queue.get()
+            if item is _EOF:
+                self._eof = True
+                if self.error is not None:
+                    raise self.error
+                return b""
+            self._buf = memoryview(item)
+        if len(self._buf) <= size:
+            out, self._buf = bytes(self._buf), memoryview(b"")
+            return out
+        out, self._buf = bytes(self._buf[:size]), self._buf[size:]
+        return out
+
+
+async def _feed(request: web.Request, reader: QueueReader, done: threading.Event) -> None:
+    loop = asyncio.get_running_loop()
+
+    async def put(item) -> None:
+        while not done.is_set():
+            try:
+                reader.queue.put_nowait(item)
+                return
+            except queue.Full:
+                await loop.run_in_executor(None, _put_wait, reader.queue, item, done)
+                return
+
+    try:
+        async for chunk in request.content.iter_any():
+            if done.is_set():
+                return
+            await put(chunk)
+    except Exception as exc:  # the client went away mid-body
+        reader.error = ConnectionError(f"request body ended early: {exc}")
+    await put(_EOF)
+
+
+def _put_wait(q: queue.Queue, item, done: threading.Event) -> None:
+    while not done.is_set():
+        try:
+            q.put(item, timeout=0.2)
+            return
+        except queue.Full:
+            continue
+
+
+class LoopWriter:
+    """A job's stdout that hands each write to the event loop's queue."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, q: asyncio.Queue) -> None:
+        self._loop = loop
+        self._q = q
+
+    def write(self, data: bytes) -> int:
+        if data:
+            self._loop.call_soon_threadsafe(self._q.put_nowait, bytes(data))
+        return len(data)
+
+
+def _engine(request: web.Request):
+    return request.app["engine"]
+
+
+async def run_job(request: web.Request, name: str, args: Any = None, *, stdin: bool = False) -> Any:
+    """Run job ``name`` in a worker thread and return its result.
+
+    With ``stdin=True`` the request body is the job's stdin, streamed.
+    Domain errors propagate to the error middleware.
+    """
+    engine = _engine(request)
+    loop = asyncio.get_running_loop()
+    streams: dict[str, Any] = {}
+    feeder = None
+    done = threading.Event()
+    if stdin:
+        reader = QueueReader()
+        streams["stdin"] = io.BufferedReader(reader, buffer_size=1 << 16)
+        feeder = asyncio.ensure_future(_feed(request, reader, done))
+    job = engine.job(name, args, **streams)
+    try:
+        return await loop.run_in_executor(None, engine.run, job)
+    finally:
+        done.set()
+        if feeder is not None:
+            feeder.cancel()
+
+
+async def stream_job(
+    request: web.Request,
+    name: str,
+    args: Any = None,
+    *,
+    stdin: bool = False,
+    content_type: str = "application/json",
+    status: int = 200,
+    on_error=None,
+) -> web.StreamResponse:
+    """Run job ``name``, streaming what it writes to stdout as the response body.
+
+    Headers go out with the first byte of output, so an error raised before
+    any output still becomes a proper error response. An error after output
+    has begun is passed to ``on_error(exc) -> bytes`` (Docker's JSON message
+    streams carry ``{"errorDetail": ...}``) or ends the connection.
+    """
+    engine = _engine(request)
+    loop = asyncio.get_running_loop()
+    out: asyncio.Queue = asyncio.Queue()
+    done = threading.Event()
+    streams: dict[str, Any] = {"stdout": LoopWriter(loop, out)}
+    feeder = None
+    if stdin:
+        reader = QueueReader()
+        streams["stdin"] = io.BufferedReader(reader, buffer_size=1 << 16)
+        feeder = asyncio.ensure_future(_feed(request, reader, done))
+    job = engine.job(name, args, **streams)
+    finished = object()
+
+    def run() -> None:
+        try:
+            engine.run(job)
+        finally:
+            loop.call_soon_threadsafe(out.put_nowait, finished)
+
+    task = loop.run_in_executor(None, run)
+    response: web.StreamResponse | None = None
+    try:
+        while True:
+            item = await out.get()
+            if item is finished:
+                break
+            if response is None:
+                response = web.StreamResponse(status=status)
+                response.content_type = content_type
+                await response.prepare(request)
+            await response.write(item)
+        try:
+            await task
+        except Exception as exc:
+            if response is None:
+                raise
+            if on_error is None:
+                raise
+            await response.write(on_error(exc))
+        if response is None:
+            response = web.StreamResponse(status=status)
+            response.content_type = content_type
+            await response.prepare(request)
+        await response.write_eof()
+        return response
+    finally:
+        done.set()
+        if feeder is not None:
+            feeder.cancel()

@@ -1,0 +1,150 @@
+"""Daemon configuration: defaults < ``daemon.toml`` < environment < command line.
+
+The file (``/etc/barge/daemon.toml``, or ``--config-file``/``BARGE_CONFIG``)
+looks like::
+
+    data_root = "/var/lib/barge"
+    exec_root = "/run/barge"
+    hosts = ["unix:///run/barge/barge.sock"]
+
+    [graph]
+    driver = "overlay"
+
+    [graph.overlay]      # the driver's own options
+    ...
+
+    [tls]
+    verify = true
+    cacert = "/etc/barge/ca.pem"
+    cert = "/etc/barge/cert.pem"
+    key = "/etc/barge/key.pem"
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from barge.errors import InvalidParameter
+
+DEFAULT_CONFIG_FILE = Path("/etc/barge/daemon.toml")
+DEFAULT_SOCKET = "unix:///run/barge/barge.sock"
+
+
+@dataclass
+class TLSConfig:
+    verify: bool = False
+    cacert: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.cert and self.key)
+
+
+@dataclass
+class DaemonConfig:
+    data_root: Path = Path("/var/lib/barge")
+    exec_root: Path = Path("/run/barge")
+    hosts: list[str] = field(default_factory=lambda: [DEFAULT_SOCKET])
+    pidfile: Path | None = None
+    #: Graph driver the user asked for (None: automatic), and where the ask came from.
+    graph_driver: str | None = None
+    graph_driver_source: str = "auto"
+    #: Per-driver option tables: ``{"overlay": {...}}``.
+    graph_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tls: TLSConfig = field(default_factory=TLSConfig)
+    debug: bool = False
+    config_file: Path | None = None
+
+    @property
+    def pid_path(self) -> Path:
+        return self.pidfile or self.exec_root / "barge.pid"
+
+    def driver_options(self, name: str) -> dict[str, Any]:
+        return dict(self.graph_options.get(name, {}))
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidParameter(f"{path}: invalid TOML: {exc}") from None
+
+
+def _apply_file(cfg: DaemonConfig, data: Mapping[str, Any], path: Path) -> None:
+    known = {f.name for f in fields(DaemonConfig)} | {"graph", "tls"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise InvalidParameter(f"{path}: unknown setting(s): {', '.join(unknown)}")
+    if "data_root" in data:
+        cfg.data_root = Path(data["data_root"])
+    if "exec_root" in data:
+        cfg.exec_root = Path(data["exec_root"])
+    if "hosts" in data:
+        hosts = data["hosts"]
+        cfg.hosts = [hosts] if isinstance(hosts, str) else list(hosts)
+    if "pidfile" in data:
+        cfg.pidfile = Path(data["pidfile"])
+    if "debug" in data:
+        cfg.debug = bool(data["debug"])
+    graph = dict(data.get("graph", {}))
+    driver = graph.pop("driver", None)
+    if driver:
+        cfg.graph_driver, cfg.graph_driver_source = str(driver), f"config file {path}"
+    for name, table in graph.items():
+        if not isinstance(table, dict):
+            raise InvalidParameter(f"{path}: [graph] {name} must be a table [graph.{name}]")
+        cfg.graph_options[name] = table
+    tls = data.get("tls", {})
+    for key in ("verify", "cacert", "cert", "key"):
+        if key in tls:
+            setattr(cfg.tls, key, tls[key])
+
+
+def load_config(
+    config_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> DaemonConfig:
+    """Build the daemon's configuration with the precedence the design asks for.
+
+    ``overrides`` are command-line values; ``None`` means "not given".
+    """
+    env = os.environ if env is None else env
+    cfg = DaemonConfig()
+    path = config_file or (Path(env["BARGE_CONFIG"]) if env.get("BARGE_CONFIG") else DEFAULT_CONFIG_FILE)
+    cfg.config_file = path
+    _apply_file(cfg, _read_file(path), path)
+
+    for var in ("BARGE_GRAPH_DRIVER", "DOCKER_DRIVER"):
+        if env.get(var):
+            cfg.graph_driver, cfg.graph_driver_source = env[var], f"environment {var}"
+            break
+
+    if overrides.get("graph_driver"):
+        cfg.graph_driver, cfg.graph_driver_source = overrides.pop("graph_driver"), "command line"
+    tls = overrides.pop("tls", None)
+    if tls:
+        for key, value in tls.items():
+            if value is not None:
+                setattr(cfg.tls, key, value)
+    for key, value in overrides.items():
+        if value is None or value == []:
+            continue
+        if key in ("data_root", "exec_root", "pidfile"):
+            value = Path(value)
+        setattr(cfg, key, value)
+    return cfg
