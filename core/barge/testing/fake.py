@@ -13,7 +13,7 @@ import tarfile
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from barge.errors import NotFound
+from barge.errors import DriverNotSupported, NotFound
 from barge.graphdriver import Change, ChangeKind, GraphDriver, GraphDriverPlugin, Mount, NATIVE_DIFF
 
 CHUNK = 1 << 20
@@ -22,7 +22,15 @@ CHUNK = 1 << 20
 class FakeDriver(GraphDriver):
     name = "fake"
     capabilities = frozenset({NATIVE_DIFF})
-    options_schema = {"fail_apply": "raise OSError in apply_diff (for failure tests)"}
+    options_schema = {
+        "fail_apply": "raise OSError in apply_diff (for failure tests)",
+        "unsupported": "refuse to load with this reason (for selection tests)",
+    }
+
+    def __init__(self, home: Path, options=None):
+        super().__init__(home, options)
+        if self.options.get("unsupported"):
+            raise DriverNotSupported(self.name, str(self.options["unsupported"]))
 
     def _dir(self, layer_id: str) -> Path:
         return self.home / layer_id

@@ -1,0 +1,56 @@
+# barge: everything a fresh Debian machine needs is installed by these targets.
+#   make demo   install, start the daemon, build the busybox image, list it
+#   make test   install, then run every test suite
+#   make bench  run the benchmarks (see bench/README.md)
+
+PYTHON   ?= python3
+VENV     := .venv
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.installed
+DEB_PKGS := busybox-static openssl ca-certificates
+PLUGINS  := plugins/graph_vfs plugins/graph_overlay tests/example_driver
+SOCKET   := /run/barge/barge.sock
+DEMO_LOG := /var/log/barge-demo.log
+
+.PHONY: install deps demo test unit bench stop clean
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get install -y -q $$missing >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q $$missing; }; \
+	fi
+
+$(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[test]' $(addprefix -e ,$(PLUGINS))
+	ln -sf $(abspath $(BIN))/barge /usr/local/bin/barge
+	touch $@
+
+install: deps $(STAMP)
+
+demo: install
+	@if $(BIN)/barge version >/dev/null 2>&1; then echo "barge daemon already running"; else \
+	  echo "starting barge daemon (log: $(DEMO_LOG))"; \
+	  nohup $(BIN)/barge daemon >$(DEMO_LOG) 2>&1 & \
+	  for i in $$(seq 50); do [ -S $(SOCKET) ] && $(BIN)/barge version >/dev/null 2>&1 && break; sleep 0.1; done; \
+	fi
+	$(BIN)/barge info --format 'storage driver: {{.Driver}}'
+	$(BIN)/barge mkimage busybox
+	$(BIN)/barge images busybox
+	@echo "the daemon keeps running; try: DOCKER_HOST=unix://$(SOCKET) docker images   (stop it with: make stop)"
+
+stop:
+	@if [ -f /run/barge/barge.pid ]; then kill -TERM $$(cat /run/barge/barge.pid) && echo "stopped barge daemon"; fi
+
+test: install
+	bash tests/run.sh
+
+unit: install
+	$(BIN)/python -m pytest -q tests/unit
+
+bench: install
+	$(BIN)/python bench/import_layer.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

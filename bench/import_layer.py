@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""Benchmark: importing a ~200 MB multi-file layer tar, against GNU tar -x.
+
+Prints, for the same file in the same run:
+  * GNU `tar -xf` into an empty directory (the peer);
+  * barge's layer apply in-process (`barge.archive.apply_layer`, what the
+    graph driver runs for every layer);
+  * `barge import` end to end: the CLI streams the file to a daemon started
+    here (its own data root and socket), which hashes, unpacks into the graph
+    driver and records the image.
+Each figure is the median of --runs runs, with MB/s and the ratio to tar.
+Run: `make bench` or `.venv/bin/python bench/import_layer.py [--driver vfs]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+
+
+def make_layer(path: Path, total_mb: int = 200, seed: int = 42) -> Path:
+    """A deterministic layer: ~60% of the bytes in a few big files, the rest in
+    thousands of small ones spread over nested directories, plus symlinks."""
+    if path.exists():
+        return path
+    rng = random.Random(seed)
+    tmp = path.with_suffix(".part")
+    block = rng.randbytes(1 << 20)
+    total = total_mb << 20
+    written = 0
+    with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tf:
+        def add_dir(name):
+            info = tarfile.TarInfo(name)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 1_700_000_000
+            tf.addfile(info)
+
+        def add_file(name, size):
+            nonlocal written
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = size, 0o644, 1_700_000_000
+            reps, rest = divmod(size, len(block))
+            data = block * reps + block[:rest]
+            tf.addfile(info, _Bytes(data))
+            written += size
+
+        for d in range(40):
+            add_dir(f"usr/lib/pkg{d:02d}")
+            for s in range(5):
+                add_dir(f"usr/lib/pkg{d:02d}/sub{s}")
+        n = 0
+        while written < total * 0.4:
+            size = int(rng.lognormvariate(9.0, 1.2))  # ~8 KiB median
+            add_file(f"usr/lib/pkg{n % 40:02d}/sub{n % 5}/file{n:05d}.so", min(size, 2 << 20))
+            n += 1
+        big = 0
+        while written < total:
+            add_file(f"usr/share/data/blob{big:02d}.bin", min(16 << 20, total - written))
+            big += 1
+        for i in range(200):
+            info = tarfile.TarInfo(f"usr/lib/link{i:03d}.so")
+            info.type, info.linkname, info.mtime = tarfile.SYMTYPE, f"pkg{i % 40:02d}/sub0", 1_700_000_000
+            tf.addfile(info)
+    tmp.rename(path)
+    return path
+
+
+class _Bytes:
+    def __init__(self, data: bytes):
+        self.data, self.pos = memoryview(data), 0
+
+    def read(self, n=-1):
+        end = len(self.data) if n is None or n < 0 else self.pos + n
+        out = self.data[self.pos:end]
+        self.pos += len(out)
+        return bytes(out)
+
+
+def timed(fn, runs: int, cleanup) -> list[float]:
+    times = []
+    for _ in range(runs):
+        subprocess.run(["sync"], check=False)
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+        cleanup()
+    return times
+
+
+def gnu_tar(layer: Path, work: Path, runs: int) -> list[float]:
+    target = work / "tar-x"
+    target.mkdir()
+    return timed(
+        lambda: subprocess.run(["tar", "-xf", str(layer), "-C", str(target)], check=True),
+        runs,
+        lambda: (shutil.rmtree(target), target.mkdir()),
+    )
+
+
+def barge_apply(layer: Path, work: Path, runs: int) -> list[float]:
+    from barge.archive import apply_layer
+
+    target = work / "apply"
+    target.mkdir()
+
+    def run():
+        with open(layer, "rb") as fh:
+            apply_layer(fh, target)
+
+    return timed(run, runs, lambda: (shutil.rmtree(target), target.mkdir()))
+
+
+class Daemon:
+    def __init__(self, work: Path, driver: str | None):
+        self.root = work / "daemon"
+        self.socket = self.root / "barge.sock"
+        args = [
+            str(BIN / "barge"), "daemon",
+            "--config-file", str(self.root / "none.toml"),
+            "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "run"),
+            "-H", f"unix://{self.socket}", "--pidfile", str(self.root / "barge.pid"),
+        ]
+        if driver:
+            args += ["--storage-driver", driver]
+        self.root.mkdir()
+        self.log = open(self.root / "daemon.log", "wb")
+        env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_DRIVER", "BARGE_GRAPH_DRIVER")}
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.env = dict(env, BARGE_HOST=f"unix://{self.socket}")
+        for _ in range(200):
+            if self.proc.poll() is not None:
+                raise SystemExit(f"daemon exited: {(self.root / 'daemon.log').read_text()}")
+            if self.socket.exists() and self.cli("version", check=False).returncode == 0:
+                return
+            time.sleep(0.05)
+        raise SystemExit("daemon did not come up")
+
+    def cli(self, *args, check=True):
+        return subprocess.run([str(BIN / "barge"), *args], env=self.env, capture_output=True, check=check)
+
+    def driver(self) -> str:
+        return self.cli("info", "--format", "{{.Driver}}").stdout.decode().strip()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def barge_import(layer: Path, daemon: Daemon, runs: int) -> list[float]:
+    return timed(
+        lambda: daemon.cli("import", str(layer), "bench:latest"),
+        runs,
+        lambda: daemon.cli("rmi", "bench:latest"),
+    )
+
+
+def report(name: str, times: list[float], size: int, peer: float | None) -> None:
+    med = statistics.median(times)
+    mbps = size / med / 1e6
+    ratio = f"{med / peer:5.2f}x tar" if peer else "   (peer)"
+    print(f"  {name:<34} {med * 1000:8.1f} ms  {mbps:8.1f} MB/s  {ratio}   (min {min(times) * 1000:.1f}, max {max(times) * 1000:.1f})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--driver", default=None, help="graph driver for the daemon (default: automatic)")
+    parser.add_argument("--cache", type=Path, default=Path("/var/tmp/barge-bench"))
+    opts = parser.parse_args()
+
+    opts.cache.mkdir(parents=True, exist_ok=True)
+    layer = make_layer(opts.cache / f"layer-{opts.size_mb}mb.tar", opts.size_mb)
+    size = layer.stat().st_size
+    with tarfile.open(layer) as tf:
+        members = sum(1 for _ in tf)
+    print(f"layer: {layer} ({size / 1e6:.1f} MB, {members} entries), {opts.runs} runs each, median")
+    with tempfile.TemporaryDirectory(prefix="barge-bench-", dir="/var/tmp") as tmp:
+        work = Path(tmp)
+        peer = statistics.median(tar_times := gnu_tar(layer, work, opts.runs))
+        report("GNU tar -xf", tar_times, size, None)
+        report("barge apply_layer (in-process)", barge_apply(layer, work, opts.runs), size, peer)
+        daemon = Daemon(work, opts.driver)
+        try:
+            times = barge_import(layer, daemon, opts.runs)
+            report(f"barge import via daemon ({daemon.driver()})", times, size, peer)
+        finally:
+            daemon.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Fixtures for driving barge with the real docker CLI and the docker SDK."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+import time
+
+import pytest
+
+DOCKER = shutil.which("docker")
+
+
+def small_rootfs_tar(files: dict[str, bytes] | None = None) -> bytes:
+    """A tiny root file system tar with a few files, made here (no network)."""
+    files = files or {"etc/hello.txt": b"hello from barge\n", "bin/tool": b"#!/bin/sh\necho tool\n"}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        dirs = sorted({os.path.dirname(p) for p in files} - {""})
+        for d in dirs:
+            info = tarfile.TarInfo(d)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 1_700_000_000
+            tf.addfile(info)
+        for path, data in sorted(files.items()):
+            info = tarfile.TarInfo(path)
+            info.size, info.mode, info.mtime = len(data), 0o755, 1_700_000_000
+            tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+class DockerCLI:
+    """Runs the real docker CLI against one barge daemon."""
+
+    def __init__(self, daemon, tmp_path):
+        self.env = dict(os.environ, DOCKER_HOST=daemon.url, DOCKER_CONFIG=str(tmp_path / "docker-config"))
+        self.env.pop("DOCKER_API_VERSION", None)
+
+    def __call__(self, *args: str, input: bytes | None = None, check: bool = True, timeout: float = 60):
+        proc = subprocess.run(
+            [DOCKER, *args], input=input, env=self.env, capture_output=True, timeout=timeout
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"docker {' '.join(args)} exited {proc.returncode}\nstdout: {proc.stdout.decode(errors='replace')}\n"
+                f"stderr: {proc.stderr.decode(errors='replace')}"
+            )
+        return proc
+
+    def out(self, *args: str, **kw) -> str:
+        return self(*args, **kw).stdout.decode().strip()
+
+
+@pytest.fixture
+def docker_cli(daemon, tmp_path):
+    if DOCKER is None:
+        pytest.skip("the docker CLI is not installed (/usr/local/bin/docker on this machine kind)")
+    return DockerCLI(daemon, tmp_path)
+
+
+@pytest.fixture
+def docker_sdk(daemon):
+    docker = pytest.importorskip("docker", reason="the docker SDK for Python is not installed")
+    client = docker.DockerClient(base_url=daemon.url, version="auto", timeout=60)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def rootfs_tar(tmp_path):
+    path = tmp_path / "rootfs.tar"
+    path.write_bytes(small_rootfs_tar())
+    return path
+
+
+def wait_for(predicate, timeout=10.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
