@@ -47,4 +47,38 @@ class Routes:
     def add_to(self, app: web.Application) -> None:
         for method, path, handler in self._routes:
             for prefix in (VERSION_PREFIX, ""):
-                app.router.add_route(method, prefix + path, handler, allow_head=False)
+                app.router.add_route(method, prefix + path, handler)
+
+
+async def read_json(request: web.Request, default=None):
+    """The request's JSON body; an empty body gives ``default``.
+
+    Malformed JSON is the client's mistake: 400 with the parser's message,
+    as moby's ``httputils.ReadJSON``.
+    """
+    import json
+
+    from barge.errors import InvalidParameter
+
+    raw = await request.read()
+    if not raw.strip():
+        return default
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidParameter(f"invalid JSON: {exc}") from None
+
+
+def query_bool(request: web.Request, name: str, default: bool = False) -> bool:
+    """Moby's ``BoolValue``: "", 0, no, false and none are false, others true."""
+    if name not in request.query:
+        return default
+    return request.query[name].strip().lower() not in ("", "0", "no", "false", "none")
+
+
+def json_response(data, status: int = 200, headers=None) -> web.Response:
+    """A JSON answer with ``Content-Type: application/json`` exactly, as moby sends."""
+    import json
+
+    body = json.dumps(data, separators=(",", ":")).encode()
+    return web.Response(status=status, body=body, content_type="application/json", headers=headers)

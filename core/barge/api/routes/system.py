@@ -1,0 +1,43 @@
+"""System routes: ``/_ping``, ``/version``, ``/info``.
+
+Ping answers without running a job: the CLI sends it before anything else,
+with a two-second timeout, and reads only its headers.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from barge.api.jobs import run_job
+from barge.api.routing import Routes, json_response
+from barge.daemon.jobs.system import InfoArgs, VersionArgs
+
+routes = Routes()
+
+_PING_HEADERS = {
+    "Cache-Control": "no-cache, no-store, must-revalidate",
+    "Pragma": "no-cache",
+    "Docker-Experimental": "false",
+    "Builder-Version": "1",
+    "Swarm": "inactive",
+}
+
+
+@routes.get("/_ping")
+async def ping(request: web.Request) -> web.Response:
+    return web.Response(text="OK", headers=_PING_HEADERS)
+
+
+@routes.head("/_ping")
+async def ping_head(request: web.Request) -> web.Response:
+    return web.Response(body=b"", content_type="text/plain", charset="utf-8", headers=_PING_HEADERS)
+
+
+@routes.get("/version")
+async def version(request: web.Request) -> web.Response:
+    return json_response(await run_job(request, "version", VersionArgs()))
+
+
+@routes.get("/info")
+async def info(request: web.Request) -> web.Response:
+    return json_response(await run_job(request, "info", InfoArgs()))

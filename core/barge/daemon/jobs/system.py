@@ -1,0 +1,308 @@
+"""Jobs ``version`` and ``info``: what ``docker version`` and ``docker info`` show.
+
+The answers keep the shape of moby's ``types.Version`` and
+``system.Info`` so that the docker CLI and docker-py read them unchanged;
+every value is measured on this machine, none is made up. ``BargeDrivers``
+is barge's own key: every driver found, and why it is not used.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import os
+import platform
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import barge
+from barge.engine.plugins import find_drivers
+
+if TYPE_CHECKING:  # pragma: no cover
+    from barge.daemon.services import Services
+    from barge.engine import Engine, Job
+
+_GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "386", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
+
+
+@dataclass
+class VersionArgs:
+    pass
+
+
+@dataclass
+class InfoArgs:
+    pass
+
+
+def register(engine: "Engine", services: "Services") -> None:
+    engine.register("version", VersionArgs, lambda job: version_info())
+    engine.register("info", InfoArgs, lambda job: system_info(services))
+
+
+# ---------------------------------------------------------------------------
+# version
+# ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str:
+    """Short commit of the source tree barge runs from, or "" when not a checkout."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        git = parent / ".git"
+        if git.is_dir():
+            return _resolve_head(git)[:7]
+    return ""
+
+
+def _resolve_head(git: Path) -> str:
+    try:
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref: "):
+            return head
+        ref = head[5:]
+        ref_file = git / ref
+        if ref_file.is_file():
+            return ref_file.read_text().strip()
+        packed = git / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text().splitlines():
+                if line.endswith(" " + ref):
+                    return line.split()[0]
+    except OSError:
+        pass
+    return ""
+
+
+def version_info() -> dict[str, Any]:
+    uname = os.uname()
+    arch = _GOARCH.get(uname.machine, uname.machine)
+    details = {
+        "ApiVersion": barge.API_VERSION,
+        "MinAPIVersion": barge.MIN_API_VERSION,
+        "GitCommit": git_commit(),
+        "GoVersion": f"python{platform.python_version()}",
+        "Os": "linux",
+        "Arch": arch,
+        "KernelVersion": uname.release,
+        "BuildTime": "",
+        "Experimental": "false",
+    }
+    return {
+        "Platform": {"Name": f"Barge Engine {barge.__version__}"},
+        "Components": [{"Name": "Engine", "Version": barge.__version__, "Details": details}],
+        "Version": barge.__version__,
+        "ApiVersion": barge.API_VERSION,
+        "MinAPIVersion": barge.MIN_API_VERSION,
+        "GitCommit": details["GitCommit"],
+        "GoVersion": details["GoVersion"],
+        "Os": "linux",
+        "Arch": arch,
+        "KernelVersion": uname.release,
+        "BuildTime": "",
+    }
+
+
+# ---------------------------------------------------------------------------
+# info: facts about this machine
+# ---------------------------------------------------------------------------
+
+
+def cgroup_version(mountinfo: str | None = None) -> str:
+    """"2" when /sys/fs/cgroup is a cgroup2 mount, "1" for v1 and hybrid hosts."""
+    if mountinfo is None:
+        try:
+            mountinfo = Path("/proc/self/mountinfo").read_text()
+        except OSError:
+            return ""
+    v1 = False
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if " - " not in line or len(fields) < 5:
+            continue
+        fstype = line.split(" - ", 1)[1].split()[0]
+        if fields[4] == "/sys/fs/cgroup" and fstype == "cgroup2":
+            return "2"
+        if fstype == "cgroup":
+            v1 = True
+    return "1" if v1 else ""
+
+
+def _cgroup_controllers() -> set[str]:
+    """Controllers the kernel has enabled (/proc/cgroups)."""
+    out = set()
+    try:
+        for line in Path("/proc/cgroups").read_text().splitlines()[1:]:
+            parts = line.split()
+            if len(parts) >= 4 and parts[3] == "1":
+                out.add(parts[0])
+    except OSError:
+        pass
+    return out
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
+
+
+def _os_release() -> tuple[str, str]:
+    values = {}
+    for line in _read("/etc/os-release").splitlines():
+        key, _, value = line.partition("=")
+        values[key] = value.strip().strip('"')
+    return values.get("PRETTY_NAME", "Linux"), values.get("VERSION_ID", "")
+
+
+def _mem_total() -> int:
+    for line in _read("/proc/meminfo").splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _rfc3339_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).astimezone().isoformat(timespec="microseconds")
+
+
+def _limits(cgroup_v: str) -> dict[str, bool]:
+    enabled = _cgroup_controllers()
+    if cgroup_v == "2":
+        available = set(_read("/sys/fs/cgroup/cgroup.controllers").split())
+        swap = Path("/sys/fs/cgroup/memory.swap.max").exists() or "memory" in available
+        return {
+            "MemoryLimit": "memory" in available,
+            "SwapLimit": swap and "memory" in available,
+            "CpuCfsPeriod": "cpu" in available,
+            "CpuCfsQuota": "cpu" in available,
+            "CPUShares": "cpu" in available,
+            "CPUSet": "cpuset" in available,
+            "PidsLimit": "pids" in available,
+        }
+    return {
+        "MemoryLimit": "memory" in enabled,
+        "SwapLimit": Path("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists(),
+        "CpuCfsPeriod": Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").exists(),
+        "CpuCfsQuota": Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").exists(),
+        "CPUShares": Path("/sys/fs/cgroup/cpu/cpu.shares").exists(),
+        "CPUSet": "cpuset" in enabled,
+        "PidsLimit": "pids" in enabled,
+    }
+
+
+def _warnings(services: "Services", limits: dict[str, bool]) -> list[str]:
+    out = []
+    cfg = services.config
+    for host in cfg.hosts:
+        if host.startswith("tcp://") and not cfg.tls.enabled:
+            out.append(f"WARNING: API is accessible on http://{host[6:]} without encryption.")
+    if not limits["SwapLimit"]:
+        out.append("WARNING: No swap limit support")
+    if _read("/proc/sys/net/ipv4/ip_forward") != "1":
+        out.append("WARNING: IPv4 forwarding is disabled")
+    return out
+
+
+def _image_count(services: "Services") -> int:
+    store = services.images
+    if store is None:
+        return 0
+    return store.count_images()
+
+
+def system_info(services: "Services") -> dict[str, Any]:
+    cfg = services.config
+    pm = services.pm
+    uname = os.uname()
+    cgroup_v = cgroup_version()
+    limits = _limits(cgroup_v)
+    os_name, os_version = _os_release()
+    driver_status = [[str(k), str(v)] for k, v in (pm.hook.barge_graph_status() or [])]
+    exec_drivers = [d.name for d in find_drivers("exec")]
+    network_drivers = [d.name for d in find_drivers("network")]
+    return {
+        "ID": services.extra.get("engine_id", ""),
+        "Containers": 0,
+        "ContainersRunning": 0,
+        "ContainersPaused": 0,
+        "ContainersStopped": 0,
+        "Images": _image_count(services),
+        "Driver": services.graph_driver,
+        "DriverStatus": driver_status,
+        "SystemStatus": None,
+        "Plugins": {
+            "Volume": [],
+            "Network": network_drivers,
+            "Authorization": None,
+            "Log": ["json-file"],
+        },
+        **limits,
+        "KernelMemoryTCP": False,
+        "IPv4Forwarding": _read("/proc/sys/net/ipv4/ip_forward") == "1",
+        "BridgeNfIptables": _read("/proc/sys/net/bridge/bridge-nf-call-iptables") == "1",
+        "BridgeNfIp6tables": _read("/proc/sys/net/bridge/bridge-nf-call-ip6tables") == "1",
+        "Debug": cfg.debug,
+        "NFd": len(os.listdir("/proc/self/fd")),
+        "OomKillDisable": False,
+        "NGoroutines": threading.active_count(),
+        "SystemTime": _rfc3339_now(),
+        "LoggingDriver": "json-file",
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": cgroup_v,
+        "NEventsListener": 0,
+        "KernelVersion": uname.release,
+        "OperatingSystem": os_name,
+        "OSVersion": os_version,
+        "OSType": "linux",
+        "Architecture": uname.machine,
+        "IndexServerAddress": "https://index.docker.io/v1/",
+        "RegistryConfig": {
+            "AllowNondistributableArtifactsCIDRs": None,
+            "AllowNondistributableArtifactsHostnames": None,
+            "InsecureRegistryCIDRs": ["::1/128", "127.0.0.0/8"],
+            "IndexConfigs": {
+                "docker.io": {"Name": "docker.io", "Mirrors": [], "Secure": True, "Official": True},
+            },
+            "Mirrors": None,
+        },
+        "GenericResources": None,
+        "NCPU": os.cpu_count() or 1,
+        "MemTotal": _mem_total(),
+        "DockerRootDir": str(cfg.data_root),
+        "HttpProxy": os.environ.get("HTTP_PROXY", os.environ.get("http_proxy", "")),
+        "HttpsProxy": os.environ.get("HTTPS_PROXY", os.environ.get("https_proxy", "")),
+        "NoProxy": os.environ.get("NO_PROXY", os.environ.get("no_proxy", "")),
+        "Name": socket.gethostname(),
+        "Labels": [],
+        "ExperimentalBuild": False,
+        "ServerVersion": barge.__version__,
+        "Runtimes": {name: {"path": name} for name in exec_drivers},
+        "DefaultRuntime": exec_drivers[0] if exec_drivers else "",
+        "Swarm": {
+            "NodeID": "",
+            "NodeAddr": "",
+            "LocalNodeState": "inactive",
+            "ControlAvailable": False,
+            "Error": "",
+            "RemoteManagers": None,
+        },
+        "LiveRestoreEnabled": False,
+        "Isolation": "",
+        "InitBinary": "",
+        "ContainerdCommit": {"ID": "", "Expected": ""},
+        "RuncCommit": {"ID": "", "Expected": ""},
+        "InitCommit": {"ID": "", "Expected": ""},
+        "SecurityOptions": [],
+        "ProductLicense": "",
+        "DefaultAddressPools": None,
+        "CDISpecDirs": [],
+        "Containerd": None,
+        "Warnings": _warnings(services, limits),
+        "BargeDrivers": [r.to_dict() for r in services.driver_reports],
+    }

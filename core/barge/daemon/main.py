@@ -1,0 +1,194 @@
+"""Running the daemon: pid file, services, listeners, serving until a signal.
+
+``barge daemon`` (the CLI) builds a :class:`barge.config.DaemonConfig` and
+calls :func:`serve`. ``python -m barge.daemon.main`` takes the same options
+without the CLI; the test fixture starts daemons that way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+import barge
+from barge.config import DaemonConfig
+from barge.errors import BargeError, Conflict
+
+log = logging.getLogger("barge.daemon")
+
+#: Seconds running requests get to finish after a stop signal.
+SHUTDOWN_GRACE = 5.0
+
+
+# ---------------------------------------------------------------------------
+# pid file
+# ---------------------------------------------------------------------------
+
+
+def _is_barge_process(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"barge" in cmdline
+
+
+def write_pidfile(path: Path) -> None:
+    """Write our pid atomically; refuse when the file names a live daemon."""
+    try:
+        old = int(path.read_text().strip() or "0")
+    except (FileNotFoundError, ValueError):
+        old = 0
+    if old and old != os.getpid() and _is_barge_process(old):
+        raise Conflict(f"pid file {path} names a running daemon (pid {old}); stop it first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(f"{os.getpid()}\n")
+    os.replace(tmp, path)
+
+
+def remove_pidfile(path: Path) -> None:
+    try:
+        if path.read_text().strip() == str(os.getpid()):
+            path.unlink()
+    except (FileNotFoundError, ValueError):
+        pass
+
+
+# ---------------------------------------------------------------------------
+# serve
+# ---------------------------------------------------------------------------
+
+
+def setup_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    # Libraries' own debug chatter (entry-point caches, selectors) drowns requests.
+    for name in ("stevedore", "asyncio"):
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
+def serve(cfg: DaemonConfig) -> int:
+    """Run the daemon until SIGTERM or SIGINT; return the process exit code."""
+    from barge.api.listeners import open_listeners
+    from barge.daemon.daemon import build_services, close_services, prepare_dirs
+
+    setup_logging(cfg.debug)
+    pid_path = cfg.pid_path
+    try:
+        prepare_dirs(cfg)
+        write_pidfile(pid_path)
+    except (BargeError, OSError) as exc:
+        print(f"barge daemon: {exc}", file=sys.stderr)
+        return 1
+    try:
+        services = build_services(cfg)
+    except BargeError as exc:
+        remove_pidfile(pid_path)
+        print(f"barge daemon: {exc}", file=sys.stderr)
+        return 1
+    except BaseException:
+        remove_pidfile(pid_path)
+        raise
+    try:
+        listeners = open_listeners(cfg)
+    except BargeError as exc:
+        close_services(services)
+        remove_pidfile(pid_path)
+        print(f"barge daemon: {exc}", file=sys.stderr)
+        return 1
+    try:
+        asyncio.run(_run(services, listeners))
+        return 0
+    finally:
+        for listener in listeners:
+            listener.close()
+        try:
+            close_services(services)
+        finally:
+            remove_pidfile(pid_path)
+            log.info("barge daemon stopped")
+
+
+async def _run(services, listeners) -> None:
+    from barge.api.server import make_app
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    app = make_app(services)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
+    await runner.setup()
+    try:
+        for listener in listeners:
+            site = web.SockSite(runner, listener.sock, ssl_context=listener.ssl_context)
+            await site.start()
+        log.info(
+            "barge daemon %s listening on %s, graph driver %s",
+            barge.__version__, ", ".join(lst.address for lst in listeners), services.graph_driver,
+        )
+        info = await loop.run_in_executor(None, services.engine.call, "info")
+        services.pm.hook.barge_daemon_started(info=info)
+        await stop.wait()
+        log.info("barge daemon shutting down")
+        services.pm.hook.barge_daemon_stopping()
+    finally:
+        await runner.cleanup()
+
+
+# ---------------------------------------------------------------------------
+# python -m barge.daemon.main
+# ---------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> DaemonConfig:
+    from barge.config import load_config
+
+    p = argparse.ArgumentParser(prog="python -m barge.daemon.main", description="Run the barge daemon.")
+    p.add_argument("--config-file", type=Path)
+    p.add_argument("-s", "--storage-driver", dest="graph_driver")
+    p.add_argument("--data-root")
+    p.add_argument("--exec-root")
+    p.add_argument("-H", "--host", dest="hosts", action="append", default=[])
+    p.add_argument("-p", "--pidfile")
+    p.add_argument("-D", "--debug", action="store_true", default=None)
+    p.add_argument("--tlsverify", action="store_true", default=None)
+    p.add_argument("--tlscacert")
+    p.add_argument("--tlscert")
+    p.add_argument("--tlskey")
+    a = p.parse_args(argv)
+    return load_config(
+        config_file=a.config_file,
+        graph_driver=a.graph_driver,
+        data_root=a.data_root,
+        exec_root=a.exec_root,
+        hosts=a.hosts,
+        pidfile=a.pidfile,
+        debug=a.debug,
+        tls={"verify": a.tlsverify, "cacert": a.tlscacert, "cert": a.tlscert, "key": a.tlskey},
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cfg = parse_args(argv)
+    except BargeError as exc:
+        print(f"barge daemon: {exc}", file=sys.stderr)
+        return 1
+    return serve(cfg)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,329 @@
+"""Shared fixtures: real barge daemons in throw-away directories.
+
+``daemon`` starts one daemon process per test; ``daemon_factory`` starts
+daemons with custom options; ``shared_daemon`` is one daemon for a whole
+module (cheap read-only checks). Each daemon runs as::
+
+    python -m barge.daemon.main --config-file <tmp>/absent.toml \\
+        --data-root <tmp>/data --exec-root <tmp>/exec \\
+        -H unix://<tmp>/barge.sock [--storage-driver $BARGE_TEST_DRIVER]
+
+so ``/etc/barge/daemon.toml`` and the caller's BARGE_*/DOCKER_DRIVER
+variables never leak in. The graph driver is ``$BARGE_TEST_DRIVER``
+(default ``vfs``, which needs no root; set ``overlay`` to test overlay).
+Teardown stops the daemon, unmounts whatever is left under its directory
+and removes it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+#: Seconds a daemon gets to answer its first /_ping.
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 30.0
+#: Variables that would pick a driver or a config behind the test's back.
+_SCRUBBED_ENV = ("BARGE_GRAPH_DRIVER", "DOCKER_DRIVER", "BARGE_CONFIG", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES")
+
+
+def test_driver() -> str:
+    return os.environ.get("BARGE_TEST_DRIVER", "vfs")
+
+
+test_driver.__test__ = False  # not a test, despite the name
+
+
+def pytest_report_header(config) -> list[str]:
+    docker = shutil.which("docker") or "missing (docker CLI tests will be skipped)"
+    return [f"barge test graph driver: {test_driver()} (BARGE_TEST_DRIVER)", f"docker CLI: {docker}"]
+
+
+# ---------------------------------------------------------------------------
+# temp trees that may hold mounts
+# ---------------------------------------------------------------------------
+
+
+def _is_tmpfs(path: str) -> bool:
+    best, fstype = "", ""
+    with open("/proc/self/mounts") as fh:
+        for line in fh:
+            parts = line.split()
+            mnt = parts[1].replace("\\040", " ")
+            if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
+                best, fstype = mnt, parts[2]
+    return fstype == "tmpfs"
+
+
+def disk_tmp_root() -> str:
+    """A short path on a real disk: overlay wants one, unix socket paths are
+    limited to 107 bytes."""
+    for candidate in (os.environ.get("BARGE_TEST_TMPDIR"), "/tmp", "/var/tmp"):
+        if candidate and os.path.isdir(candidate) and not _is_tmpfs(candidate):
+            return candidate
+    return tempfile.gettempdir()
+
+
+def mounts_under(path: Path) -> list[str]:
+    prefix = str(path).rstrip("/") + "/"
+    out = []
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            target = line.split()[4].encode().decode("unicode_escape")
+            if target.startswith(prefix) or target == str(path):
+                out.append(target)
+    return sorted(out, key=len, reverse=True)
+
+
+def remove_tree(path: Path) -> None:
+    """Unmount (lazily, deepest first) anything under ``path``, then delete it."""
+    if not path.exists():
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for target in mounts_under(path):
+        libc.umount2(target.encode(), 2)  # MNT_DETACH
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# the daemon handle
+# ---------------------------------------------------------------------------
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float = 60.0):
+        super().__init__("localhost", timeout=timeout)
+        self._unix_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._unix_path)
+        self.sock = sock
+
+
+class Daemon:
+    """One barge daemon process and its directories."""
+
+    def __init__(
+        self,
+        root: Path,
+        driver: str | None,
+        extra_args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        hosts: list[str] | None = None,
+        wait: bool = True,
+    ) -> None:
+        self.root = root
+        self.driver = driver
+        self.socket = str(root / "barge.sock")
+        self.url = "unix://" + self.socket
+        self.data_root = root / "data"
+        self.exec_root = root / "exec"
+        self.pidfile = self.exec_root / "barge.pid"
+        self.log_path = root / "daemon.log"
+        self.hosts = hosts if hosts is not None else [self.url]
+        self.extra_args = list(extra_args or [])
+        self.env = env or {}
+        self.proc: subprocess.Popen | None = None
+        self._log = None
+        self.start(wait=wait)
+
+    # -- process --------------------------------------------------------------
+
+    def command(self) -> list[str]:
+        cmd = [
+            sys.executable, "-m", "barge.daemon.main",
+            "--config-file", str(self.root / "absent-daemon.toml"),
+            "--data-root", str(self.data_root),
+            "--exec-root", str(self.exec_root),
+            "--debug",
+        ]
+        for host in self.hosts:
+            cmd += ["-H", host]
+        if self.driver:
+            cmd += ["--storage-driver", self.driver]
+        return cmd + self.extra_args
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+        env.update(self.env)
+        return env
+
+    def start(self, wait: bool = True) -> None:
+        if self._log is not None:
+            self._log.close()
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            self.command(), env=self.environment(), stdin=subprocess.DEVNULL,
+            stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        if wait:
+            self.wait_ready()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stderr_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        """Wait until ``/_ping`` answers; fail with the daemon's log otherwise."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                pytest.fail(
+                    f"barge daemon exited with {self.proc.returncode} before serving:\n{self.stderr_text()}",
+                    pytrace=False,
+                )
+            try:
+                status, _, body = self.request("GET", "/_ping", timeout=2)
+                if status == 200 and body == b"OK":
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.kill()
+        pytest.fail(f"barge daemon did not answer /_ping within {timeout}s:\n{self.stderr_text()}", pytrace=False)
+
+    def wait_exit(self, timeout: float = STOP_TIMEOUT) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            pytest.fail(f"barge daemon did not exit within {timeout}s:\n{self.stderr_text()}", pytrace=False)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.wait_exit(timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        try:
+            if self.proc is not None and self.proc.poll() is None:
+                try:
+                    self.proc.send_signal(signal.SIGTERM)
+                    self.proc.wait(STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    self.kill()
+        finally:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
+    # -- HTTP -------------------------------------------------------------------
+
+    def connection(self, timeout: float = 60.0) -> UnixHTTPConnection:
+        return UnixHTTPConnection(self.socket, timeout=timeout)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str | dict | list | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 60.0,
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
+        """One request over the unix socket: ``(status, headers, body)``.
+
+        A dict or list body is sent as JSON.
+        """
+        headers = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            headers.setdefault("Content-Type", "application/json")
+        elif isinstance(body, str):
+            body = body.encode()
+        conn = self.connection(timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            return resp.status, resp.headers, resp.read()
+        finally:
+            conn.close()
+
+    def json(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
+        """A request whose answer must have status ``expect``; returns the parsed JSON."""
+        status, _, data = self.request(method, path, body)
+        assert status == expect, f"{method} {path}: {status} {data[:500]!r}"
+        return json.loads(data) if data else None
+
+
+# ---------------------------------------------------------------------------
+# fixtures
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def daemon_factory() -> Iterator[Callable[..., Daemon]]:
+    """Start daemons with options: ``daemon_factory(driver=..., extra_args=[...],
+    env={...}, hosts=[...], wait=True, root=None)``. ``driver=None`` passes no
+    ``--storage-driver`` (automatic selection or the ``env``'s choice);
+    ``root`` reuses another daemon's directory (same socket and data)."""
+    made: list[Daemon] = []
+    roots: list[Path] = []
+
+    def make(driver: str | None = "default", extra_args=None, env=None, hosts=None, wait=True, root=None) -> Daemon:
+        if root is None:
+            root = Path(tempfile.mkdtemp(prefix="barge-d-", dir=disk_tmp_root()))
+            roots.append(root)
+        d = Daemon(
+            Path(root), test_driver() if driver == "default" else driver,
+            extra_args=extra_args, env=env, hosts=hosts, wait=wait,
+        )
+        made.append(d)
+        return d
+
+    yield make
+    for d in reversed(made):
+        d.close()
+    for root in roots:
+        remove_tree(root)
+
+
+@pytest.fixture
+def daemon(daemon_factory) -> Daemon:
+    """A fresh daemon on ``<tmp>/barge.sock`` with ``$BARGE_TEST_DRIVER``."""
+    return daemon_factory()
+
+
+@pytest.fixture(scope="module")
+def shared_daemon() -> Iterator[Daemon]:
+    """One daemon for the whole module: for checks that change nothing."""
+    root = Path(tempfile.mkdtemp(prefix="barge-m-", dir=disk_tmp_root()))
+    d = None
+    try:
+        d = Daemon(root, test_driver())
+        yield d
+    finally:
+        if d is not None:
+            d.close()
+        remove_tree(root)
