@@ -1,0 +1,103 @@
+"""Open directories inside a root without ever leaving it.
+
+``open_in_root`` resolves a relative path as if the root were ``/``:
+absolute symlink targets restart at the root and ``..`` stops there, like
+openat2(2) with ``RESOLVE_IN_ROOT`` (used when the kernel has it) or
+filepath-securejoin. A layer's ``evil -> /etc`` followed by ``evil/passwd``
+thus lands in ``<root>/etc/passwd``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import platform
+
+O_PATH = getattr(os, "O_PATH", 0o10000000)
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_IN_ROOT = 0x10
+_SYS_OPENAT2 = {"x86_64": 437, "aarch64": 437, "riscv64": 437, "ppc64le": 437, "s390x": 437}.get(platform.machine())
+MAXSYMLINKS = 40
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_have_openat2: bool | None = None if _SYS_OPENAT2 else False
+
+
+def _openat2(dirfd: int, path: str, flags: int, resolve: int) -> int:
+    how = _OpenHow(flags | os.O_CLOEXEC, 0, resolve)
+    fd = _libc.syscall(_SYS_OPENAT2, dirfd, os.fsencode(path), ctypes.byref(how), ctypes.sizeof(how))
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), path)
+    return fd
+
+
+def open_in_root(root_fd: int, rel: str) -> int:
+    """Return an ``O_PATH`` fd of directory ``rel`` resolved inside ``root_fd``.
+
+    Raises ``FileNotFoundError`` / ``NotADirectoryError`` like open(2).
+    """
+    global _have_openat2
+    if rel in ("", "."):
+        return os.open(".", O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=root_fd)
+    if _have_openat2 is not False:
+        try:
+            fd = _openat2(root_fd, rel, O_PATH | os.O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+            _have_openat2 = True
+            return fd
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSYS, errno.EPERM) or _have_openat2:
+                raise
+            _have_openat2 = False  # seccomp or an old kernel: resolve by hand below
+    return _walk_in_root(root_fd, rel)
+
+
+def _walk_in_root(root_fd: int, rel: str) -> int:
+    """Userspace RESOLVE_IN_ROOT: one component at a time, never following the
+    last hop out of the root."""
+    stack = [os.dup(root_fd)]  # fds of the directories from the root down
+    parts = [p for p in rel.split("/") if p not in ("", ".")]
+    links = 0
+    try:
+        while parts:
+            comp = parts.pop(0)
+            if comp == "..":
+                if len(stack) > 1:
+                    os.close(stack.pop())
+                continue
+            fd = os.open(comp, O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=stack[-1])
+            st = os.fstat(fd)
+            if _is_link(st.st_mode):
+                os.close(fd)
+                links += 1
+                if links > MAXSYMLINKS:
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), rel)
+                target = os.readlink(comp, dir_fd=stack[-1])
+                if target.startswith("/"):
+                    while len(stack) > 1:
+                        os.close(stack.pop())
+                parts[:0] = [p for p in target.split("/") if p not in ("", ".")]
+                continue
+            if not _is_dir(st.st_mode):
+                os.close(fd)
+                raise OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), rel)
+            stack.append(fd)
+        result = stack.pop()
+        return result
+    finally:
+        for fd in stack:
+            os.close(fd)
+
+
+def _is_link(mode: int) -> bool:
+    return (mode & 0o170000) == 0o120000
+
+
+def _is_dir(mode: int) -> bool:
+    return (mode & 0o170000) == 0o040000
