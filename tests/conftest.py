@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -125,7 +125,10 @@ class Daemon:
         extra_args: list[str] | None = None,
         env: dict[str, str] | None = None,
         hosts: list[str] | None = None,
+        extra_hosts: list[str] | None = None,
         wait: bool = True,
+        prefix: list[str] | None = None,
+        pass_fds: tuple[int, ...] = (),
     ) -> None:
         self.root = root
         self.driver = driver
@@ -135,7 +138,10 @@ class Daemon:
         self.exec_root = root / "exec"
         self.pidfile = self.exec_root / "barge.pid"
         self.log_path = root / "daemon.log"
-        self.hosts = hosts if hosts is not None else [self.url]
+        self.config_file = root / "daemon.toml"  # absent unless a test writes it
+        self.hosts = (hosts if hosts is not None else [self.url]) + list(extra_hosts or [])
+        self.prefix = prefix or [sys.executable, "-m", "barge.daemon.main"]
+        self.pass_fds = pass_fds
         self.extra_args = list(extra_args or [])
         self.env = env or {}
         self.proc: subprocess.Popen | None = None
@@ -146,8 +152,8 @@ class Daemon:
 
     def command(self) -> list[str]:
         cmd = [
-            sys.executable, "-m", "barge.daemon.main",
-            "--config-file", str(self.root / "absent-daemon.toml"),
+            *self.prefix,
+            "--config-file", str(self.config_file),
             "--data-root", str(self.data_root),
             "--exec-root", str(self.exec_root),
             "--debug",
@@ -169,7 +175,7 @@ class Daemon:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             self.command(), env=self.environment(), stdin=subprocess.DEVNULL,
-            stdout=self._log, stderr=subprocess.STDOUT,
+            stdout=self._log, stderr=subprocess.STDOUT, pass_fds=self.pass_fds,
         )
         if wait:
             self.wait_ready()
@@ -282,31 +288,59 @@ class Daemon:
 # ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def daemon_factory() -> Iterator[Callable[..., Daemon]]:
-    """Start daemons with options: ``daemon_factory(driver=..., extra_args=[...],
-    env={...}, hosts=[...], wait=True, root=None)``. ``driver=None`` passes no
-    ``--storage-driver`` (automatic selection or the ``env``'s choice);
-    ``root`` reuses another daemon's directory (same socket and data)."""
-    made: list[Daemon] = []
-    roots: list[Path] = []
+def installed_graph_drivers() -> set[str]:
+    from importlib.metadata import entry_points
 
-    def make(driver: str | None = "default", extra_args=None, env=None, hosts=None, wait=True, root=None) -> Daemon:
-        if root is None:
-            root = Path(tempfile.mkdtemp(prefix="barge-d-", dir=disk_tmp_root()))
-            roots.append(root)
-        d = Daemon(
-            Path(root), test_driver() if driver == "default" else driver,
-            extra_args=extra_args, env=env, hosts=hosts, wait=wait,
-        )
-        made.append(d)
+    return {ep.name for ep in entry_points(group="barge.graph_drivers")}
+
+
+def require_graph_driver(name: str) -> None:
+    """Skip (with the reason) when a graph driver is not installed here."""
+    if name not in installed_graph_drivers():
+        pytest.skip(f"graph driver {name!r} is not installed (pip install -e plugins/graph_{name})")
+
+
+class DaemonFactory:
+    """``factory(driver=..., extra_args=[...], env={...}, hosts=[...],
+    extra_hosts=[...], wait=True, root=None, prefix=None, pass_fds=())``.
+
+    ``driver="default"`` is ``$BARGE_TEST_DRIVER`` (skipped with the reason
+    when not installed); ``None`` passes no ``--storage-driver``. ``hosts``
+    replaces the unix socket, ``extra_hosts`` adds to it. ``root`` reuses a
+    directory (another daemon's, or one from :meth:`new_root`). ``prefix``
+    replaces ``python -m barge.daemon.main`` (a wrapper that execs it).
+    """
+
+    def __init__(self) -> None:
+        self.made: list[Daemon] = []
+        self.roots: list[Path] = []
+
+    def new_root(self) -> Path:
+        root = Path(tempfile.mkdtemp(prefix="barge-d-", dir=disk_tmp_root()))
+        self.roots.append(root)
+        return root
+
+    def __call__(self, driver: str | None = "default", root: Path | None = None, **kw) -> Daemon:
+        if driver == "default":
+            driver = test_driver()
+            require_graph_driver(driver)
+        d = Daemon(Path(root) if root is not None else self.new_root(), driver, **kw)
+        self.made.append(d)
         return d
 
-    yield make
-    for d in reversed(made):
-        d.close()
-    for root in roots:
-        remove_tree(root)
+    def close(self) -> None:
+        for d in reversed(self.made):
+            d.close()
+        for root in self.roots:
+            remove_tree(root)
+
+
+@pytest.fixture
+def daemon_factory() -> Iterator[DaemonFactory]:
+    """Start daemons with custom options; see :class:`DaemonFactory`."""
+    factory = DaemonFactory()
+    yield factory
+    factory.close()
 
 
 @pytest.fixture
@@ -321,6 +355,7 @@ def shared_daemon() -> Iterator[Daemon]:
     root = Path(tempfile.mkdtemp(prefix="barge-m-", dir=disk_tmp_root()))
     d = None
     try:
+        require_graph_driver(test_driver())
         d = Daemon(root, test_driver())
         yield d
     finally:

@@ -5,22 +5,33 @@ registered with and without the ``/v1.NN`` prefix. Handlers run jobs through
 :mod:`barge.api.jobs`; the middlewares in :mod:`barge.api.middleware` check
 the API version and turn errors into Docker's shape.
 
-Hijacking (attach, exec start), checked against aiohttp 3.14 and kept here
-for the issue that builds it: aiohttp's request parser treats a request with
-``Connection: Upgrade`` and ``Upgrade: tcp`` (or ``websocket``) as upgraded.
-Its body, if it has a ``Content-Length``, is still parsed into
-``request.content``. A handler answers with
-``web.StreamResponse(status=101, reason="UPGRADED")`` carrying
-``Connection: Upgrade`` and ``Upgrade: tcp``, calls ``await
-resp.prepare(request)``, and from then on owns the connection: it writes
-with ``await resp.write(...)`` and reads what the client sends after the
-request with ``request.protocol.set_parser(reader)``, where ``reader`` is an
-object with ``feed_data(data)`` and ``feed_eof()`` (an
-``aiohttp.StreamReader`` fits); aiohttp first hands it the bytes that arrived
-behind the request (``_message_tail``), then every later chunk. The
-connection is never reused for HTTP: the handler ends it with
-``resp.force_close()`` and ``write_eof()``. ``tests/integration/test_api_hijack.py``
-exercises this on a scratch app.
+Hijacking (attach, exec start), tried on aiohttp 3.14 and kept here for
+the issue that builds it (``tests/integration/test_api_hijack.py`` runs the
+recipe on a scratch app with the real middlewares):
+
+1. Read the request body first (exec start carries JSON); aiohttp parses it
+   into ``request.content`` as for any request.
+2. *Before* answering, take the connection's incoming bytes:
+   ``request.protocol.set_parser(reader)``, where ``reader`` has
+   ``feed_data(data) -> (False, b"")`` and ``feed_eof()`` and forwards into
+   an ``aiohttp.StreamReader``. Clients send their stream as soon as they
+   read the 101, so this must happen before ``prepare``.
+3. Wrap the protocol: ``request.transport.set_protocol(wrapper)``, the
+   wrapper delegating ``data_received``, ``connection_lost``,
+   ``pause_writing`` and ``resume_writing`` to ``request.protocol``, and
+   answering ``eof_received`` by feeding EOF to the reader and returning
+   ``True``. aiohttp's own protocol lets asyncio close the transport on a
+   client half-close, but the CLI half-closes when stdin ends and still
+   reads the output.
+4. Answer ``web.StreamResponse(status=101, reason="UPGRADED")`` with
+   ``Connection: Upgrade``, ``Upgrade: tcp``, call ``resp.force_close()``
+   (the connection never returns to HTTP) and ``await resp.prepare(request)``;
+   then ``resp.write(...)`` the output and ``write_eof()`` at the end.
+
+Caveat: aiohttp's C parser recognises only ``Upgrade: websocket`` (its pure
+Python parser also ``tcp``). Bytes a client pipelines behind the request
+*before* reading the 101 are then parsed as HTTP and lost; the docker CLI
+and docker-py wait for the 101 first, so this does not bite them.
 """
 
 from __future__ import annotations
@@ -52,11 +63,11 @@ def make_app(services: "Services", modules: list | None = None) -> web.Applicati
         middlewares=[error_middleware, version_middleware],
         client_max_size=CLIENT_MAX_SIZE,
     )
-    with warnings.catch_warnings():
-        # The conventions name these string keys; handlers everywhere use them.
-        warnings.simplefilter("ignore", web.NotAppKeyWarning)
-        app["services"] = services
-        app["engine"] = services.engine
+    # The project's conventions name string keys (app["engine"],
+    # request["api_version"]); aiohttp 3.14 would warn on each use.
+    warnings.filterwarnings("ignore", category=web.NotAppKeyWarning)
+    app["services"] = services
+    app["engine"] = services.engine
     app.on_response_prepare.append(common_headers)
     for module in route_modules() if modules is None else modules:
         module.routes.add_to(app)

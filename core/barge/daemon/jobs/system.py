@@ -213,7 +213,7 @@ def _image_count(services: "Services") -> int:
     store = services.images
     if store is None:
         return 0
-    return store.count_images()
+    return len(store.all_images())
 
 
 def system_info(services: "Services") -> dict[str, Any]:

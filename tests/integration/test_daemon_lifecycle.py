@@ -1,0 +1,114 @@
+"""The daemon process: pid file, unix socket, signals, refusals, driver choice."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+
+import pytest
+
+import barge
+
+pytestmark = pytest.mark.daemon
+
+
+def test_start_line_pidfile_and_socket_mode(daemon):
+    assert daemon.pidfile.read_text().strip() == str(daemon.pid)
+    assert stat.S_IMODE(os.stat(daemon.socket).st_mode) == 0o660
+    assert stat.S_ISSOCK(os.stat(daemon.socket).st_mode)
+    assert stat.S_IMODE(os.stat(daemon.data_root).st_mode) == 0o710
+    line = f"barge daemon {barge.__version__} listening on {daemon.url}, graph driver {daemon.driver}"
+    assert line in daemon.stderr_text()
+
+
+def test_sigterm_exits_zero_and_cleans_up(daemon):
+    assert daemon.stop() == 0
+    assert not os.path.exists(daemon.socket)
+    assert not daemon.pidfile.exists()
+    assert "barge daemon stopped" in daemon.stderr_text()
+
+
+def test_restart_serves_again(daemon):
+    old = daemon.pid
+    daemon.restart()
+    assert daemon.pid != old
+    assert daemon.request("GET", "/_ping")[0] == 200
+
+
+def test_second_daemon_on_same_socket_is_refused(daemon, daemon_factory):
+    other = daemon_factory(hosts=[daemon.url], wait=False)
+    assert other.wait_exit() == 1
+    assert f"another daemon is listening on {daemon.url}" in other.stderr_text()
+    assert daemon.request("GET", "/_ping")[0] == 200  # the first one is untouched
+    assert os.path.exists(daemon.socket)
+
+
+def test_pidfile_of_live_daemon_is_refused(daemon, daemon_factory):
+    other = daemon_factory(root=daemon.root, hosts=["unix://" + str(daemon.root / "other.sock")], wait=False)
+    assert other.wait_exit() == 1
+    assert f"names a running daemon (pid {daemon.pid})" in other.stderr_text()
+    assert daemon.pidfile.read_text().strip() == str(daemon.pid)
+    assert not (daemon.root / "other.sock").exists()
+
+
+def test_stale_socket_and_pidfile_are_replaced(daemon_factory):
+    root = daemon_factory.new_root()
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(root / "barge.sock"))  # bound, never listening: a dead daemon's leftover
+    stale.close()
+    (root / "exec").mkdir()
+    (root / "exec" / "barge.pid").write_text("999999\n")
+    d = daemon_factory(root=root)
+    assert d.request("GET", "/_ping")[0] == 200
+    assert d.pidfile.read_text().strip() == str(d.pid)
+
+
+def test_socket_path_that_is_not_a_socket_is_refused(daemon_factory):
+    root = daemon_factory.new_root()
+    (root / "barge.sock").write_text("precious")
+    d = daemon_factory(root=root, wait=False)
+    assert d.wait_exit() == 1
+    assert "exists and is not a socket" in d.stderr_text()
+    assert (root / "barge.sock").read_text() == "precious"
+    assert not d.pidfile.exists()
+
+
+def test_named_driver_not_installed_stops_daemon(daemon_factory):
+    d = daemon_factory(driver="nosuchdriver", wait=False)
+    assert d.wait_exit() == 1
+    assert "graph driver 'nosuchdriver' is not installed" in d.stderr_text()
+    assert not os.path.exists(d.socket) and not d.pidfile.exists()
+
+
+def test_named_unsupported_driver_stops_daemon_with_reason(daemon_factory):
+    root = daemon_factory.new_root()
+    (root / "daemon.toml").write_text('[graph.fake]\nunsupported = "needs a coffee machine"\n')
+    d = daemon_factory(driver="fake", root=root, wait=False)
+    assert d.wait_exit() == 1
+    assert "fake: not supported: needs a coffee machine" in d.stderr_text()
+    assert not os.path.exists(d.socket)
+
+
+def test_docker_driver_env_selects_driver(daemon_factory):
+    d = daemon_factory(driver=None, env={"DOCKER_DRIVER": "fake"})
+    assert d.json("GET", "/info")["Driver"] == "fake"
+
+
+def test_docker_driver_env_selects_vfs(daemon_factory):
+    from tests.conftest import require_graph_driver
+
+    require_graph_driver("vfs")
+    d = daemon_factory(driver=None, env={"DOCKER_DRIVER": "vfs"})
+    info = d.json("GET", "/info")
+    assert info["Driver"] == "vfs"
+    assert {"Kind": "graph", "Name": "vfs"}.items() <= next(
+        r for r in info["BargeDrivers"] if r["Name"] == "vfs"
+    ).items()
+
+
+def test_invalid_host_is_refused(daemon_factory):
+    d = daemon_factory(hosts=["udp://127.0.0.1:9"], wait=False)
+    assert d.wait_exit() == 1
+    assert "invalid host 'udp://127.0.0.1:9'" in d.stderr_text()
+    assert not d.pidfile.exists()
