@@ -1,0 +1,132 @@
+"""Image routes of the Engine API: thin, they parse the request and run a job.
+
+Paths follow moby's image router; ``{name}`` may hold slashes
+(``foo/bar:1``), so the routes without a suffix come first.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from barge.api.jobs import run_job, stream_job
+from barge.api.routing import Routes
+from barge.daemon.jobs.images import (
+    HistoryArgs,
+    ImageInspectArgs,
+    ImagesArgs,
+    ImportArgs,
+    LoadArgs,
+    RmiArgs,
+    SaveArgs,
+    TagArgs,
+    error_message,
+)
+from barge.errors import BargeError, InvalidParameter
+from barge.graph.filters import parse_filters
+
+routes = Routes()
+
+NAME = "{name:.+}"
+
+
+class PullNotAvailable(BargeError):
+    status = 501
+
+
+def query_bool(request: web.Request, key: str, default: bool = False) -> bool:
+    """Docker's ``BoolValue``: ``""``, 0, no, false and none are false."""
+    if key not in request.query:
+        return default
+    return request.query[key].strip().lower() not in ("", "0", "no", "false", "none")
+
+
+def api_version(request: web.Request) -> tuple[int, int] | None:
+    raw = request.get("api_version") or request.match_info.get("api_version")
+    if raw is None:
+        return None
+    if isinstance(raw, tuple):
+        return raw
+    try:
+        major, minor = str(raw).split(".", 1)
+        return int(major), int(minor)
+    except ValueError:
+        return None
+
+
+@routes.get("/images/json")
+async def list_images(request: web.Request) -> web.Response:
+    filters = parse_filters(request.query.get("filters"))
+    if request.query.get("filter"):  # the pre-1.41 single reference filter
+        filters.setdefault("reference", []).append(request.query["filter"])
+    args = ImagesArgs(all=query_bool(request, "all"), filters=filters, digests=query_bool(request, "digests"))
+    summaries = await run_job(request, "images", args)
+    version = api_version(request)
+    if version is not None and version < (1, 43):
+        for s in summaries:
+            if not s["RepoTags"] and not s["RepoDigests"]:
+                s["RepoTags"], s["RepoDigests"] = ["<none>:<none>"], ["<none>@<none>"]
+    return web.json_response(summaries)
+
+
+@routes.get("/images/get")
+async def save_images(request: web.Request) -> web.StreamResponse:
+    names = request.query.getall("names", [])
+    return await stream_job(request, "save", SaveArgs(names=list(names)), content_type="application/x-tar")
+
+
+@routes.post("/images/load")
+async def load_images(request: web.Request) -> web.StreamResponse:
+    args = LoadArgs(quiet=query_bool(request, "quiet"))
+    return await stream_job(request, "load", args, stdin=True, on_error=error_message)
+
+
+@routes.post("/images/create")
+async def create_image(request: web.Request) -> web.StreamResponse:
+    q = request.query
+    if q.get("fromImage"):
+        raise PullNotAvailable("pull is not available yet: registry support is not built")
+    if "fromSrc" not in q:
+        raise InvalidParameter("fromImage or fromSrc is required")
+    args = ImportArgs(
+        src=q.get("fromSrc", "-"),
+        repo=q.get("repo", ""),
+        tag=q.get("tag", ""),
+        message=q.get("message", ""),
+        changes=list(q.getall("changes", [])),
+    )
+    return await stream_job(request, "import", args, stdin=args.src in ("", "-"), on_error=error_message)
+
+
+@routes.get(f"/images/{NAME}/json")
+async def inspect_image(request: web.Request) -> web.Response:
+    result = await run_job(request, "image_inspect", ImageInspectArgs(name=request.match_info["name"]))
+    return web.json_response(result)
+
+
+@routes.get(f"/images/{NAME}/history")
+async def image_history(request: web.Request) -> web.Response:
+    result = await run_job(request, "history", HistoryArgs(name=request.match_info["name"]))
+    return web.json_response(result)
+
+
+@routes.get(f"/images/{NAME}/get")
+async def save_image(request: web.Request) -> web.StreamResponse:
+    args = SaveArgs(names=[request.match_info["name"]])
+    return await stream_job(request, "save", args, content_type="application/x-tar")
+
+
+@routes.post(f"/images/{NAME}/tag")
+async def tag_image(request: web.Request) -> web.Response:
+    args = TagArgs(name=request.match_info["name"], repo=request.query.get("repo", ""), tag=request.query.get("tag", ""))
+    await run_job(request, "tag", args)
+    return web.Response(status=201)
+
+
+@routes.delete(f"/images/{NAME}")
+async def remove_image(request: web.Request) -> web.Response:
+    args = RmiArgs(
+        name=request.match_info["name"],
+        force=query_bool(request, "force"),
+        prune=not query_bool(request, "noprune"),
+    )
+    return web.json_response(await run_job(request, "rmi", args))

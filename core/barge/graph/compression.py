@@ -1,0 +1,125 @@
+"""Decompress layer streams by their magic bytes, as moby does; hash as they pass.
+
+Docker never trusts a file name or media type for compression: it peeks at
+the first bytes (gzip, bzip2, xz, zstd). zstd needs the optional
+``zstandard`` module; without it a zstd layer fails with a clear message.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import io
+import lzma
+from typing import BinaryIO
+
+from barge.errors import InvalidParameter
+
+CHUNK = 1 << 20
+
+GZIP = b"\x1f\x8b\x08"
+BZIP2 = b"BZh"
+XZ = b"\xfd7zXZ\x00"
+ZSTD = b"\x28\xb5\x2f\xfd"
+
+
+class _Peekable(io.RawIOBase):
+    """Wraps a file object that cannot ``peek``, holding back its first bytes."""
+
+    def __init__(self, raw: BinaryIO, head: bytes):
+        self._raw = raw
+        self._head = head
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if self._head:
+            n = min(len(b), len(self._head))
+            b[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._raw.read(len(b))
+        if not data:
+            return 0
+        b[: len(data)] = data
+        return len(data)
+
+
+def _read_head(stream: BinaryIO, n: int) -> bytes:
+    head = b""
+    while len(head) < n:
+        chunk = stream.read(n - len(head))
+        if not chunk:
+            break
+        head += chunk
+    return head
+
+
+def detect(head: bytes) -> str:
+    """``"gzip"``, ``"bzip2"``, ``"xz"``, ``"zstd"`` or ``"none"``."""
+    if head.startswith(GZIP):
+        return "gzip"
+    if head.startswith(BZIP2):
+        return "bzip2"
+    if head.startswith(XZ):
+        return "xz"
+    if head.startswith(ZSTD):
+        return "zstd"
+    return "none"
+
+
+def decompressed(stream: BinaryIO) -> BinaryIO:
+    """A file object yielding ``stream``'s uncompressed bytes."""
+    head = _read_head(stream, 6)
+    buffered = io.BufferedReader(_Peekable(stream, head), buffer_size=CHUNK)
+    kind = detect(head)
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+    if kind == "bzip2":
+        return bz2.BZ2File(buffered, mode="rb")  # type: ignore[return-value]
+    if kind == "xz":
+        return lzma.LZMAFile(buffered, mode="rb")  # type: ignore[return-value]
+    if kind == "zstd":
+        try:
+            import zstandard
+        except ImportError:
+            raise InvalidParameter(
+                "layer is zstd-compressed, and zstd support needs the 'zstandard' Python package"
+            ) from None
+        return zstandard.ZstdDecompressor().stream_reader(buffered)  # type: ignore[return-value]
+    return buffered  # type: ignore[return-value]
+
+
+class HashingReader(io.RawIOBase):
+    """Passes bytes through while computing their sha256 and counting them."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self._sha = hashlib.sha256()
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read() if size is None or size < 0 else self._stream.read(size)
+        if data:
+            self._sha.update(data)
+            self.count += len(data)
+        return data
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def drain(self) -> None:
+        """Read to the end: the digest covers trailing padding the unpacker skipped."""
+        while self.read(CHUNK):
+            pass
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self._sha.hexdigest()

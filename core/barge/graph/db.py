@@ -1,0 +1,161 @@
+"""The graph db: one SQLite file (WAL) holding layers, images, tags and digests.
+
+One connection shared by the API's worker threads behind a lock: SQLite
+serialises writers anyway, and the graph's transactions are short (the long
+work, unpacking layers, happens outside them). Every change that must not be
+half-done is one ``BEGIN IMMEDIATE`` transaction (:meth:`GraphDB.write`).
+
+The schema version lives in ``PRAGMA user_version``; :data:`MIGRATIONS`
+brings an older file forward, and a newer file than this code knows is
+refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+SCHEMA_V1 = """
+CREATE TABLE layers (
+    chain_id   TEXT PRIMARY KEY,
+    diff_id    TEXT NOT NULL,
+    parent     TEXT REFERENCES layers(chain_id),
+    cache_id   TEXT NOT NULL UNIQUE,
+    size       INTEGER NOT NULL,
+    created    REAL NOT NULL
+);
+CREATE INDEX layers_parent ON layers(parent);
+
+CREATE TABLE images (
+    id            TEXT PRIMARY KEY,
+    config        BLOB NOT NULL,
+    top_layer     TEXT REFERENCES layers(chain_id),
+    parent        TEXT REFERENCES images(id),
+    created       REAL NOT NULL,
+    size          INTEGER NOT NULL,
+    added         REAL NOT NULL,
+    last_tag_time TEXT
+);
+CREATE INDEX images_top_layer ON images(top_layer);
+CREATE INDEX images_parent ON images(parent);
+
+CREATE TABLE tags (
+    repo     TEXT NOT NULL,
+    tag      TEXT NOT NULL,
+    image_id TEXT NOT NULL REFERENCES images(id),
+    created  REAL NOT NULL,
+    PRIMARY KEY (repo, tag)
+);
+CREATE INDEX tags_image ON tags(image_id);
+
+CREATE TABLE repo_digests (
+    repo     TEXT NOT NULL,
+    digest   TEXT NOT NULL,
+    image_id TEXT NOT NULL REFERENCES images(id),
+    created  REAL NOT NULL,
+    PRIMARY KEY (repo, digest)
+);
+CREATE INDEX repo_digests_image ON repo_digests(image_id);
+
+-- Driver layers being created: a daemon killed mid-import leaves rows here,
+-- and recover() removes those layers at the next start.
+CREATE TABLE pending_layers (
+    cache_id TEXT PRIMARY KEY,
+    created  REAL NOT NULL
+);
+"""
+
+#: ``MIGRATIONS[n]`` brings a file at version ``n`` to ``n + 1``.
+MIGRATIONS: list[str] = [SCHEMA_V1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    pass
+
+
+class GraphDB:
+    """The shared connection, its lock, and transaction helpers."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            str(self.path), check_same_thread=False, isolation_level=None, timeout=30
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNew(
+                    f"{self.path}: schema version {version} is newer than this barge knows ({SCHEMA_VERSION})"
+                )
+            for step in range(version, SCHEMA_VERSION):
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in _statements(MIGRATIONS[step]):
+                        self._conn.execute(statement)
+                    self._conn.execute(f"PRAGMA user_version={step + 1}")
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+
+    @property
+    def version(self) -> int:
+        return self.query_one("PRAGMA user_version")[0]
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction; commits on success, rolls back on error."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for several reads."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                self._conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: tuple = ()) -> sqlite3.Row | None:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchone()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _statements(script: str) -> list[str]:
+    """Split a schema script into statements (no semicolons inside ours)."""
+    out = []
+    for chunk in script.split(";"):
+        lines = [ln for ln in chunk.splitlines() if not ln.strip().startswith("--")]
+        stmt = "\n".join(lines).strip()
+        if stmt:
+            out.append(stmt)
+    return out

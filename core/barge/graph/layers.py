@@ -1,0 +1,251 @@
+"""Layers: content-addressed by diff ID and chain ID, stored by the graph driver.
+
+A layer's *diff ID* is the sha256 of its uncompressed tar; its *chain ID*
+names it together with everything below it (OCI image spec)::
+
+    chain_id(L0) = diff_id(L0)
+    chain_id(Ln) = sha256(chain_id(Ln-1) + " " + diff_id(Ln))
+
+The driver knows a layer only by its random *cache id*. Creating one is
+crash-safe: the cache id goes into ``pending_layers`` (committed) before the
+driver creates anything, and leaves it in the same transaction that records
+the layer. A daemon killed in between leaves a pending row, and
+:meth:`LayerStore.recover` removes that layer at the next start.
+
+Layers are reference counted by query: a layer lives while an image's top
+layer is it or a layer above it. Any other table that references
+``layers(chain_id)`` (containers, later) keeps a layer alive through the
+foreign key: release stops at the first layer SQLite refuses to delete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from barge.errors import InvalidParameter
+from barge.graph.compression import HashingReader, decompressed
+from barge.graph.db import GraphDB
+
+log = logging.getLogger(__name__)
+
+
+def chain_id(parent_chain: str | None, diff_id: str) -> str:
+    if parent_chain is None:
+        return diff_id
+    return "sha256:" + hashlib.sha256(f"{parent_chain} {diff_id}".encode()).hexdigest()
+
+
+def chain_ids(diff_ids: list[str]) -> list[str]:
+    out: list[str] = []
+    for d in diff_ids:
+        out.append(chain_id(out[-1] if out else None, d))
+    return out
+
+
+@dataclass(frozen=True)
+class Layer:
+    chain_id: str
+    diff_id: str
+    parent: str | None
+    cache_id: str
+    size: int
+
+
+@dataclass
+class PreparedLayer:
+    """A driver layer fully applied but not yet recorded (its pending row is)."""
+
+    cache_id: str
+    diff_id: str
+    chain_id: str
+    parent: str | None
+    size: int
+    #: Set by :meth:`LayerStore.record` when an equal layer existed already.
+    duplicate: bool = False
+
+
+def _row_layer(row: sqlite3.Row) -> Layer:
+    return Layer(row["chain_id"], row["diff_id"], row["parent"], row["cache_id"], row["size"])
+
+
+class LayerStore:
+    def __init__(self, db: GraphDB, pm):
+        self.db = db
+        self.pm = pm
+
+    # -- queries ----------------------------------------------------------
+
+    def get(self, chain: str) -> Layer | None:
+        row = self.db.query_one("SELECT * FROM layers WHERE chain_id = ?", (chain,))
+        return _row_layer(row) if row else None
+
+    def chain(self, top: str | None) -> list[Layer]:
+        """The layers from the base up to ``top``."""
+        out: list[Layer] = []
+        current = top
+        while current is not None:
+            layer = self.get(current)
+            if layer is None:
+                raise RuntimeError(f"graph db: layer {current} is missing")
+            out.append(layer)
+            current = layer.parent
+        out.reverse()
+        return out
+
+    # -- creating ---------------------------------------------------------
+
+    def apply(self, stream: BinaryIO, parent: str | None, expected_diff_id: str | None = None) -> PreparedLayer:
+        """Unpack a (possibly compressed) layer tar on top of layer ``parent``.
+
+        Hashing and unpacking happen in one pass over the stream. On any
+        failure the driver layer and its pending row are gone. The caller
+        records the result with :meth:`record` inside its own transaction,
+        then calls :meth:`finish`.
+        """
+        parent_layer = self.get(parent) if parent else None
+        if parent is not None and parent_layer is None:
+            raise RuntimeError(f"graph db: parent layer {parent} is missing")
+        parent_cache = parent_layer.cache_id if parent_layer else None
+        cache = secrets.token_hex(32)
+        with self.db.write() as conn:
+            conn.execute("INSERT INTO pending_layers (cache_id, created) VALUES (?, ?)", (cache, time.time()))
+        try:
+            self.pm.hook.barge_graph_create(layer_id=cache, parent=parent_cache)
+            reader = HashingReader(decompressed(stream))
+            size = self.pm.hook.barge_graph_apply_diff(layer_id=cache, parent=parent_cache, stream=reader)
+            reader.drain()
+            diff_id = reader.digest
+            if expected_diff_id is not None and diff_id != expected_diff_id:
+                raise InvalidParameter(
+                    f"layer digest mismatch: content has diff ID {diff_id}, the image config says {expected_diff_id}"
+                )
+        except BaseException:
+            self._discard(cache)
+            raise
+        return PreparedLayer(cache, diff_id, chain_id(parent, diff_id), parent, int(size or 0))
+
+    def record(self, conn: sqlite3.Connection, prepared: PreparedLayer) -> None:
+        """Inside the caller's transaction: insert the layer, or note it exists.
+
+        A duplicate keeps its pending row until :meth:`finish` has removed
+        the driver layer, so a crash in between still cleans it up.
+        """
+        exists = conn.execute("SELECT 1 FROM layers WHERE chain_id = ?", (prepared.chain_id,)).fetchone()
+        if exists:
+            prepared.duplicate = True
+            return
+        conn.execute(
+            "INSERT INTO layers (chain_id, diff_id, parent, cache_id, size, created) VALUES (?, ?, ?, ?, ?, ?)",
+            (prepared.chain_id, prepared.diff_id, prepared.parent, prepared.cache_id, prepared.size, time.time()),
+        )
+        conn.execute("DELETE FROM pending_layers WHERE cache_id = ?", (prepared.cache_id,))
+
+    def finish(self, prepared: PreparedLayer) -> None:
+        """After the caller committed: drop the driver layer of a duplicate."""
+        if prepared.duplicate:
+            self._discard(prepared.cache_id)
+
+    def abort(self, prepared: PreparedLayer) -> None:
+        """The caller's transaction failed: the prepared layer goes away."""
+        self._discard(prepared.cache_id)
+
+    def create(self, stream: BinaryIO, parent: str | None, expected_diff_id: str | None = None) -> Layer:
+        """Apply and record a layer in its own transaction; return the stored layer."""
+        prepared = self.apply(stream, parent, expected_diff_id)
+        try:
+            with self.db.write() as conn:
+                self.record(conn, prepared)
+        except BaseException:
+            self.abort(prepared)
+            raise
+        self.finish(prepared)
+        layer = self.get(prepared.chain_id)
+        assert layer is not None
+        return layer
+
+    def _discard(self, cache: str) -> None:
+        try:
+            self.pm.hook.barge_graph_remove(layer_id=cache)
+        except Exception:  # keep the pending row: recover() retries at the next start
+            log.exception("removing unfinished layer %s failed", cache)
+            return
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM pending_layers WHERE cache_id = ?", (cache,))
+
+    # -- releasing --------------------------------------------------------
+
+    def release_unused(self, conn: sqlite3.Connection, top: str | None) -> list[Layer]:
+        """Inside a transaction: delete unreferenced layers from ``top`` down.
+
+        Each deleted layer's cache id moves to ``pending_layers``; call
+        :meth:`remove_driver_layers` after the commit. Returns the layers
+        deleted, top first.
+        """
+        removed: list[Layer] = []
+        current = top
+        while current is not None:
+            row = conn.execute("SELECT * FROM layers WHERE chain_id = ?", (current,)).fetchone()
+            if row is None:
+                break
+            used = conn.execute(
+                "SELECT 1 FROM images WHERE top_layer = ? UNION ALL SELECT 1 FROM layers WHERE parent = ? LIMIT 1",
+                (current, current),
+            ).fetchone()
+            if used:
+                break
+            conn.execute("SAVEPOINT release_layer")
+            try:
+                conn.execute("DELETE FROM layers WHERE chain_id = ?", (current,))
+            except sqlite3.IntegrityError:  # referenced from another table
+                conn.execute("ROLLBACK TO release_layer")
+                conn.execute("RELEASE release_layer")
+                break
+            conn.execute("RELEASE release_layer")
+            conn.execute(
+                "INSERT OR IGNORE INTO pending_layers (cache_id, created) VALUES (?, ?)",
+                (row["cache_id"], time.time()),
+            )
+            removed.append(_row_layer(row))
+            current = row["parent"]
+        return removed
+
+    def remove_driver_layers(self, layers: list[Layer]) -> None:
+        for layer in layers:
+            self._discard(layer.cache_id)
+
+    # -- start-up ---------------------------------------------------------
+
+    def recover(self) -> dict[str, int]:
+        """Remove what a daemon killed mid-way left behind. Call before serving.
+
+        * every layer still in ``pending_layers`` (an import or delete that
+          did not finish) is removed from the driver and the db;
+        * every layer row no image references, directly or through a layer
+          above it, is released. No age threshold is needed: recover() runs
+          before the API serves, so no job can be between creating a layer
+          and recording its image (a multi-layer load records its layers one
+          by one and would otherwise leave them behind).
+        """
+        orphans: list[Layer] = []
+        with self.db.write() as conn:
+            while True:
+                leaves = conn.execute(
+                    "SELECT chain_id FROM layers l WHERE NOT EXISTS (SELECT 1 FROM images i WHERE i.top_layer = l.chain_id)"
+                    " AND NOT EXISTS (SELECT 1 FROM layers c WHERE c.parent = l.chain_id)"
+                ).fetchall()
+                found = []
+                for leaf in leaves:
+                    found.extend(self.release_unused(conn, leaf["chain_id"]))
+                if not found:
+                    break
+                orphans.extend(found)
+        pending = [r["cache_id"] for r in self.db.query("SELECT cache_id FROM pending_layers")]
+        for cache in pending:
+            self._discard(cache)
+        return {"pending": len(pending), "orphans": len(orphans)}

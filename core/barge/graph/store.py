@@ -1,0 +1,543 @@
+"""The image store: images, their tags and digests, on top of the layer store.
+
+An image is content addressed: its ID is ``sha256:`` + the sha256 of the
+exact config bytes, which are stored as they came. Tags map a full
+repository name and tag to an image; repository digests map a name and a
+manifest digest to one. Everything that must not be half-done (an image with
+its top layer and tag, a delete with its untags and layer releases) is one
+transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterable
+
+from barge import reference
+from barge.errors import Conflict, ImageNotFound, InvalidParameter
+from barge.graph import changes as changes_mod
+from barge.graph import filters as filters_mod
+from barge.graph.db import GraphDB
+from barge.graph.layers import Layer, LayerStore
+from barge.graph.timefmt import from_unix, parse_rfc3339, rfc3339_nano
+
+log = logging.getLogger(__name__)
+
+#: ``users(image_id)`` returns the containers using an image: container ids
+#: (treated as stopped) or ``(container_id, running)`` pairs.
+UsersFn = Callable[[str], list]
+
+_GO_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm",
+            "armv6l": "arm", "i386": "386", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x",
+            "riscv64": "riscv64"}
+
+
+def go_arch() -> str:
+    machine = platform.machine().lower()
+    return _GO_ARCH.get(machine, machine)
+
+
+def image_id_of(config: bytes) -> str:
+    return "sha256:" + hashlib.sha256(config).hexdigest()
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Compact JSON as Go's encoder writes it (HTML characters left alone)."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class Image:
+    id: str
+    config_bytes: bytes
+    top_layer: str | None
+    parent: str | None
+    created: float
+    size: int
+    last_tag_time: str | None
+
+    @cached_property
+    def config(self) -> dict[str, Any]:
+        return json.loads(self.config_bytes)
+
+    @property
+    def diff_ids(self) -> list[str]:
+        return list((self.config.get("rootfs") or {}).get("diff_ids") or [])
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return (self.config.get("config") or {}).get("Labels") or {}
+
+
+class DeleteConflict(Conflict):
+    """Docker's ``imageDeleteConflict``; ``hard`` ones cannot be forced."""
+
+    def __init__(self, image_id: str, reason: str, hard: bool = False, used: bool = False):
+        force = "cannot be forced" if hard else "must be forced"
+        super().__init__(f"conflict: unable to delete {reference.short_id(image_id)} ({force}) - {reason}")
+        self.image_id, self.reason, self.hard, self.used = image_id, reason, hard, used
+
+
+class ImageStore:
+    """Images and layers of one daemon: ``ImageStore(db_path, pm, driver_name)``."""
+
+    def __init__(self, db_path: Path | str, pm, driver_name: str, users: UsersFn | None = None):
+        self.db = GraphDB(db_path)
+        self.pm = pm
+        self.driver_name = driver_name
+        self.layers = LayerStore(self.db, pm)
+        self.users: UsersFn = users or (lambda image_id: [])
+        #: Where spooled uploads (load) go: beside the db, on the data root.
+        self.tmp_dir = Path(db_path).parent / "tmp"
+
+    # -- life cycle -------------------------------------------------------
+
+    def recover(self) -> dict[str, int]:
+        """Clean up what a killed daemon left: unfinished layers, orphans, spools."""
+        if self.tmp_dir.is_dir():
+            import shutil
+
+            for entry in self.tmp_dir.iterdir():
+                if entry.name.startswith("load-"):
+                    shutil.rmtree(entry, ignore_errors=True)
+        return self.layers.recover()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def event(self, action: str, image_id: str, name: str) -> None:
+        self.pm.hook.barge_image_event(action=action, image_id=image_id, name=name)
+
+    # -- reading ----------------------------------------------------------
+
+    @staticmethod
+    def _row_image(row) -> Image:
+        return Image(row["id"], bytes(row["config"]), row["top_layer"], row["parent"], row["created"],
+                     row["size"], row["last_tag_time"])
+
+    def get(self, image_id: str) -> Image | None:
+        row = self.db.query_one("SELECT * FROM images WHERE id = ?", (image_id,))
+        return self._row_image(row) if row else None
+
+    def all_images(self) -> list[Image]:
+        return [self._row_image(r) for r in self.db.query("SELECT * FROM images")]
+
+    def resolve(self, name: str) -> Image:
+        """Find an image by full ID, ``sha256:`` ID, unique ID prefix, name[:tag] or name@digest."""
+        if not name:
+            raise ImageNotFound(name)
+        if reference.is_full_id(name):
+            image_id = name if name.startswith("sha256:") else "sha256:" + name
+            img = self.get(image_id)
+            if img is None:
+                raise ImageNotFound(name)
+            return img
+        ref = None
+        try:
+            ref = reference.parse(name)
+        except InvalidParameter:
+            if not reference.is_image_id_prefix(name):
+                raise
+        if ref is not None:
+            if ref.digest:
+                row = self.db.query_one(
+                    "SELECT image_id FROM repo_digests WHERE repo = ? AND digest = ?", (ref.name, ref.digest)
+                )
+            else:
+                row = self.db.query_one(
+                    "SELECT image_id FROM tags WHERE repo = ? AND tag = ?", (ref.name, ref.tag or reference.DEFAULT_TAG)
+                )
+            if row is not None:
+                img = self.get(row["image_id"])
+                if img is not None:
+                    return img
+        if reference.is_image_id_prefix(name):
+            prefix = name if name.startswith("sha256:") else "sha256:" + name
+            rows = self.db.query("SELECT id FROM images WHERE id >= ? AND id < ? LIMIT 2", (prefix, prefix + "g"))
+            if len(rows) == 1:
+                img = self.get(rows[0]["id"])
+                if img is not None:
+                    return img
+        raise ImageNotFound(name)
+
+    def tags_of(self, image_id: str) -> list[reference.Reference]:
+        rows = self.db.query("SELECT repo, tag FROM tags WHERE image_id = ? ORDER BY created, repo, tag", (image_id,))
+        return [self._ref(r["repo"], tag=r["tag"]) for r in rows]
+
+    def digests_of(self, image_id: str) -> list[reference.Reference]:
+        rows = self.db.query("SELECT repo, digest FROM repo_digests WHERE image_id = ? ORDER BY created, repo", (image_id,))
+        return [self._ref(r["repo"], digest=r["digest"]) for r in rows]
+
+    @staticmethod
+    def _ref(repo: str, tag: str | None = None, digest: str | None = None) -> reference.Reference:
+        domain, _, path = repo.partition("/")
+        return reference.Reference(domain, path, tag, digest)
+
+    def children(self, image_id: str) -> list[str]:
+        return [r["id"] for r in self.db.query("SELECT id FROM images WHERE parent = ?", (image_id,))]
+
+    def layer_chain(self, img: Image) -> list[Layer]:
+        return self.layers.chain(img.top_layer)
+
+    # -- import -----------------------------------------------------------
+
+    def import_image(
+        self,
+        stream: BinaryIO,
+        repo: str | None = None,
+        tag: str | None = None,
+        message: str = "",
+        changes: Iterable[str] = (),
+        src: str = "-",
+    ) -> Image:
+        """``docker import``: one layer from a rootfs tar, a fresh config, an optional tag.
+
+        Arguments are checked before the stream is read, so bad input writes
+        nothing.
+        """
+        ref = reference.parse_repo_and_tag(repo, tag) if repo else None
+        container_config = changes_mod.apply_changes(changes_mod.empty_container_config(), list(changes))
+        prepared = self.layers.apply(stream, None)
+        try:
+            created = rfc3339_nano()
+            comment = message or f"Imported from {src}"
+            config = {
+                "architecture": go_arch(),
+                "comment": comment,
+                "config": container_config,
+                "created": created,
+                "history": [{"created": created, "comment": comment}],
+                "os": "linux",
+                "rootfs": {"type": "layers", "diff_ids": [prepared.diff_id]},
+            }
+            config_bytes = canonical_json(config)
+            image_id = image_id_of(config_bytes)
+            with self.db.write() as conn:
+                self.layers.record(conn, prepared)
+                self._insert_image(conn, image_id, config_bytes, prepared.chain_id, None)
+                if ref is not None:
+                    self._set_tag(conn, ref, image_id)
+        except BaseException:
+            self.layers.abort(prepared)
+            raise
+        self.layers.finish(prepared)
+        self.event("import", image_id, ref.familiar() if ref else image_id)
+        if ref is not None:
+            self.event("tag", image_id, ref.familiar())
+        img = self.get(image_id)
+        assert img is not None
+        return img
+
+    def _insert_image(self, conn, image_id: str, config_bytes: bytes, top: str | None, parent: str | None) -> None:
+        config = json.loads(config_bytes)
+        size = 0
+        current = top
+        while current is not None:
+            row = conn.execute("SELECT parent, size FROM layers WHERE chain_id = ?", (current,)).fetchone()
+            size += row["size"]
+            current = row["parent"]
+        conn.execute(
+            "INSERT OR IGNORE INTO images (id, config, top_layer, parent, created, size, added) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (image_id, config_bytes, top, parent, parse_rfc3339(config.get("created")), size, time.time()),
+        )
+
+    def _set_tag(self, conn, ref: reference.Reference, image_id: str) -> str | None:
+        """Point ``ref`` at ``image_id``; return the image it pointed at before, if another."""
+        old = conn.execute("SELECT image_id FROM tags WHERE repo = ? AND tag = ?", (ref.name, ref.tag)).fetchone()
+        conn.execute(
+            "INSERT INTO tags (repo, tag, image_id, created) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(repo, tag) DO UPDATE SET image_id = excluded.image_id, created = excluded.created",
+            (ref.name, ref.tag, image_id, time.time()),
+        )
+        conn.execute("UPDATE images SET last_tag_time = ? WHERE id = ?", (rfc3339_nano(), image_id))
+        if old is not None and old["image_id"] != image_id:
+            return old["image_id"]
+        return None
+
+    # -- tag --------------------------------------------------------------
+
+    def tag(self, source: str, repo: str, tag: str | None = None) -> reference.Reference:
+        img = self.resolve(source)
+        ref = reference.parse_repo_and_tag(repo, tag)
+        with self.db.write() as conn:
+            if conn.execute("SELECT 1 FROM images WHERE id = ?", (img.id,)).fetchone() is None:
+                raise ImageNotFound(source)
+            self._set_tag(conn, ref, img.id)
+        self.event("tag", img.id, ref.familiar())
+        return ref
+
+    # -- delete -----------------------------------------------------------
+
+    def _users(self, image_id: str) -> list[tuple[str, bool]]:
+        out = []
+        for user in self.users(image_id) or []:
+            if isinstance(user, str):
+                out.append((user, False))
+            else:
+                cid, running = user
+                out.append((str(cid), bool(running)))
+        return out
+
+    @staticmethod
+    def _single_reference(refs: list[reference.Reference]) -> bool:
+        """At most one tag, and every reference in one repository (Docker's isSingleReference)."""
+        if not refs:
+            return False
+        tagged = [r for r in refs if r.tag]
+        if len(tagged) > 1:
+            return False
+        return len({r.name for r in refs}) == 1
+
+    def _untag(self, conn, ref: reference.Reference) -> None:
+        if ref.digest:
+            conn.execute("DELETE FROM repo_digests WHERE repo = ? AND digest = ?", (ref.name, ref.digest))
+        else:
+            conn.execute("DELETE FROM tags WHERE repo = ? AND tag = ?", (ref.name, ref.tag))
+
+    def delete(self, name: str, force: bool = False, prune: bool = True) -> list[dict[str, str]]:
+        """``docker rmi``: untag, then delete the image when nothing refers to it.
+
+        Follows moby's ``ImageDelete``: a name removes that reference first;
+        an ID removes all references of a single-repository image; the image
+        itself goes when no reference, child or container remains (force
+        skips the soft checks). Returns ``[{"Untagged": ...}, {"Deleted": ...}]``.
+        """
+        img = self.resolve(name)
+        records: list[dict[str, str]] = []
+        released: list[Layer] = []
+        events: list[tuple[str, str]] = []
+        refs = self.tags_of(img.id) + self.digests_of(img.id)
+        by_id = reference.is_image_id_prefix(name) and img.id.startswith(
+            name if name.startswith("sha256:") else "sha256:" + name
+        ) and not self._names_tag(name, img)
+        quiet = False
+        with self.db.write() as conn:
+            if not by_id:
+                given = reference.parse(name)
+                given = given if given.digest else given.with_default_tag()
+                if not force and self._single_reference(refs):
+                    users = self._users(img.id)
+                    if users:
+                        raise Conflict(
+                            f'conflict: unable to remove repository reference "{name}" (must force) - container '
+                            f"{users[0][0][:12]} is using its referenced image {reference.short_id(img.id)}"
+                        )
+                self._untag(conn, given)
+                records.append({"Untagged": given.familiar()})
+                events.append(("untag", given.familiar()))
+                remaining = [r for r in refs if r != given]
+                if not given.digest and not any(r.tag and r.name == given.name for r in remaining):
+                    for r in [r for r in remaining if r.digest and r.name == given.name]:
+                        self._untag(conn, r)
+                        records.append({"Untagged": r.familiar()})
+                        remaining.remove(r)
+                if remaining:
+                    pass  # other references keep the image
+                else:
+                    quiet = True
+                    released = self._delete_helper(conn, img, force, prune, quiet, records, events)
+            else:
+                if self._single_reference(refs):
+                    conflict = self._conflict_in(conn, img, hard_only=force, check_refs=False)
+                    if conflict is not None:
+                        raise conflict
+                    for r in refs:
+                        self._untag(conn, r)
+                        records.append({"Untagged": r.familiar()})
+                        events.append(("untag", r.familiar()))
+                released = self._delete_helper(conn, img, force, prune, quiet, records, events)
+        self.layers.remove_driver_layers(released)
+        for action, ev_name in events:
+            image_id = ev_name if action == "delete" else img.id
+            self.event(action, image_id, ev_name)
+        return records
+
+    def _names_tag(self, name: str, img: Image) -> bool:
+        """A hex-looking name like ``abc123`` may be a repository name that is tagged."""
+        if name.startswith("sha256:"):
+            return False
+        try:
+            ref = reference.parse(name).with_default_tag()
+        except InvalidParameter:
+            return False
+        return any(r == ref for r in self.tags_of(img.id))
+
+    def _delete_helper(self, conn, img: Image, force: bool, prune: bool, quiet: bool,
+                       records: list[dict[str, str]], events: list[tuple[str, str]]) -> list[Layer]:
+        conflict = self._conflict_in(conn, img, hard_only=force)
+        if conflict is not None:
+            if quiet and (not self._dangling_in(conn, img.id) or conflict.used):
+                return []
+            raise conflict
+        for r in self._refs_in(conn, img.id):
+            self._untag(conn, r)
+            records.append({"Untagged": r.familiar()})
+            events.append(("untag", r.familiar()))
+        conn.execute("DELETE FROM images WHERE id = ?", (img.id,))
+        released = self.layers.release_unused(conn, img.top_layer)
+        records.append({"Deleted": img.id})
+        events.append(("delete", img.id))
+        records.extend({"Deleted": layer.chain_id} for layer in released)
+        if prune and img.parent:
+            parent_row = conn.execute("SELECT * FROM images WHERE id = ?", (img.parent,)).fetchone()
+            if parent_row is not None:
+                released += self._delete_helper(conn, self._row_image(parent_row), False, True, True, records, events)
+        return released
+
+    # transaction-local variants of the reads above (the write lock is held)
+    def _refs_in(self, conn, image_id: str) -> list[reference.Reference]:
+        tags = conn.execute("SELECT repo, tag FROM tags WHERE image_id = ?", (image_id,)).fetchall()
+        digests = conn.execute("SELECT repo, digest FROM repo_digests WHERE image_id = ?", (image_id,)).fetchall()
+        return [self._ref(r["repo"], tag=r["tag"]) for r in tags] + [self._ref(r["repo"], digest=r["digest"]) for r in digests]
+
+    def _dangling_in(self, conn, image_id: str) -> bool:
+        return not self._refs_in(conn, image_id)
+
+    def _conflict_in(self, conn, img: Image, hard_only: bool, check_refs: bool = True) -> DeleteConflict | None:
+        """Docker's ``checkImageDeleteConflict``; hard ones: children, running containers."""
+        if conn.execute("SELECT 1 FROM images WHERE parent = ? LIMIT 1", (img.id,)).fetchone():
+            return DeleteConflict(img.id, "image has dependent child images", hard=True)
+        users = self._users(img.id)
+        for cid, running in users:
+            if running:
+                return DeleteConflict(img.id, f"image is being used by running container {cid[:12]}", hard=True, used=True)
+        if hard_only:
+            return None
+        if check_refs and self._refs_in(conn, img.id):
+            return DeleteConflict(img.id, "image is referenced in multiple repositories")
+        for cid, _ in users:
+            return DeleteConflict(img.id, f"image is being used by stopped container {cid[:12]}", used=True)
+        return None
+
+    # -- list, inspect, history -------------------------------------------
+
+    def list_images(self, all: bool = False, filters: filters_mod.Filters | None = None) -> list[dict[str, Any]]:
+        """``GET /images/json`` summaries, newest first."""
+        filters = filters or {}
+        dangling = filters_mod.dangling_value(filters.get("dangling", []))
+        before = [self.resolve(n).created for n in filters.get("before", [])]
+        since = [self.resolve(n).created for n in filters.get("since", [])]
+        until = [_until_time(v) for v in filters.get("until", [])]
+        patterns = filters.get("reference", [])
+        with self.db.read() as conn:
+            images = [self._row_image(r) for r in conn.execute("SELECT * FROM images").fetchall()]
+            tag_rows = conn.execute("SELECT repo, tag, image_id FROM tags ORDER BY created, repo, tag").fetchall()
+            digest_rows = conn.execute("SELECT repo, digest, image_id FROM repo_digests ORDER BY created, repo").fetchall()
+            parents = {r["parent"] for r in conn.execute("SELECT parent FROM images WHERE parent IS NOT NULL")}
+        tags: dict[str, list[reference.Reference]] = {}
+        for r in tag_rows:
+            tags.setdefault(r["image_id"], []).append(self._ref(r["repo"], tag=r["tag"]))
+        digests: dict[str, list[reference.Reference]] = {}
+        for r in digest_rows:
+            digests.setdefault(r["image_id"], []).append(self._ref(r["repo"], digest=r["digest"]))
+        out = []
+        for img in images:
+            if before and not all(img.created < t for t in before):
+                continue
+            if since and not all(img.created > t for t in since):
+                continue
+            if until and not all(img.created < t for t in until):
+                continue
+            if "label" in filters and not filters_mod.labels_match(img.labels, filters["label"]):
+                continue
+            img_tags, img_digests = tags.get(img.id, []), digests.get(img.id, [])
+            if patterns:
+                img_tags = [r for r in img_tags if any(filters_mod.reference_matches(p, r.familiar(), r.familiar_name) for p in patterns)]
+                img_digests = [r for r in img_digests if any(filters_mod.reference_matches(p, r.familiar(), r.familiar_name) for p in patterns)]
+                if not img_tags and not img_digests:
+                    continue
+            is_dangling = not tags.get(img.id) and not digests.get(img.id)
+            if dangling is True and not is_dangling:
+                continue
+            if dangling is False and is_dangling:
+                continue
+            if is_dangling and not all and img.id in parents and dangling is None:
+                continue  # an intermediate image, shown with all=1
+            out.append({
+                "Containers": -1,
+                "Created": int(img.created),
+                "Id": img.id,
+                "Labels": img.labels or {},
+                "ParentId": img.parent or "",
+                "RepoDigests": [r.familiar() for r in img_digests],
+                "RepoTags": [r.familiar() for r in img_tags],
+                "SharedSize": -1,
+                "Size": img.size,
+            })
+        out.sort(key=lambda s: (s["Created"], s["Id"]), reverse=True)
+        return out
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        """``GET /images/{name}/json``."""
+        img = self.resolve(name)
+        cfg = img.config
+        top = self.layers.get(img.top_layer) if img.top_layer else None
+        data = self.pm.hook.barge_graph_metadata(layer_id=top.cache_id) if top else {}
+        out: dict[str, Any] = {
+            "Id": img.id,
+            "RepoTags": [r.familiar() for r in self.tags_of(img.id)],
+            "RepoDigests": [r.familiar() for r in self.digests_of(img.id)],
+            "Parent": img.parent or "",
+            "Comment": cfg.get("comment", ""),
+            "Created": cfg.get("created") or from_unix(img.created),
+            "DockerVersion": cfg.get("docker_version", ""),
+            "Author": cfg.get("author", ""),
+            "Config": cfg.get("config"),
+            "Architecture": cfg.get("architecture", ""),
+            "Os": cfg.get("os", ""),
+            "Size": img.size,
+            "GraphDriver": {"Data": data or {}, "Name": self.driver_name},
+            "RootFS": {"Type": (cfg.get("rootfs") or {}).get("type", "layers"), "Layers": img.diff_ids},
+            "Metadata": {"LastTagTime": img.last_tag_time or "0001-01-01T00:00:00Z"},
+        }
+        if cfg.get("variant"):
+            out["Variant"] = cfg["variant"]
+        if cfg.get("os.version"):
+            out["OsVersion"] = cfg["os.version"]
+        return out
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """``GET /images/{name}/history``: newest first; older entries have ID ``<missing>``."""
+        img = self.resolve(name)
+        layers = self.layer_chain(img)
+        entries: list[dict[str, Any]] = []
+        layer_index = 0
+        for h in img.config.get("history") or []:
+            size = 0
+            if not h.get("empty_layer"):
+                if layer_index < len(layers):
+                    size = layers[layer_index].size
+                layer_index += 1
+            entries.insert(0, {
+                "Id": "<missing>",
+                "Created": int(parse_rfc3339(h.get("created"))),
+                "CreatedBy": h.get("created_by", ""),
+                "Tags": None,
+                "Size": size,
+                "Comment": h.get("comment", ""),
+            })
+        current: Image | None = img
+        for entry in entries:
+            if current is None:
+                break
+            entry["Id"] = current.id
+            entry["Tags"] = [r.familiar() for r in self.tags_of(current.id)] or None
+            current = self.get(current.parent) if current.parent else None
+        return entries
+
+
+def _until_time(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        t = parse_rfc3339(value)
+        if not t:
+            raise InvalidParameter(f"invalid filter 'until={value}'") from None
+        return t
