@@ -59,7 +59,7 @@ def changes_dirs(old_root, new_root) -> list[Change]:
 
 
 def _all_added(root: str, rel: str, out: list[Change]) -> None:
-    for name in _listdir(os.path.join(root, rel) if rel else root):
+    for name in _listdir(root + rel):
         child = f"{rel}/{name}"
         out.append(Change(child, ChangeKind.ADD))
         st = os.lstat(root + child)

@@ -1,0 +1,1 @@
+"""barge's ``vfs`` graph driver: each layer is a full copy of its parent."""

@@ -1,0 +1,7 @@
+"""vfs runs barge's graph driver conformance suite against itself."""
+
+from barge.testing.conformance import GraphDriverConformance
+
+
+class TestVfs(GraphDriverConformance):
+    driver_name = "vfs"
