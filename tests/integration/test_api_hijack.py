@@ -13,10 +13,14 @@ import json
 import tempfile
 from pathlib import Path
 
+import pytest
 from aiohttp import StreamReader, web
 
 from barge.api.middleware import common_headers, error_middleware, version_middleware
 from barge.api.routing import Routes, read_json
+
+# request["api_version"] is a plain string key by the project's convention.
+pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web.NotAppKeyWarning")
 
 routes = Routes()
 

@@ -22,7 +22,7 @@ from barge.errors import BargeError, InvalidParameter, NotModified
 log = logging.getLogger("barge.api")
 
 #: request key set once the response's headers went out (a stream began).
-PREPARED = "barge.prepared"
+PREPARED = web.RequestKey("barge_prepared", bool)
 
 
 def parse_version(text: str) -> tuple[int, int]:
