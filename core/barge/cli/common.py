@@ -1,0 +1,110 @@
+"""What every command shares: the client built from the global options, the
+error boundary, and output helpers.
+
+Kept light: importing this module imports neither the server nor any driver,
+and the client modules only when a command runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+import typer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from barge.client.api import Client
+
+
+@dataclass
+class GlobalOptions:
+    host: str | None = None
+    tls: bool = False
+    tlsverify: bool = False
+    tlscacert: str | None = None
+    tlscert: str | None = None
+    tlskey: str | None = None
+    debug: bool = False
+
+    def client(self) -> "Client":
+        from barge.client.api import Client
+        from barge.client.transport import TLSOptions
+
+        tls = TLSOptions.from_env(
+            enabled=self.tls, verify=self.tlsverify, cacert=self.tlscacert, cert=self.tlscert, key=self.tlskey
+        )
+        return Client(self.host, tls)
+
+
+def options(ctx: typer.Context) -> GlobalOptions:
+    root = ctx.find_root()
+    if not isinstance(root.obj, GlobalOptions):
+        root.obj = GlobalOptions(host=os.environ.get("BARGE_HOST") or None)
+    return root.obj
+
+
+def client(ctx: typer.Context) -> "Client":
+    return options(ctx).client()
+
+
+def fail(message: str, code: int = 1) -> "typer.Exit":
+    """Print one line on stderr and return the exit to raise."""
+    sys.stderr.write(message.rstrip("\n") + "\n")
+    sys.stderr.flush()
+    return typer.Exit(code)
+
+
+def handles_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The boundary: a client, stream, template or domain error becomes one
+    line on stderr and exit status 1, as docker does for most commands."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from barge.client.errors import ClientError
+
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except ClientError as exc:
+            raise fail(str(exc)) from None
+        except Exception as exc:
+            known = _known_error(exc)
+            if known is None:
+                raise
+            raise fail(known) from None
+
+    return wrapper
+
+
+def _known_error(exc: Exception) -> str | None:
+    from barge.client.formatter import FormatError
+    from barge.client.templates import TemplateError
+
+    if isinstance(exc, FormatError):
+        return str(exc)
+    if isinstance(exc, TemplateError):
+        return f"template parsing error: {exc}"
+    if isinstance(exc, BrokenPipeError):
+        return None
+    mod = type(exc).__module__
+    if mod == "barge.errors":
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+    return None
+
+
+def out(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def stdout_is_tty() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False

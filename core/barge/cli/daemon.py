@@ -1,0 +1,55 @@
+"""``barge daemon``: the command line level of the daemon's configuration.
+
+The file and environment levels (``daemon.toml``, ``BARGE_GRAPH_DRIVER``,
+``DOCKER_DRIVER``) are read by :func:`barge.config.load_config`; the server
+is imported only here, when the command runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from barge.cli.common import fail
+
+
+def daemon(
+    config_file: Annotated[Optional[Path], typer.Option("--config-file", help="Daemon configuration file (TOML).")] = None,
+    storage_driver: Annotated[Optional[str], typer.Option("-s", "--storage-driver", help="Graph driver to use.")] = None,
+    data_root: Annotated[Optional[Path], typer.Option("--data-root", help="Root directory of persistent state.")] = None,
+    exec_root: Annotated[Optional[Path], typer.Option("--exec-root", help="Root directory of runtime state.")] = None,
+    host: Annotated[Optional[List[str]], typer.Option("-H", "--host", help="Socket(s) to listen on.")] = None,
+    pidfile: Annotated[Optional[Path], typer.Option("-p", "--pidfile", help="Path to use for the daemon PID file.")] = None,
+    tlsverify: Annotated[Optional[bool], typer.Option("--tlsverify", help="Require clients to present a certificate signed by the CA.")] = None,
+    tlscacert: Annotated[Optional[str], typer.Option("--tlscacert", help="Trust certs signed only by this CA.")] = None,
+    tlscert: Annotated[Optional[str], typer.Option("--tlscert", help="Path to TLS certificate file.")] = None,
+    tlskey: Annotated[Optional[str], typer.Option("--tlskey", help="Path to TLS key file.")] = None,
+    debug: Annotated[Optional[bool], typer.Option("-D", "--debug", help="Enable debug mode.")] = None,
+) -> None:
+    """Run the barge daemon."""
+    from barge.config import load_config
+    from barge.errors import BargeError
+
+    try:
+        cfg = load_config(
+            config_file,
+            graph_driver=storage_driver,
+            data_root=data_root,
+            exec_root=exec_root,
+            hosts=list(host) if host else None,
+            pidfile=pidfile,
+            debug=debug,
+            tls={"verify": tlsverify, "cacert": tlscacert, "cert": tlscert, "key": tlskey},
+        )
+    except BargeError as exc:
+        raise fail(str(exc)) from None
+    from barge.daemon.main import serve
+
+    code = serve(cfg)
+    raise typer.Exit(code or 0)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("daemon")(daemon)
