@@ -1,0 +1,1 @@
+"""barge's ``overlay`` graph driver: layers stacked with overlayfs."""

@@ -1,0 +1,7 @@
+"""overlay runs barge's graph driver conformance suite against itself."""
+
+from barge.testing.conformance import GraphDriverConformance
+
+
+class TestOverlay(GraphDriverConformance):
+    driver_name = "overlay"
