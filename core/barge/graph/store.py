@@ -10,6 +10,7 @@ transaction.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import logging
@@ -398,6 +399,9 @@ class ImageStore:
         return [self._ref(r["repo"], tag=r["tag"]) for r in tags] + [self._ref(r["repo"], digest=r["digest"]) for r in digests]
 
     def _dangling_in(self, conn, image_id: str) -> bool:
+        """Docker's ``imageIsDangling``: no references and no child images."""
+        if conn.execute("SELECT 1 FROM images WHERE parent = ? LIMIT 1", (image_id,)).fetchone():
+            return False
         return not self._refs_in(conn, image_id)
 
     def _conflict_in(self, conn, img: Image, hard_only: bool, check_refs: bool = True) -> DeleteConflict | None:
@@ -420,7 +424,8 @@ class ImageStore:
 
     def list_images(self, all: bool = False, filters: filters_mod.Filters | None = None) -> list[dict[str, Any]]:
         """``GET /images/json`` summaries, newest first."""
-        filters = filters or {}
+        show_all, filters = all, filters or {}
+        every = builtins.all  # the parameter ``all`` (Docker's name) shadows the builtin
         dangling = filters_mod.dangling_value(filters.get("dangling", []))
         before = [self.resolve(n).created for n in filters.get("before", [])]
         since = [self.resolve(n).created for n in filters.get("since", [])]
@@ -439,11 +444,11 @@ class ImageStore:
             digests.setdefault(r["image_id"], []).append(self._ref(r["repo"], digest=r["digest"]))
         out = []
         for img in images:
-            if before and not all(img.created < t for t in before):
+            if before and not every(img.created < t for t in before):
                 continue
-            if since and not all(img.created > t for t in since):
+            if since and not every(img.created > t for t in since):
                 continue
-            if until and not all(img.created < t for t in until):
+            if until and not every(img.created < t for t in until):
                 continue
             if "label" in filters and not filters_mod.labels_match(img.labels, filters["label"]):
                 continue
@@ -458,7 +463,7 @@ class ImageStore:
                 continue
             if dangling is False and is_dangling:
                 continue
-            if is_dangling and not all and img.id in parents and dangling is None:
+            if is_dangling and not show_all and img.id in parents and dangling is None:
                 continue  # an intermediate image, shown with all=1
             out.append({
                 "Containers": -1,
