@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import time
 
 import pytest
 
@@ -112,3 +113,48 @@ def test_invalid_host_is_refused(daemon_factory):
     assert d.wait_exit() == 1
     assert "invalid host 'udp://127.0.0.1:9'" in d.stderr_text()
     assert not d.pidfile.exists()
+
+
+# Starts the real daemon with one more extension plugin, as an entry point
+# in ``barge.plugins`` would add it, recording the lifecycle hooks to a file.
+RECORDER = """
+import runpy, sys
+import barge.engine.plugins as plugins
+from barge.engine import hookimpl
+
+out = open(sys.argv[1], "a")
+
+class Recorder:
+    @hookimpl
+    def barge_daemon_started(self, info):
+        out.write(f"started {info['Driver']} {info['ServerVersion']}\\n"); out.flush()
+
+    @hookimpl
+    def barge_daemon_stopping(self):
+        out.write("stopping\\n"); out.flush()
+
+original = plugins.make_plugin_manager
+
+def make_plugin_manager(*args, **kwargs):
+    pm = original(*args, **kwargs)
+    pm.register(Recorder(), name="ext:recorder")
+    return pm
+
+plugins.make_plugin_manager = make_plugin_manager
+sys.argv = ["barge.daemon.main", *sys.argv[2:]]
+runpy.run_module("barge.daemon.main", run_name="__main__")
+"""
+
+
+def test_lifecycle_hooks_reach_extension_plugins(daemon_factory):
+    import sys
+
+    root = daemon_factory.new_root()
+    record = root / "hooks.log"
+    d = daemon_factory(root=root, prefix=[sys.executable, "-c", RECORDER, str(record)])
+    deadline = time.monotonic() + 10  # the hook runs just after the sockets open
+    while not (record.exists() and record.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert record.read_text() == f"started {d.driver} {barge.__version__}\n"
+    assert d.stop() == 0
+    assert record.read_text().splitlines() == [f"started {d.driver} {barge.__version__}", "stopping"]
