@@ -119,7 +119,6 @@ def snapshot(root, xattr_prefix: str = "user.") -> dict[str, tuple]:
     link target, device, ``user.*`` xattrs, file mtimes and hard-link groups."""
     root = os.fspath(root)
     out: dict[str, tuple] = {}
-    inodes: dict[tuple[int, int], str] = {}
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
             path = os.path.join(dirpath, name)
@@ -130,8 +129,7 @@ def snapshot(root, xattr_prefix: str = "user.") -> dict[str, tuple]:
             if stat.S_ISREG(st.st_mode):
                 with open(path, "rb") as fh:
                     digest = hashlib.sha256(fh.read()).hexdigest()
-                key = (st.st_dev, st.st_ino)
-                link = inodes.setdefault(key, rel) if st.st_nlink > 1 else None
+                link = (st.st_dev, st.st_ino)  # replaced by the group's first path below
             elif stat.S_ISLNK(st.st_mode):
                 link = os.readlink(path)
             try:
@@ -144,6 +142,16 @@ def snapshot(root, xattr_prefix: str = "user.") -> dict[str, tuple]:
             mtime = None if stat.S_ISDIR(st.st_mode) else int(st.st_mtime)
             rdev = st.st_rdev if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else 0
             out[rel] = (kind, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, digest, link, rdev, xattrs, mtime)
+    # hard links count only within the tree (another layer may share the inode)
+    groups: dict[tuple[int, int], list[str]] = {}
+    for rel, entry in out.items():
+        if isinstance(entry[5], tuple):
+            groups.setdefault(entry[5], []).append(rel)
+    for members in groups.values():
+        first = min(members) if len(members) > 1 else None
+        for rel in members:
+            entry = out[rel]
+            out[rel] = entry[:5] + (first,) + entry[6:]
     return out
 
 
