@@ -9,10 +9,8 @@ diff id). The tar is imported through the API, like ``barge import``.
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
-import tarfile
 from pathlib import Path
 from typing import Callable
 
@@ -109,43 +107,97 @@ def applets(busybox: Path) -> list[str]:
 def busybox_version(busybox: Path) -> str:
     proc = subprocess.run([str(busybox)], capture_output=True, text=True, check=False)
     first = (proc.stdout or proc.stderr).splitlines()
-    return first[0].strip() if first else "BusyBox"
+    line = first[0].strip() if first else "BusyBox"
+    return line.removesuffix(" multi-call binary.")
 
 
-def _info(name: str, kind: bytes, mode: int, mtime: int, size: int = 0, link: str = "") -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.mode = mode
-    info.mtime = mtime
-    info.size = size
-    info.linkname = link
-    info.uid = info.gid = 0
-    info.uname = info.gname = "root"
-    return info
+BLOCK = 512
+
+
+def _octal(value: int, width: int) -> bytes:
+    return b"%0*o\0" % (width - 1, value)
+
+
+def _header(name: str, typ: bytes, mode: int, mtime: int, size: int = 0, link: str = "") -> bytes:
+    """A ustar header with root ownership and no user or group names."""
+    raw_name, raw_link = name.encode(), link.encode()
+    if len(raw_name) > 100 or len(raw_link) > 100:
+        raise MkimageError(f"path too long for the rootfs tar: {name}")
+    b = bytearray(BLOCK)
+    b[0 : len(raw_name)] = raw_name
+    b[100:108] = _octal(mode & 0o7777, 8)
+    b[108:116] = _octal(0, 8)
+    b[116:124] = _octal(0, 8)
+    b[124:136] = _octal(size, 12)
+    b[136:148] = _octal(mtime, 12)
+    b[148:156] = b" " * 8
+    b[156:157] = typ
+    b[157 : 157 + len(raw_link)] = raw_link
+    b[257:265] = b"ustar\x0000"
+    b[329:337] = _octal(0, 8)
+    b[337:345] = _octal(0, 8)
+    b[148:155] = b"%06o\0" % sum(b)
+    return bytes(b)
 
 
 def build_rootfs(busybox: Path, names: list[str]) -> bytes:
-    """The root filesystem tar; the same inputs always give the same bytes."""
+    """The root filesystem tar; the same inputs always give the same bytes.
+
+    It is written the way barge's own layer packer writes a tree (ustar,
+    depth-first in sorted order, the first of a set of hard links holding
+    the data, two zero blocks at the end), so a graph driver that re-packs
+    the unpacked layer gets the same bytes and the same diff id back: the
+    image can then be saved.
+    """
     data = busybox.read_bytes()
     mtime = int(busybox.stat().st_mtime)
-    entries: list[tuple[tarfile.TarInfo, bytes | None]] = []
+    tree: dict = {}
+
+    def add(path: str, value) -> None:
+        node = tree
+        parts = path.split("/")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        if isinstance(value, dict):
+            node.setdefault(parts[-1], {})
+            modes[path] = value.get("mode", 0o755)
+        else:
+            node[parts[-1]] = value
+
+    modes: dict[str, int] = {}
     for path, mode in DIRECTORIES:
-        entries.append((_info(path, tarfile.DIRTYPE, mode, mtime), None))
-    entries.append((_info("bin/busybox", tarfile.REGTYPE, 0o755, mtime, len(data)), data))
-    for name in names:
-        if name in ("busybox",):
-            continue
-        entries.append((_info(f"bin/{name}", tarfile.LNKTYPE, 0o755, mtime, link="bin/busybox"), None))
-    for path, text in (("etc/group", GROUP), ("etc/passwd", PASSWD)):
-        body = text.encode()
-        entries.append((_info(path, tarfile.REGTYPE, 0o644, mtime, len(body)), body))
-    # Sorted by path, but the link target must come before its links.
-    entries.sort(key=lambda e: (e[0].name != "bin/busybox" and e[0].name.startswith("bin/"), e[0].name))
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for info, body in entries:
-            tar.addfile(info, io.BytesIO(body) if body is not None else None)
-    return buf.getvalue()
+        add(path, {"mode": mode})
+    binaries = sorted({"busybox", *names})
+    for name in binaries:
+        add(f"bin/{name}", ("busybox",))
+    add("etc/group", ("text", GROUP.encode()))
+    add("etc/passwd", ("text", PASSWD.encode()))
+
+    out: list[bytes] = []
+    first_binary: list[str] = []
+
+    def walk(node: dict, prefix: str) -> None:
+        for name in sorted(node):
+            path = f"{prefix}{name}"
+            value = node[name]
+            if isinstance(value, dict):
+                out.append(_header(path + "/", b"5", modes.get(path, 0o755), mtime))
+                walk(value, path + "/")
+            elif value[0] == "busybox":
+                if first_binary:
+                    out.append(_header(path, b"1", 0o755, mtime, link=first_binary[0]))
+                else:
+                    first_binary.append(path)
+                    out.append(_header(path, b"0", 0o755, mtime, len(data)))
+                    out.append(data + b"\0" * (-len(data) % BLOCK))
+            else:
+                body = value[1]
+                out.append(_header(path, b"0", 0o644, mtime, len(body)))
+                out.append(body + b"\0" * (-len(body) % BLOCK))
+
+    walk(tree, "")
+    out.append(b"\0" * (2 * BLOCK))
+    return b"".join(out)
 
 
 def busybox(client, tag: str = "busybox:latest", log: Callable[[str], None] = print) -> str:
@@ -162,6 +214,6 @@ def busybox(client, tag: str = "busybox:latest", log: Callable[[str], None] = pr
     rootfs = build_rootfs(binary, names)
     log(f"Built root filesystem: busybox, {len(names)} applet links, {len(DIRECTORIES)} directories ({len(rootfs)} bytes)")
     log(f"Importing as {tag}")
-    response = client.import_image(rootfs, repo=tag, message=f"barge mkimage busybox ({version})", changes=CHANGES)
+    response = client.import_image(rootfs, repo=tag, message=f"barge mkimage busybox: {version}", changes=CHANGES)
     with response:
         return image_id_from(response.messages())
