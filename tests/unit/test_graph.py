@@ -69,6 +69,11 @@ def driver_layers(home: Path) -> list[str]:
     return sorted(p.name for p in home.iterdir())
 
 
+def kept_tars(store: ImageStore) -> list[str]:
+    d = store.layers.tars_dir
+    return sorted(p.name for p in d.iterdir()) if d.is_dir() else []
+
+
 def counts(store: ImageStore) -> dict[str, int]:
     return {t: store.db.query_one(f"SELECT count(*) FROM {t}")[0] for t in ("layers", "images", "tags", "pending_layers")}
 
@@ -156,7 +161,7 @@ def test_failed_apply_leaves_nothing(tmp_path):
         with pytest.raises(OSError, match="apply_diff failed"):
             store.import_image(io.BytesIO(make_tar({"a": b"1"})), "x")
         assert counts(store) == {"layers": 0, "images": 0, "tags": 0, "pending_layers": 0}
-        assert driver_layers(home) == []
+        assert driver_layers(home) == [] and kept_tars(store) == []
     finally:
         store.close()
 
@@ -170,6 +175,7 @@ def test_recover_removes_pending_and_orphan_layers(tmp_path):
     store.pm.hook.barge_graph_create(layer_id="deadbeef", parent=None)
     # a daemon killed mid-load: a layer recorded, its image not yet
     orphan = store.layers.create(io.BytesIO(make_tar({"orphan": b"2"})), None)
+    (store.layers.tars_dir / "feedface.tar.part").write_bytes(b"half")
     assert len(driver_layers(home)) == 3
     store.close()
 
@@ -178,6 +184,7 @@ def test_recover_removes_pending_and_orphan_layers(tmp_path):
         assert counts(store) == {"layers": 1, "images": 1, "tags": 1, "pending_layers": 0}
         assert store.layers.get(orphan.chain_id) is None
         assert driver_layers(home) == [store.layers.get(keep.top_layer).cache_id]
+        assert kept_tars(store) == [store.layers.get(keep.top_layer).cache_id + ".tar"]
     finally:
         store.close()
 
@@ -192,7 +199,16 @@ def test_same_layer_is_stored_once_and_released_with_the_last_image(graph):
     assert store.delete("a") == [{"Untagged": "a:latest"}, {"Deleted": a.id}]
     assert len(driver_layers(home)) == 1
     assert store.delete("b") == [{"Untagged": "b:latest"}, {"Deleted": b.id}, {"Deleted": b.top_layer}]
-    assert driver_layers(home) == [] and counts(store)["layers"] == 0
+    assert driver_layers(home) == [] and counts(store)["layers"] == 0 and kept_tars(store) == []
+
+
+def test_fake_driver_layers_keep_their_tar(graph):
+    store, _, _ = graph
+    tar = make_tar({"k": b"v"})
+    img = store.import_image(io.BytesIO(gzip.compress(tar)))
+    layer = store.layers.get(img.top_layer)
+    assert store.layers.keep_tars  # fake does not claim REPRODUCES_EXACT_DIFFS
+    assert b"".join(store.layers.diff(layer)) == tar
 
 
 def test_resolve_by_id_prefix_name_and_digest(graph):

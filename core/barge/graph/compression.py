@@ -93,10 +93,12 @@ def decompressed(stream: BinaryIO) -> BinaryIO:
 
 
 class HashingReader(io.RawIOBase):
-    """Passes bytes through while computing their sha256 and counting them."""
+    """Passes bytes through while computing their sha256 and counting them,
+    and optionally copying them to ``tee``."""
 
-    def __init__(self, stream: BinaryIO):
+    def __init__(self, stream: BinaryIO, tee: BinaryIO | None = None):
         self._stream = stream
+        self._tee = tee
         self._sha = hashlib.sha256()
         self.count = 0
 
@@ -108,6 +110,8 @@ class HashingReader(io.RawIOBase):
         if data:
             self._sha.update(data)
             self.count += len(data)
+            if self._tee is not None:
+                self._tee.write(data)
         return data
 
     def readinto(self, b) -> int:

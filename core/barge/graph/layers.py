@@ -12,6 +12,13 @@ driver creates anything, and leaves it in the same transaction that records
 the layer. A daemon killed in between leaves a pending row, and
 :meth:`LayerStore.recover` removes that layer at the next start.
 
+A driver whose diff does not reproduce the applied tar byte for byte (no
+``REPRODUCES_EXACT_DIFFS`` capability) cannot give back a blob matching the
+diff ID, which ``docker save`` needs; for such drivers the uncompressed tar
+is kept beside the graph (``<data_root>/layer-tars/<cache id>.tar``), written
+in the same pass as hashing and unpacking. (moby keeps tar-split metadata
+instead and reassembles from the files; that would save the disk space.)
+
 Layers are reference counted by query: a layer lives while an image's top
 layer is it or a layer above it. Any other table that references
 ``layers(chain_id)`` (containers, later) keeps a layer alive through the
@@ -22,15 +29,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import BinaryIO
+from pathlib import Path
+from typing import BinaryIO, Iterator
 
 from barge.errors import InvalidParameter
 from barge.graph.compression import HashingReader, decompressed
 from barge.graph.db import GraphDB
+from barge.graphdriver import REPRODUCES_EXACT_DIFFS
+
+CHUNK = 1 << 20
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +87,30 @@ def _row_layer(row: sqlite3.Row) -> Layer:
 
 
 class LayerStore:
-    def __init__(self, db: GraphDB, pm):
+    def __init__(self, db: GraphDB, pm, tars_dir: Path):
         self.db = db
         self.pm = pm
+        self.tars_dir = Path(tars_dir)
+        self._keep_tars: bool | None = None
+
+    @property
+    def keep_tars(self) -> bool:
+        """Whether layer tars are kept because the driver cannot reproduce them."""
+        if self._keep_tars is None:
+            caps = self.pm.hook.barge_graph_capabilities() or frozenset()
+            self._keep_tars = REPRODUCES_EXACT_DIFFS not in caps
+        return self._keep_tars
+
+    def _tar_path(self, cache: str) -> Path:
+        return self.tars_dir / f"{cache}.tar"
+
+    def diff(self, layer: Layer) -> Iterator[bytes]:
+        """The layer's uncompressed tar: the kept copy, else the driver's diff."""
+        kept = self._tar_path(layer.cache_id)
+        if kept.exists():
+            return _read_chunks(kept)
+        parent = self.get(layer.parent) if layer.parent else None
+        return iter(self.pm.hook.barge_graph_diff(layer_id=layer.cache_id, parent=parent.cache_id if parent else None))
 
     # -- queries ----------------------------------------------------------
 
@@ -115,17 +148,26 @@ class LayerStore:
         cache = secrets.token_hex(32)
         with self.db.write() as conn:
             conn.execute("INSERT INTO pending_layers (cache_id, created) VALUES (?, ?)", (cache, time.time()))
+        tee = None
         try:
             self.pm.hook.barge_graph_create(layer_id=cache, parent=parent_cache)
-            reader = HashingReader(decompressed(stream))
+            if self.keep_tars:
+                self.tars_dir.mkdir(parents=True, exist_ok=True)
+                tee = open(self._tar_path(cache).with_suffix(".part"), "wb")
+            reader = HashingReader(decompressed(stream), tee=tee)
             size = self.pm.hook.barge_graph_apply_diff(layer_id=cache, parent=parent_cache, stream=reader)
             reader.drain()
             diff_id = reader.digest
+            if tee is not None:
+                tee.close()
+                os.replace(tee.name, self._tar_path(cache))
             if expected_diff_id is not None and diff_id != expected_diff_id:
                 raise InvalidParameter(
                     f"layer digest mismatch: content has diff ID {diff_id}, the image config says {expected_diff_id}"
                 )
         except BaseException:
+            if tee is not None:
+                tee.close()
             self._discard(cache)
             raise
         return PreparedLayer(cache, diff_id, chain_id(parent, diff_id), parent, int(size or 0))
@@ -175,6 +217,8 @@ class LayerStore:
         except Exception:  # keep the pending row: recover() retries at the next start
             log.exception("removing unfinished layer %s failed", cache)
             return
+        for path in (self._tar_path(cache), self._tar_path(cache).with_suffix(".part")):
+            path.unlink(missing_ok=True)
         with self.db.write() as conn:
             conn.execute("DELETE FROM pending_layers WHERE cache_id = ?", (cache,))
 
@@ -248,4 +292,15 @@ class LayerStore:
         pending = [r["cache_id"] for r in self.db.query("SELECT cache_id FROM pending_layers")]
         for cache in pending:
             self._discard(cache)
+        if self.tars_dir.is_dir():
+            known = {r["cache_id"] for r in self.db.query("SELECT cache_id FROM layers")}
+            for path in self.tars_dir.iterdir():
+                if path.name.split(".", 1)[0] not in known:
+                    path.unlink(missing_ok=True)
         return {"pending": len(pending), "orphans": len(orphans)}
+
+
+def _read_chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            yield chunk

@@ -6,9 +6,10 @@ One tar holds both an OCI image layout (``oci-layout``, ``index.json``,
 the same blobs. Load reads ``manifest.json``, so archives from Docker 1.10
 to 24 (``<id>/layer.tar``, ``<hex>.json``) load too.
 
-A layer blob's digest is its diff ID, so saving needs the driver to
-reproduce the layer's tar exactly; a driver that cannot makes save fail
-with that reason rather than write an archive no one can load.
+A layer blob's digest is its diff ID, so a blob must be the exact tar the
+layer came from (see :mod:`barge.graph.layers` on kept tars); a layer that
+does not reproduce makes save fail with that reason rather than write an
+archive no one can load.
 """
 
 from __future__ import annotations
@@ -134,18 +135,16 @@ def save(store: ImageStore, names: list[str], out) -> None:
             img = entry.image
             layers = store.layer_chain(img)
             layer_descs, layer_paths = [], []
-            parent_cache = None
             for layer in layers:
                 hex_ = layer.diff_id.split(":", 1)[1]
                 path = f"blobs/sha256/{hex_}"
                 if path not in written:
-                    size = _write_layer(store, tf, layer, parent_cache, path, Path(scratch), now)
+                    size = _write_layer(store, tf, layer, path, Path(scratch), now)
                     written.add(path)
                     sizes[path] = size
                 size = sizes[path]
                 layer_descs.append({"mediaType": MT_LAYER, "digest": layer.diff_id, "size": size})
                 layer_paths.append(path)
-                parent_cache = layer.cache_id
             config_hex = img.id.split(":", 1)[1]
             config_path = f"blobs/sha256/{config_hex}"
             if config_path not in written:
@@ -185,14 +184,13 @@ def save(store: ImageStore, names: list[str], out) -> None:
         store.event("save", entry.image.id, entry.refs[0].familiar() if entry.refs else entry.image.id)
 
 
-def _write_layer(store: ImageStore, tf: tarfile.TarFile, layer: Layer, parent_cache: str | None,
-                 path: str, scratch: Path, mtime: float) -> int:
+def _write_layer(store: ImageStore, tf: tarfile.TarFile, layer: Layer, path: str, scratch: Path, mtime: float) -> int:
     """Spool the driver's diff (tar headers need the size), check it, add it."""
     spool = scratch / "layer.tar"
     sha = hashlib.sha256()
     size = 0
     with open(spool, "wb") as fh:
-        for chunk in store.pm.hook.barge_graph_diff(layer_id=layer.cache_id, parent=parent_cache):
+        for chunk in store.layers.diff(layer):
             fh.write(chunk)
             sha.update(chunk)
             size += len(chunk)

@@ -93,7 +93,7 @@ class ImageStore:
         self.db = GraphDB(db_path)
         self.pm = pm
         self.driver_name = driver_name
-        self.layers = LayerStore(self.db, pm)
+        self.layers = LayerStore(self.db, pm, Path(db_path).parent / "layer-tars")
         self.users: UsersFn = users or (lambda image_id: [])
         #: Where spooled uploads (load) go: beside the db, on the data root.
         self.tmp_dir = Path(db_path).parent / "tmp"
@@ -166,7 +166,8 @@ class ImageStore:
                 img = self.get(rows[0]["id"])
                 if img is not None:
                     return img
-        raise ImageNotFound(name)
+        # Docker names the missing image with its default tag: "No such image: nothere:latest"
+        raise ImageNotFound(ref.with_default_tag().familiar() if ref is not None else name)
 
     def tags_of(self, image_id: str) -> list[reference.Reference]:
         rows = self.db.query("SELECT repo, tag FROM tags WHERE image_id = ? ORDER BY created, repo, tag", (image_id,))
