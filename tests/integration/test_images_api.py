@@ -144,3 +144,46 @@ def test_docker_sdk_drives_images(daemon):
         assert [i.id for i in loaded] == [image_id]
     finally:
         client.close()
+
+
+def test_import_from_a_loopback_url(daemon):
+    import http.server
+    import threading
+
+    payload = rootfs_tar()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path != "/rootfs.tar":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        q = urllib.parse.urlencode({"fromSrc": base + "/rootfs.tar", "repo": "fromurl"})
+        status, _, body = daemon.request("POST", "/v1.45/images/create?" + q)
+        assert status == 200, body
+        msgs = messages(body)
+        assert msgs[0]["status"] == "Downloading from " + base + "/rootfs.tar"
+        info = daemon.json("GET", "/images/fromurl/json")
+        assert info["Id"] == msgs[-1]["status"]
+        assert info["Comment"] == "Imported from " + base + "/rootfs.tar"
+        q = urllib.parse.urlencode({"fromSrc": base + "/missing.tar", "repo": "nope"})
+        status, _, body = daemon.request("POST", "/v1.45/images/create?" + q)
+        assert b"404" in body
+        q = urllib.parse.urlencode({"fromSrc": "ftp://127.0.0.1/x.tar"})
+        status, _, body = daemon.request("POST", "/v1.45/images/create?" + q)
+        assert status == 400 and b"http(s) URL" in body
+    finally:
+        server.shutdown()
+        server.server_close()

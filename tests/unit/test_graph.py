@@ -402,3 +402,26 @@ def test_history_marks_older_entries_missing(graph):
     assert [h["Id"] for h in hist] == [image_id_of(raw), "<missing>"]
     assert hist[0]["Size"] == 0 and hist[1]["Size"] > 0 and hist[1]["CreatedBy"] == "ADD rootfs"
     assert hist[1]["Created"] == 1577836800
+
+
+def test_concurrent_imports_of_one_layer_store_it_once(graph):
+    import threading
+
+    store, _, home = graph
+    tar = make_tar({"shared": b"z" * 100_000})
+    errors, ids = [], []
+
+    def work(i):
+        try:
+            ids.append(store.import_image(io.BytesIO(tar), f"c{i}", changes=[f"CMD c{i}"]).id)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(set(ids)) == 6
+    assert counts(store) == {"layers": 1, "images": 6, "tags": 6, "pending_layers": 0}
+    assert len(driver_layers(home)) == 1 and len(kept_tars(store)) == 1

@@ -315,12 +315,14 @@ class ImageStore:
         records: list[dict[str, str]] = []
         released: list[Layer] = []
         events: list[tuple[str, str]] = []
-        refs = self.tags_of(img.id) + self.digests_of(img.id)
         by_id = reference.is_image_id_prefix(name) and img.id.startswith(
             name if name.startswith("sha256:") else "sha256:" + name
         ) and not self._names_tag(name, img)
         quiet = False
         with self.db.write() as conn:
+            if conn.execute("SELECT 1 FROM images WHERE id = ?", (img.id,)).fetchone() is None:
+                raise ImageNotFound(name)  # deleted meanwhile by another request
+            refs = self._refs_in(conn, img.id)
             if not by_id:
                 given = reference.parse(name)
                 given = given if given.digest else given.with_default_tag()
