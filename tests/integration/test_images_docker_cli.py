@@ -75,5 +75,11 @@ def test_docker_cli_image_commands(docker, tmp_path):
     assert "Loaded image: busybox:cli" in loaded and "Loaded image: example.com/me/app:1" in loaded
     assert docker("images", "-q", "--no-trunc").stdout.decode().split() == [image_id, image_id]
 
+    assert docker("images", "-q", "--filter", "reference=busy*").stdout.decode().split() == [image_id[7:19]]
+    assert docker("images", "-q", "--filter", "dangling=true").stdout.strip() == b""
+    docker("rmi", "busybox:cli", "example.com/me/app:1")
+    piped = docker("load", input=archive.read_bytes()).stdout.decode()  # docker load < file
+    assert "Loaded image: busybox:cli" in piped
+
     missing = docker("rmi", "nothere", check=False)
     assert missing.returncode != 0 and b"No such image: nothere:latest" in missing.stderr

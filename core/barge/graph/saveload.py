@@ -125,7 +125,8 @@ def save(store: ImageStore, names: list[str], out) -> None:
     store.tmp_dir.mkdir(parents=True, exist_ok=True)
     now = time.time()
     with tempfile.TemporaryDirectory(prefix="save-", dir=store.tmp_dir) as scratch:
-        tf = tarfile.open(fileobj=Writer(out), mode="w|", format=tarfile.PAX_FORMAT)
+        tf = tarfile.open(fileobj=Writer(out), mode="w|", format=tarfile.PAX_FORMAT, bufsize=CHUNK,
+                          copybufsize=CHUNK)
         written: set[str] = set()
         sizes: dict[str, int] = {}
         manifest_json, index_entries, repositories = [], [], {}
@@ -239,7 +240,7 @@ class _Spool:
 
     def fill(self, stream: BinaryIO) -> None:
         try:
-            tf = tarfile.open(fileobj=stream, mode="r|*")
+            tf = tarfile.open(fileobj=stream, mode="r|*", bufsize=CHUNK, copybufsize=CHUNK)
         except tarfile.TarError as exc:
             raise InvalidParameter(f"invalid tar archive: {exc}") from None
         count = 0
