@@ -46,7 +46,8 @@ def barge_graph_create(layer_id: str, parent: str | None) -> bool | None:
     Called by the graph before a layer tar is applied with
     :func:`barge_graph_apply_diff`. ``parent`` is the layer id of the layer
     below, or ``None`` for a base layer. Raises ``FileExistsError`` when the
-    layer exists. Returns nothing.
+    layer exists and ``barge.errors.NotFound`` when ``parent`` does not.
+    Returns nothing.
     """
 
 

@@ -115,9 +115,19 @@ class HashingReader(io.RawIOBase):
         return data
 
     def readinto(self, b) -> int:
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
+        readinto = getattr(self._stream, "readinto", None)
+        if readinto is None:
+            data = self.read(len(b))
+            b[: len(data)] = data
+            return len(data)
+        n = readinto(b) or 0
+        if n:
+            view = memoryview(b)[:n]
+            self._sha.update(view)
+            self.count += n
+            if self._tee is not None:
+                self._tee.write(view)
+        return n
 
     def drain(self) -> None:
         """Read to the end: the digest covers trailing padding the unpacker skipped."""

@@ -14,10 +14,12 @@ the layer. A daemon killed in between leaves a pending row, and
 
 A driver whose diff does not reproduce the applied tar byte for byte (no
 ``REPRODUCES_EXACT_DIFFS`` capability) cannot give back a blob matching the
-diff ID, which ``docker save`` needs; for such drivers the uncompressed tar
-is kept beside the graph (``<data_root>/layer-tars/<cache id>.tar``), written
-in the same pass as hashing and unpacking. (moby keeps tar-split metadata
-instead and reassembles from the files; that would save the disk space.)
+diff ID, which ``docker save`` (and later push) needs. As moby does with
+tar-split, the tar's skeleton - everything but file contents - is recorded
+in the same pass as hashing and unpacking
+(``<data_root>/layer-tars/<cache id>.split``, a few percent of the tar), and
+the exact tar is rebuilt from it and the layer's files
+(:mod:`barge.archive.tarsplit`).
 
 Layers are reference counted by query: a layer lives while an image's top
 layer is it or a layer above it. Any other table that references
@@ -37,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from barge.archive.tarsplit import SplitRecorder, reassemble
 from barge.errors import InvalidParameter
 from barge.graph.compression import HashingReader, decompressed
 from barge.graph.db import GraphDB
@@ -95,22 +98,32 @@ class LayerStore:
 
     @property
     def keep_tars(self) -> bool:
-        """Whether layer tars are kept because the driver cannot reproduce them."""
+        """Whether tar skeletons are kept because the driver cannot reproduce tars."""
         if self._keep_tars is None:
             caps = self.pm.hook.barge_graph_capabilities() or frozenset()
             self._keep_tars = REPRODUCES_EXACT_DIFFS not in caps
         return self._keep_tars
 
     def _tar_path(self, cache: str) -> Path:
-        return self.tars_dir / f"{cache}.tar"
+        return self.tars_dir / f"{cache}.split"
 
     def diff(self, layer: Layer) -> Iterator[bytes]:
-        """The layer's uncompressed tar: the kept copy, else the driver's diff."""
-        kept = self._tar_path(layer.cache_id)
-        if kept.exists():
-            return _read_chunks(kept)
+        """The layer's uncompressed tar: rebuilt from its skeleton, else the driver's diff."""
+        skeleton = self._tar_path(layer.cache_id)
+        if skeleton.exists():
+            return self._reassembled(layer.cache_id, skeleton)
         parent = self.get(layer.parent) if layer.parent else None
         return iter(self.pm.hook.barge_graph_diff(layer_id=layer.cache_id, parent=parent.cache_id if parent else None))
+
+    def _reassembled(self, cache: str, skeleton: Path) -> Iterator[bytes]:
+        from barge.mount import mounted
+
+        mounts = self.pm.hook.barge_graph_get(layer_id=cache)
+        try:
+            with mounted(mounts) as root, open(skeleton, "rb") as fh:
+                yield from reassemble(fh, str(root))
+        finally:
+            self.pm.hook.barge_graph_put(layer_id=cache)
 
     # -- queries ----------------------------------------------------------
 
@@ -151,16 +164,24 @@ class LayerStore:
         tee = None
         try:
             self.pm.hook.barge_graph_create(layer_id=cache, parent=parent_cache)
+            source = decompressed(stream)
+            recorder = None
             if self.keep_tars:
                 self.tars_dir.mkdir(parents=True, exist_ok=True)
                 tee = open(self._tar_path(cache).with_suffix(".part"), "wb")
-            reader = HashingReader(decompressed(stream), tee=tee)
+                source = recorder = SplitRecorder(source, tee)
+            reader = HashingReader(source)
             size = self.pm.hook.barge_graph_apply_diff(layer_id=cache, parent=parent_cache, stream=reader)
             reader.drain()
             diff_id = reader.digest
-            if tee is not None:
+            if recorder is not None:
+                recorder.finish()
                 tee.close()
-                os.replace(tee.name, self._tar_path(cache))
+                if recorder.reproducible:
+                    os.replace(tee.name, self._tar_path(cache))
+                else:
+                    log.warning("layer %s names a path twice: its tar cannot be rebuilt for save", diff_id)
+                    os.unlink(tee.name)
             if expected_diff_id is not None and diff_id != expected_diff_id:
                 raise InvalidParameter(
                     f"layer digest mismatch: content has diff ID {diff_id}, the image config says {expected_diff_id}"
@@ -299,8 +320,3 @@ class LayerStore:
                     path.unlink(missing_ok=True)
         return {"pending": len(pending), "orphans": len(orphans)}
 
-
-def _read_chunks(path: Path) -> Iterator[bytes]:
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            yield chunk

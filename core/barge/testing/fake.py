@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from barge.errors import DriverNotSupported, NotFound
-from barge.graphdriver import Change, ChangeKind, GraphDriver, GraphDriverPlugin, Mount, NATIVE_DIFF
+from barge.graphdriver import NATIVE_DIFF, REPRODUCES_EXACT_DIFFS, Change, ChangeKind, GraphDriver, GraphDriverPlugin, Mount
 
 CHUNK = 1 << 20
 
 
 class FakeDriver(GraphDriver):
     name = "fake"
-    capabilities = frozenset({NATIVE_DIFF})
+    capabilities = frozenset({NATIVE_DIFF, REPRODUCES_EXACT_DIFFS})
     options_schema = {
         "fail_apply": "raise OSError in apply_diff (for failure tests)",
         "unsupported": "refuse to load with this reason (for selection tests)",
