@@ -173,6 +173,8 @@ class LayerStore:
             reader = HashingReader(source)
             size = self.pm.hook.barge_graph_apply_diff(layer_id=cache, parent=parent_cache, stream=reader)
             reader.drain()
+            if reader.count == 0:
+                raise InvalidParameter("invalid tar: the layer stream is empty")
             diff_id = reader.digest
             if recorder is not None:
                 recorder.finish()
