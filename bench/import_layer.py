@@ -8,7 +8,10 @@ Prints, for the same file in the same run:
   * `barge import` end to end: the CLI streams the file to a daemon started
     here (its own data root and socket), which hashes, unpacks into the graph
     driver and records the image.
-Each figure is the median of --runs runs, with MB/s and the ratio to tar.
+Each figure is the median of --runs rounds, with MB/s and the ratio to tar.
+The three are run in turn within each round (after a sync and a pause), so
+that the disk's writeback state - which on this VM swings a run between 0.5
+and 2 s - weighs on all of them alike.
 Run: `make bench` or `.venv/bin/python bench/import_layer.py [--driver vfs]`.
 """
 
@@ -88,38 +91,38 @@ class _Bytes:
         return bytes(out)
 
 
-def timed(fn, runs: int, cleanup) -> list[float]:
-    times = []
-    for _ in range(runs):
-        subprocess.run(["sync"], check=False)
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-        cleanup()
-    return times
+def settle() -> None:
+    subprocess.run(["sync"], check=False)
+    time.sleep(0.5)
 
 
-def gnu_tar(layer: Path, work: Path, runs: int) -> list[float]:
-    target = work / "tar-x"
-    target.mkdir()
-    return timed(
-        lambda: subprocess.run(["tar", "-xf", str(layer), "-C", str(target)], check=True),
-        runs,
-        lambda: (shutil.rmtree(target), target.mkdir()),
-    )
+def fresh(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir()
+    return path
 
 
-def barge_apply(layer: Path, work: Path, runs: int) -> list[float]:
+def run_gnu_tar(layer: Path, work: Path) -> float:
+    target = fresh(work / "tar-x")
+    settle()
+    start = time.perf_counter()
+    subprocess.run(["tar", "-xf", str(layer), "-C", str(target)], check=True)
+    elapsed = time.perf_counter() - start
+    shutil.rmtree(target)
+    return elapsed
+
+
+def run_apply(layer: Path, work: Path) -> float:
     from barge.archive import apply_layer
 
-    target = work / "apply"
-    target.mkdir()
-
-    def run():
-        with open(layer, "rb") as fh:
-            apply_layer(fh, target)
-
-    return timed(run, runs, lambda: (shutil.rmtree(target), target.mkdir()))
+    target = fresh(work / "apply")
+    settle()
+    start = time.perf_counter()
+    with open(layer, "rb") as fh:
+        apply_layer(fh, target)
+    elapsed = time.perf_counter() - start
+    shutil.rmtree(target)
+    return elapsed
 
 
 class Daemon:
@@ -163,12 +166,13 @@ class Daemon:
         self.log.close()
 
 
-def barge_import(layer: Path, daemon: Daemon, runs: int) -> list[float]:
-    return timed(
-        lambda: daemon.cli("import", str(layer), "bench:latest"),
-        runs,
-        lambda: daemon.cli("rmi", "bench:latest"),
-    )
+def run_import(layer: Path, daemon: "Daemon") -> float:
+    settle()
+    start = time.perf_counter()
+    daemon.cli("import", str(layer), "bench:latest")
+    elapsed = time.perf_counter() - start
+    daemon.cli("rmi", "bench:latest")
+    return elapsed
 
 
 def report(name: str, times: list[float], size: int, peer: float | None) -> None:
@@ -194,15 +198,20 @@ def main() -> int:
     print(f"layer: {layer} ({size / 1e6:.1f} MB, {members} entries), {opts.runs} runs each, median")
     with tempfile.TemporaryDirectory(prefix="barge-bench-", dir="/var/tmp") as tmp:
         work = Path(tmp)
-        peer = statistics.median(tar_times := gnu_tar(layer, work, opts.runs))
-        report("GNU tar -xf", tar_times, size, None)
-        report("barge apply_layer (in-process)", barge_apply(layer, work, opts.runs), size, peer)
         daemon = Daemon(work, opts.driver)
+        times: dict[str, list[float]] = {"tar": [], "apply": [], "import": []}
         try:
-            times = barge_import(layer, daemon, opts.runs)
-            report(f"barge import via daemon ({daemon.driver()})", times, size, peer)
+            for _ in range(opts.runs):
+                times["tar"].append(run_gnu_tar(layer, work))
+                times["apply"].append(run_apply(layer, work))
+                times["import"].append(run_import(layer, daemon))
+            driver = daemon.driver()
         finally:
             daemon.stop()
+    peer = statistics.median(times["tar"])
+    report("GNU tar -xf", times["tar"], size, None)
+    report("barge apply_layer (in-process)", times["apply"], size, peer)
+    report(f"barge import via daemon ({driver})", times["import"], size, peer)
     return 0
 
 

@@ -12,6 +12,8 @@ import gzip
 import hashlib
 import io
 import lzma
+import queue
+import threading
 from typing import BinaryIO
 
 from barge.errors import InvalidParameter
@@ -94,21 +96,42 @@ def decompressed(stream: BinaryIO) -> BinaryIO:
 
 class HashingReader(io.RawIOBase):
     """Passes bytes through while computing their sha256 and counting them,
-    and optionally copying them to ``tee``."""
+    and optionally copying them to ``tee``.
+
+    Hashing runs in a helper thread (hashlib releases the GIL on large
+    buffers), so a layer is hashed on one core while it is unpacked on the
+    other instead of after it.
+    """
 
     def __init__(self, stream: BinaryIO, tee: BinaryIO | None = None):
         self._stream = stream
         self._tee = tee
         self._sha = hashlib.sha256()
+        self._pending: queue.Queue = queue.Queue(maxsize=16)
+        self._hasher: threading.Thread | None = None
         self.count = 0
 
     def readable(self) -> bool:
         return True
 
+    def _hash(self, data) -> None:
+        if len(data) < (1 << 16):
+            if self._hasher is None:
+                self._sha.update(data)
+                return
+        if self._hasher is None:
+            self._hasher = threading.Thread(target=self._hash_loop, name="layer-hash", daemon=True)
+            self._hasher.start()
+        self._pending.put(bytes(data))
+
+    def _hash_loop(self) -> None:
+        while (data := self._pending.get()) is not None:
+            self._sha.update(data)
+
     def read(self, size: int = -1) -> bytes:
         data = self._stream.read() if size is None or size < 0 else self._stream.read(size)
         if data:
-            self._sha.update(data)
+            self._hash(data)
             self.count += len(data)
             if self._tee is not None:
                 self._tee.write(data)
@@ -123,11 +146,21 @@ class HashingReader(io.RawIOBase):
         n = readinto(b) or 0
         if n:
             view = memoryview(b)[:n]
-            self._sha.update(view)
+            self._hash(view)
             self.count += n
             if self._tee is not None:
                 self._tee.write(view)
         return n
+
+    def close(self) -> None:
+        self._join()
+        super().close()
+
+    def _join(self) -> None:
+        if self._hasher is not None:
+            self._pending.put(None)
+            self._hasher.join()
+            self._hasher = None
 
     def drain(self) -> None:
         """Read to the end: the digest covers trailing padding the unpacker skipped."""
@@ -136,4 +169,5 @@ class HashingReader(io.RawIOBase):
 
     @property
     def digest(self) -> str:
+        self._join()
         return "sha256:" + self._sha.hexdigest()

@@ -161,7 +161,7 @@ class LayerStore:
         cache = secrets.token_hex(32)
         with self.db.write() as conn:
             conn.execute("INSERT INTO pending_layers (cache_id, created) VALUES (?, ?)", (cache, time.time()))
-        tee = None
+        tee = reader = None
         try:
             self.pm.hook.barge_graph_create(layer_id=cache, parent=parent_cache)
             source = decompressed(stream)
@@ -189,6 +189,8 @@ class LayerStore:
                     f"layer digest mismatch: content has diff ID {diff_id}, the image config says {expected_diff_id}"
                 )
         except BaseException:
+            if reader is not None:
+                reader.close()  # ends its hashing thread
             if tee is not None:
                 tee.close()
             self._discard(cache)
