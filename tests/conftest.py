@@ -33,6 +33,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from barge.testing.plugin import disk_tmp_root as barge_disk_tmp_root
+
 #: Seconds a daemon gets to answer its first /_ping.
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 30.0
@@ -57,24 +59,10 @@ def pytest_report_header(config) -> list[str]:
 # ---------------------------------------------------------------------------
 
 
-def _is_tmpfs(path: str) -> bool:
-    best, fstype = "", ""
-    with open("/proc/self/mounts") as fh:
-        for line in fh:
-            parts = line.split()
-            mnt = parts[1].replace("\\040", " ")
-            if (path == mnt or path.startswith(mnt.rstrip("/") + "/")) and len(mnt) >= len(best):
-                best, fstype = mnt, parts[2]
-    return fstype == "tmpfs"
-
-
 def disk_tmp_root() -> str:
     """A short path on a real disk: overlay wants one, unix socket paths are
     limited to 107 bytes."""
-    for candidate in (os.environ.get("BARGE_TEST_TMPDIR"), "/tmp", "/var/tmp"):
-        if candidate and os.path.isdir(candidate) and not _is_tmpfs(candidate):
-            return candidate
-    return tempfile.gettempdir()
+    return barge_disk_tmp_root() or tempfile.gettempdir()
 
 
 def mounts_under(path: Path) -> list[str]:

@@ -16,16 +16,17 @@ from typing import Iterator
 import pytest
 
 
-def _disk_tmp_root() -> str | None:
+def disk_tmp_root() -> str | None:
     """A directory on a real disk: overlay cannot use tmpfs for everything
     (no user xattrs), so prefer ``/var/tmp`` when ``/tmp`` is tmpfs."""
     for candidate in (os.environ.get("BARGE_TEST_TMPDIR"), tempfile.gettempdir(), "/var/tmp"):
-        if candidate and os.path.isdir(candidate) and not _is_tmpfs(candidate):
+        if candidate and os.path.isdir(candidate) and not is_tmpfs(candidate):
             return candidate
     return None
 
 
-def _is_tmpfs(path: str) -> bool:
+def is_tmpfs(path: str) -> bool:
+    """Whether ``path`` lies on a tmpfs (overlay cannot use it as an upper dir)."""
     best, fstype = "", ""
     try:
         with open("/proc/self/mounts") as fh:
@@ -42,7 +43,7 @@ def _is_tmpfs(path: str) -> bool:
 @pytest.fixture
 def barge_disk_tmp() -> Iterator[Path]:
     """A fresh directory on a real disk file system, removed afterwards."""
-    path = Path(tempfile.mkdtemp(prefix="barge-test-", dir=_disk_tmp_root()))
+    path = Path(tempfile.mkdtemp(prefix="barge-test-", dir=disk_tmp_root()))
     try:
         yield path
     finally:
