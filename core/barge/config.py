@@ -13,6 +13,9 @@ looks like::
     [graph.overlay]      # the driver's own options
     ...
 
+    [exec]
+    driver = "native"
+
     [tls]
     verify = true
     cacert = "/etc/barge/ca.pem"
@@ -62,6 +65,9 @@ class DaemonConfig:
     graph_driver_source: str = "auto"
     #: Per-driver option tables: ``{"overlay": {...}}``.
     graph_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Exec driver (None: ``native``) and per-driver option tables.
+    exec_driver: str | None = None
+    exec_options_tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     tls: TLSConfig = field(default_factory=TLSConfig)
     debug: bool = False
     config_file: Path | None = None
@@ -72,6 +78,9 @@ class DaemonConfig:
 
     def driver_options(self, name: str) -> dict[str, Any]:
         return dict(self.graph_options.get(name, {}))
+
+    def exec_options(self, name: str) -> dict[str, Any]:
+        return dict(self.exec_options_tables.get(name, {}))
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -85,7 +94,7 @@ def _read_file(path: Path) -> dict[str, Any]:
 
 
 def _apply_file(cfg: DaemonConfig, data: Mapping[str, Any], path: Path) -> None:
-    known = {f.name for f in fields(DaemonConfig)} | {"graph", "tls"}
+    known = {f.name for f in fields(DaemonConfig)} | {"graph", "exec", "tls"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise InvalidParameter(f"{path}: unknown setting(s): {', '.join(unknown)}")
@@ -108,6 +117,13 @@ def _apply_file(cfg: DaemonConfig, data: Mapping[str, Any], path: Path) -> None:
         if not isinstance(table, dict):
             raise InvalidParameter(f"{path}: [graph] {name} must be a table [graph.{name}]")
         cfg.graph_options[name] = table
+    execs = dict(data.get("exec", {}))
+    if execs.get("driver"):
+        cfg.exec_driver = str(execs.pop("driver"))
+    for name, table in execs.items():
+        if not isinstance(table, dict):
+            raise InvalidParameter(f"{path}: [exec] {name} must be a table [exec.{name}]")
+        cfg.exec_options_tables[name] = table
     tls = data.get("tls", {})
     for key in ("verify", "cacert", "cert", "key"):
         if key in tls:

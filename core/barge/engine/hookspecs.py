@@ -13,7 +13,11 @@ Sections:
 * graph driver hooks (``barge_graph_*``): the storage contract, after moby's
   ``graphdriver.Driver``; a layer is named by an opaque ``layer_id`` (the
   driver's cache id), never by content digest.
-* lifecycle hooks (``barge_daemon_*``, ``barge_image_*``, ``barge_job_*``):
+* exec driver hooks (``barge_exec_*``): running containers, after moby's
+  execdriver and runc's create/start/state/kill/delete; a container is named
+  by its id and described by a :class:`barge.execdriver.ContainerSpec`.
+* lifecycle hooks (``barge_daemon_*``, ``barge_image_*``, ``barge_job_*``,
+  ``barge_container_*``):
   notifications for extension plugins (events, metrics, audit); their return
   values are ignored.
 """
@@ -26,6 +30,7 @@ import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
     from barge.engine.job import Job
+    from barge.execdriver import ContainerSpec, ExecState, ProcessSpec, Resources
     from barge.graphdriver import Change, Mount
 
 PROJECT = "barge"
@@ -172,6 +177,127 @@ def barge_graph_diff_size(layer_id: str, parent: str | None) -> int:
 
 
 # ---------------------------------------------------------------------------
+# exec driver: containers as processes under a monitor that outlives the daemon
+# ---------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def barge_exec_name() -> str:
+    """Return the exec driver's short, user-visible name (``native``)."""
+
+
+@hookspec(firstresult=True)
+def barge_exec_create(spec: ContainerSpec, state_dir: str) -> int:
+    """Create the container described by ``spec``, stopped before its process runs.
+
+    Starts the container's monitor (detached from the daemon, so it survives
+    a daemon restart), which creates the namespaces, puts the init process in
+    its cgroup, mounts the root file system and the mounts, pivots into it,
+    drops privileges, and waits. ``state_dir`` is the container's runtime
+    directory (see :mod:`barge.execdriver`); the driver writes
+    ``spec.json``, ``monitor.pid``, ``attach.sock`` and later ``exit.json``
+    there. Returns the init's host pid. Raises ``barge.errors.BargeError``
+    subclasses with a clear message for a spec that cannot run (bad mount
+    source: ``InvalidParameter``), leaving nothing behind.
+    """
+
+
+@hookspec(firstresult=True)
+def barge_exec_start(container_id: str, state_dir: str) -> bool | None:
+    """Let a created container exec its process (runc's ``start``).
+
+    Raises ``barge.errors.BargeError`` with exit-code semantics Docker uses:
+    the message says "executable file not found" (127) or "permission
+    denied" (126) when the command cannot be run. Returns nothing.
+    """
+
+
+@hookspec(firstresult=True)
+def barge_exec_state(container_id: str, state_dir: str) -> ExecState:
+    """Return the container's :class:`barge.execdriver.ExecState`.
+
+    Works after a daemon restart: the state comes from the monitor and its
+    files, not from the daemon's memory. ``status`` is ``unknown`` when the
+    state dir holds nothing the driver recognises.
+    """
+
+
+@hookspec(firstresult=True)
+def barge_exec_wait(container_id: str, state_dir: str, timeout: float | None) -> ExecState | None:
+    """Block until the container's init exited (or ``timeout`` seconds passed).
+
+    Returns the final state, or ``None`` on timeout. Called from a worker
+    thread; must not hold locks the other hooks need.
+    """
+
+
+@hookspec(firstresult=True)
+def barge_exec_kill(container_id: str, state_dir: str, signal: int) -> bool | None:
+    """Send ``signal`` to the container's init (never to a recycled pid).
+
+    Raises ``barge.errors.Conflict`` when the container is not running.
+    """
+
+
+@hookspec(firstresult=True)
+def barge_exec_pause(container_id: str, state_dir: str) -> bool | None:
+    """Freeze every process of the container (cgroup freezer)."""
+
+
+@hookspec(firstresult=True)
+def barge_exec_resume(container_id: str, state_dir: str) -> bool | None:
+    """Thaw a paused container."""
+
+
+@hookspec(firstresult=True)
+def barge_exec_delete(container_id: str, state_dir: str) -> bool | None:
+    """Release everything the driver holds for a stopped container.
+
+    Kills what is left of its processes, ends its monitor, removes its
+    cgroups and the state dir. Idempotent.
+    """
+
+
+@hookspec(firstresult=True)
+def barge_exec_exec(container_id: str, state_dir: str, exec_id: str, process: ProcessSpec) -> int:
+    """Run ``process`` inside the running container's namespaces and cgroup.
+
+    The monitor owns its stdio like the init's; clients reach it through
+    the attach socket with ``exec_id``. Returns the process's host pid.
+    """
+
+
+@hookspec(firstresult=True)
+def barge_exec_exec_state(container_id: str, state_dir: str, exec_id: str) -> ExecState:
+    """Return the state of an exec'd process (``running`` or ``stopped`` with its exit code)."""
+
+
+@hookspec(firstresult=True)
+def barge_exec_processes(container_id: str, state_dir: str) -> list[int]:
+    """Return the host pids of every process in the container (``top``)."""
+
+
+@hookspec(firstresult=True)
+def barge_exec_stats(container_id: str, state_dir: str) -> dict:
+    """Return cgroup figures in Docker's stats shape.
+
+    Keys: ``memory_stats`` (``usage``, ``limit``, ``stats``), ``cpu_stats``
+    (``cpu_usage.total_usage`` ns, ``system_cpu_usage``, ``online_cpus``),
+    ``pids_stats`` (``current``, ``limit``).
+    """
+
+
+@hookspec(firstresult=True)
+def barge_exec_update(container_id: str, state_dir: str, resources: Resources) -> bool | None:
+    """Change the cgroup limits of a container, created or running."""
+
+
+@hookspec(firstresult=True)
+def barge_exec_status() -> list[tuple[str, str]]:
+    """Return (key, value) pairs for ``barge info`` (cgroup version, driver...)."""
+
+
+# ---------------------------------------------------------------------------
 # lifecycle: notifications for extension plugins
 # ---------------------------------------------------------------------------
 
@@ -203,3 +329,15 @@ def barge_job_started(job: Job) -> None:
 @hookspec
 def barge_job_finished(job: Job) -> None:
     """Called after ``job``'s handler returned or raised; see ``job.status``."""
+
+
+@hookspec
+def barge_container_event(action: str, container_id: str, attributes: dict) -> None:
+    """Called after a container changed; ``action`` is Docker's event action.
+
+    Actions: ``create``, ``start``, ``die`` (attributes carry ``exitCode``),
+    ``stop``, ``kill`` (``signal``), ``pause``, ``unpause``, ``restart``,
+    ``rename`` (``oldName``), ``destroy``, ``attach``, ``exec_create``,
+    ``exec_start``, ``exec_die``, ``oom``, ``commit``, ``export``, ``update``.
+    ``attributes`` always holds ``name`` and ``image``.
+    """

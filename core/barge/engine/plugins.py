@@ -90,8 +90,16 @@ def make_plugin_manager(load_extensions: bool = True) -> pluggy.PluginManager:
     return pm
 
 
-def load_graph_plugin(name: str, home: Path, options: dict[str, Any]) -> Any:
-    """Import and construct the graph driver ``name`` through stevedore.
+def _contract_version(kind: str) -> int:
+    if kind == "graph":
+        from barge.graphdriver import API_VERSION
+    else:
+        from barge.execdriver import API_VERSION
+    return API_VERSION
+
+
+def load_driver_plugin(kind: str, name: str, home: Path, options: dict[str, Any]) -> Any:
+    """Import and construct driver ``name`` of ``kind`` through stevedore.
 
     Raises :class:`DriverNotSupported` when the driver cannot work here,
     :class:`DriverLoadError` when it is not installed or fails to load.
@@ -102,29 +110,33 @@ def load_graph_plugin(name: str, home: Path, options: dict[str, Any]) -> Any:
     home.mkdir(parents=True, exist_ok=True)
     try:
         manager = sd_driver.DriverManager(
-            namespace=GRAPH_GROUP,
+            namespace=DRIVER_GROUPS[kind],
             name=name,
             invoke_on_load=True,
             invoke_kwds={"home": home, "options": options},
             on_load_failure_callback=_reraise,
         )
     except NoMatches:
-        known = ", ".join(d.name for d in find_drivers("graph")) or "none"
-        raise DriverLoadError(f"graph driver {name!r} is not installed (found: {known})") from None
+        known = ", ".join(d.name for d in find_drivers(kind)) or "none"
+        raise DriverLoadError(f"{kind} driver {name!r} is not installed (found: {known})") from None
     except DriverNotSupported:
         _remove_if_empty(home)
         raise
     except BargeError:
         raise
     except Exception as exc:
-        raise DriverLoadError(f"graph driver {name}: failed to load: {type(exc).__name__}: {exc}") from exc
+        raise DriverLoadError(f"{kind} driver {name}: failed to load: {type(exc).__name__}: {exc}") from exc
     plugin = manager.driver
     version = getattr(plugin.driver, "api_version", None)
-    from barge.graphdriver import API_VERSION
-
-    if version != API_VERSION:
-        raise DriverLoadError(f"graph driver {name}: built for contract version {version}, barge speaks {API_VERSION}")
+    expected = _contract_version(kind)
+    if version != expected:
+        raise DriverLoadError(f"{kind} driver {name}: built for contract version {version}, barge speaks {expected}")
     return plugin
+
+
+def load_graph_plugin(name: str, home: Path, options: dict[str, Any]) -> Any:
+    """Import and construct the graph driver ``name`` (see :func:`load_driver_plugin`)."""
+    return load_driver_plugin("graph", name, home, options)
 
 
 def _reraise(manager, entrypoint, exc):
@@ -203,6 +215,30 @@ def select_graph_driver(cfg: DaemonConfig) -> GraphSelection:
         return GraphSelection(plugin, name, list(reports.values()))
     detail = "; ".join(errors) or f"none of {', '.join(GRAPH_PRIORITY)} is installed"
     raise DriverLoadError(f"no usable graph driver: {detail}")
+
+
+#: The exec driver used when configuration names none.
+DEFAULT_EXEC_DRIVER = "native"
+
+
+def select_exec_driver(cfg: DaemonConfig) -> GraphSelection:
+    """Load the exec driver configuration names (default ``native``).
+
+    There is no automatic fallback: a container engine that cannot run
+    containers the way the user asked must say so, not pick another way.
+    """
+    name = cfg.exec_driver or DEFAULT_EXEC_DRIVER
+    found = {d.name: d for d in find_drivers("exec")}
+    report = DriverReport("exec", name, found[name].package if name in found else "?", "selected")
+    try:
+        plugin = load_driver_plugin("exec", name, cfg.exec_root / "exec" / name, cfg.exec_options(name))
+    except DriverNotSupported as exc:
+        report.status, report.reason = "not supported", exc.reason
+        raise
+    except DriverLoadError as exc:
+        report.status, report.reason = "error", str(exc)
+        raise
+    return GraphSelection(plugin, name, [report])
 
 
 def register_driver(pm: pluggy.PluginManager, plugin: Any, kind: str, name: str) -> None:

@@ -1,0 +1,205 @@
+"""The exec driver contract: what a container is, as plain data, and its runtime state.
+
+Core turns an image config and a create request into a :class:`ContainerSpec`
+(like runc's ``libcontainer/configs``: data, no behaviour). The exec driver
+(``barge.exec_drivers`` entry point, e.g. ``native``) makes it a running,
+isolated process under a per-container *monitor* that outlives the daemon,
+and answers for its state. Everything here is JSON-serialisable with
+:func:`to_json` / :func:`spec_from_json`, so a monitor process can be handed a
+spec through a file.
+
+Runtime files of one container live in its *state dir*,
+``<exec_root>/containers/<id>/`` (given to the driver as ``state_dir``):
+
+* ``spec.json``     - the spec the container was created with;
+* ``monitor.pid``   - the monitor's pid and start time (``"<pid> <starttime>"``);
+* ``attach.sock``   - the monitor's attach socket (see ATTACH PROTOCOL below);
+* ``exit.json``     - written atomically by the monitor when init exits:
+  ``{"exit_code": int, "oom_killed": bool, "finished_at": RFC3339Nano,
+  "error": str}``.
+
+ATTACH PROTOCOL (monitor side; the daemon's ``/attach`` and ``/exec/start``
+routes proxy it to hijacked HTTP connections). A client connects to
+``attach.sock`` and writes one JSON line::
+
+    {"stdin": bool, "stdout": bool, "stderr": bool, "exec_id": str|null,
+     "detach_keys": str|null}
+
+The monitor answers one JSON line ``{"ok": true}`` (or ``{"ok": false,
+"error": "..."}``), then sends frames ``<u8 stream><u32 big-endian length>
+<payload>``: stream 1 = stdout, 2 = stderr (with a TTY everything is stream
+1), stream 3 = the process exited, payload JSON ``{"exit_code": int}``, after
+which the monitor closes the connection. Bytes the client writes after its
+JSON line are the process's stdin; the client's half-close (``shutdown
+SHUT_WR``) closes stdin when the process was started with ``stdin_once``.
+A control client instead writes ``{"control": "resize", "exec_id": str|null,
+"height": int, "width": int}`` and gets ``{"ok": true}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Version of this contract; an exec driver built for another is refused.
+API_VERSION = 1
+
+#: Docker's default capability set (moby oci/caps/defaults.go).
+DEFAULT_CAPABILITIES = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+)
+
+#: Docker's masked and read-only paths (moby oci/defaults.go).
+MASKED_PATHS = (
+    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+    "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+)
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+
+
+@dataclass
+class MountSpec:
+    """One mount inside the container, in order after the root file system.
+
+    ``type`` is ``bind``, ``tmpfs``, ``proc``, ``sysfs``, ``devpts``,
+    ``mqueue``, ``cgroup``...; ``options`` mount(8) words (``ro``, ``rbind``,
+    ``nosuid``, ``size=65536k``). Bind sources are host paths.
+    """
+
+    destination: str
+    type: str
+    source: str
+    options: list[str] = field(default_factory=list)
+
+
+@dataclass
+class User:
+    uid: int = 0
+    gid: int = 0
+    additional_gids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Rlimit:
+    type: str  # "RLIMIT_NOFILE", ...
+    soft: int
+    hard: int
+
+
+@dataclass
+class ProcessSpec:
+    """The user's process: the container's init, or an exec'd one."""
+
+    args: list[str]
+    env: list[str] = field(default_factory=list)
+    cwd: str = "/"
+    user: User = field(default_factory=User)
+    terminal: bool = False
+    console_height: int = 0
+    console_width: int = 0
+    stdin: bool = False  # keep a stdin open (OpenStdin / exec AttachStdin)
+    stdin_once: bool = False  # close it when the first attached client half-closes
+    capabilities: list[str] = field(default_factory=lambda: list(DEFAULT_CAPABILITIES))
+    no_new_privileges: bool = False
+    rlimits: list[Rlimit] = field(default_factory=list)
+
+
+@dataclass
+class Resources:
+    """Cgroup limits; ``None`` means "not set" (unlimited / inherited)."""
+
+    memory: int | None = None  # bytes
+    memory_swap: int | None = None  # bytes, memory+swap; -1 unlimited
+    cpu_shares: int | None = None
+    cpu_quota: int | None = None  # microseconds per cpu_period
+    cpu_period: int | None = None
+    cpuset_cpus: str | None = None
+    pids_limit: int | None = None
+
+
+@dataclass
+class LogSpec:
+    """Where and how the monitor writes the container's output (json-file)."""
+
+    path: str
+    max_size: int | None = None  # bytes; rotate when the file would exceed it
+    max_file: int = 1
+
+
+@dataclass
+class ContainerSpec:
+    id: str
+    #: Mount descriptions of the root file system (``barge_graph_get`` output),
+    #: as ``{"Type","Source","Options"}`` dicts, applied in order on one target.
+    rootfs: list[dict[str, Any]]
+    process: ProcessSpec
+    hostname: str = ""
+    readonly_rootfs: bool = False
+    mounts: list[MountSpec] = field(default_factory=list)
+    #: Namespaces to create (``"new"``), join (a path like
+    #: ``/proc/<pid>/ns/net``) or share with the host (``"host"``), by kind:
+    #: ``mount, pid, net, ipc, uts, cgroup``.
+    namespaces: dict[str, str] = field(
+        default_factory=lambda: {k: "new" for k in ("mount", "pid", "net", "ipc", "uts")}
+    )
+    masked_paths: list[str] = field(default_factory=lambda: list(MASKED_PATHS))
+    readonly_paths: list[str] = field(default_factory=lambda: list(READONLY_PATHS))
+    privileged: bool = False
+    shm_size: int = 64 << 20
+    sysctls: dict[str, str] = field(default_factory=dict)
+    resources: Resources = field(default_factory=Resources)
+    #: Cgroup path relative to each hierarchy's root, e.g. ``barge/<id>``.
+    cgroup_path: str = ""
+    log: LogSpec | None = None
+    #: Run a minimal reaper as PID 1 that execs nothing but forwards signals
+    #: to the user's process and reaps zombies (``--init``).
+    init: bool = False
+
+
+@dataclass
+class ExecState:
+    """What the exec driver knows of a container's processes."""
+
+    status: str  # "created" | "running" | "paused" | "stopped" | "unknown"
+    pid: int = 0
+    exit_code: int | None = None
+    oom_killed: bool = False
+    started_at: str = ""  # RFC3339Nano
+    finished_at: str = ""
+    error: str = ""
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(dataclasses.asdict(obj), sort_keys=True)
+
+
+def _build(cls, data: dict):
+    kwargs = {}
+    hints = {f.name: f for f in dataclasses.fields(cls)}
+    for key, value in data.items():
+        if key not in hints:
+            continue
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def process_from_dict(data: dict) -> ProcessSpec:
+    data = dict(data)
+    data["user"] = _build(User, data.get("user") or {})
+    data["rlimits"] = [_build(Rlimit, r) for r in data.get("rlimits") or []]
+    return _build(ProcessSpec, data)
+
+
+def spec_from_json(text: str) -> ContainerSpec:
+    data = json.loads(text)
+    data["process"] = process_from_dict(data["process"])
+    data["mounts"] = [_build(MountSpec, m) for m in data.get("mounts") or []]
+    data["resources"] = _build(Resources, data.get("resources") or {})
+    if data.get("log"):
+        data["log"] = _build(LogSpec, data["log"])
+    return _build(ContainerSpec, data)
