@@ -1,0 +1,575 @@
+"""Cgroups for one container on v1, hybrid (v1 + a bare cgroup2 tree) and v2.
+
+A :class:`Cgroup` is a relative path (``barge/<id>``) made under the *root*
+of every hierarchy it needs (v1: one dir per controller hierarchy; v2: one
+dir with the controllers enabled in the parents' ``cgroup.subtree_control``).
+Limits come from :class:`barge.execdriver.Resources`; reading back gives
+Docker's ``stats`` shape. Layout and mount points are read once from
+``/proc/self/mountinfo`` and ``/proc/cgroups``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import time
+
+from barge.errors import InvalidParameter
+
+from barge_exec_native.libcontainer.errors import ContainerError
+
+#: v1 controllers a container joins (blkio only for statistics).
+V1_CONTROLLERS = ("memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "devices", "blkio")
+#: v2 controllers enabled for containers when the kernel offers them.
+V2_CONTROLLERS = ("cpu", "cpuset", "memory", "pids", "io")
+MIN_MEMORY = 6 * 1024 * 1024
+_UNLIMITED_V1 = 1 << 62  # v1 reports "no limit" as a page-rounded LONG_MAX
+#: Docker's default device rules (runc AllowedDevices + moby oci defaults): fuse stays denied.
+DEFAULT_DEVICE_RULES = (
+    "c *:* m", "b *:* m",
+    "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",  # null zero full random urandom
+    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",  # tty console ptmx pts
+    "c 10:200 rwm",  # tun
+)
+
+_mounts_cache: tuple[dict[str, str], str | None] | None = None
+
+
+def _mounts() -> tuple[dict[str, str], str | None]:
+    """({v1 controller: mount point}, cgroup2 mount point or None)."""
+    global _mounts_cache
+    if _mounts_cache is None:
+        v1: dict[str, str] = {}
+        v2 = None
+        with open("/proc/self/mountinfo") as fh:
+            for line in fh:
+                left, _, right = line.partition(" - ")
+                fields = left.split()
+                fstype, _source, superopts = (right.split() + ["", ""])[:3]
+                point = fields[4].replace("\\040", " ")
+                if fstype == "cgroup2" and v2 is None:
+                    v2 = point
+                elif fstype == "cgroup":
+                    for opt in superopts.split(","):
+                        if opt in V1_CONTROLLERS or opt.startswith("name="):
+                            v1.setdefault(opt, point)
+        _mounts_cache = (v1, v2)
+    return _mounts_cache
+
+
+def _enabled_v1() -> set[str]:
+    """Controllers /proc/cgroups lists on a v1 hierarchy (hierarchy id not 0)."""
+    found = set()
+    try:
+        with open("/proc/cgroups") as fh:
+            for line in fh:
+                if line.startswith("#"):
+                    continue
+                name, hier, _n, enabled = line.split()[:4]
+                if hier != "0" and enabled == "1":
+                    found.add(name)
+    except OSError:
+        pass
+    return found
+
+
+def _read(path: str) -> str:
+    with open(path) as fh:
+        return fh.read().strip()
+
+
+def _write(path: str, value) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ContainerError(f"cgroup: open {path}: {exc.strerror}") from None
+    try:
+        os.write(fd, str(value).encode())
+    except OSError as exc:
+        raise _WriteError(path, value, exc.errno) from None
+    finally:
+        os.close(fd)
+
+
+class _WriteError(ContainerError):
+    def __init__(self, path, value, err):
+        super().__init__(f"cgroup: write {value!r} to {path}: {os.strerror(err)}")
+        self.errno = err
+
+
+def _read_kv(path: str) -> dict[str, int]:
+    out = {}
+    try:
+        with open(path) as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) == 2:
+                    try:
+                        out[parts[0]] = int(parts[1])
+                    except ValueError:
+                        pass
+    except OSError:
+        pass
+    return out
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        raw = _read(path)
+    except OSError:
+        return None
+    if raw == "max":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return None
+
+
+class Cgroup:
+    """One container's cgroup in every hierarchy (see the module docstring)."""
+
+    @staticmethod
+    def layout() -> str:
+        v1, v2 = _mounts()
+        controllers = set(v1) & set(V1_CONTROLLERS)
+        if controllers and _enabled_v1() & controllers:
+            return "hybrid" if v2 else "v1"
+        if v2:
+            return "v2"
+        raise ContainerError("no cgroup file system is mounted")
+
+    def __init__(self, path: str):
+        self.path = path.strip("/")
+        if not self.path or ".." in self.path.split("/"):
+            raise ContainerError(f"invalid cgroup path: {path!r}")
+        self.kind = self.layout()
+        v1, v2 = _mounts()
+        if self.kind == "v2":
+            self.root = v2
+            self.dirs = {c: os.path.join(v2, self.path) for c in V2_CONTROLLERS}
+            self.unique = [os.path.join(v2, self.path)]
+        else:
+            self.dirs = {c: os.path.join(v1[c], self.path) for c in V1_CONTROLLERS if c in v1}
+            self.unique = sorted(set(self.dirs.values()))
+            self._roots = {os.path.join(v1[c], self.path): v1[c] for c in self.dirs}
+
+    def __repr__(self) -> str:
+        return f"Cgroup({self.path!r}, {self.kind})"
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        return any(os.path.isdir(d) for d in self.unique)
+
+    def create(self, resources=None, *, privileged: bool = False) -> None:
+        """Make the directories (idempotent), set device rules and ``resources``."""
+        if resources is not None:
+            check_resources(resources)
+        made = []
+        try:
+            if self.kind == "v2":
+                self._create_v2(made)
+            else:
+                self._create_v1(made, privileged)
+            if resources is not None:
+                self.set(resources)
+        except BaseException:
+            for d in reversed(made):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+            raise
+
+    def _mkdirs(self, root: str, made: list[str]) -> None:
+        cur = root
+        for comp in self.path.split("/"):
+            parent, cur = cur, os.path.join(cur, comp)
+            for _ in range(3):  # a concurrent destroy may rmdir an empty parent under us
+                try:
+                    os.mkdir(cur)
+                except FileExistsError:
+                    break
+                except FileNotFoundError:
+                    if not os.path.isdir(parent):
+                        raise ContainerError(f"cgroup: parent {parent} vanished") from None
+                    continue
+                made.append(cur)
+                break
+
+    def _create_v1(self, made: list[str], privileged: bool) -> None:
+        v1, _ = _mounts()
+        for d in self.unique:
+            root = self._roots[d]
+            cpuset = "cpuset" in v1 and v1["cpuset"] == root
+            self._mkdirs(root, made)
+            if cpuset:  # a new v1 cpuset is empty and takes no task: fill each level from its parent
+                cur = root
+                for comp in self.path.split("/"):
+                    cur, parent = os.path.join(cur, comp), cur
+                    _copy_cpuset(parent, cur)
+        devices = self.dirs.get("devices")
+        if devices:
+            if privileged:
+                _write(os.path.join(devices, "devices.allow"), "a")
+            else:
+                _write(os.path.join(devices, "devices.deny"), "a")
+                for rule in DEFAULT_DEVICE_RULES:
+                    _write(os.path.join(devices, "devices.allow"), rule)
+
+    def _create_v2(self, made: list[str]) -> None:
+        available = set(_read(os.path.join(self.root, "cgroup.controllers")).split())
+        wanted = [c for c in V2_CONTROLLERS if c in available]
+        cur = self.root
+        for comp in self.path.split("/")[:-1]:
+            _enable(cur, wanted)
+            cur = os.path.join(cur, comp)
+            self._mkdirs_one(cur, made)
+        _enable(cur, wanted)
+        self._mkdirs_one(self.unique[0], made)
+
+    @staticmethod
+    def _mkdirs_one(path: str, made: list[str]) -> None:
+        try:
+            os.mkdir(path)
+            made.append(path)
+        except FileExistsError:
+            pass
+
+    def add(self, pid: int) -> None:
+        """Move ``pid`` (0: the caller) into the cgroup in every hierarchy."""
+        for d in self.unique:
+            _write(os.path.join(d, "cgroup.procs"), pid)
+
+    def destroy(self) -> None:
+        """Kill whatever is left, remove every directory and empty parents; idempotent."""
+        deadline = time.monotonic() + 10
+        while self.exists():
+            try:
+                pids = self.pids()
+            except OSError:
+                pids = []
+            if pids:
+                self.kill_all(signal.SIGKILL)
+                time.sleep(0.002)
+            else:
+                busy = self._rmdirs()
+                if not busy:
+                    break
+                time.sleep(0.005)
+            if time.monotonic() > deadline:
+                raise ContainerError(f"cgroup {self.path}: still busy after 10 s: {self.pids()}")
+        self._rmdir_parents()
+
+    def _rmdirs(self) -> bool:
+        busy = False
+        for d in self.unique:
+            try:
+                os.rmdir(d)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                if exc.errno != errno.EBUSY:
+                    raise ContainerError(f"cgroup: rmdir {d}: {exc.strerror}") from None
+                busy = True
+        return busy
+
+    def _rmdir_parents(self) -> None:
+        parts = self.path.split("/")[:-1]
+        roots = [self.root] if self.kind == "v2" else sorted(set(self._roots.values()))
+        for root in roots:
+            for i in range(len(parts), 0, -1):
+                try:
+                    os.rmdir(os.path.join(root, *parts[:i]))
+                except OSError:
+                    break  # in use by another container, or gone
+
+    # -- processes ---------------------------------------------------------------------------
+
+    def _procs_dir(self) -> str:
+        for c in ("pids", "freezer", "memory", "cpu"):
+            if c in self.dirs and os.path.isdir(self.dirs[c]):
+                return self.dirs[c]
+        return self.unique[0]
+
+    def pids(self) -> list[int]:
+        try:
+            with open(os.path.join(self._procs_dir(), "cgroup.procs")) as fh:
+                return [int(x) for x in fh.read().split()]
+        except FileNotFoundError:
+            return []
+
+    def kill_all(self, sig: int) -> None:
+        """Signal every process; frozen meanwhile so none forks away from the signal."""
+        if self.kind == "v2" and sig == signal.SIGKILL and os.path.exists(os.path.join(self.unique[0], "cgroup.kill")):
+            _write(os.path.join(self.unique[0], "cgroup.kill"), 1)
+            return
+        was_frozen = self.frozen()
+        can_freeze = self._freezer_dir() is not None
+        if can_freeze and not was_frozen:
+            self.freeze()
+        try:
+            for pid in self.pids():
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+        finally:
+            if can_freeze and (sig == signal.SIGKILL or not was_frozen):
+                self.thaw()
+
+    # -- freezer -----------------------------------------------------------------------------
+
+    def _freezer_dir(self) -> str | None:
+        if self.kind == "v2":
+            d = self.unique[0]
+            return d if os.path.exists(os.path.join(d, "cgroup.freeze")) else None
+        d = self.dirs.get("freezer")
+        return d if d and os.path.isdir(d) else None
+
+    def _set_frozen(self, on: bool) -> None:
+        d = self._freezer_dir()
+        if d is None:
+            raise ContainerError("cgroup: no freezer for this container")
+        if self.kind == "v2":
+            _write(os.path.join(d, "cgroup.freeze"), "1" if on else "0")
+        else:
+            _write(os.path.join(d, "freezer.state"), "FROZEN" if on else "THAWED")
+        deadline = time.monotonic() + 5
+        while self.frozen() != on:
+            if time.monotonic() > deadline:
+                raise ContainerError(f"cgroup {self.path}: {'freeze' if on else 'thaw'} did not complete in 5 s")
+            if self.kind == "v1" or self.kind == "hybrid":  # FREEZING: ask again, as runc does
+                _write(os.path.join(d, "freezer.state"), "FROZEN" if on else "THAWED")
+            time.sleep(0.001)
+
+    def freeze(self) -> None:
+        self._set_frozen(True)
+
+    def thaw(self) -> None:
+        self._set_frozen(False)
+
+    def frozen(self) -> bool:
+        d = self._freezer_dir()
+        if d is None:
+            return False
+        try:
+            if self.kind == "v2":
+                return _read_kv(os.path.join(d, "cgroup.events")).get("frozen") == 1
+            return _read(os.path.join(d, "freezer.state")) == "FROZEN"
+        except OSError:
+            return False
+
+    # -- limits ------------------------------------------------------------------------------
+
+    def set(self, resources) -> None:
+        """Apply the limits that are set (None leaves a limit as it is)."""
+        check_resources(resources)
+        r = resources
+        if self.kind == "v2":
+            self._set_v2(r)
+        else:
+            self._set_v1(r)
+
+    def _set_v1(self, r) -> None:
+        mem = self.dirs.get("memory")
+        if mem and (r.memory is not None or r.memory_swap is not None):
+            writes = []
+            if r.memory is not None:
+                writes.append(("memory.limit_in_bytes", r.memory if r.memory > 0 else -1))
+            memsw = os.path.join(mem, "memory.memsw.limit_in_bytes")
+            if r.memory_swap is not None and os.path.exists(memsw):
+                writes.append(("memory.memsw.limit_in_bytes", r.memory_swap if r.memory_swap > 0 else -1))
+            try:  # memsw must stay >= limit: the right order depends on the direction
+                for name, value in writes:
+                    _write(os.path.join(mem, name), value)
+            except _WriteError as exc:
+                if exc.errno != errno.EINVAL or len(writes) < 2:
+                    raise _memory_error(exc) from None
+                for name, value in reversed(writes):
+                    _write(os.path.join(mem, name), value)
+        cpu = self.dirs.get("cpu")
+        if cpu:
+            if r.cpu_shares:
+                _write(os.path.join(cpu, "cpu.shares"), r.cpu_shares)
+            if r.cpu_period:
+                _write(os.path.join(cpu, "cpu.cfs_period_us"), r.cpu_period)
+            if r.cpu_quota:
+                _write(os.path.join(cpu, "cpu.cfs_quota_us"), r.cpu_quota if r.cpu_quota > 0 else -1)
+        if r.cpuset_cpus and "cpuset" in self.dirs:
+            _set_cpus(os.path.join(self.dirs["cpuset"], "cpuset.cpus"), r.cpuset_cpus)
+        if r.pids_limit is not None and "pids" in self.dirs:
+            _write(os.path.join(self.dirs["pids"], "pids.max"), r.pids_limit if r.pids_limit > 0 else "max")
+
+    def _set_v2(self, r) -> None:
+        d = self.unique[0]
+        if r.memory is not None:
+            try:
+                _write(os.path.join(d, "memory.max"), r.memory if r.memory > 0 else "max")
+            except _WriteError as exc:
+                raise _memory_error(exc) from None
+        if r.memory_swap is not None and os.path.exists(os.path.join(d, "memory.swap.max")):
+            if r.memory_swap > 0 and r.memory:
+                _write(os.path.join(d, "memory.swap.max"), max(r.memory_swap - r.memory, 0))
+            elif r.memory_swap < 0:
+                _write(os.path.join(d, "memory.swap.max"), "max")
+        if r.cpu_shares:
+            weight = 1 + ((r.cpu_shares - 2) * 9999) // 262142
+            _write(os.path.join(d, "cpu.weight"), min(max(weight, 1), 10000))
+        if r.cpu_quota or r.cpu_period:
+            quota = r.cpu_quota if r.cpu_quota and r.cpu_quota > 0 else "max"
+            _write(os.path.join(d, "cpu.max"), f"{quota} {r.cpu_period or 100000}")
+        if r.cpuset_cpus:
+            _set_cpus(os.path.join(d, "cpuset.cpus"), r.cpuset_cpus)
+        if r.pids_limit is not None:
+            _write(os.path.join(d, "pids.max"), r.pids_limit if r.pids_limit > 0 else "max")
+
+    # -- reading back ------------------------------------------------------------------------
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel's OOM killer killed a process of this cgroup."""
+        if self.kind == "v2":
+            return _read_kv(os.path.join(self.unique[0], "memory.events")).get("oom_kill", 0) > 0
+        mem = self.dirs.get("memory")
+        return bool(mem) and _read_kv(os.path.join(mem, "memory.oom_control")).get("oom_kill", 0) > 0
+
+    def stats(self) -> dict:
+        """Docker's stats shape (``memory_stats``, ``cpu_stats``, ``pids_stats``)."""
+        return _stats_v2(self.unique[0]) if self.kind == "v2" else _stats_v1(self.dirs)
+
+
+def check_resources(r) -> None:
+    if r.memory is not None and 0 < r.memory < MIN_MEMORY:
+        raise InvalidParameter("Minimum memory limit allowed is 6MB")
+
+
+def _memory_error(exc: _WriteError) -> ContainerError:
+    if exc.errno in (errno.EBUSY, errno.EINVAL):
+        return InvalidParameter(f"cannot set memory limit: {exc} (the container uses more than the new limit?)")
+    return exc
+
+
+def _set_cpus(path: str, cpus: str) -> None:
+    try:
+        _write(path, cpus)
+    except _WriteError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ERANGE):
+            raise
+        try:
+            available = _read(os.path.join(os.path.dirname(os.path.dirname(path)), os.path.basename(path)))
+        except OSError:
+            available = "?"
+        raise InvalidParameter(f"Requested CPUs are not available - requested {cpus}, available: {available}") from None
+
+
+def _copy_cpuset(parent: str, child: str) -> None:
+    """A v1 cpuset starts empty and takes no task until cpus and mems are set."""
+    for name in ("cpuset.cpus", "cpuset.mems"):
+        path = os.path.join(child, name)
+        if not _read(path):
+            _write(path, _read(os.path.join(parent, name)))
+
+
+def _enable(directory: str, controllers) -> None:
+    have = set(_read(os.path.join(directory, "cgroup.subtree_control")).split())
+    missing = [c for c in controllers if c not in have]
+    if missing:
+        _write(os.path.join(directory, "cgroup.subtree_control"), " ".join("+" + c for c in missing))
+
+
+# -- statistics ---------------------------------------------------------------------------------
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+_NS = 1_000_000_000
+
+
+def _system_cpu_usage() -> int:
+    with open("/proc/stat") as fh:
+        fields = fh.readline().split()[1:8]
+    return sum(int(x) for x in fields) * _NS // _CLK_TCK
+
+
+def _online_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except OSError:
+        return os.cpu_count() or 1
+
+
+def _host_memory() -> int:
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _stats_v1(dirs: dict[str, str]) -> dict:
+    out: dict = {"memory_stats": {}, "cpu_stats": {}, "pids_stats": {}}
+    mem = dirs.get("memory")
+    if mem:
+        limit = _read_int(os.path.join(mem, "memory.limit_in_bytes"))
+        out["memory_stats"] = {
+            "usage": _read_int(os.path.join(mem, "memory.usage_in_bytes")) or 0,
+            "max_usage": _read_int(os.path.join(mem, "memory.max_usage_in_bytes")) or 0,
+            "failcnt": _read_int(os.path.join(mem, "memory.failcnt")) or 0,
+            "limit": _host_memory() if limit is None or limit >= _UNLIMITED_V1 else limit,
+            "stats": _read_kv(os.path.join(mem, "memory.stat")),
+        }
+    acct = dirs.get("cpuacct")
+    cpu_usage: dict = {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0}
+    if acct:
+        cpu_usage["total_usage"] = _read_int(os.path.join(acct, "cpuacct.usage")) or 0
+        try:
+            cpu_usage["percpu_usage"] = [int(x) for x in _read(os.path.join(acct, "cpuacct.usage_percpu")).split()]
+        except OSError:
+            pass
+        ticks = _read_kv(os.path.join(acct, "cpuacct.stat"))
+        cpu_usage["usage_in_usermode"] = ticks.get("user", 0) * _NS // _CLK_TCK
+        cpu_usage["usage_in_kernelmode"] = ticks.get("system", 0) * _NS // _CLK_TCK
+    throttling = {"periods": 0, "throttled_periods": 0, "throttled_time": 0}
+    if dirs.get("cpu"):
+        st = _read_kv(os.path.join(dirs["cpu"], "cpu.stat"))
+        throttling = {"periods": st.get("nr_periods", 0), "throttled_periods": st.get("nr_throttled", 0),
+                      "throttled_time": st.get("throttled_time", 0)}
+    out["cpu_stats"] = {"cpu_usage": cpu_usage, "system_cpu_usage": _system_cpu_usage(),
+                        "online_cpus": _online_cpus(), "throttling_data": throttling}
+    if dirs.get("pids"):
+        out["pids_stats"] = {"current": _read_int(os.path.join(dirs["pids"], "pids.current")) or 0}
+        limit = _read_int(os.path.join(dirs["pids"], "pids.max"))
+        if limit is not None:
+            out["pids_stats"]["limit"] = limit
+    return out
+
+
+def _stats_v2(d: str) -> dict:
+    limit = _read_int(os.path.join(d, "memory.max"))
+    out: dict = {
+        "memory_stats": {
+            "usage": _read_int(os.path.join(d, "memory.current")) or 0,
+            "limit": _host_memory() if limit is None else limit,
+            "stats": _read_kv(os.path.join(d, "memory.stat")),
+        }
+    }
+    peak = _read_int(os.path.join(d, "memory.peak"))
+    if peak is not None:
+        out["memory_stats"]["max_usage"] = peak
+    st = _read_kv(os.path.join(d, "cpu.stat"))
+    out["cpu_stats"] = {
+        "cpu_usage": {
+            "total_usage": st.get("usage_usec", 0) * 1000,
+            "usage_in_usermode": st.get("user_usec", 0) * 1000,
+            "usage_in_kernelmode": st.get("system_usec", 0) * 1000,
+        },
+        "system_cpu_usage": _system_cpu_usage(),
+        "online_cpus": _online_cpus(),
+        "throttling_data": {"periods": st.get("nr_periods", 0), "throttled_periods": st.get("nr_throttled", 0),
+                            "throttled_time": st.get("throttled_usec", 0) * 1000},
+    }
+    out["pids_stats"] = {"current": _read_int(os.path.join(d, "pids.current")) or 0}
+    limit = _read_int(os.path.join(d, "pids.max"))
+    if limit is not None:
+        out["pids_stats"]["limit"] = limit
+    return out

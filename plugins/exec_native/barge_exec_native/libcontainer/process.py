@@ -1,0 +1,556 @@
+"""Starting a container's init, and exec'ing more processes into it.
+
+The sequence is runc's (docker-engine-notes §3.1), in Python:
+
+* the caller forks a *setup child*, which joins the cgroup (so everything
+  after is contained), ``setns`` into namespaces to share, ``unshare`` s the
+  new ones in one call and forks the *init*: PID 1 of the new PID namespace.
+  The setup child reports the init's host pid and exits; the caller reaps it
+  and, being a child subreaper, inherits the init;
+* the init builds the root file system (:mod:`.rootfs`), sets hostname,
+  sysctls, rlimits, user, capabilities, reports "ready" and blocks until
+  :meth:`Init.start`; then it looks the command up in the container's PATH
+  and ``execve`` s it. Errors travel back as JSON lines on a CLOEXEC pipe,
+  so a successful exec is seen as end-of-file.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import resource
+import signal
+import stat
+from dataclasses import dataclass
+
+from barge.errors import InvalidParameter
+
+from barge_exec_native.libcontainer import caps
+from barge_exec_native.libcontainer import rootfs as rfs
+from barge_exec_native.libcontainer import syscalls as sc
+from barge_exec_native.libcontainer.cgroups import Cgroup, check_resources
+from barge_exec_native.libcontainer.errors import ContainerError, ExecFailed
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#: The order exec joins a running container's namespaces: mnt last, as its
+#: /proc no longer shows the host's /proc/<pid>/ns afterwards.
+EXEC_NAMESPACES = ("ipc", "uts", "net", "pid", "cgroup", "mount")
+_INFINITY = resource.RLIM_INFINITY
+
+
+@dataclass
+class Stdio:
+    """File descriptors (in the caller) that become the process's 0, 1 and 2.
+
+    With ``terminal`` all three are a pty slave: the process calls
+    ``setsid()`` and makes it its controlling terminal.
+    """
+
+    stdin: int
+    stdout: int
+    stderr: int
+    terminal: bool = False
+
+
+# -- messages between the children and the caller -----------------------------------------------
+
+
+def _send(fd: int, msg: dict) -> None:
+    data = (json.dumps(msg) + "\n").encode()
+    if len(data) > 4000:  # one atomic pipe write
+        msg = dict(msg, error=str(msg.get("error", ""))[:3000])
+        data = (json.dumps(msg) + "\n").encode()
+    try:
+        os.write(fd, data)
+    except OSError:
+        pass
+
+
+def _send_error(fd: int, exc: BaseException) -> None:
+    if isinstance(exc, ExecFailed):
+        kind, code = "ExecFailed", exc.code
+    elif isinstance(exc, InvalidParameter):
+        kind, code = "InvalidParameter", 0
+    else:
+        kind, code = "ContainerError", 0
+    message = str(exc) if isinstance(exc, ContainerError) or isinstance(exc, InvalidParameter) else (
+        f"{type(exc).__name__}: {exc}")
+    _send(fd, {"error": message, "type": kind, "code": code})
+
+
+def _error_from(msg: dict) -> ContainerError | InvalidParameter:
+    if msg.get("type") == "ExecFailed":
+        return ExecFailed(msg["error"], msg.get("code") or 126)
+    if msg.get("type") == "InvalidParameter":
+        return InvalidParameter(msg["error"])
+    return ContainerError(msg["error"])
+
+
+class _Reader:
+    """JSON lines from a pipe, until end-of-file."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.buf = b""
+        self.eof = False
+
+    def next(self) -> dict | None:
+        while b"\n" not in self.buf:
+            if self.eof:
+                return None
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                self.eof = True
+                continue
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _reap(pid: int) -> int | None:
+    """waitpid that tolerates a caller who already reaped (or is not our parent)."""
+    while True:
+        try:
+            return os.waitpid(pid, 0)[1]
+        except ChildProcessError:
+            return None
+        except InterruptedError:
+            continue
+
+
+# -- the init ----------------------------------------------------------------------------------
+
+
+class Init:
+    """A container's init waiting for :meth:`start`; ``pid`` is its host pid."""
+
+    def __init__(self, pid: int, reader: _Reader, start_fd: int):
+        self.pid = pid
+        self._reader = reader
+        self._start_fd = start_fd
+
+    def start(self) -> None:
+        """Let the init exec the command; raise :class:`ExecFailed` when it cannot."""
+        if self._start_fd < 0:
+            raise ContainerError("container already started")
+        try:
+            os.write(self._start_fd, b"S")
+        except BrokenPipeError:
+            raise ContainerError("container init exited before it was started") from None
+        finally:
+            os.close(self._start_fd)
+            self._start_fd = -1
+        try:
+            while (msg := self._reader.next()) is not None:
+                if "error" in msg:
+                    raise _error_from(msg)
+        finally:
+            self._reader.close()
+
+    def cancel(self) -> None:
+        """Kill the init (not started, or running) and reap it."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _reap(self.pid)
+        if self._start_fd >= 0:
+            os.close(self._start_fd)
+            self._start_fd = -1
+        self._reader.close()
+
+
+def _clone_flags(spec, layout: str) -> tuple[int, list[tuple[str, int]], dict[str, str]]:
+    """(unshare flags, [(ns path, flag) to join], effective namespace modes)."""
+    modes = dict(spec.namespaces)
+    modes["mount"] = "new"  # the root file system needs its own mount namespace
+    modes.setdefault("cgroup", "new" if layout == "v2" else "host")  # Docker's default
+    flags = 0
+    joins = []
+    for kind, mode in modes.items():
+        if kind not in sc.NAMESPACES:
+            raise ContainerError(f"unknown namespace kind: {kind!r}")
+        flag = sc.NAMESPACES[kind][0]
+        if mode == "new":
+            flags |= flag
+        elif mode not in ("host", "", None):
+            if not os.path.exists(mode):
+                raise InvalidParameter(f"cannot join {kind} namespace: {mode} does not exist")
+            joins.append((mode, flag))
+    return flags, joins, modes
+
+
+def _rlimits(process) -> list[tuple[int, int, int]]:
+    """(resource, soft, hard) clamped to the current hard limit (no CAP_SYS_RESOURCE here)."""
+    out = []
+    for rl in process.rlimits:
+        name = rl.type.upper()
+        if not name.startswith("RLIMIT_"):
+            name = "RLIMIT_" + name
+        res = getattr(resource, name, None)
+        if res is None:
+            raise InvalidParameter(f"invalid ulimit type: {rl.type}")
+        _soft, cur_hard = resource.getrlimit(res)
+        hard = rl.hard if rl.hard >= 0 else _INFINITY
+        soft = rl.soft if rl.soft >= 0 else _INFINITY
+        if cur_hard != _INFINITY:
+            hard = cur_hard if hard == _INFINITY else min(hard, cur_hard)
+        if hard != _INFINITY:
+            soft = hard if soft == _INFINITY else min(soft, hard)
+        out.append((res, soft, hard))
+    return out
+
+
+def _cap_mask(spec_privileged: bool, process) -> int:
+    if spec_privileged:
+        return (1 << (caps.last_cap() + 1)) - 1
+    return caps.mask(process.capabilities)
+
+
+def spawn_init(spec, stdio: Stdio, cgroup: Cgroup, workdir: str) -> Init:
+    """Create the container's init in its namespaces and cgroup, waiting for start.
+
+    Raises :class:`ContainerError` (or ``InvalidParameter``) with the reason;
+    then nothing is left running, and a cgroup this call created is removed.
+    """
+    check_resources(spec.resources)
+    mounts = rfs.plan_mounts(spec)
+    rfs.check_mounts(mounts)
+    flags, joins, modes = _clone_flags(spec, cgroup.kind)
+    rfs.check_sysctls(spec.sysctls, modes)
+    limits = _rlimits(spec.process)
+    keep = _cap_mask(spec.privileged, spec.process)
+    rootfs = os.path.join(workdir, "rootfs")
+    os.makedirs(rootfs, exist_ok=True)
+    console = os.ttyname(stdio.stdin) if stdio.terminal else None
+    created = not cgroup.exists()
+    cgroup.create(spec.resources, privileged=spec.privileged)
+    ctx = _InitContext(spec, stdio, cgroup, rootfs, mounts, modes, limits, keep, console)
+    ctl_r, ctl_w = os.pipe()
+    start_r, start_w = os.pipe()
+    try:
+        setup_pid = os.fork()
+    except BaseException:
+        for fd in (ctl_r, ctl_w, start_r, start_w):
+            os.close(fd)
+        if created:
+            cgroup.destroy()
+        raise
+    if setup_pid == 0:
+        _setup_child(ctx, flags, joins, ctl_r, ctl_w, start_r, start_w)  # never returns
+    os.close(ctl_w)
+    os.close(start_r)
+    reader = _Reader(ctl_r)
+    init_pid = 0
+    try:
+        while True:
+            msg = reader.next()
+            if msg is None:
+                raise ContainerError("container init exited during setup")
+            if "pid" in msg:
+                init_pid = msg["pid"]
+                _reap(setup_pid)
+                setup_pid = 0
+            elif "error" in msg:
+                raise _error_from(msg)
+            elif msg.get("ready"):
+                break
+        if setup_pid:
+            _reap(setup_pid)
+        return Init(init_pid, reader, start_w)
+    except BaseException:
+        if setup_pid:
+            _reap(setup_pid)
+        if init_pid:
+            try:
+                os.kill(init_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _reap(init_pid)
+        reader.close()
+        os.close(start_w)
+        if created:
+            cgroup.destroy()
+        raise
+
+
+@dataclass
+class _InitContext:
+    spec: object
+    stdio: Stdio
+    cgroup: Cgroup
+    rootfs: str
+    mounts: list
+    modes: dict
+    limits: list
+    keep: int
+    console: str | None
+
+
+def _setup_child(ctx: _InitContext, flags, joins, ctl_r, ctl_w, start_r, start_w) -> None:
+    code = 1
+    try:
+        os.close(ctl_r)
+        os.close(start_w)
+        ctx.cgroup.add(0)
+        _join(joins)
+        sc.unshare(flags)
+        pid = os.fork()
+        if pid == 0:
+            _init_child(ctx, ctl_w, start_r)  # never returns
+        _send(ctl_w, {"pid": pid})
+        code = 0
+    except BaseException as exc:  # noqa: BLE001 - everything goes to the caller
+        _send_error(ctl_w, exc)
+    finally:
+        os._exit(code)
+
+
+def _join(joins) -> None:
+    for path, flag in joins:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            sc.setns(fd, flag)
+        finally:
+            os.close(fd)
+
+
+def _init_child(ctx: _InitContext, ctl_w: int, start_r: int) -> None:
+    code = 1
+    try:
+        spec = ctx.spec
+        os.setsid()
+        os.umask(0)
+        _setup_stdio(ctx.stdio)
+        builder = rfs.RootfsBuilder(spec, ctx.rootfs, ctx.cgroup, host_net=ctx.modes.get("net") != "new",
+                                    cgroupns=ctx.modes.get("cgroup") == "new", console=ctx.console)
+        builder.prepare(ctx.mounts)
+        if ctx.modes.get("net") == "new":
+            sc.link_up("lo")
+        builder.pivot()
+        if ctx.modes.get("uts") == "new" and spec.hostname:
+            sc.sethostname(spec.hostname)
+        rfs.write_sysctls(spec.sysctls)
+        if not spec.privileged:
+            rfs.readonly_paths(spec.readonly_paths)
+            rfs.mask_paths(spec.masked_paths)
+        cwd = spec.process.cwd or "/"
+        os.makedirs(cwd, 0o755, exist_ok=True)  # Docker creates a missing WORKDIR
+        if spec.readonly_rootfs:
+            rfs.readonly_root()
+        _finalize(spec.process, ctx.limits, ctx.keep)
+        _send(ctl_w, {"ready": True})
+        if not os.read(start_r, 1):
+            code = 0  # cancelled before start
+            return
+        os.close(start_r)
+        _exec(spec.process, keep_fd=ctl_w)
+    except BaseException as exc:  # noqa: BLE001
+        if isinstance(exc, ExecFailed):
+            code = exc.code
+        _send_error(ctl_w, exc)
+    finally:
+        os._exit(code)
+
+
+def _setup_stdio(stdio: Stdio) -> None:
+    dups = [os.dup(fd) for fd in (stdio.stdin, stdio.stdout, stdio.stderr)]
+    for target, fd in enumerate(dups):
+        os.dup2(fd, target, inheritable=True)
+    for fd in dups:
+        os.close(fd)
+    if stdio.terminal:
+        sc.set_controlling_tty(0)
+
+
+def _finalize(process, limits, keep: int) -> None:
+    """rlimits, bounding set, user, capabilities, no_new_privs, umask, cwd (runc's order)."""
+    for res, soft, hard in limits:
+        try:
+            sc.prlimit(0, res, (soft, hard))
+        except sc.PermissionDenied:
+            raise ContainerError(
+                f"cannot set ulimit {_rlimit_name(res)}={soft}:{hard}: raising a hard limit needs "
+                "CAP_SYS_RESOURCE, which this daemon does not have") from None
+    caps.drop_bounding(keep)
+    user = process.user
+    os.setgroups(list(user.additional_gids))
+    os.setresgid(user.gid, user.gid, user.gid)
+    if user.uid != 0:
+        sc.prctl(sc.PR_SET_KEEPCAPS, 1)
+    os.setresuid(user.uid, user.uid, user.uid)
+    if user.uid != 0:
+        sc.prctl(sc.PR_SET_KEEPCAPS, 0)
+    caps.apply(keep)
+    if process.no_new_privileges:
+        sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+    os.umask(0o022)
+    try:
+        os.chdir(process.cwd or "/")
+    except OSError as exc:
+        raise ExecFailed(f"chdir to cwd ({process.cwd!r}) set in config.json failed: {exc.strerror.lower()}",
+                         126) from None
+
+
+def _rlimit_name(res: int) -> str:
+    for name in dir(resource):
+        if name.startswith("RLIMIT_") and getattr(resource, name) == res:
+            return name
+    return str(res)
+
+
+def _environ(env_list) -> dict[str, str]:
+    env = {}
+    for item in env_list:
+        key, sep, value = item.partition("=")
+        if sep and key:
+            env[key] = value
+    return env
+
+
+def lookup(name: str, path_var: str) -> str:
+    """Go's ``exec.LookPath`` (what runc uses), with its messages."""
+    if "/" in name:
+        try:
+            st = os.stat(name)
+        except OSError as exc:
+            code = 127 if exc.errno in (errno.ENOENT, errno.ENOTDIR) else 126
+            raise ExecFailed(f'exec: "{name}": stat {name}: {exc.strerror.lower()}', code) from None
+        _check_executable(name, st)
+        return name
+    if name:
+        for directory in path_var.split(":"):
+            candidate = os.path.join(directory or ".", name)
+            try:
+                st = os.stat(candidate)
+            except OSError:
+                continue
+            if not stat.S_ISDIR(st.st_mode) and st.st_mode & 0o111:
+                return candidate
+    raise ExecFailed(f'exec: "{name}": executable file not found in $PATH', 127)
+
+
+def _check_executable(name: str, st: os.stat_result) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        raise ExecFailed(f'exec: "{name}": is a directory', 126)
+    if not st.st_mode & 0o111:
+        raise ExecFailed(f'exec: "{name}": permission denied', 126)
+
+
+def _exec(process, keep_fd: int) -> None:
+    if not process.args:
+        raise ExecFailed("no command specified", 127)
+    env = _environ(process.env)
+    name = process.args[0]
+    path = lookup(name, env.get("PATH", DEFAULT_PATH))
+    os.closerange(3, keep_fd)
+    os.closerange(keep_fd + 1, 1 << 20)
+    try:
+        os.execve(path, process.args, env)
+    except OSError as exc:
+        code = 127 if exc.errno == errno.ENOENT else 126
+        raise ExecFailed(f'exec: "{name}": {exc.strerror.lower()}', code) from None
+
+
+# -- exec into a running container ---------------------------------------------------------------
+
+
+def _same_ns(a: str, b: str) -> bool:
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except FileNotFoundError:
+        return True  # the kernel has no such namespace kind
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def spawn_exec(init_pid: int, spec, process, stdio: Stdio, cgroup: Cgroup) -> int:
+    """Run ``process`` inside the container whose init is ``init_pid``; return its host pid.
+
+    The process joins the init's namespaces and the cgroup, then takes the
+    process's cwd, rlimits, user and capabilities. Raises
+    :class:`ExecFailed` when the command is not found or not executable.
+    """
+    limits = _rlimits(process)
+    keep = _cap_mask(spec.privileged, process)
+    fds = []
+    try:
+        for kind in EXEC_NAMESPACES:
+            flag, name = sc.NAMESPACES[kind]
+            theirs = f"/proc/{init_pid}/ns/{name}"
+            if not _same_ns(f"/proc/self/ns/{name}", theirs):
+                fds.append((os.open(theirs, os.O_RDONLY | os.O_CLOEXEC), flag))
+    except FileNotFoundError:
+        for fd, _ in fds:
+            os.close(fd)
+        raise ContainerError(f"container init {init_pid} is not running") from None
+    ctl_r, ctl_w = os.pipe()
+    try:
+        setup_pid = os.fork()
+    except BaseException:
+        for fd in [ctl_r, ctl_w] + [f for f, _ in fds]:
+            os.close(fd)
+        raise
+    if setup_pid == 0:
+        _exec_setup_child(fds, cgroup, process, stdio, limits, keep, ctl_r, ctl_w)  # never returns
+    os.close(ctl_w)
+    for fd, _ in fds:
+        os.close(fd)
+    reader = _Reader(ctl_r)
+    pid = 0
+    error = None
+    try:
+        while (msg := reader.next()) is not None:
+            if "pid" in msg:
+                pid = msg["pid"]
+            elif "error" in msg and error is None:
+                error = _error_from(msg)
+    finally:
+        reader.close()
+        _reap(setup_pid)
+    if error is not None:
+        if pid:
+            _reap(pid)  # it exits by itself after reporting
+        raise error
+    if not pid:
+        raise ContainerError("exec: the process exited during setup")
+    return pid
+
+
+def _exec_setup_child(fds, cgroup, process, stdio, limits, keep, ctl_r, ctl_w) -> None:
+    code = 1
+    try:
+        os.close(ctl_r)
+        cgroup.add(0)
+        for fd, flag in fds:
+            sc.setns(fd, flag)
+            os.close(fd)
+        pid = os.fork()
+        if pid == 0:
+            _exec_child(process, stdio, limits, keep, ctl_w)  # never returns
+        _send(ctl_w, {"pid": pid})
+        code = 0
+    except BaseException as exc:  # noqa: BLE001
+        _send_error(ctl_w, exc)
+    finally:
+        os._exit(code)
+
+
+def _exec_child(process, stdio, limits, keep, ctl_w) -> None:
+    code = 126
+    try:
+        os.setsid()
+        _setup_stdio(stdio)
+        _finalize(process, limits, keep)
+        _exec(process, keep_fd=ctl_w)
+    except BaseException as exc:  # noqa: BLE001
+        if isinstance(exc, ExecFailed):
+            code = exc.code
+        _send_error(ctl_w, exc)
+    finally:
+        os._exit(code)
