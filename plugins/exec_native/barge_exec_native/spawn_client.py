@@ -1,0 +1,111 @@
+"""The driver's side of the monitor spawner (see :mod:`barge_exec_native.spawner`)."""
+
+from __future__ import annotations
+
+import array
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+
+class SpawnError(Exception):
+    """The spawner or the monitor could not be started or did not answer."""
+
+
+class SpawnerClient:
+    """Starts the spawner lazily, restarts it when it died, asks it for monitors."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._sock: socket.socket | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def _start(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "barge_exec_native.spawner", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                cwd="/",
+            )
+        finally:
+            theirs.close()
+        self._sock = ours
+
+    def _reap_dead(self) -> None:
+        if self._proc is not None and self._proc.poll() is not None:
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+        self._sock = None
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=0)
+            except subprocess.TimeoutExpired:
+                pass
+        self._proc = None
+
+    def spawn(self, state_dir: str, timeout: float = 60.0) -> dict:
+        """Fork a monitor for ``state_dir``; return its report (``{"ok": ..., ...}``)."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            request = json.dumps({"state_dir": state_dir}).encode()
+            fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [theirs.fileno()]))]
+            with self._lock:
+                for attempt in (1, 2):
+                    self._reap_dead()
+                    if self._sock is None:
+                        self._start()
+                    try:
+                        self._sock.sendmsg([request], fds)
+                        break
+                    except (BrokenPipeError, ConnectionResetError, ConnectionRefusedError):
+                        self._drop()  # the spawner died: start a new one once
+                        if attempt == 2:
+                            raise SpawnError("monitor spawner is not answering")
+            theirs.close()
+            return _read_report(ours, timeout, state_dir)
+        finally:
+            theirs.close()
+            ours.close()
+
+    def close(self) -> None:
+        """End the spawner (monitors it forked live on)."""
+        with self._lock:
+            proc = self._proc
+            self._drop()
+            if proc is not None:
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def _read_report(sock: socket.socket, timeout: float, state_dir: str) -> dict:
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while b"\n" not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([sock], [], [], left)[0]:
+            raise SpawnError(f"monitor for {state_dir} did not report within {timeout:.0f}s")
+        chunk = sock.recv(65536)
+        if not chunk:
+            log = os.path.join(state_dir, "monitor.log")
+            raise SpawnError(f"monitor for {state_dir} died during set-up (see {log})")
+        buf += chunk
+    try:
+        return json.loads(buf.split(b"\n", 1)[0])
+    except ValueError as exc:
+        raise SpawnError(f"monitor for {state_dir} sent a bad report") from exc
