@@ -1,0 +1,420 @@
+"""The native exec driver end to end: real containers from a busybox root file system.
+
+Needs root, namespaces and cgroups (skipped with the reason otherwise). Every
+container a test makes is deleted at teardown, even when the test fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from barge import errors
+from barge.execdriver import ContainerSpec, LogSpec, MountSpec, ProcessSpec, Resources
+
+from barge_exec_native.attach import AttachClient
+
+BUSYBOX = shutil.which("busybox") or "/bin/busybox"
+
+
+def _driver_or_skip(home):
+    if os.geteuid() != 0:
+        pytest.skip("the native driver needs root")
+    if not os.path.exists(BUSYBOX):
+        pytest.skip("no busybox binary to build a root file system from")
+    from barge_exec_native.driver import NativeDriver
+
+    try:
+        return NativeDriver(home)
+    except errors.DriverNotSupported as exc:
+        pytest.skip(str(exc))
+
+
+def build_busybox_rootfs(root: str) -> None:
+    """A minimal image: static busybox and its applets as symlinks, passwd and group."""
+    os.makedirs(os.path.join(root, "bin"))
+    shutil.copy2(BUSYBOX, os.path.join(root, "bin", "busybox"))
+    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    for applet in applets:
+        if applet != "busybox":
+            os.symlink("busybox", os.path.join(root, "bin", applet))
+    for d in ("etc", "tmp", "proc", "sys", "dev", "root"):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    with open(os.path.join(root, "etc", "passwd"), "w") as f:
+        f.write("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
+    with open(os.path.join(root, "etc", "group"), "w") as f:
+        f.write("root:x:0:\nnogroup:x:65534:\n")
+
+
+class Box:
+    """Makes containers for one test and deletes every one of them afterwards."""
+
+    def __init__(self, driver, base: str, rootfs: str):
+        self.driver = driver
+        self.base = base
+        self.rootfs = rootfs
+        self.made: list[tuple[str, str, str]] = []  # (id, state dir, cgroup path)
+        self.drivers = [driver]
+
+    def spec(self, args, *, log: dict | None = None, resources: Resources | None = None,
+             mounts: list[MountSpec] | None = None, **process) -> ContainerSpec:
+        cid = uuid.uuid4().hex
+        process.setdefault("env", ["PATH=/bin", "HOME=/root"])
+        return ContainerSpec(
+            id=cid, rootfs=[{"Type": "bind", "Source": self.rootfs, "Options": ["rbind", "rw"]}],
+            process=ProcessSpec(args=list(args), **process), hostname=cid[:12],
+            cgroup_path=f"barge-test-native/{cid}", resources=resources or Resources(),
+            mounts=mounts or [],
+            log=LogSpec(path=os.path.join(self.base, f"{cid}-json.log"), **(log or {})),
+        )
+
+    def state_dir(self, spec: ContainerSpec) -> str:
+        return os.path.join(self.base, "state", spec.id)
+
+    def create(self, args, **kw) -> tuple[ContainerSpec, str]:
+        spec = self.spec(args, **kw)
+        sd = self.state_dir(spec)
+        self.made.append((spec.id, sd, spec.cgroup_path))
+        self.driver.create(spec, sd)
+        return spec, sd
+
+    def run(self, args, **kw) -> tuple[ContainerSpec, str, bytes, bytes, int]:
+        """create, attach (stdout+stderr), start, read to the end."""
+        spec, sd = self.create(args, **kw)
+        with attach(sd) as client:
+            self.driver.start(spec.id, sd)
+            out, err, code = client.read_all(time.monotonic() + 10)
+        return spec, sd, out, err, code
+
+    def cleanup(self) -> None:
+        for cid, sd, _ in self.made:
+            try:
+                self.driver.delete(cid, sd)
+            except Exception:  # keep cleaning the rest
+                pass
+        for drv in self.drivers:
+            drv.close()
+
+
+def attach(sd: str, **hello) -> AttachClient:
+    request = {"stdin": False, "stdout": True, "stderr": True, "exec_id": None}
+    request.update(hello)
+    client = AttachClient(os.path.join(sd, "attach.sock"), request, timeout=10)
+    assert client.reply == {"ok": True}
+    return client
+
+
+def cgroup_dirs(cgroup_path: str) -> list[str]:
+    found = []
+    for name in os.listdir("/sys/fs/cgroup"):
+        d = os.path.join("/sys/fs/cgroup", name, cgroup_path)
+        if os.path.isdir(d):
+            found.append(d)
+    return found
+
+
+def log_entries(path: str) -> list[dict]:
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("native"))
+    yield path
+
+
+@pytest.fixture(scope="module")
+def rootfs(base):
+    root = os.path.join(base, "rootfs")
+    if os.geteuid() == 0 and os.path.exists(BUSYBOX):
+        build_busybox_rootfs(root)
+    return root
+
+
+@pytest.fixture
+def box(base, rootfs):
+    driver = _driver_or_skip(os.path.join(base, "home"))
+    b = Box(driver, base, rootfs)
+    try:
+        yield b
+    finally:
+        b.cleanup()
+
+
+# -- life cycle ------------------------------------------------------------------------------------
+
+
+def test_run_exit_code_output_and_log(box):
+    spec, sd, out, err, code = box.run(["sh", "-c", "echo hi; hostname; echo oops >&2; exit 3"])
+    assert (out, err, code) == (b"hi\n" + spec.id[:12].encode() + b"\n", b"oops\n", 3)
+    final = box.driver.wait(spec.id, sd, 5)
+    assert final.status == "stopped" and final.exit_code == 3 and not final.oom_killed
+    assert final.started_at and final.finished_at >= final.started_at
+    assert box.driver.state(spec.id, sd) == final
+    entries = log_entries(spec.log.path)
+    assert [(e["log"], e["stream"]) for e in entries if e["stream"] == "stdout"] == [
+        ("hi\n", "stdout"), (spec.id[:12] + "\n", "stdout")]
+    assert [e["log"] for e in entries if e["stream"] == "stderr"] == ["oops\n"]
+    with open(os.path.join(sd, "exit.json")) as f:
+        assert json.load(f)["exit_code"] == 3
+
+
+def test_created_state_then_running(box):
+    spec, sd = box.create(["sleep", "100"])
+    created = box.driver.state(spec.id, sd)
+    assert created.status == "created" and created.pid > 0
+    with pytest.raises(errors.Conflict):
+        box.driver.kill(spec.id, sd, signal.SIGTERM)
+    box.driver.start(spec.id, sd)
+    running = box.driver.state(spec.id, sd)
+    assert running.status == "running" and running.pid == created.pid and running.started_at
+    assert box.driver.wait(spec.id, sd, 0.2) is None
+    with pytest.raises(errors.Conflict):
+        box.driver.start(spec.id, sd)
+
+
+def test_command_not_found_is_127_with_dockers_message(box):
+    spec, sd = box.create(["nosuch"])
+    with pytest.raises(errors.BargeError) as info:
+        box.driver.start(spec.id, sd)
+    assert 'exec: "nosuch": executable file not found in $PATH' in str(info.value)
+    assert info.value.exit_code == 127
+    final = box.driver.wait(spec.id, sd, 5)
+    assert final.status == "stopped" and final.exit_code == 127 and "not found" in final.error
+
+
+def test_log_rotation(box):
+    script = "i=0; while [ $i -lt 60 ]; do echo line $i; i=$((i+1)); done"
+    spec, sd, out, _, code = box.run(["sh", "-c", script], log={"max_size": 400, "max_file": 3})
+    assert code == 0 and out.count(b"\n") == 60
+    path = spec.log.path
+    names = sorted(n for n in os.listdir(os.path.dirname(path)) if n.startswith(os.path.basename(path)))
+    assert names == [os.path.basename(path) + s for s in ("", ".1", ".2")]
+    lines = [e["log"] for p in (path + ".2", path + ".1", path) for e in log_entries(p)]
+    numbers = [int(line.split()[1]) for line in lines]
+    assert numbers == list(range(numbers[0], 60)) and numbers[0] > 0
+    assert all(os.path.getsize(p) <= 400 for p in (path, path + ".1", path + ".2"))
+
+
+def test_stdin_echo_and_half_close_ends_cat(box):
+    spec, sd = box.create(["cat"], stdin=True, stdin_once=True)
+    with attach(sd, stdin=True) as client:
+        box.driver.start(spec.id, sd)
+        client.send(b"hello\nworld\n")
+        client.close_stdin()
+        out, err, code = client.read_all(time.monotonic() + 10)
+    assert (out, err, code) == (b"hello\nworld\n", b"", 0)
+
+
+def test_two_clients_both_get_output(box):
+    spec, sd = box.create(["sh", "-c", "read x; echo got $x"], stdin=True)
+    with attach(sd, stdin=True) as writer, attach(sd, stdout=True, stderr=False) as watcher:
+        box.driver.start(spec.id, sd)
+        writer.send(b"42\n")
+        assert writer.read_all(time.monotonic() + 10) == (b"got 42\n", b"", 0)
+        assert watcher.read_all(time.monotonic() + 10) == (b"got 42\n", b"", 0)
+    # Attaching after the exit gets the exit frame at once.
+    assert box.driver.wait(spec.id, sd, 5).exit_code == 0
+
+
+def test_tty_size_and_resize(box):
+    spec, sd = box.create(["sh", "-c", "stty size; read x; stty size"], terminal=True, stdin=True,
+                          console_height=30, console_width=100)
+    with attach(sd, stdin=True) as client:
+        box.driver.start(spec.id, sd)
+        seen = b""
+        while b"30 100" not in seen:
+            stream, payload = client.read_frame()
+            assert stream == 1  # a terminal has one stream
+            seen += payload
+        reply = AttachClient(os.path.join(sd, "attach.sock"),
+                             {"control": "resize", "exec_id": None, "height": 40, "width": 120}).reply
+        assert reply == {"ok": True}
+        client.send(b"go\n")
+        out, _, code = client.read_all(time.monotonic() + 10)
+    assert b"40 120" in out and code == 0
+
+
+def test_exec_with_exit_code_and_errors(box):
+    spec, sd = box.create(["sleep", "100"])
+    with pytest.raises(errors.Conflict):
+        box.driver.exec(spec.id, sd, "early", ProcessSpec(args=["true"]))
+    box.driver.start(spec.id, sd)
+    with attach(sd, exec_id="e1") as client:  # attached before the exec starts
+        pid = box.driver.exec(spec.id, sd, "e1", ProcessSpec(
+            args=["sh", "-c", "echo in $(hostname); echo bad >&2; exit 5"], env=["PATH=/bin"]))
+        assert pid > 0
+        assert client.read_all(time.monotonic() + 10) == (b"in " + spec.id[:12].encode() + b"\n", b"bad\n", 5)
+    deadline = time.monotonic() + 5
+    while box.driver.exec_state(spec.id, sd, "e1").status != "stopped":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert box.driver.exec_state(spec.id, sd, "e1").exit_code == 5
+    with pytest.raises(errors.BargeError) as info:
+        box.driver.exec(spec.id, sd, "e2", ProcessSpec(args=["nosuch"], env=["PATH=/bin"]))
+    assert "executable file not found" in str(info.value) and info.value.exit_code == 127
+    assert box.driver.exec_state(spec.id, sd, "e2").exit_code == 127
+    with pytest.raises(errors.NotFound):
+        box.driver.exec_state(spec.id, sd, "nope")
+    # The exec is inside the container: same pid namespace, pid 1 is sleep.
+    with attach(sd, exec_id="e3") as client:
+        box.driver.exec(spec.id, sd, "e3", ProcessSpec(args=["cat", "/proc/1/cmdline"], env=["PATH=/bin"]))
+        assert client.read_all(time.monotonic() + 10) == (b"sleep\x00100\x00", b"", 0)
+    assert box.driver.state(spec.id, sd).status == "running"
+
+
+def test_exec_stdin_and_tty(box):
+    spec, sd = box.create(["sleep", "100"])
+    box.driver.start(spec.id, sd)
+    with attach(sd, exec_id="cat", stdin=True) as client:
+        box.driver.exec(spec.id, sd, "cat", ProcessSpec(args=["cat"], env=["PATH=/bin"], stdin=True, stdin_once=True))
+        client.send(b"piped\n")
+        client.close_stdin()
+        assert client.read_all(time.monotonic() + 10) == (b"piped\n", b"", 0)
+    with attach(sd, exec_id="tty") as client:
+        box.driver.exec(spec.id, sd, "tty", ProcessSpec(args=["stty", "size"], env=["PATH=/bin"], terminal=True,
+                                                       console_height=12, console_width=34))
+        out, _, code = client.read_all(time.monotonic() + 10)
+    assert out == b"12 34\r\n" and code == 0
+
+
+def test_kill_pause_resume_processes(box):
+    spec, sd = box.create(["sh", "-c", "sleep 100 & wait"])
+    box.driver.start(spec.id, sd)
+    deadline = time.monotonic() + 5
+    while len(box.driver.processes(spec.id, sd)) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    box.driver.pause(spec.id, sd)
+    assert box.driver.state(spec.id, sd).status == "paused"
+    with pytest.raises(errors.Conflict):
+        box.driver.pause(spec.id, sd)
+    box.driver.resume(spec.id, sd)
+    assert box.driver.state(spec.id, sd).status == "running"
+    with pytest.raises(errors.Conflict):
+        box.driver.resume(spec.id, sd)
+    stats = box.driver.stats(spec.id, sd)
+    assert stats["pids_stats"]["current"] >= 2 and stats["memory_stats"]["usage"] > 0
+    box.driver.kill(spec.id, sd, signal.SIGKILL)
+    final = box.driver.wait(spec.id, sd, 5)
+    assert final.exit_code == 137 and final.status == "stopped"
+    with pytest.raises(errors.Conflict):
+        box.driver.kill(spec.id, sd, signal.SIGKILL)
+
+
+def test_update_changes_limits(box):
+    spec, sd = box.create(["sleep", "100"], resources=Resources(pids_limit=50))
+    box.driver.update(spec.id, sd, Resources(pids_limit=20))
+    assert box.driver.stats(spec.id, sd)["pids_stats"]["limit"] == 20
+    with open(os.path.join(sd, "spec.json")) as f:
+        assert json.load(f)["resources"]["pids_limit"] == 20
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] in "ZX"
+    except FileNotFoundError:
+        return True
+
+
+def test_delete_leaves_no_cgroup_mount_or_process(box):
+    pids = []
+    specs = []
+    for started in (False, True):
+        spec, sd = box.create(["sleep", "100"])
+        if started:
+            box.driver.start(spec.id, sd)
+        with open(os.path.join(sd, "monitor.pid")) as f:
+            pids.append(int(f.read().split()[0]))
+        pids.append(box.driver.state(spec.id, sd).pid)
+        specs.append((spec, sd))
+    for spec, sd in specs:
+        box.driver.delete(spec.id, sd)
+        box.driver.delete(spec.id, sd)  # idempotent
+        assert not os.path.exists(sd)
+        assert cgroup_dirs(spec.cgroup_path) == []
+        assert box.driver.state(spec.id, sd).status == "unknown"
+    for pid in pids:
+        assert _process_gone(pid), pid
+    with open("/proc/self/mountinfo") as f:
+        assert os.path.join(box.base, "state") not in f.read()
+
+
+def test_failed_create_leaves_nothing(box):
+    spec = box.spec(["true"], mounts=[MountSpec("/data", "bind", "/nonexistent/source", ["rbind"])])
+    sd = box.state_dir(spec)
+    with pytest.raises(errors.InvalidParameter) as info:
+        box.driver.create(spec, sd)
+    assert "/nonexistent/source" in str(info.value)
+    assert not os.path.exists(sd)
+    assert cgroup_dirs(spec.cgroup_path) == []
+
+
+def test_oom_killed(box):
+    spec, sd, *_ = box.run(["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
+                           resources=Resources(memory=8 << 20, memory_swap=8 << 20))
+    final = box.driver.wait(spec.id, sd, 10)
+    assert final.oom_killed and final.exit_code == 137
+
+
+# -- the daemon dies; its containers do not --------------------------------------------------------
+
+
+def test_containers_survive_daemon_death(box):
+    old = box.driver
+    spec, sd = box.create(["sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.05; done"])
+    old.start(spec.id, sd)
+    with open(os.path.join(sd, "monitor.pid")) as f:
+        monitor_pid = int(f.read().split()[0])
+    with open(f"/proc/{monitor_pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    assert int(fields[1]) != os.getpid()  # ppid: not the daemon
+    assert int(fields[3]) != os.getsid(0)  # its own session (not a leader: no controlling tty)
+    # The daemon dies: its driver instance and spawner go, without any goodbye.
+    spawner = old._spawner._proc
+    os.kill(spawner.pid, signal.SIGKILL)
+    spawner.wait(5)
+    old._spawner._sock.close()
+    new = _driver_or_skip(os.path.join(box.base, "home"))
+    box.driver = new
+    box.drivers.append(new)
+    assert new.state(spec.id, sd).status == "running"
+    with attach(sd) as client:
+        stream, payload = client.read_frame()
+        assert stream == 1 and payload.startswith(b"tick ")
+        new.kill(spec.id, sd, signal.SIGKILL)
+        client.read_all(time.monotonic() + 10)
+    final = new.wait(spec.id, sd, 10)
+    assert final.status == "stopped" and final.exit_code == 137
+    with open(os.path.join(sd, "exit.json")) as f:
+        assert json.load(f)["exit_code"] == 137
+    assert any(e["log"].startswith("tick ") for e in log_entries(spec.log.path))
+    # A new container works with the new instance (it starts its own spawner).
+    _, _, out, _, code = box.run(["echo", "after"])
+    assert (out, code) == (b"after\n", 0)
+
+
+def test_wait_after_monitor_killed_reports_lost_exit(box):
+    spec, sd = box.create(["sleep", "100"])
+    box.driver.start(spec.id, sd)
+    with open(os.path.join(sd, "monitor.pid")) as f:
+        monitor_pid = int(f.read().split()[0])
+    os.kill(monitor_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while not _process_gone(monitor_pid):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    # The init lives on (orphaned): still running, and kill still reaches it.
+    assert box.driver.state(spec.id, sd).status == "running"
+    box.driver.kill(spec.id, sd, signal.SIGKILL)
+    final = box.driver.wait(spec.id, sd, 5)
+    assert final.status == "stopped" and final.exit_code == 255 and "monitor" in final.error
