@@ -255,14 +255,12 @@ def spawn_init(spec, stdio: Stdio, cgroup: Cgroup, workdir: str) -> Init:
                 raise ContainerError("container init exited during setup")
             if "pid" in msg:
                 init_pid = msg["pid"]
-                _reap(setup_pid)
-                setup_pid = 0
             elif "error" in msg:
                 raise _error_from(msg)
             elif msg.get("ready"):
                 break
-        if setup_pid:
-            _reap(setup_pid)
+        _reap(setup_pid)  # gone by now: it exits right after forking the init
+        setup_pid = 0
         return Init(init_pid, reader, start_w)
     except BaseException:
         if setup_pid:
@@ -298,7 +296,7 @@ def _setup_child(ctx: _InitContext, flags, joins, ctl_r, ctl_w, start_r, start_w
     try:
         os.close(ctl_r)
         os.close(start_w)
-        ctx.cgroup.add(0)
+        ctx.cgroup.join_self()
         _join(joins)
         sc.unshare(flags)
         pid = os.fork()
@@ -526,7 +524,7 @@ def _exec_setup_child(fds, cgroup, process, stdio, limits, keep, ctl_r, ctl_w) -
     code = 1
     try:
         os.close(ctl_r)
-        cgroup.add(0)
+        cgroup.join_self()
         for fd, flag in fds:
             sc.setns(fd, flag)
             os.close(fd)

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
+import resource as _resource_mod
+import socket
 import struct
 
 from barge_exec_native.libcontainer.errors import ContainerError
@@ -157,12 +160,10 @@ def mknod(path, mode: int, device: int, dir_fd: int | None = None) -> None:
 
 def prlimit(pid: int, resource: int, limits: tuple[int, int] | None = None) -> tuple[int, int]:
     """Set (when ``limits`` is given) and return the previous rlimit of ``pid``."""
-    import resource as _resource
-
     try:
         if limits is None:
-            return _resource.prlimit(pid, resource)
-        return _resource.prlimit(pid, resource, limits)
+            return _resource_mod.prlimit(pid, resource)
+        return _resource_mod.prlimit(pid, resource, limits)
     except OSError as exc:
         _raise("prlimit", f"resource {resource} to {limits}", exc.errno)
     except ValueError as exc:  # soft above hard
@@ -224,9 +225,6 @@ IFF_UP = 0x1
 
 def link_up(name: str = "lo") -> None:
     """Bring a network interface up (SIOCSIFFLAGS), without the ``ip`` binary."""
-    import fcntl
-    import socket
-
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         req = struct.pack("16sh22x", name.encode(), 0)
         try:
@@ -240,8 +238,6 @@ TIOCSCTTY = 0x540E
 
 
 def set_controlling_tty(fd: int) -> None:
-    import fcntl
-
     try:
         fcntl.ioctl(fd, TIOCSCTTY, 0)
     except OSError as exc:

@@ -1,0 +1,576 @@
+"""Real containers through barge's libcontainer: spawn_init + start with pipes.
+
+Every test runs busybox commands in new namespaces and a real cgroup, reads
+their output, and leaves no process, mount or cgroup directory behind (the
+``box`` fixture checks). Root only.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pty
+import select
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from barge.errors import InvalidParameter
+from barge.execdriver import DEFAULT_CAPABILITIES, ContainerSpec, MountSpec, ProcessSpec, Resources, Rlimit, User
+
+from barge_exec_native.libcontainer import Cgroup, ContainerError, ExecFailed, Stdio, spawn_exec, spawn_init
+from barge_exec_native.libcontainer import caps, syscalls
+
+PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _mounts_under(path: str) -> list[str]:
+    with open("/proc/self/mountinfo") as fh:
+        return [line.split()[4] for line in fh if line.split()[4].startswith(path)]
+
+
+class Box:
+    """Runs containers for one test and cleans up whatever they leave."""
+
+    def __init__(self, rootfs: Path, tmp: Path):
+        self.rootfs = rootfs
+        self.tmp = tmp
+        self.cgroups: list[Cgroup] = []
+        self.pids: list[int] = []
+
+    def spec(self, *args: str, **kw) -> ContainerSpec:
+        cid = uuid.uuid4().hex
+        process = kw.pop("process", None) or ProcessSpec(args=list(args), env=[PATH, "HOME=/root"])
+        for key in ("user", "capabilities", "rlimits", "cwd", "no_new_privileges"):
+            if key in kw:
+                setattr(process, key, kw.pop(key))
+        rootfs = kw.pop("rootfs", None) or [{"Type": "bind", "Source": str(self.rootfs), "Options": ["rbind"]}]
+        return ContainerSpec(id=cid, rootfs=rootfs, process=process, hostname=cid[:12],
+                             cgroup_path=f"barge/{cid}", **kw)
+
+    def overlay(self) -> list[dict]:
+        """A writable layer over the busybox tree (what the overlay graph driver describes)."""
+        layer = self.tmp / uuid.uuid4().hex[:8]
+        (layer / "upper").mkdir(parents=True)
+        (layer / "work").mkdir()
+        opts = [f"lowerdir={self.rootfs}", f"upperdir={layer / 'upper'}", f"workdir={layer / 'work'}"]
+        return [{"Type": "overlay", "Source": "overlay", "Options": opts}]
+
+    def cgroup(self, spec: ContainerSpec) -> Cgroup:
+        cg = Cgroup(spec.cgroup_path)
+        self.cgroups.append(cg)
+        return cg
+
+    def create(self, spec: ContainerSpec, stdio: Stdio):
+        init = spawn_init(spec, stdio, self.cgroup(spec), str(self.tmp / spec.id))
+        self.pids.append(init.pid)
+        return init
+
+    def run(self, spec: ContainerSpec, stdin: bytes = b"", timeout: float = 20) -> tuple[int, str, str]:
+        """Start, feed stdin, collect stdout/stderr until the init exits; (exit code, out, err)."""
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            init = self.create(spec, Stdio(in_r, out_w, err_w))
+        except BaseException:
+            for fd in (in_w, out_r, err_r):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (in_r, out_w, err_w):
+                os.close(fd)
+        try:
+            try:
+                init.start()
+            except ExecFailed:
+                os.waitpid(init.pid, 0)
+                self.pids.remove(init.pid)
+                raise
+            os.write(in_w, stdin)
+            os.close(in_w)
+            in_w = -1
+            out, err = _drain(out_r, err_r, timeout)
+            code = self.wait(init.pid, timeout)
+            return code, out.decode(), err.decode()
+        finally:
+            for fd in (in_w, out_r, err_r):
+                if fd >= 0:
+                    os.close(fd)
+
+    def wait(self, pid: int, timeout: float = 20) -> int:
+        deadline = time.monotonic() + timeout
+        while True:
+            got, status = os.waitpid(pid, os.WNOHANG)
+            if got:
+                if pid in self.pids:
+                    self.pids.remove(pid)
+                return os.waitstatus_to_exitcode(status)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"container init {pid} did not exit in {timeout} s")
+            time.sleep(0.005)
+
+    def cleanup(self) -> None:
+        for pid in self.pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        for cg in self.cgroups:
+            cg.destroy()
+
+
+def _drain(out_r: int, err_r: int, timeout: float) -> tuple[bytes, bytes]:
+    bufs = {out_r: b"", err_r: b""}
+    open_fds = [out_r, err_r]
+    deadline = time.monotonic() + timeout
+    while open_fds:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"output not closed in {timeout} s: {bufs}")
+        ready, _, _ = select.select(open_fds, [], [], left)
+        for fd in ready:
+            chunk = os.read(fd, 65536)
+            if chunk:
+                bufs[fd] += chunk
+            else:
+                open_fds.remove(fd)
+    return bufs[out_r], bufs[err_r]
+
+
+@pytest.fixture
+def box(busybox_rootfs, subreaper, barge_disk_tmp):
+    b = Box(busybox_rootfs, barge_disk_tmp)
+    try:
+        yield b
+    finally:
+        b.cleanup()
+        leaked = [d for cg in b.cgroups for d in cg.unique if os.path.exists(d)]
+        assert not leaked, f"cgroup dirs left: {leaked}"
+        assert not _mounts_under(str(barge_disk_tmp)), "mounts leaked to the host"
+
+
+def _status_field(out: str, name: str) -> str:
+    for line in out.splitlines():
+        if line.startswith(name + ":"):
+            return line.split()[1]
+    raise AssertionError(f"{name} not in {out!r}")
+
+
+# -- namespaces and the root file system ---------------------------------------------------------
+
+
+def test_pid1_hostname_and_output(box):
+    spec = box.spec("sh", "-c", "echo pid=$$; hostname; cat; echo err >&2; exit 3")
+    code, out, err = box.run(spec, stdin=b"from-stdin\n")
+    assert code == 3
+    assert out.splitlines() == ["pid=1", spec.id[:12], "from-stdin"]
+    assert err == "err\n"
+
+
+def test_new_network_namespace_has_only_loopback_up(box):
+    code, out, _ = box.run(box.spec("sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1; cat /sys/class/net/lo/flags"))
+    assert code == 0
+    names = [line.strip() for line in out.splitlines()[:-1]]
+    assert names == ["lo"]
+    assert int(out.splitlines()[-1], 16) & 0x1  # IFF_UP
+
+
+def test_host_network_shares_interfaces_and_binds_sys(box):
+    spec = box.spec("sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; grep ' /sys ' /proc/mounts")
+    spec.namespaces["net"] = "host"
+    code, out, _ = box.run(spec)
+    assert code == 0
+    with open("/proc/net/dev") as fh:
+        host = sorted(line.split(":")[0].strip() for line in fh.readlines()[2:])
+    assert sorted(out.splitlines()[:-1]) == host
+    assert " ro," in out.splitlines()[-1] or out.splitlines()[-1].split()[3].startswith("ro")
+
+
+def test_docker_mounts_and_readonly_places(box):
+    script = (
+        "grep -E ' /(proc|sys|dev|dev/pts|dev/shm|dev/mqueue|sys/fs/cgroup) ' /proc/mounts | cut -d' ' -f2-4;"
+        "touch /sys/x 2>/dev/null && echo sys-writable;"
+        "echo 1 > /proc/sys/kernel/panic 2>/dev/null && echo procsys-writable;"
+        "ls -l /dev/ptmx /dev/fd; ls /dev; stat -c '%t:%T %a' /dev/null"
+    )
+    code, out, _ = box.run(box.spec("sh", "-c", script))
+    assert code == 0, out
+    mounts = {line.split()[0]: (line.split()[1], line.split()[2].split(",")) for line in out.splitlines()
+              if line.startswith("/") and len(line.split()) == 3 and line.split()[1].isalpha()}
+    assert mounts["/proc"][0] == "proc"
+    assert mounts["/sys"][0] == "sysfs" and "ro" in mounts["/sys"][1]
+    assert mounts["/dev"][0] == "tmpfs" and "nosuid" in mounts["/dev"][1]
+    assert mounts["/dev/pts"][0] == "devpts"
+    assert mounts["/dev/shm"][0] == "tmpfs" and "noexec" in mounts["/dev/shm"][1]
+    assert mounts["/dev/mqueue"][0] == "mqueue"
+    assert "ro" in mounts["/sys/fs/cgroup"][1]
+    assert "sys-writable" not in out and "procsys-writable" not in out
+    assert "/dev/ptmx -> pts/ptmx" in out and "/dev/fd -> /proc/self/fd" in out
+    for node in ("null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "mqueue"):
+        assert node in out.split()
+    assert "1:3 666" in out
+
+
+def test_masked_paths(box):
+    spec = box.spec("sh", "-c", "wc -c < /proc/interrupts; ls /proc/kcore 2>&1; ls /proc/acpi | wc -l")
+    code, out, _ = box.run(spec)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].strip() == "0"  # /dev/null bound over it
+    if os.path.exists("/proc/kcore"):
+        assert "/proc/kcore" in lines[1]
+        assert os.stat("/proc/kcore").st_size != 0
+    assert lines[-1].strip() == "0"  # an empty tmpfs over a directory
+
+
+def test_readonly_rootfs_refuses_writes(box):
+    spec = box.spec("sh", "-c", "touch /newfile; echo rc=$?; touch /tmp/x; echo tmp=$?; echo ok > /dev/shm/x && echo shm-ok",
+                    readonly_rootfs=True)
+    code, out, err = box.run(spec)
+    assert "rc=1" in out and "tmp=1" in out and "shm-ok" in out
+    assert "Read-only file system" in err
+
+
+def test_overlay_rootfs_writes_land_in_the_upper_dir(box):
+    rootfs = box.overlay()
+    upper = rootfs[0]["Options"][1].split("=", 1)[1]
+    code, out, _ = box.run(box.spec("sh", "-c", "echo data > /etc/new; mkdir -p /work/dir; cat /etc/new", rootfs=rootfs,
+                                    cwd="/work/dir"))
+    assert code == 0 and out == "data\n"
+    assert Path(upper, "etc/new").read_text() == "data\n"
+    assert Path(upper, "work/dir").is_dir()  # the missing cwd was created
+    assert not (box.rootfs / "etc/new").exists()
+
+
+def test_bind_mounts_ro_and_rw_and_symlink_cannot_escape(box, tmp_path):
+    host_dir = tmp_path / "vol"
+    host_dir.mkdir()
+    (host_dir / "f").write_text("host\n")
+    rootfs = box.overlay()
+    upper = Path(rootfs[0]["Options"][1].split("=", 1)[1])
+    (upper / "evil").symlink_to("/etc")  # absolute link: must resolve inside the container
+    spec = box.spec("sh", "-c", "cat /ro/f; echo x > /ro/g 2>/dev/null || echo ro-refused; echo rw > /rw/h; "
+                                "cat /evil/sub/f", rootfs=rootfs,
+                    mounts=[MountSpec("/ro", "bind", str(host_dir), ["rbind", "ro"]),
+                            MountSpec("/rw", "bind", str(host_dir), ["rbind"]),
+                            MountSpec("/evil/sub", "bind", str(host_dir), ["rbind", "ro"])])
+    code, out, _ = box.run(spec)
+    assert code == 0, out
+    assert out.splitlines() == ["host", "ro-refused", "host"]
+    assert (host_dir / "h").read_text() == "rw\n"
+    assert not Path("/etc/sub").exists()
+    assert (upper / "etc/sub").is_dir()  # the mount point was made inside the root
+
+
+def test_bad_bind_source_is_invalid_parameter(box):
+    spec = box.spec("true", mounts=[MountSpec("/x", "bind", "/nonexistent/src", ["rbind"])])
+    with pytest.raises(InvalidParameter, match="invalid mount config: bind source path does not exist: /nonexistent/src"):
+        box.run(spec)
+
+
+def test_tmpfs_mount_and_shm_size(box):
+    spec = box.spec("sh", "-c", "grep -E ' /(scratch|dev/shm) ' /proc/mounts", shm_size=8 << 20,
+                    mounts=[MountSpec("/scratch", "tmpfs", "tmpfs", ["size=1m", "noexec"])])
+    code, out, _ = box.run(spec)
+    assert code == 0
+    assert "/dev/shm tmpfs" in out and "size=8192k" in out
+    assert "/scratch tmpfs" in out and "size=1024k" in out
+
+
+def test_sysctl_namespaced_only(box):
+    code, out, _ = box.run(box.spec("cat", "/proc/sys/kernel/shmmni", sysctls={"kernel.shmmni": "1234"}))
+    assert (code, out) == (0, "1234\n")
+    with pytest.raises(InvalidParameter, match="not namespaced"):
+        box.run(box.spec("true", sysctls={"vm.swappiness": "1"}))
+
+
+def test_terminal_gets_a_controlling_tty(box):
+    master, slave = pty.openpty()
+    try:
+        spec = box.spec("sh", "-c", "[ -t 0 ] && echo is-a-tty; tty; ls -l /dev/console | cut -c1")
+        spec.process.terminal = True
+        init = box.create(spec, Stdio(slave, slave, slave, terminal=True))
+        os.close(slave)
+        slave = -1
+        init.start()
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO once the last slave holder exits
+                break
+            if not chunk:
+                break
+            out += chunk
+        assert box.wait(init.pid) == 0
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    text = out.decode().replace("\r", "")
+    assert "is-a-tty" in text
+    assert "/dev/console" in text
+
+
+# -- security: capabilities, users, rlimits -------------------------------------------------------
+
+
+def test_default_capabilities_match_docker(box):
+    code, out, _ = box.run(box.spec("cat", "/proc/self/status"))
+    assert code == 0
+    want = caps.mask(DEFAULT_CAPABILITIES)
+    assert int(_status_field(out, "CapEff"), 16) == want
+    assert int(_status_field(out, "CapPrm"), 16) == want
+    assert int(_status_field(out, "CapBnd"), 16) == want
+    assert int(_status_field(out, "CapInh"), 16) == 0
+    assert _status_field(out, "NoNewPrivs") == "0"
+
+
+def test_cap_drop_takes_effect(box):
+    keep = [c for c in DEFAULT_CAPABILITIES if c != "CAP_CHOWN"]
+    spec = box.spec("sh", "-c", "chown 1000 /tmp/f 2>&1; echo rc=$?", rootfs=box.overlay(), capabilities=keep)
+    spec.process.args[2] = "touch /tmp/f; " + spec.process.args[2]
+    code, out, _ = box.run(spec)
+    assert "rc=1" in out and "Operation not permitted" in out
+
+
+def test_user_1000_runs_as_1000_without_capabilities(box):
+    spec = box.spec("sh", "-c", "id -u; id -g; id -G; grep CapEff /proc/self/status; pwd; touch /x",
+                    user=User(1000, 1000, [5]), cwd="/home/app", rootfs=box.overlay())
+    code, out, err = box.run(spec)
+    lines = out.splitlines()
+    assert lines[:3] == ["1000", "1000", "1000 5"]
+    assert int(lines[3].split()[1], 16) == 0  # as in Docker: no ambient set, so none after execve
+    assert lines[4] == "/home/app"
+    assert code == 1 and "Permission denied" in err
+
+
+def test_no_new_privileges(box):
+    code, out, _ = box.run(box.spec("grep", "NoNewPrivs", "/proc/self/status", no_new_privileges=True))
+    assert out.split() == ["NoNewPrivs:", "1"]
+
+
+def test_rlimit_nofile_set_and_clamped_to_hard(box):
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    spec = box.spec("sh", "-c", "ulimit -n; ulimit -Hn", rlimits=[Rlimit("RLIMIT_NOFILE", 1024, 2048)])
+    code, out, _ = box.run(spec)
+    assert out.split() == ["1024", str(min(2048, hard))]
+    # above the hard limit: clamped instead of failing (no CAP_SYS_RESOURCE here)
+    spec = box.spec("sh", "-c", "ulimit -n; ulimit -Hn", rlimits=[Rlimit("nofile", hard * 4, hard * 4)])
+    code, out, _ = box.run(spec)
+    assert code == 0 and out.split() == [str(hard), str(hard)]
+
+
+def test_privileged_has_all_caps_rw_sys_and_no_masks(box):
+    spec = box.spec("sh", "-c", "grep CapEff /proc/self/status; grep ' /sys ' /proc/mounts; wc -c < /proc/interrupts; "
+                                "ls /dev | wc -l", privileged=True)
+    code, out, _ = box.run(spec)
+    assert code == 0
+    lines = out.splitlines()
+    assert int(lines[0].split()[1], 16) == syscalls.capget()[1]  # all we hold ourselves
+    assert " rw," in lines[1]
+    assert int(lines[2]) > 0
+    assert int(lines[3]) > 15  # the host's devices
+
+
+# -- exec failures -----------------------------------------------------------------------------
+
+
+def test_command_not_found_is_127_with_dockers_message(box):
+    with pytest.raises(ExecFailed) as info:
+        box.run(box.spec("nosuch"))
+    assert info.value.code == 127
+    assert str(info.value) == 'exec: "nosuch": executable file not found in $PATH'
+
+
+def test_not_executable_is_126(box):
+    with pytest.raises(ExecFailed) as info:
+        box.run(box.spec("/etc/passwd"))
+    assert info.value.code == 126 and "permission denied" in str(info.value)
+    with pytest.raises(ExecFailed) as info:
+        box.run(box.spec("/no/such/file"))
+    assert info.value.code == 127 and "no such file or directory" in str(info.value)
+
+
+def test_minimum_memory_is_refused_before_anything_runs(box):
+    spec = box.spec("true", resources=Resources(memory=4 << 20))
+    with pytest.raises(InvalidParameter, match="Minimum memory limit allowed is 6MB"):
+        box.run(spec)
+    assert not os.path.exists(f"/sys/fs/cgroup/memory/{spec.cgroup_path}")
+
+
+# -- cgroups ----------------------------------------------------------------------------------
+
+
+def test_cgroup_layout_detected():
+    assert Cgroup.layout() in ("v1", "hybrid", "v2")
+
+
+def test_container_is_in_its_cgroup_with_limits(box):
+    spec = box.spec("cat", "/proc/self/cgroup", resources=Resources(memory=64 << 20, pids_limit=50, cpu_shares=512,
+                                                                   cpu_quota=50000, cpu_period=100000, cpuset_cpus="0"))
+    cg = Cgroup(spec.cgroup_path)
+    code, out, _ = box.run(spec)
+    assert code == 0
+    if cg.kind != "v2":
+        assert f"memory:/{spec.cgroup_path}" in out and f"pids:/{spec.cgroup_path}" in out
+        # read back while it still exists: a new container with the same limits
+    spec2 = box.spec("sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max "
+                                 "/sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_quota_us "
+                                 "/sys/fs/cgroup/cpuset/cpuset.cpus",
+                     resources=spec.resources)
+    if cg.kind == "v2":
+        pytest.skip("v1 file names")
+    code, out, _ = box.run(spec2)
+    assert out.split() == [str(64 << 20), "50", "512", "50000", "0"]
+
+
+def test_memory_limit_oom_kill_is_reported(box):
+    spec = box.spec("sh", "-c", "x=a; while true; do x=$x$x; done", resources=Resources(memory=16 << 20))
+    cg = box.cgroup(spec)
+    code, _out, _err = box.run(spec, timeout=30)
+    assert code == -signal.SIGKILL
+    assert cg.oom_killed()
+    stats = cg.stats()
+    assert stats["memory_stats"]["limit"] == 16 << 20
+
+
+def test_pids_limit_contains_a_fork_storm(box):
+    spec = box.spec("sh", "-c", "(for i in $(seq 1000); do sleep 30 >/dev/null & done) 2>/dev/null; echo done; read x",
+                    resources=Resources(pids_limit=100))
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    cg = box.cgroup(spec)
+    try:
+        init = box.create(spec, Stdio(in_r, out_w, out_w))
+        os.close(in_r), os.close(out_w)
+        init.start()
+        buf = b""
+        deadline = time.monotonic() + 20
+        while b"done" not in buf and time.monotonic() < deadline:
+            if select.select([out_r], [], [], 1)[0]:
+                buf += os.read(out_r, 4096)
+        assert b"done" in buf
+        assert 90 <= len(cg.pids()) <= 100  # the storm reached the limit and stopped there
+        assert cg.stats()["pids_stats"] == {"current": len(cg.pids()), "limit": 100}
+        pid = os.fork()  # the host still forks
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        cg.destroy()  # kills all of them (stdin still open: sh is still waiting)
+        assert box.wait(init.pid) == -signal.SIGKILL
+    finally:
+        os.close(in_w)
+        os.close(out_r)
+
+
+def test_exec_joins_the_running_container(box):
+    spec = box.spec("sh", "-c", "echo up; read x")
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    cg = box.cgroup(spec)
+    init = box.create(spec, Stdio(in_r, out_w, out_w))
+    os.close(in_r)
+    os.close(out_w)
+    try:
+        init.start()
+        assert os.read(out_r, 100) == b"up\n"
+        er, ew = os.pipe()
+        proc = ProcessSpec(args=["sh", "-c", "echo $$; cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; pwd; id -u; "
+                                             "readlink /proc/self/ns/net"], env=[PATH], cwd="/tmp", user=User(1000, 1000))
+        pid = spawn_exec(init.pid, spec, proc, Stdio(0, ew, ew), cg)
+        os.close(ew)
+        assert pid in cg.pids()
+        out, _ = _drain(er, os.open("/dev/null", os.O_RDONLY), 10)
+        os.close(er)
+        assert box.wait(pid) == 0
+        lines = out.decode().splitlines()
+        assert int(lines[0]) > 1
+        assert lines[1].strip() == "sh -c echo up; read x"
+        assert lines[2:5] == [spec.id[:12], "/tmp", "1000"]
+        assert lines[5] == os.readlink(f"/proc/{init.pid}/ns/net")
+        with pytest.raises(ExecFailed) as info:
+            spawn_exec(init.pid, spec, ProcessSpec(args=["nosuch"], env=[PATH]), Stdio(0, 1, 2), cg)
+        assert info.value.code == 127 and "executable file not found in $PATH" in str(info.value)
+        os.write(in_w, b"\n")
+        assert box.wait(init.pid) == 0
+    finally:
+        os.close(in_w)
+        os.close(out_r)
+
+
+def test_pause_and_thaw(box):
+    spec = box.spec("sh", "-c", "while true; do echo tick; sleep 0.02; done")
+    r, w = os.pipe()
+    cg = box.cgroup(spec)
+    init = box.create(spec, Stdio(0, w, w))
+    os.close(w)
+    try:
+        init.start()
+        os.read(r, 100)
+        cg.freeze()
+        assert cg.frozen()
+        time.sleep(0.1)
+        while select.select([r], [], [], 0.05)[0]:  # drain what was written before the freeze
+            os.read(r, 4096)
+        assert not select.select([r], [], [], 0.2)[0]  # nothing while frozen
+        cg.thaw()
+        assert not cg.frozen()
+        assert select.select([r], [], [], 2)[0]
+    finally:
+        os.close(r)
+    cg.kill_all(signal.SIGKILL)
+    assert box.wait(init.pid) == -signal.SIGKILL
+
+
+def test_stats_shape(box):
+    spec = box.spec("sh", "-c", "read x", resources=Resources(memory=32 << 20))
+    r, w = os.pipe()
+    cg = box.cgroup(spec)
+    init = box.create(spec, Stdio(r, 1, 2))
+    os.close(r)
+    try:
+        init.start()
+        s = cg.stats()
+        os.write(w, b"\n")
+    finally:
+        os.close(w)
+    assert box.wait(init.pid) == 0
+    assert s["memory_stats"]["limit"] == 32 << 20 and s["memory_stats"]["usage"] > 0
+    assert isinstance(s["memory_stats"]["stats"], dict)
+    cpu = s["cpu_stats"]
+    assert cpu["cpu_usage"]["total_usage"] > 0 and cpu["system_cpu_usage"] > 0 and cpu["online_cpus"] >= 1
+    assert set(cpu["throttling_data"]) == {"periods", "throttled_periods", "throttled_time"}
+    assert s["pids_stats"]["current"] >= 1
+
+
+def test_cancel_before_start_leaves_nothing(box):
+    spec = box.spec("true")
+    init = box.create(spec, Stdio(0, 1, 2))
+    init.cancel()
+    box.pids.remove(init.pid)
+    with pytest.raises(ProcessLookupError):
+        os.kill(init.pid, 0)
+    box.cgroups[-1].destroy()
+    assert not glob.glob(f"/sys/fs/cgroup/*/{spec.cgroup_path}")
+
+
+def test_destroy_is_idempotent(need_root):
+    cg = Cgroup(f"barge/{uuid.uuid4().hex}")
+    cg.create(Resources(pids_limit=10))
+    assert cg.exists()
+    cg.destroy()
+    cg.destroy()
+    assert not cg.exists()
+
+
+def test_bad_cgroup_path_refused():
+    with pytest.raises(ContainerError):
+        Cgroup("../escape")
