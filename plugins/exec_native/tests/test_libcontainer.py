@@ -574,3 +574,147 @@ def test_destroy_is_idempotent(need_root):
 def test_bad_cgroup_path_refused():
     with pytest.raises(ContainerError):
         Cgroup("../escape")
+
+
+def test_signals_are_default_and_unblocked_in_the_container(box):
+    # Python ignores SIGPIPE and SIGXFSZ; ignored signals would survive execve
+    code, out, _ = box.run(box.spec("sh", "-c", "grep -E 'Sig(Ign|Blk)' /proc/self/status; yes | head -n 1"))
+    assert code == 0
+    fields = dict(line.split(":\t") for line in out.splitlines() if ":\t" in line)
+    assert int(fields["SigIgn"], 16) == 0 and int(fields["SigBlk"], 16) == 0
+    assert out.splitlines()[-1] == "y"
+
+
+def test_init_reaper_runs_the_command_as_its_child(box):
+    spec = box.spec("sh", "-c", "echo $$; (sleep 0.05 &); sleep 0.2; ps -o stat,comm | grep -c '^Z'; exit 3", init=True)
+    code, out, _ = box.run(spec)
+    assert code == 3
+    pid, zombies = out.split()
+    assert pid != "1" and zombies == "0"  # the orphaned sleep was reaped by PID 1
+
+
+def test_init_reaper_forwards_signals_and_reports_them(box):
+    spec = box.spec("sh", "-c", "trap 'exit 7' TERM; echo ready; while true; do sleep 0.02; done", init=True)
+    r, w = os.pipe()
+    init = box.create(spec, Stdio(0, w, w))
+    os.close(w)
+    try:
+        init.start()
+        assert os.read(r, 100) == b"ready\n"
+        os.kill(init.pid, signal.SIGTERM)
+        assert box.wait(init.pid) == 7
+    finally:
+        os.close(r)
+    with pytest.raises(ExecFailed) as info:
+        box.run(box.spec("nosuch", init=True))
+    assert info.value.code == 127
+    code, _, _ = box.run(box.spec("sh", "-c", "kill -9 $$", init=True))
+    assert code == 137
+
+
+def test_memory_swap_and_update(box):
+    spec = box.spec("sh", "-c", "read x", resources=Resources(memory=32 << 20, memory_swap=64 << 20))
+    r, w = os.pipe()
+    cg = box.cgroup(spec)
+    init = box.create(spec, Stdio(r, 1, 2))
+    os.close(r)
+    try:
+        init.start()
+        mem = cg.dirs["memory"] if cg.kind != "v2" else None
+        if mem and os.path.exists(f"{mem}/memory.memsw.limit_in_bytes"):
+            assert Path(f"{mem}/memory.memsw.limit_in_bytes").read_text().strip() == str(64 << 20)
+        cg.set(Resources(memory=128 << 20, memory_swap=256 << 20))  # raising: memsw must go first
+        assert cg.stats()["memory_stats"]["limit"] == 128 << 20
+        cg.set(Resources(memory=16 << 20, memory_swap=16 << 20))  # lowering: the limit first
+        assert cg.stats()["memory_stats"]["limit"] == 16 << 20
+        cg.set(Resources(pids_limit=7, cpu_shares=256))
+        assert cg.stats()["pids_stats"]["limit"] == 7
+        os.write(w, b"\n")
+    finally:
+        os.close(w)
+    assert box.wait(init.pid) == 0
+
+
+def test_cpuset_outside_the_machine_is_refused(box):
+    with pytest.raises(InvalidParameter, match="Requested CPUs are not available"):
+        box.run(box.spec("true", resources=Resources(cpuset_cpus="63")))
+
+
+def test_exec_with_a_terminal(box):
+    spec = box.spec("sh", "-c", "read x")
+    r, w = os.pipe()
+    init = box.create(spec, Stdio(r, 1, 2))
+    os.close(r)
+    master, slave = pty.openpty()
+    try:
+        init.start()
+        proc = ProcessSpec(args=["sh", "-c", "[ -t 1 ] && echo tty-ok; ps -o pid,tty | tail -n 1"], env=[PATH])
+        pid = spawn_exec(init.pid, spec, proc, Stdio(slave, slave, slave, terminal=True), box.cgroups[-1])
+        os.close(slave)
+        slave = -1
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        assert box.wait(pid) == 0
+        assert b"tty-ok" in out
+        os.write(w, b"\n")
+        assert box.wait(init.pid) == 0
+    finally:
+        os.close(w)
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+
+
+def _v2_root() -> str | None:
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            if " - cgroup2 " in line:
+                return line.split()[4]
+    return None
+
+
+def test_v2_code_path_on_a_cgroup2_tree(box):
+    """The v2 half (cgroup.procs, cgroup.freeze, cgroup.kill, a private
+    cgroup namespace with cgroup2 mounted) on whatever cgroup2 tree exists:
+    the whole hierarchy on v2, the bare ``unified`` one on hybrid."""
+    root = _v2_root()
+    if root is None:
+        pytest.skip("no cgroup2 mount on this machine")
+    spec = box.spec("sh", "-c", "cat /proc/self/cgroup | grep '^0::'; grep ' /sys/fs/cgroup ' /proc/mounts; read x")
+    cg = Cgroup(spec.cgroup_path, v2_root=root)
+    box.cgroups.append(cg)
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    init = spawn_init(spec, Stdio(in_r, out_w, out_w), cg, str(box.tmp / spec.id))
+    box.pids.append(init.pid)
+    os.close(in_r)
+    os.close(out_w)
+    try:
+        init.start()
+        out = b""
+        while out.count(b"\n") < 2:
+            out += os.read(out_r, 4096)
+        time.sleep(0.05)  # grep has exited; only `read` in sh is left
+        assert cg.pids() == [init.pid]
+        with open(f"/proc/{init.pid}/cgroup") as fh:
+            assert f"0::/{spec.cgroup_path}\n" in fh.read()
+        cg.freeze()
+        assert cg.frozen()
+        cg.thaw()
+        assert not cg.frozen()
+        assert isinstance(cg.stats()["cpu_stats"]["online_cpus"], int)
+        cg.kill_all(signal.SIGKILL)
+        assert box.wait(init.pid) == -signal.SIGKILL
+        out = out.decode()
+        assert out.splitlines()[0] == "0::/"  # a private cgroup namespace rooted at the container
+        assert "cgroup2" in out.splitlines()[1] and "ro" in out.splitlines()[1].split()[3].split(",")
+    finally:
+        os.close(in_w)
+        os.close(out_r)

@@ -140,12 +140,15 @@ class Cgroup:
             return "v2"
         raise ContainerError("no cgroup file system is mounted")
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, *, v2_root: str | None = None):
+        """``v2_root`` forces the v2 layout on that cgroup2 mount (tests use the
+        hybrid layout's bare ``unified`` tree to exercise the v2 code here)."""
         self.path = path.strip("/")
         if not self.path or ".." in self.path.split("/"):
             raise ContainerError(f"invalid cgroup path: {path!r}")
-        self.kind = self.layout()
+        self.kind = "v2" if v2_root else self.layout()
         v1, v2 = _mounts()
+        v2 = v2_root or v2
         if self.kind == "v2":
             self.root = v2
             self.dirs = {c: os.path.join(v2, self.path) for c in V2_CONTROLLERS}

@@ -348,6 +348,8 @@ def _init_child(ctx: _InitContext, ctl_w: int, start_r: int) -> None:
             code = 0  # cancelled before start
             return
         os.close(start_r)
+        if spec.init:
+            _reaper(spec.process, ctl_w)
         _exec(spec.process, keep_fd=ctl_w)
     except BaseException as exc:  # noqa: BLE001
         if isinstance(exc, ExecFailed):
@@ -447,6 +449,7 @@ def _exec(process, keep_fd: int) -> None:
     env = _environ(process.env)
     name = process.args[0]
     path = lookup(name, env.get("PATH", DEFAULT_PATH))
+    _default_signals()
     os.closerange(3, keep_fd)
     os.closerange(keep_fd + 1, 1 << 20)
     try:
@@ -454,6 +457,67 @@ def _exec(process, keep_fd: int) -> None:
     except OSError as exc:
         code = 127 if exc.errno == errno.ENOENT else 126
         raise ExecFailed(f'exec: "{name}": {exc.strerror.lower()}', code) from None
+
+
+def _default_signals() -> None:
+    """Undo what Python and the monitor did to signals: ignored ones (SIGPIPE,
+    SIGXFSZ) and the blocked mask would survive execve into the container."""
+    for sig in range(1, signal.NSIG):
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def _reaper(process, ctl_w: int) -> None:
+    """``--init``: stay PID 1, run the command as its child, forward signals, reap.
+
+    What tini (Docker's docker-init) does, without a binary to bind in: the
+    exit code is the child's, or 128 + the signal that killed it.
+    """
+    everything = set(range(1, signal.NSIG)) - {signal.SIGKILL, signal.SIGSTOP}
+    signal.pthread_sigmask(signal.SIG_BLOCK, everything)
+    child = os.fork()
+    if child == 0:
+        _exec_or_report(process, ctl_w)  # never returns
+    os.close(ctl_w)  # only the child reports exec errors; EOF then means it ran
+    devnull = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):  # do not hold the container's output open
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    while True:
+        info = signal.sigwaitinfo(everything)
+        if info.si_signo != signal.SIGCHLD:
+            try:
+                os.kill(child, info.si_signo)
+            except ProcessLookupError:
+                pass
+            continue
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                os._exit(0)
+            if pid == 0:
+                break
+            if pid == child:
+                code = os.waitstatus_to_exitcode(status)
+                os._exit(128 - code if code < 0 else code)
+
+
+def _exec_or_report(process, ctl_w: int) -> None:
+    code = 126
+    try:
+        _exec(process, keep_fd=ctl_w)
+    except BaseException as exc:  # noqa: BLE001
+        if isinstance(exc, ExecFailed):
+            code = exc.code
+        _send_error(ctl_w, exc)
+    finally:
+        os._exit(code)
 
 
 # -- exec into a running container ---------------------------------------------------------------
