@@ -549,6 +549,30 @@ def test_stats_shape(box):
     assert cpu["cpu_usage"]["total_usage"] > 0 and cpu["system_cpu_usage"] > 0 and cpu["online_cpus"] >= 1
     assert set(cpu["throttling_data"]) == {"periods", "throttled_periods", "throttled_time"}
     assert s["pids_stats"]["current"] >= 1
+    assert set(s["blkio_stats"]) >= {"io_service_bytes_recursive", "io_serviced_recursive"}
+
+
+def test_failed_setup_leaves_nothing(box):
+    rootfs = [{"Type": "overlay", "Source": "overlay", "Options": ["lowerdir=/nonexistent/lower"]}]
+    spec = box.spec("true", rootfs=rootfs)
+    with pytest.raises(ContainerError, match="mount"):
+        box.run(spec)
+    assert not glob.glob(f"/sys/fs/cgroup/*/{spec.cgroup_path}")
+    assert _children() == []  # the init was killed and reaped
+
+
+def _children() -> list[int]:
+    me = str(os.getpid())
+    found = []
+    for stat_path in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat_path) as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:
+            found.append(int(stat_path.split("/")[2]))
+    return found
 
 
 def test_cancel_before_start_leaves_nothing(box):

@@ -552,6 +552,7 @@ def _stats_v1(dirs: dict[str, str]) -> dict:
                       "throttled_time": st.get("throttled_time", 0)}
     out["cpu_stats"] = {"cpu_usage": cpu_usage, "system_cpu_usage": _system_cpu_usage(),
                         "online_cpus": _online_cpus(), "throttling_data": throttling}
+    out["blkio_stats"] = _blkio_v1(dirs.get("blkio"))
     if dirs.get("pids"):
         out["pids_stats"] = {"current": _read_int(os.path.join(dirs["pids"], "pids.current")) or 0}
         limit = _read_int(os.path.join(dirs["pids"], "pids.max"))
@@ -588,4 +589,46 @@ def _stats_v2(d: str) -> dict:
     limit = _read_int(os.path.join(d, "pids.max"))
     if limit is not None:
         out["pids_stats"]["limit"] = limit
+    out["blkio_stats"] = _io_v2(d)
+    return out
+
+
+def _blkio_v1(d: str | None) -> dict:
+    """Docker's ``blkio_stats`` from v1 throttle counters (``8:0 Read 4096`` lines)."""
+    out = {"io_service_bytes_recursive": [], "io_serviced_recursive": []}
+    if not d:
+        return out
+    for key, name in (("io_service_bytes_recursive", "blkio.throttle.io_service_bytes_recursive"),
+                      ("io_serviced_recursive", "blkio.throttle.io_serviced_recursive")):
+        try:
+            with open(os.path.join(d, name)) as fh:
+                for line in fh:
+                    parts = line.split()
+                    if len(parts) == 3 and ":" in parts[0]:
+                        major, minor = parts[0].split(":")
+                        out[key].append({"major": int(major), "minor": int(minor), "op": parts[1],
+                                         "value": int(parts[2])})
+        except OSError:
+            pass
+    return out
+
+
+def _io_v2(d: str) -> dict:
+    """``blkio_stats`` from v2 ``io.stat`` (Docker reports ops in lower case there)."""
+    out = {"io_service_bytes_recursive": [], "io_serviced_recursive": []}
+    try:
+        with open(os.path.join(d, "io.stat")) as fh:
+            lines = fh.readlines()
+    except OSError:
+        return out
+    for line in lines:
+        parts = line.split()
+        if not parts or ":" not in parts[0]:
+            continue
+        major, minor = (int(x) for x in parts[0].split(":"))
+        kv = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+        for key, prefix in (("io_service_bytes_recursive", "bytes"), ("io_serviced_recursive", "ios")):
+            for op, field in (("read", "r" + prefix), ("write", "w" + prefix)):
+                if field in kv:
+                    out[key].append({"major": major, "minor": minor, "op": op, "value": int(kv[field])})
     return out

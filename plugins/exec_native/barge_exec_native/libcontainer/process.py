@@ -1,14 +1,19 @@
 """Starting a container's init, and exec'ing more processes into it.
 
-The sequence is runc's (docker-engine-notes §3.1), in Python:
+The sequence is runc's (docker-engine-notes §3.1), in Python, with one fork:
 
-* the caller forks a *setup child*, which joins the cgroup (so everything
-  after is contained), ``setns`` into namespaces to share, ``unshare`` s the
-  new ones in one call and forks the *init*: PID 1 of the new PID namespace.
-  The setup child reports the init's host pid and exits; the caller reaps it
-  and, being a child subreaper, inherits the init;
-* the init builds the root file system (:mod:`.rootfs`), sets hostname,
-  sysctls, rlimits, user, capabilities, reports "ready" and blocks until
+* the caller points its *children's* PID namespace at a new one
+  (``unshare(CLONE_NEWPID)`` affects only children) or at the one to join,
+  forks, and points it back at its own (``setns``), so the child is PID 1 of
+  the container without an intermediate process (each process hop costs
+  1-2 ms of scheduling on this VM). The caller must not fork from another
+  thread meanwhile (the monitor is single-threaded);
+* the child joins the cgroup first (so everything after is contained),
+  ``setns`` into namespaces to share, ``unshare`` s the others in one call
+  (mount, uts, ipc, net, cgroup: after the cgroup join, so a private cgroup
+  namespace is rooted at the container's cgroup);
+* it builds the root file system (:mod:`.rootfs`), sets hostname, sysctls,
+  rlimits, user, capabilities, reports "ready" and blocks until
   :meth:`Init.start`; then it looks the command up in the container's PATH
   and ``execve`` s it. Errors travel back as JSON lines on a CLOEXEC pipe,
   so a successful exec is seen as end-of-file.
@@ -213,11 +218,56 @@ def _cap_mask(spec_privileged: bool, process) -> int:
     return caps.mask(process.capabilities)
 
 
+class _ChildPidNamespace:
+    """Within the block, the caller's children are born in another PID namespace.
+
+    ``target``: ``"new"`` (unshare), a namespace file to join, or ``None``
+    (unchanged). Restored on exit with ``setns`` on the caller's own.
+    """
+
+    def __init__(self, target: str | int | None):
+        self.target = target
+        self.own = -1
+        self._parent = os.getpid()
+
+    def __enter__(self):
+        if self.target is None:
+            return self
+        self.own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if self.target == "new":
+                sc.unshare(sc.CLONE_NEWPID)
+            elif isinstance(self.target, int):
+                sc.setns(self.target, sc.CLONE_NEWPID)
+            else:
+                fd = os.open(self.target, os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    sc.setns(fd, sc.CLONE_NEWPID)
+                finally:
+                    os.close(fd)
+        except BaseException:
+            os.close(self.own)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.own >= 0 and os.getpid() == self._parent:
+            try:
+                sc.setns(self.own, sc.CLONE_NEWPID)
+            finally:
+                os.close(self.own)
+
+    def fork(self) -> int:
+        self._parent = os.getpid()
+        return os.fork()
+
+
 def spawn_init(spec, stdio: Stdio, cgroup: Cgroup, workdir: str) -> Init:
     """Create the container's init in its namespaces and cgroup, waiting for start.
 
-    Raises :class:`ContainerError` (or ``InvalidParameter``) with the reason;
-    then nothing is left running, and a cgroup this call created is removed.
+    The init is a child of the caller. Raises :class:`ContainerError` (or
+    ``InvalidParameter``) with the reason; then nothing is left running, and
+    a cgroup this call created is removed.
     """
     check_resources(spec.resources)
     mounts = rfs.plan_mounts(spec)
@@ -229,48 +279,48 @@ def spawn_init(spec, stdio: Stdio, cgroup: Cgroup, workdir: str) -> Init:
     rootfs = os.path.join(workdir, "rootfs")
     os.makedirs(rootfs, exist_ok=True)
     console = os.ttyname(stdio.stdin) if stdio.terminal else None
+    pid_target = modes.get("pid")
+    pid_target = None if pid_target in ("host", "", None) else pid_target
+    joins = [(path, flag) for path, flag in joins if flag != sc.CLONE_NEWPID]
+    flags &= ~sc.CLONE_NEWPID
     created = not cgroup.exists()
     cgroup.create(spec.resources, privileged=spec.privileged)
     ctx = _InitContext(spec, stdio, cgroup, rootfs, mounts, modes, limits, keep, console)
     ctl_r, ctl_w = os.pipe()
     start_r, start_w = os.pipe()
+    pid = 0
     try:
-        setup_pid = os.fork()
+        with _ChildPidNamespace(pid_target) as pidns:
+            pid = pidns.fork()
+            if pid == 0:
+                _init_child(ctx, flags, joins, ctl_r, ctl_w, start_r, start_w)  # never returns
     except BaseException:
         for fd in (ctl_r, ctl_w, start_r, start_w):
             os.close(fd)
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            _reap(pid)
         if created:
             cgroup.destroy()
         raise
-    if setup_pid == 0:
-        _setup_child(ctx, flags, joins, ctl_r, ctl_w, start_r, start_w)  # never returns
     os.close(ctl_w)
     os.close(start_r)
     reader = _Reader(ctl_r)
-    init_pid = 0
     try:
         while True:
             msg = reader.next()
             if msg is None:
                 raise ContainerError("container init exited during setup")
-            if "pid" in msg:
-                init_pid = msg["pid"]
-            elif "error" in msg:
+            if "error" in msg:
                 raise _error_from(msg)
-            elif msg.get("ready"):
-                break
-        _reap(setup_pid)  # gone by now: it exits right after forking the init
-        setup_pid = 0
-        return Init(init_pid, reader, start_w)
+            if msg.get("ready"):
+                return Init(pid, reader, start_w)
     except BaseException:
-        if setup_pid:
-            _reap(setup_pid)
-        if init_pid:
-            try:
-                os.kill(init_pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            _reap(init_pid)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _reap(pid)
         reader.close()
         os.close(start_w)
         if created:
@@ -291,25 +341,6 @@ class _InitContext:
     console: str | None
 
 
-def _setup_child(ctx: _InitContext, flags, joins, ctl_r, ctl_w, start_r, start_w) -> None:
-    code = 1
-    try:
-        os.close(ctl_r)
-        os.close(start_w)
-        ctx.cgroup.join_self()
-        _join(joins)
-        sc.unshare(flags)
-        pid = os.fork()
-        if pid == 0:
-            _init_child(ctx, ctl_w, start_r)  # never returns
-        _send(ctl_w, {"pid": pid})
-        code = 0
-    except BaseException as exc:  # noqa: BLE001 - everything goes to the caller
-        _send_error(ctl_w, exc)
-    finally:
-        os._exit(code)
-
-
 def _join(joins) -> None:
     for path, flag in joins:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -319,9 +350,14 @@ def _join(joins) -> None:
             os.close(fd)
 
 
-def _init_child(ctx: _InitContext, ctl_w: int, start_r: int) -> None:
+def _init_child(ctx: _InitContext, flags: int, joins, ctl_r: int, ctl_w: int, start_r: int, start_w: int) -> None:
     code = 1
     try:
+        os.close(ctl_r)
+        os.close(start_w)
+        ctx.cgroup.join_self()
+        _join(joins)
+        sc.unshare(flags)
         spec = ctx.spec
         os.setsid()
         os.umask(0)
@@ -532,80 +568,67 @@ def _same_ns(a: str, b: str) -> bool:
 
 
 def spawn_exec(init_pid: int, spec, process, stdio: Stdio, cgroup: Cgroup) -> int:
-    """Run ``process`` inside the container whose init is ``init_pid``; return its host pid.
+    """Run ``process`` inside the container whose init is ``init_pid``; return its pid.
 
-    The process joins the init's namespaces and the cgroup, then takes the
-    process's cwd, rlimits, user and capabilities. Raises
-    :class:`ExecFailed` when the command is not found or not executable.
+    The process (a child of the caller) joins the init's namespaces and the
+    cgroup, then takes the process's cwd, rlimits, user and capabilities.
+    Raises :class:`ExecFailed` when the command is not found or not
+    executable.
     """
     limits = _rlimits(process)
     keep = _cap_mask(spec.privileged, process)
     fds = []
+    pid_fd = None
     try:
         for kind in EXEC_NAMESPACES:
             flag, name = sc.NAMESPACES[kind]
             theirs = f"/proc/{init_pid}/ns/{name}"
             if not _same_ns(f"/proc/self/ns/{name}", theirs):
-                fds.append((os.open(theirs, os.O_RDONLY | os.O_CLOEXEC), flag))
+                fd = os.open(theirs, os.O_RDONLY | os.O_CLOEXEC)
+                if kind == "pid":
+                    pid_fd = fd
+                else:
+                    fds.append((fd, flag))
     except FileNotFoundError:
         for fd, _ in fds:
             os.close(fd)
+        if pid_fd is not None:
+            os.close(pid_fd)
         raise ContainerError(f"container init {init_pid} is not running") from None
     ctl_r, ctl_w = os.pipe()
-    try:
-        setup_pid = os.fork()
-    except BaseException:
-        for fd in [ctl_r, ctl_w] + [f for f, _ in fds]:
-            os.close(fd)
-        raise
-    if setup_pid == 0:
-        _exec_setup_child(fds, cgroup, process, stdio, limits, keep, ctl_r, ctl_w)  # never returns
-    os.close(ctl_w)
-    for fd, _ in fds:
-        os.close(fd)
-    reader = _Reader(ctl_r)
     pid = 0
+    try:
+        with _ChildPidNamespace(pid_fd) as pidns:
+            pid = pidns.fork()
+            if pid == 0:
+                _exec_child(fds, cgroup, process, stdio, limits, keep, ctl_r, ctl_w)  # never returns
+    finally:
+        for fd, _ in fds:
+            os.close(fd)
+        if pid_fd is not None:
+            os.close(pid_fd)
+        os.close(ctl_w)
+    reader = _Reader(ctl_r)
     error = None
     try:
         while (msg := reader.next()) is not None:
-            if "pid" in msg:
-                pid = msg["pid"]
-            elif "error" in msg and error is None:
+            if "error" in msg and error is None:
                 error = _error_from(msg)
     finally:
         reader.close()
-        _reap(setup_pid)
     if error is not None:
-        if pid:
-            _reap(pid)  # it exits by itself after reporting
+        _reap(pid)  # it exits by itself after reporting
         raise error
-    if not pid:
-        raise ContainerError("exec: the process exited during setup")
     return pid
 
 
-def _exec_setup_child(fds, cgroup, process, stdio, limits, keep, ctl_r, ctl_w) -> None:
-    code = 1
+def _exec_child(fds, cgroup, process, stdio, limits, keep, ctl_r, ctl_w) -> None:
+    code = 126
     try:
         os.close(ctl_r)
         cgroup.join_self()
-        for fd, flag in fds:
+        for fd, flag in fds:  # mount last: its /proc hides the host's afterwards
             sc.setns(fd, flag)
-            os.close(fd)
-        pid = os.fork()
-        if pid == 0:
-            _exec_child(process, stdio, limits, keep, ctl_w)  # never returns
-        _send(ctl_w, {"pid": pid})
-        code = 0
-    except BaseException as exc:  # noqa: BLE001
-        _send_error(ctl_w, exc)
-    finally:
-        os._exit(code)
-
-
-def _exec_child(process, stdio, limits, keep, ctl_w) -> None:
-    code = 126
-    try:
         os.setsid()
         _setup_stdio(stdio)
         _finalize(process, limits, keep)
