@@ -1,6 +1,6 @@
 """``barge``: the typer application and its global options.
 
-Commands live in small modules (images, system, daemon) and register
+Commands live in small modules (containers, run, images, system, daemon) and register
 themselves here. Importing this module must stay cheap: no aiohttp, pluggy,
 stevedore, server, graph or driver imports (tests/unit/test_cli_imports.py
 checks it); typer is configured so rich is never imported.
@@ -59,13 +59,16 @@ def root(
         os.environ.setdefault("BARGE_DEBUG", "1")
 
 
-from barge.cli import daemon, images, system  # noqa: E402  (they add commands to `app`)
+from barge.cli import containers, daemon, images, system  # noqa: E402  (they add commands to `app`)
 
+containers.register(app)
 images.register(app)
 system.register(app)
 daemon.register(app)
 
 
 def main() -> None:
-    """Console entry point."""
-    app(prog_name="barge")
+    """Console entry point: the click tree is built lazily (see ``lazy``)."""
+    from barge.cli.lazy import command
+
+    command(app)(prog_name="barge")

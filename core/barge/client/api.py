@@ -13,6 +13,7 @@ from typing import IO, Any, Iterable, Iterator
 
 from barge import API_VERSION
 from barge.client import jsonmessage, transport
+from barge.client.containers import ContainerAPI
 from barge.client.errors import APIError, ClientError, DaemonUnreachable
 from barge.client.transport import Endpoint, TLSOptions
 
@@ -86,7 +87,7 @@ class Response:
         self.close()
 
 
-class Client:
+class Client(ContainerAPI):
     """Talks to one daemon. Cheap to build; the first call negotiates."""
 
     def __init__(self, host: str | None = None, tls: TLSOptions | None = None, version: str | None = None):

@@ -853,6 +853,17 @@ class _Exec:
             except (ValueError, KeyError, AttributeError) as exc:
                 raise self.error(cmd, f"error calling {first.name}: {exc}") from None
         if len(cmd.args) > 1 or final is not _UNSET:
+            if isinstance(first, _Field):
+                # A method with arguments, like docker's ``{{.Label "key"}}``.
+                method = self.eval_arg(first, dot)
+                if callable(method):
+                    args = [self.eval_arg(a, dot) for a in cmd.args[1:]]
+                    if final is not _UNSET:
+                        args.append(final)
+                    try:
+                        return method(*args)
+                    except TypeError as exc:
+                        raise self.error(cmd, f"wrong number of args for {first.names[-1]}: {exc}") from None
             raise self.error(first, f"can't give argument to non-function {first.src}")
         return self.eval_arg(first, dot)
 

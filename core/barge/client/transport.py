@@ -216,6 +216,7 @@ def send(
                     conn.sock.sendall(data)
                     conn.sock.sendall(b"\r\n")
                 conn.sock.sendall(b"0\r\n\r\n")
+        sock = conn.sock
         response = conn.getresponse()
     except (ConnectionRefusedError, FileNotFoundError) as exc:
         conn.close()
@@ -226,6 +227,7 @@ def send(
     except BrokenPipeError:
         # The daemon stopped reading (it rejected the body): its answer says why.
         try:
+            sock = conn.sock
             response = conn.getresponse()
         except Exception:
             conn.close()
@@ -235,4 +237,19 @@ def send(
         raise DaemonUnreachable(endpoint.url, str(exc)) from None
     # The response keeps the socket; closing it closes the connection.
     response._barge_conn = conn  # type: ignore[attr-defined]
+    response._barge_sock = sock  # type: ignore[attr-defined]  (for shutdown() from another thread)
     return response
+
+
+def open_socket(endpoint: Endpoint, timeout: float | None = None) -> socket.socket:
+    """A connected socket (TLS-wrapped when asked) for a hijacked request."""
+    conn = connect(endpoint, timeout)
+    try:
+        conn.connect()
+    except (ConnectionRefusedError, FileNotFoundError, PermissionError, socket.gaierror) as exc:
+        conn.close()
+        raise DaemonUnreachable(endpoint.url, str(exc)) from None
+    sock = conn.sock
+    conn.sock = None  # the socket is ours now
+    sock.settimeout(None)
+    return sock
