@@ -742,3 +742,41 @@ def test_v2_code_path_on_a_cgroup2_tree(box):
     finally:
         os.close(in_w)
         os.close(out_r)
+
+
+def test_v2_device_filter_denies_other_devices(box):
+    """cgroup v2 has no devices.allow: an eBPF program must refuse devices off
+    Docker's list (kmsg 1:11 here) even to a container holding CAP_MKNOD,
+    and allow them when privileged (checked on whatever cgroup2 tree exists)."""
+    root = _v2_root()
+    if root is None or not os.path.exists("/dev/kmsg"):
+        pytest.skip("needs a cgroup2 mount and /dev/kmsg")
+    script = "mknod /tmp/kmsg c 1 11 && head -c 0 /tmp/kmsg && echo kmsg-open; echo ok > /dev/null && echo null-ok"
+    outputs = {}
+    for privileged in (False, True):
+        spec = box.spec("sh", "-c", script, rootfs=box.overlay(), privileged=privileged)
+        cg = Cgroup(spec.cgroup_path, v2_root=root)
+        box.cgroups.append(cg)
+        out_r, out_w = os.pipe()
+        init = spawn_init(spec, Stdio(0, out_w, out_w), cg, str(box.tmp / spec.id))
+        box.pids.append(init.pid)
+        os.close(out_w)
+        try:
+            init.start()
+            out, _ = _drain(out_r, os.open("/dev/null", os.O_RDONLY), 10)
+        finally:
+            os.close(out_r)
+        assert box.wait(init.pid) == 0
+        outputs[privileged] = out.decode()
+    assert "null-ok" in outputs[False] and "Operation not permitted" in outputs[False]
+    assert "kmsg-open" not in outputs[False]
+    assert "kmsg-open" in outputs[True]
+
+
+def test_device_cgroup_denies_devices_off_the_list(box):
+    if not os.path.exists("/dev/kmsg"):
+        pytest.skip("needs /dev/kmsg to try")
+    script = "mknod /tmp/kmsg c 1 11 && echo made; head -c 0 /tmp/kmsg && echo kmsg-open; head -c 1 /dev/zero | wc -c"
+    code, out, err = box.run(box.spec("sh", "-c", script, rootfs=box.overlay()))
+    assert out.split() == ["made", "1"]  # mknod of anything is allowed ("c *:* m"), opening is not
+    assert "Operation not permitted" in err

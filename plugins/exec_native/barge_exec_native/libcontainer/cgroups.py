@@ -173,7 +173,7 @@ class Cgroup:
         made = []
         try:
             if self.kind == "v2":
-                self._create_v2(made)
+                self._create_v2(made, privileged)
             else:
                 self._create_v1(made, privileged)
             if resources is not None:
@@ -222,7 +222,7 @@ class Cgroup:
                 for rule in DEFAULT_DEVICE_RULES:
                     _write(os.path.join(devices, "devices.allow"), rule)
 
-    def _create_v2(self, made: list[str]) -> None:
+    def _create_v2(self, made: list[str], privileged: bool) -> None:
         available = set(_read(os.path.join(self.root, "cgroup.controllers")).split())
         wanted = [c for c in V2_CONTROLLERS if c in available]
         cur = self.root
@@ -231,15 +231,19 @@ class Cgroup:
             cur = os.path.join(cur, comp)
             self._mkdirs_one(cur, made)
         _enable(cur, wanted)
-        self._mkdirs_one(self.unique[0], made)
+        if self._mkdirs_one(self.unique[0], made) and not privileged:
+            from barge_exec_native.libcontainer import devicefilter
+
+            devicefilter.attach(self.unique[0], DEFAULT_DEVICE_RULES)
 
     @staticmethod
-    def _mkdirs_one(path: str, made: list[str]) -> None:
+    def _mkdirs_one(path: str, made: list[str]) -> bool:
         try:
             os.mkdir(path)
-            made.append(path)
         except FileExistsError:
-            pass
+            return False
+        made.append(path)
+        return True
 
     def add(self, pid: int) -> None:
         """Move process ``pid`` (0: the caller) into the cgroup in every hierarchy."""
