@@ -9,7 +9,13 @@ module (cheap read-only checks). Each daemon runs as::
         -H unix://<tmp>/barge.sock [--storage-driver $BARGE_TEST_DRIVER]
 
 so ``/etc/barge/daemon.toml`` and the caller's BARGE_*/DOCKER_DRIVER
-variables never leak in. The graph driver is ``$BARGE_TEST_DRIVER``
+variables never leak in. The exec root is a short directory under ``/run``
+derived from ``<tmp>`` (``/run/bt-<hash>``): a monitor's
+``<exec_root>/containers/<64 hex id>/attach.sock`` must fit in a unix socket
+path (107 bytes), and a daemon restarted on the same ``<tmp>`` finds its
+containers there again. ``busybox_image`` builds ``barge mkimage busybox``
+into the ``daemon`` fixture; container tests skip when no exec driver
+(``native``) is installed. The graph driver is ``$BARGE_TEST_DRIVER``
 (default ``vfs``, which needs no root; set ``overlay`` to test overlay).
 Teardown stops the daemon, unmounts whatever is left under its directory
 and removes it.
@@ -18,6 +24,7 @@ and removes it.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import http.client
 import json
 import os
@@ -76,6 +83,12 @@ def mounts_under(path: Path) -> list[str]:
     return sorted(out, key=len, reverse=True)
 
 
+def short_exec_root(root: Path) -> Path:
+    """``/run/bt-<8 hex>``, stable for a given daemon root (see the module docstring)."""
+    base = Path("/run") if os.access("/run", os.W_OK) else Path(tempfile.gettempdir())
+    return base / ("bt-" + hashlib.sha256(str(root).encode()).hexdigest()[:8])
+
+
 def remove_tree(path: Path) -> None:
     """Unmount (lazily, deepest first) anything under ``path``, then delete it."""
     if not path.exists():
@@ -123,7 +136,7 @@ class Daemon:
         self.socket = str(root / "barge.sock")
         self.url = "unix://" + self.socket
         self.data_root = root / "data"
-        self.exec_root = root / "exec"
+        self.exec_root = short_exec_root(root)
         self.pidfile = self.exec_root / "barge.pid"
         self.log_path = root / "daemon.log"
         self.config_file = root / "daemon.toml"  # absent unless a test writes it
@@ -220,8 +233,22 @@ class Daemon:
         self.stop()
         self.start()
 
+    def remove_containers(self) -> None:
+        """``rm -f`` every container, so no monitor or cgroup outlives the test."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            status, _, body = self.request("GET", "/containers/json?all=1", timeout=10)
+            if status != 200:
+                return
+            for c in json.loads(body):
+                self.request("DELETE", f"/containers/{c['Id']}?force=1&v=1", timeout=30)
+        except OSError:
+            pass
+
     def close(self) -> None:
         try:
+            self.remove_containers()
             if self.proc is not None and self.proc.poll() is None:
                 try:
                     self.proc.send_signal(signal.SIGTERM)
@@ -321,6 +348,7 @@ class DaemonFactory:
             d.close()
         for root in self.roots:
             remove_tree(root)
+            remove_tree(short_exec_root(root))
 
 
 @pytest.fixture
@@ -350,3 +378,42 @@ def shared_daemon() -> Iterator[Daemon]:
         if d is not None:
             d.close()
         remove_tree(root)
+        remove_tree(short_exec_root(root))
+
+
+# ---------------------------------------------------------------------------
+# containers
+# ---------------------------------------------------------------------------
+
+
+def installed_exec_drivers() -> set[str]:
+    from importlib.metadata import entry_points
+
+    return {ep.name for ep in entry_points(group="barge.exec_drivers")}
+
+
+def require_exec_driver(name: str = "native") -> None:
+    """Skip (with the reason) when the exec driver is not installed here."""
+    if name not in installed_exec_drivers():
+        pytest.skip(f"exec driver {name!r} is not installed (pip install -e plugins/exec_{name})")
+
+
+def make_busybox(d: Daemon, tag: str = "busybox:latest") -> str:
+    """``barge mkimage busybox`` against daemon ``d``; returns the image id."""
+    from barge.client.api import Client
+    from barge.client.mkimage import busybox
+
+    client = Client(d.url)
+    try:
+        return busybox(client, tag=tag, log=lambda message: None)
+    finally:
+        close = getattr(client, "close", None)
+        if close is not None:
+            close()
+
+
+@pytest.fixture
+def busybox_image(daemon) -> str:
+    """The ``daemon`` fixture with ``busybox:latest`` imported; skips without an exec driver."""
+    require_exec_driver()
+    return make_busybox(daemon)

@@ -21,6 +21,7 @@ import pytest
 from barge.engine import hookimpl
 from barge.engine.plugins import load_graph_plugin, make_plugin_manager, register_driver
 from barge.errors import Conflict, ImageNotFound, InvalidParameter
+from barge.graph.db import SCHEMA_VERSION
 from barge.graph.filters import parse_filters, path_match
 from barge.graph.layers import chain_id, chain_ids
 from barge.graph.store import ImageStore, image_id_of
@@ -90,7 +91,7 @@ def test_chain_ids_follow_the_oci_definition():
 
 def test_db_is_wal_versioned_with_foreign_keys(graph):
     store, _, _ = graph
-    assert store.db.version == 1
+    assert store.db.version == SCHEMA_VERSION
     assert store.db.query_one("PRAGMA journal_mode")[0] == "wal"
     assert store.db.query_one("PRAGMA foreign_keys")[0] == 1
 

@@ -49,13 +49,23 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Largest body read whole (JSON). Streamed bodies (image tars) read
 #: ``request.content`` and are not bounded by this.
 CLIENT_MAX_SIZE = 10 << 20
+#: Worker threads for jobs. asyncio's default (cores + 4) is too few when
+#: several ``stop``s each wait out a container's stop timeout.
+JOB_THREADS = 64
+
+
+async def _job_threads(app: web.Application) -> None:
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(JOB_THREADS, thread_name_prefix="job"))
 
 
 def route_modules() -> list:
     """Every route module the daemon serves; a missing one fails the start."""
-    from barge.api.routes import images, system
+    from barge.api.routes import containers, images, system
 
-    return [system, images]
+    return [system, images, containers]
 
 
 def make_app(services: "Services", modules: list | None = None) -> web.Application:
@@ -69,6 +79,7 @@ def make_app(services: "Services", modules: list | None = None) -> web.Applicati
     app["services"] = services
     app["engine"] = services.engine
     app.on_response_prepare.append(common_headers)
+    app.on_startup.append(_job_threads)
     for module in route_modules() if modules is None else modules:
         module.routes.add_to(app)
     return app

@@ -2,8 +2,15 @@
 
 Order matters: directories, then the graph driver (a named driver that
 cannot work stops everything here, before any socket is opened), then the
-plugin manager and engine, then the image store, which reconciles what a
-killed daemon left half-done before any request is served.
+exec driver, the plugin manager and engine, then the image store and the
+container service, which reconcile what a killed daemon left half-done (and
+the containers still running under their monitors) before any request is
+served.
+
+The exec driver: the one configuration names, else ``native``. A named
+driver that cannot load stops the daemon; the default one merely missing
+(not installed) lets the daemon start without containers, and every
+container endpoint answers 501 "no exec driver: <reason>".
 """
 
 from __future__ import annotations
@@ -17,7 +24,10 @@ from pathlib import Path
 from barge.config import DaemonConfig
 from barge.daemon.services import Services
 from barge.engine import Engine
-from barge.engine.plugins import make_plugin_manager, probe_drivers, register_driver, select_graph_driver
+from barge.engine.plugins import (
+    DEFAULT_EXEC_DRIVER, DriverReport, find_drivers, make_plugin_manager, probe_drivers, register_driver,
+    select_exec_driver, select_graph_driver,
+)
 
 log = logging.getLogger("barge.daemon")
 
@@ -44,8 +54,23 @@ def engine_id(data_root: Path) -> str:
     return value
 
 
+def select_exec(cfg: DaemonConfig, pm) -> tuple[str | None, str]:
+    """Register the exec driver; return (its name, "") or (None, why there is none)."""
+    name = cfg.exec_driver or DEFAULT_EXEC_DRIVER
+    if cfg.exec_driver is None and name not in {d.name for d in find_drivers("exec")}:
+        reason = f"exec driver {name!r} is not installed (pip install -e plugins/exec_{name})"
+        log.warning("starting without containers: %s", reason)
+        return None, reason
+    selection = select_exec_driver(cfg)  # a driver that is there but cannot work stops the daemon
+    register_driver(pm, selection.plugin, "exec", selection.name)
+    return selection.name, ""
+
+
 def build_services(cfg: DaemonConfig) -> Services:
     """Everything a request needs, or a :class:`barge.errors.BargeError` saying why not."""
+    from barge.containers.service import ContainerService
+    from barge.containers.store import ContainerStore
+    from barge.daemon.jobs import containers as container_jobs
     from barge.daemon.jobs import images as image_jobs
     from barge.daemon.jobs import system as system_jobs
     from barge.graph.store import ImageStore
@@ -54,23 +79,50 @@ def build_services(cfg: DaemonConfig) -> Services:
     selection = select_graph_driver(cfg)
     pm = make_plugin_manager()
     register_driver(pm, selection.plugin, "graph", selection.name)
-    engine = Engine(pm)
-    store = ImageStore(cfg.data_root / "barge.db", pm, selection.name)
     try:
+        exec_name, exec_error = select_exec(cfg, pm)
+    except BaseException:
+        pm.hook.barge_graph_cleanup()
+        raise
+    engine = Engine(pm)
+    holder: list[ContainerService] = []
+    store = ImageStore(cfg.data_root / "barge.db", pm, selection.name,
+                       users=lambda image_id: holder[0].users(image_id) if holder else [])
+    containers = None
+    try:
+        containers = ContainerService(
+            store=ContainerStore(store.db, cfg.data_root, cfg.exec_root), images=store, pm=pm,
+            graph_driver=selection.name, exec_driver=exec_name, exec_error=exec_error,
+        )
+        holder.append(containers)
         store.recover()
+        report = containers.recover()
+        if any(report.values()):
+            log.info("containers reconciled: %s", ", ".join(f"{k} {v}" for k, v in report.items() if v))
+        selected = {"graph": selection.name}
+        if exec_name:
+            selected["exec"] = exec_name
+        reports = probe_drivers(cfg, selected=selected)
+        if exec_name is None:
+            reports.append(DriverReport("exec", cfg.exec_driver or DEFAULT_EXEC_DRIVER, "?", "not installed",
+                                        exec_error))
         services = Services(
             config=cfg,
             pm=pm,
             engine=engine,
             graph_driver=selection.name,
-            driver_reports=probe_drivers(cfg, selected={"graph": selection.name}),
+            driver_reports=reports,
             images=store,
             started_at=time.time(),
         )
         services.extra["engine_id"] = engine_id(cfg.data_root)
+        services.extra["containers"] = containers
         system_jobs.register(engine, services)
         image_jobs.register(engine, services)
+        container_jobs.register(engine, services)
     except BaseException:
+        if containers is not None:
+            containers.close()
         store.close()
         pm.hook.barge_graph_cleanup()
         raise
@@ -78,7 +130,14 @@ def build_services(cfg: DaemonConfig) -> Services:
 
 
 def close_services(services: Services) -> None:
-    """Release the driver and the store; safe to call once at shutdown."""
+    """Release the drivers and the store; safe to call once at shutdown.
+
+    Running containers keep running under their monitors; the next daemon
+    reconciles them.
+    """
+    containers = services.extra.get("containers")
+    if containers is not None:
+        containers.close()
     try:
         services.pm.hook.barge_graph_cleanup()
     finally:

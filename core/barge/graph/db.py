@@ -68,8 +68,45 @@ CREATE TABLE pending_layers (
 );
 """
 
+SCHEMA_V2 = """
+-- Containers (issue 3). ``top_layer`` references the image's top layer so
+-- the layers a container runs on outlive an ``rmi -f`` of its image, as in
+-- Docker: ``image_id`` has no foreign key for the same reason (Docker keeps
+-- showing the deleted image's id). Config and HostConfig are Docker's JSON.
+CREATE TABLE containers (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    image_id      TEXT NOT NULL,
+    top_layer     TEXT REFERENCES layers(chain_id),
+    rw_layer      TEXT NOT NULL,
+    config        TEXT NOT NULL,
+    host_config   TEXT NOT NULL,
+    network_config TEXT NOT NULL,
+    mounts        TEXT NOT NULL,
+    created       TEXT NOT NULL,
+    created_unix  REAL NOT NULL,
+    state         TEXT NOT NULL,
+    restart_count INTEGER NOT NULL DEFAULT 0,
+    path          TEXT NOT NULL,
+    args          TEXT NOT NULL,
+    log_path      TEXT NOT NULL,
+    graph_driver  TEXT NOT NULL
+);
+CREATE INDEX containers_image ON containers(image_id);
+CREATE INDEX containers_top_layer ON containers(top_layer);
+
+-- Containers being created or removed: the row is committed before the rw
+-- layer or directories are touched (create) or before they are released
+-- (remove). recover() finishes or undoes what a killed daemon left.
+CREATE TABLE pending_containers (
+    id      TEXT PRIMARY KEY,
+    op      TEXT NOT NULL,
+    created REAL NOT NULL
+);
+"""
+
 #: ``MIGRATIONS[n]`` brings a file at version ``n`` to ``n + 1``.
-MIGRATIONS: list[str] = [SCHEMA_V1]
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -226,12 +226,14 @@ def system_info(services: "Services") -> dict[str, Any]:
     driver_status = [[str(k), str(v)] for k, v in (pm.hook.barge_graph_status() or [])]
     exec_drivers = [d.name for d in find_drivers("exec")]
     network_drivers = [d.name for d in find_drivers("network")]
+    containers = services.extra.get("containers")
+    counts = containers.counts() if containers is not None else {}
     return {
         "ID": services.extra.get("engine_id", ""),
-        "Containers": 0,
-        "ContainersRunning": 0,
-        "ContainersPaused": 0,
-        "ContainersStopped": 0,
+        "Containers": counts.get("Containers", 0),
+        "ContainersRunning": counts.get("ContainersRunning", 0),
+        "ContainersPaused": counts.get("ContainersPaused", 0),
+        "ContainersStopped": counts.get("ContainersStopped", 0),
         "Images": _image_count(services),
         "Driver": services.graph_driver,
         "DriverStatus": driver_status,

@@ -1,0 +1,140 @@
+"""Taking over a request's connection: Docker's ``101 UPGRADED`` raw streams.
+
+The recipe of :mod:`barge.api.server` (checked by
+``tests/integration/test_api_hijack.py``): take the connection's incoming
+bytes before answering, wrap the protocol so a client half-close is the end
+of *its* stream only (the docker CLI half-closes when its stdin ends and
+still reads the output), then answer ``HTTP/1.1 101 UPGRADED`` with
+``Connection: Upgrade`` and ``Upgrade: tcp``. A request without the upgrade
+headers gets ``200 OK`` and the same raw stream, unchunked, until the
+connection closes (moby does the same).
+
+Output framing for attach and logs (``application/vnd.docker.multiplexed-stream``):
+an 8-byte header ``[stream, 0, 0, 0, size (u32 big-endian)]`` then the payload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+from aiohttp import StreamReader, web
+
+RAW_STREAM = "application/vnd.docker.raw-stream"
+MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
+_FRAME = struct.Struct(">BxxxL")
+#: Largest payload put in one frame (Docker's stdcopy uses 32 KiB buffers too).
+MAX_FRAME = 32 << 10
+
+
+def frame(stream: int, payload: bytes) -> bytes:
+    """``payload`` as multiplexed frames of stream ``stream`` (1 stdout, 2 stderr, 3 system error)."""
+    if len(payload) <= MAX_FRAME:
+        return _FRAME.pack(stream, len(payload)) + payload
+    return b"".join(_FRAME.pack(stream, len(payload[i:i + MAX_FRAME])) + payload[i:i + MAX_FRAME]
+                    for i in range(0, len(payload), MAX_FRAME))
+
+
+def wants_upgrade(request: web.Request) -> bool:
+    connection = request.headers.get("Connection", "").lower()
+    return "upgrade" in connection and bool(request.headers.get("Upgrade"))
+
+
+def stream_content_type(request: web.Request, tty: bool) -> str:
+    """Multiplexed without a TTY from API 1.42 on, raw otherwise (moby's attach and logs)."""
+    from barge.api.middleware import parse_version
+
+    version = parse_version(request.get("api_version") or "1.24")
+    return MULTIPLEXED_STREAM if not tty and version >= (1, 42) else RAW_STREAM
+
+
+class _Reader:
+    """What ``RequestHandler.set_parser`` wants: ``feed_data`` -> ``(eof, tail)``, ``feed_eof``."""
+
+    def __init__(self, stream: StreamReader) -> None:
+        self.stream = stream
+
+    def feed_data(self, data: bytes):
+        self.stream.feed_data(data)
+        return False, b""
+
+    def feed_eof(self) -> None:
+        if not self.stream.at_eof():
+            self.stream.feed_eof()
+
+
+class _HalfCloseProtocol(asyncio.Protocol):
+    """aiohttp's protocol, except that the client's EOF ends only the incoming stream."""
+
+    def __init__(self, inner, reader: _Reader, lost: asyncio.Event) -> None:
+        self.inner, self.reader, self.lost = inner, reader, lost
+
+    def data_received(self, data: bytes) -> None:
+        self.inner.data_received(data)
+
+    def eof_received(self) -> bool:
+        self.reader.feed_eof()
+        return True
+
+    def connection_lost(self, exc) -> None:
+        self.reader.feed_eof()
+        self.lost.set()
+        self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+
+class _RawResponse(web.StreamResponse):
+    """A 200 whose body is the raw connection: no length, no chunking (as WebSocketResponse)."""
+
+    _length_check = False
+
+
+class Hijacked:
+    """The connection after the takeover: ``incoming`` bytes, ``write`` output, ``close``."""
+
+    def __init__(self, request: web.Request, incoming: StreamReader, response: web.StreamResponse,
+                 lost: asyncio.Event) -> None:
+        self.request = request
+        self.incoming = incoming
+        self.response = response
+        self.lost = lost
+
+    @property
+    def closed(self) -> bool:
+        transport = self.request.transport
+        return self.lost.is_set() or transport is None or transport.is_closing()
+
+    async def write(self, data: bytes) -> None:
+        await self.response.write(data)
+
+    async def close(self) -> None:
+        try:
+            await self.response.write_eof()
+        except (ConnectionError, RuntimeError):
+            pass
+
+
+async def hijack(request: web.Request, content_type: str) -> Hijacked:
+    """Take over the connection and send the status line; see the module docstring."""
+    await request.read()  # a body (exec start's JSON) is consumed before the stream begins
+    loop = asyncio.get_running_loop()
+    incoming = StreamReader(request.protocol, 1 << 16, loop=loop)
+    reader = _Reader(incoming)
+    lost = asyncio.Event()
+    request.protocol.set_parser(reader)
+    request.transport.set_protocol(_HalfCloseProtocol(request.protocol, reader, lost))
+    if wants_upgrade(request):
+        response: web.StreamResponse = web.StreamResponse(
+            status=101, reason="UPGRADED", headers={"Connection": "Upgrade", "Upgrade": "tcp"}
+        )
+    else:
+        response = _RawResponse(status=200)
+    response.content_type = content_type
+    response.force_close()
+    await response.prepare(request)
+    return Hijacked(request, incoming, response, lost)

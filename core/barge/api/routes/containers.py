@@ -1,0 +1,444 @@
+"""Container routes: create, start, attach, wait, logs, stop, kill, rm, ps, inspect, ...
+
+Thin, like every route module: parse the query and body into a job's typed
+arguments and run it. Three answers need more than a JSON body:
+
+* ``wait`` flushes its 200 headers at once (the docker CLI starts the
+  container only after they arrive) and writes ``{"StatusCode": N}`` at the
+  exit, awaiting the job's future without holding a thread;
+* ``attach`` takes over the connection (:mod:`barge.api.hijack`) and proxies
+  it to the container monitor's attach socket: stdin in (a half-close is
+  stdin's EOF, the detach keys end the attach), frames out, closed when the
+  process exits;
+* ``logs`` and ``stats`` stream until the container stops (``follow``,
+  ``stream``) or the client goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from aiohttp import web
+
+from barge.api.hijack import frame, hijack, stream_content_type
+from barge.api.jobs import run_job
+from barge.api.routing import Routes, json_response, query_bool, read_json
+from barge.containers.detach import DEFAULT_DETACH_KEYS, DetachScanner, parse_detach_keys
+from barge.containers.logs import LogOptions
+from barge.containers.monitor import EXITED, HEADER
+from barge.daemon.jobs import containers as jobs
+from barge.errors import InvalidParameter
+
+log = logging.getLogger("barge.api")
+
+routes = Routes()
+ID = "{id}"
+#: How often a wait or a log follower checks whether its client is gone, and
+#: how often a follower looks for new log lines.
+POLL = 0.1
+STATS_INTERVAL = 1.0
+
+
+def _ref(request: web.Request) -> str:
+    return request.match_info["id"]
+
+
+def _int(request: web.Request, name: str, default: int | None = None) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidParameter(f"invalid value for {name}: {raw!r}") from None
+
+
+def _timestamp(request: web.Request, name: str) -> float:
+    """``since``/``until``: a Unix time with an optional fraction (what the CLI sends); 0 is unset."""
+    raw = request.query.get(name, "")
+    if not raw:
+        return 0.0
+    try:
+        return float(raw)
+    except ValueError:
+        from barge.graph.timefmt import parse_rfc3339
+
+        value = parse_rfc3339(raw)
+        if not value:
+            raise InvalidParameter(f"invalid value for {name}: {raw!r}") from None
+        return value
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+# ---------------------------------------------------------------------------
+# create, list, inspect
+# ---------------------------------------------------------------------------
+
+
+@routes.post("/containers/create")
+async def create(request: web.Request) -> web.Response:
+    body = await read_json(request, default={})
+    if body is None or not isinstance(body, dict):
+        raise InvalidParameter("invalid create request: expected a JSON object")
+    result = await run_job(request, "container_create", jobs.CreateArgs(body, request.query.get("name", "")))
+    return json_response(result, status=201)
+
+
+@routes.get("/containers/json")
+async def list_containers(request: web.Request) -> web.Response:
+    raw_filters = request.query.get("filters")
+    legacy = {k: request.query[k] for k in ("before", "since") if request.query.get(k)}
+    if legacy:
+        merged = json.loads(raw_filters) if raw_filters else {}
+        for key, value in legacy.items():
+            merged.setdefault(key, {})
+            if isinstance(merged[key], dict):
+                merged[key][value] = True
+            else:
+                merged[key].append(value)
+        raw_filters = json.dumps(merged)
+    limit = _int(request, "limit", -1)
+    if query_bool(request, "latest"):
+        limit = 1
+    args = jobs.ListArgs(all=query_bool(request, "all"), limit=limit if limit is not None else -1,
+                         size=query_bool(request, "size"), filters=raw_filters)
+    return json_response(await run_job(request, "container_list", args))
+
+
+@routes.get(f"/containers/{ID}/json")
+async def inspect(request: web.Request) -> web.Response:
+    args = jobs.InspectArgs(_ref(request), query_bool(request, "size"))
+    return json_response(await run_job(request, "container_inspect", args))
+
+
+# ---------------------------------------------------------------------------
+# lifecycle
+# ---------------------------------------------------------------------------
+
+
+def _no_content() -> web.Response:
+    return web.Response(status=204)
+
+
+@routes.post(f"/containers/{ID}/start")
+async def start(request: web.Request) -> web.Response:
+    await request.read()
+    await run_job(request, "container_start", jobs.RefArgs(_ref(request)))
+    return _no_content()
+
+
+@routes.post(f"/containers/{ID}/stop")
+async def stop(request: web.Request) -> web.Response:
+    args = jobs.StopArgs(_ref(request), _int(request, "t"), request.query.get("signal") or None)
+    await run_job(request, "container_stop", args)
+    return _no_content()
+
+
+@routes.post(f"/containers/{ID}/restart")
+async def restart(request: web.Request) -> web.Response:
+    args = jobs.StopArgs(_ref(request), _int(request, "t"), request.query.get("signal") or None)
+    await run_job(request, "container_restart", args)
+    return _no_content()
+
+
+@routes.post(f"/containers/{ID}/kill")
+async def kill(request: web.Request) -> web.Response:
+    await run_job(request, "container_kill", jobs.KillArgs(_ref(request), request.query.get("signal") or None))
+    return _no_content()
+
+
+@routes.post(f"/containers/{ID}/pause")
+async def pause(request: web.Request) -> web.Response:
+    await run_job(request, "container_pause", jobs.RefArgs(_ref(request)))
+    return _no_content()
+
+
+@routes.post(f"/containers/{ID}/unpause")
+async def unpause(request: web.Request) -> web.Response:
+    await run_job(request, "container_unpause", jobs.RefArgs(_ref(request)))
+    return _no_content()
+
+
+@routes.delete(f"/containers/{ID}")
+async def remove(request: web.Request) -> web.Response:
+    if query_bool(request, "link"):
+        raise InvalidParameter("links are not supported by barge")
+    args = jobs.RemoveArgs(_ref(request), query_bool(request, "force"), query_bool(request, "v"))
+    await run_job(request, "container_remove", args)
+    return _no_content()
+
+
+@routes.post(f"/containers/{ID}/rename")
+async def rename(request: web.Request) -> web.Response:
+    await run_job(request, "container_rename", jobs.RenameArgs(_ref(request), request.query.get("name", "")))
+    return _no_content()
+
+
+@routes.post(f"/containers/{ID}/update")
+async def update(request: web.Request) -> web.Response:
+    body = await read_json(request, default={})
+    return json_response(await run_job(request, "container_update", jobs.UpdateArgs(_ref(request), body or {})))
+
+
+@routes.post(f"/containers/{ID}/resize")
+async def resize(request: web.Request) -> web.Response:
+    args = jobs.ResizeArgs(_ref(request), _int(request, "h", 0) or 0, _int(request, "w", 0) or 0)
+    await run_job(request, "container_resize", args)
+    return web.Response(status=200)
+
+
+@routes.get(f"/containers/{ID}/top")
+async def top(request: web.Request) -> web.Response:
+    args = jobs.TopArgs(_ref(request), request.query.get("ps_args", ""))
+    return json_response(await run_job(request, "container_top", args))
+
+
+# ---------------------------------------------------------------------------
+# wait
+# ---------------------------------------------------------------------------
+
+
+@routes.post(f"/containers/{ID}/wait")
+async def wait(request: web.Request) -> web.StreamResponse:
+    args = jobs.WaitArgs(_ref(request), request.query.get("condition") or "not-running")
+    future = await run_job(request, "container_wait", args)  # 404 / 400 before any header
+    response = web.StreamResponse(status=200)
+    response.content_type = "application/json"
+    await response.prepare(request)  # headers go out now: the CLI starts the container after them
+    waiting = asyncio.wrap_future(future)
+    while True:
+        try:
+            code, error = await asyncio.wait_for(asyncio.shield(waiting), timeout=1.0)
+            break
+        except asyncio.TimeoutError:
+            if _client_gone(request):
+                future.cancel()
+                return response
+    body = {"Error": {"Message": error} if error else None, "StatusCode": code}
+    await response.write(json.dumps(body).encode() + b"\n")
+    await response.write_eof()
+    return response
+
+
+# ---------------------------------------------------------------------------
+# attach
+# ---------------------------------------------------------------------------
+
+
+async def _replay_logs(hj, container, multiplexed: bool, stdout: bool, stderr: bool) -> None:
+    from barge.containers.logs import LogReader
+
+    loop = asyncio.get_running_loop()
+    reader = LogReader(container.log_path, LogOptions(stdout=stdout, stderr=stderr))
+    try:
+        entries = await loop.run_in_executor(None, reader.initial)
+    finally:
+        reader.close()
+    for e in entries:
+        stream = 2 if e.stream == "stderr" else 1
+        await hj.write(frame(stream, e.data) if multiplexed else e.data)
+
+
+@routes.post(f"/containers/{ID}/attach")
+async def attach(request: web.Request) -> web.StreamResponse:
+    q = request.query
+    keys_text = q.get("detachKeys") or None
+    args = jobs.AttachArgs(_ref(request), stream=query_bool(request, "stream"), stdin=query_bool(request, "stdin"),
+                           stdout=query_bool(request, "stdout"), stderr=query_bool(request, "stderr"),
+                           detach_keys=keys_text)
+    ticket = await run_job(request, "container_attach", args)
+    container = ticket.container
+    tty = container.tty
+    keys = parse_detach_keys(keys_text or DEFAULT_DETACH_KEYS)
+    services = request.app["services"]
+    svc = services.extra["containers"]
+    try:
+        hj = await hijack(request, stream_content_type(request, tty))
+    except BaseException:
+        ticket.cancel()
+        raise
+    try:
+        if query_bool(request, "logs"):
+            await _replay_logs(hj, container, not tty, args.stdout, args.stderr)
+        if not args.stream:
+            return hj.response
+        waiting = asyncio.wrap_future(ticket.future)
+        lost = asyncio.ensure_future(hj.lost.wait())
+        done, _ = await asyncio.wait({waiting, lost}, return_when=asyncio.FIRST_COMPLETED)
+        if waiting not in done:
+            lost.cancel()
+            ticket.cancel()
+            return hj.response
+        lost.cancel()
+        sock = waiting.result()
+        if sock is None:  # the start this attach waited for failed
+            return hj.response
+        with svc.attach_session(container.id):
+            await _proxy(hj, sock, tty=tty, stdin=args.stdin, stdout=args.stdout, stderr=args.stderr, keys=keys)
+        return hj.response
+    except (ConnectionError, asyncio.IncompleteReadError):
+        return hj.response
+    finally:
+        await hj.close()
+
+
+async def _proxy(hj, sock, *, tty: bool, stdin: bool, stdout: bool, stderr: bool, keys: bytes) -> None:
+    """Client <-> monitor until the process exits, the client detaches, or the client goes."""
+    sock.setblocking(False)
+    m_reader, m_writer = await asyncio.open_unix_connection(sock=sock)
+    scanner = DetachScanner(keys)
+
+    async def client_to_monitor() -> str:
+        while True:
+            data = await hj.incoming.read(1 << 16)
+            if not data:
+                if stdin:
+                    held = scanner.flush()
+                    if held:
+                        m_writer.write(held)
+                    if m_writer.can_write_eof():
+                        m_writer.write_eof()  # the process's stdin ends (StdinOnce)
+                return "eof"
+            if not stdin:
+                continue
+            out, detached = scanner.feed(data)
+            if out:
+                m_writer.write(out)
+                await m_writer.drain()
+            if detached:
+                return "detach"
+
+    async def monitor_to_client() -> None:
+        while True:
+            head = await m_reader.readexactly(HEADER.size)
+            stream, length = HEADER.unpack(head)
+            payload = await m_reader.readexactly(length) if length else b""
+            if stream == EXITED:
+                return
+            if (stream == 1 and not stdout) or (stream == 2 and not stderr):
+                continue
+            if not payload:
+                continue
+            await hj.write(payload if tty else frame(stream, payload))
+
+    inbound = asyncio.ensure_future(client_to_monitor())
+    outbound = asyncio.ensure_future(monitor_to_client())
+    lost = asyncio.ensure_future(hj.lost.wait())
+    try:
+        done, _ = await asyncio.wait({inbound, outbound, lost}, return_when=asyncio.FIRST_COMPLETED)
+        if inbound in done and not inbound.cancelled() and inbound.exception() is None \
+                and inbound.result() == "eof" and not hj.closed:
+            # a half-close: keep streaming output until the process exits or the client goes
+            done, _ = await asyncio.wait({outbound, lost}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (inbound, outbound, lost):
+            task.cancel()
+        await asyncio.gather(inbound, outbound, lost, return_exceptions=True)
+        m_writer.close()
+        try:
+            await m_writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass
+
+
+# ---------------------------------------------------------------------------
+# logs
+# ---------------------------------------------------------------------------
+
+
+@routes.get(f"/containers/{ID}/logs")
+async def logs(request: web.Request) -> web.StreamResponse:
+    tail_raw = request.query.get("tail", "all")
+    if tail_raw in ("", "all"):
+        tail = -1
+    else:
+        try:
+            tail = int(tail_raw)
+        except ValueError:
+            raise InvalidParameter(f'invalid value for "tail": "{tail_raw}"') from None
+    opts = LogOptions(stdout=query_bool(request, "stdout"), stderr=query_bool(request, "stderr"), tail=tail,
+                      since=_timestamp(request, "since"), until=_timestamp(request, "until"),
+                      timestamps=query_bool(request, "timestamps"))
+    follow = query_bool(request, "follow")
+    container, reader = await run_job(request, "container_logs", jobs.LogsArgs(_ref(request), opts))
+    svc = request.app["services"].extra["containers"]
+    loop = asyncio.get_running_loop()
+    tty = container.tty
+    response = web.StreamResponse(status=200)
+    response.content_type = stream_content_type(request, tty)
+    multiplexed = not tty
+
+    async def emit(entries) -> None:
+        if not entries:
+            return
+        chunks = []
+        for e in entries:
+            data = e.render(opts.timestamps)
+            chunks.append(frame(2 if e.stream == "stderr" else 1, data) if multiplexed else data)
+        await response.write(b"".join(chunks))
+
+    try:
+        entries = await loop.run_in_executor(None, reader.initial)
+        await response.prepare(request)
+        await emit(entries)
+        if follow and not reader.done:
+            while not _client_gone(request):
+                running = await loop.run_in_executor(None, svc.is_running, container.id)
+                await emit(await loop.run_in_executor(None, reader.poll))
+                if not running or reader.done:
+                    break
+                await asyncio.sleep(POLL)
+        await response.write_eof()
+    except ConnectionError:
+        pass
+    finally:
+        reader.close()
+    return response
+
+
+# ---------------------------------------------------------------------------
+# stats
+# ---------------------------------------------------------------------------
+
+
+@routes.get(f"/containers/{ID}/stats")
+async def stats(request: web.Request) -> web.StreamResponse:
+    stream = query_bool(request, "stream", default=True)
+    one_shot = query_bool(request, "one-shot")
+    container, sample = await run_job(request, "container_stats", jobs.RefArgs(_ref(request)))
+    loop = asyncio.get_running_loop()
+    if not stream:
+        first = await loop.run_in_executor(None, sample)
+        if one_shot or first["read"].startswith("0001"):
+            return json_response(first)
+        await asyncio.sleep(STATS_INTERVAL / 2)  # a second sample gives the CPU delta `docker stats` shows
+        second = await loop.run_in_executor(None, sample)
+        _chain(second, first)
+        return json_response(second)
+    response = web.StreamResponse(status=200)
+    response.content_type = "application/json"
+    await response.prepare(request)
+    previous = None
+    try:
+        while not _client_gone(request):
+            current = await loop.run_in_executor(None, sample)
+            if previous is not None:
+                _chain(current, previous)
+            await response.write(json.dumps(current).encode() + b"\n")
+            previous = current
+            await asyncio.sleep(STATS_INTERVAL)
+    except ConnectionError:
+        pass
+    return response
+
+
+def _chain(current: dict, previous: dict) -> None:
+    current["precpu_stats"] = previous["cpu_stats"]
+    current["preread"] = previous["read"]
+

@@ -1,0 +1,64 @@
+"""Detach keys (default ctrl-p,ctrl-q): parsing, and spotting them in an attach's stdin.
+
+The sequence ends the attach without touching the container. Bytes that
+start the sequence are held back until it is complete or broken; a broken
+one is passed on unchanged, as the docker CLI's escape proxy does.
+"""
+
+from __future__ import annotations
+
+from barge.errors import InvalidParameter
+
+DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
+_CTRL_SPECIAL = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}
+
+
+def parse_detach_keys(text: str) -> bytes:
+    """``ctrl-p,ctrl-q`` -> b"\\x10\\x11"; a single character stands for itself."""
+    out = bytearray()
+    for key in text.split(","):
+        key = key.strip()
+        if len(key) == 1:
+            out.append(ord(key))
+        elif key.lower().startswith("ctrl-") and len(key) == 6:
+            c = key[5].lower()
+            if "a" <= c <= "z":
+                out.append(ord(c) - ord("a") + 1)
+            elif c in _CTRL_SPECIAL:
+                out.append(_CTRL_SPECIAL[c])
+            else:
+                raise InvalidParameter(f"Invalid detach keys ({text}) provided")
+        else:
+            raise InvalidParameter(f"Invalid detach keys ({text}) provided")
+    if not out:
+        raise InvalidParameter(f"Invalid detach keys ({text}) provided")
+    return bytes(out)
+
+
+class DetachScanner:
+    def __init__(self, keys: bytes):
+        self.keys = keys
+        self._held = 0  # how many bytes of ``keys`` matched so far (held back)
+
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        """Return (bytes to pass on, whether the detach sequence was completed)."""
+        out = bytearray()
+        for i, byte in enumerate(data):
+            if byte == self.keys[self._held]:
+                self._held += 1
+                if self._held == len(self.keys):
+                    self._held = 0
+                    return bytes(out), True
+                continue
+            if self._held:
+                out += self.keys[: self._held]
+                self._held = 0
+                if byte == self.keys[0]:
+                    self._held = 1
+                    continue
+            out.append(byte)
+        return bytes(out), False
+
+    def flush(self) -> bytes:
+        held, self._held = self.keys[: self._held], 0
+        return held

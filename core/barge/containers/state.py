@@ -1,0 +1,143 @@
+"""A container's State, as Docker records it, and the strings ``ps`` shows.
+
+``Status`` is derived from the flags exactly as moby's ``State.StateString``
+does; ``Status`` in ``ps`` ("Up 3 seconds", "Exited (0) 2 seconds ago") is
+moby's ``State.String`` with go-units' ``HumanDuration``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, fields
+
+from barge.graph.timefmt import parse_rfc3339, rfc3339_nano
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+@dataclass
+class State:
+    Running: bool = False
+    Paused: bool = False
+    Restarting: bool = False
+    OOMKilled: bool = False
+    RemovalInProgress: bool = False
+    Dead: bool = False
+    Pid: int = 0
+    ExitCode: int = 0
+    Error: str = ""
+    StartedAt: str = ZERO_TIME
+    FinishedAt: str = ZERO_TIME
+    #: ``docker stop`` (or a kill with the stop signal) happened: restart
+    #: policies ``unless-stopped`` and daemon-start restarts leave it alone.
+    HasBeenManuallyStopped: bool = False
+
+    @property
+    def status(self) -> str:
+        """moby's ``StateString``: running, paused, restarting, removing, dead, created, exited."""
+        if self.Running:
+            if self.Paused:
+                return "paused"
+            if self.Restarting:
+                return "restarting"
+            return "running"
+        if self.RemovalInProgress:
+            return "removing"
+        if self.Dead:
+            return "dead"
+        if self.StartedAt == ZERO_TIME:
+            return "created"
+        return "exited"
+
+    def to_inspect(self) -> dict:
+        return {
+            "Status": self.status,
+            "Running": self.Running,
+            "Paused": self.Paused,
+            "Restarting": self.Restarting,
+            "OOMKilled": self.OOMKilled,
+            "Dead": self.Dead,
+            "Pid": self.Pid,
+            "ExitCode": self.ExitCode,
+            "Error": self.Error,
+            "StartedAt": self.StartedAt,
+            "FinishedAt": self.FinishedAt,
+        }
+
+    def to_record(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, data: dict) -> "State":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (data or {}).items() if k in names})
+
+    # -- transitions ------------------------------------------------------
+
+    def set_running(self, pid: int, started_at: str | None = None) -> None:
+        self.Running, self.Paused, self.Restarting, self.Dead = True, False, False, False
+        self.OOMKilled, self.Error, self.ExitCode = False, "", 0
+        self.Pid = pid
+        self.StartedAt = started_at or rfc3339_nano()
+        self.HasBeenManuallyStopped = False
+
+    def set_stopped(self, exit_code: int, finished_at: str | None = None, oom: bool = False, error: str = "") -> None:
+        self.Running = self.Paused = self.Restarting = False
+        self.Pid = 0
+        self.ExitCode = exit_code
+        self.OOMKilled = oom
+        self.Error = error
+        self.FinishedAt = finished_at or rfc3339_nano()
+
+    def set_restarting(self, exit_code: int, finished_at: str | None = None, oom: bool = False) -> None:
+        """moby keeps Running true while a restart policy waits to start it again."""
+        self.set_stopped(exit_code, finished_at, oom)
+        self.Running = self.Restarting = True
+
+
+def human_duration(seconds: float) -> str:
+    """go-units ``HumanDuration``."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    minutes = int(seconds / 60)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(seconds / 3600 + 0.5)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds / 3600) // 24 // 365} years"
+
+
+def status_string(state: State, now: float | None = None) -> str:
+    """moby's ``State.String``: what ``docker ps`` prints under STATUS."""
+    now = time.time() if now is None else now
+    if state.Running:
+        if state.Paused:
+            return f"Up {human_duration(now - parse_rfc3339(state.StartedAt))} (Paused)"
+        if state.Restarting:
+            return f"Restarting ({state.ExitCode}) {human_duration(now - parse_rfc3339(state.FinishedAt))} ago"
+        return f"Up {human_duration(now - parse_rfc3339(state.StartedAt))}"
+    if state.RemovalInProgress:
+        return "Removal In Progress"
+    if state.Dead:
+        return "Dead"
+    if state.StartedAt == ZERO_TIME:
+        return "Created"
+    if state.FinishedAt == ZERO_TIME:
+        return ""
+    return f"Exited ({state.ExitCode}) {human_duration(now - parse_rfc3339(state.FinishedAt))} ago"

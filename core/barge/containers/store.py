@@ -1,0 +1,244 @@
+"""Container records in the graph db, and the journal that makes create and rm crash-safe.
+
+Create: the id goes into ``pending_containers`` (committed) before the rw
+layer and the container's directory exist; the container row is inserted
+and the journal row deleted in one transaction. Remove: the state says
+``removing`` and the journal says ``remove`` (one transaction) before
+anything is released; the row and the journal row go in one transaction at
+the end. A daemon killed in between finds the journal row at its next start
+(:meth:`ContainerStore.pending`), and the service undoes the create or
+finishes the removal before serving.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from barge.containers.state import State
+from barge.errors import Conflict, InvalidParameter, NotFound
+from barge.graph.db import GraphDB
+
+
+@dataclass
+class Container:
+    id: str
+    name: str  # with its leading "/"
+    image_id: str
+    top_layer: str | None
+    rw_layer: str
+    config: dict[str, Any]
+    host_config: dict[str, Any]
+    network_config: dict[str, Any]
+    #: Mount points as inspect shows them (Type, Source, Destination, RW...).
+    mounts: list[dict[str, Any]]
+    created: str
+    created_unix: float
+    state: State
+    path: str
+    args: list[str]
+    log_path: str
+    graph_driver: str
+    restart_count: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def image_name(self) -> str:
+        return self.config.get("Image") or self.image_id
+
+    @property
+    def tty(self) -> bool:
+        return bool(self.config.get("Tty"))
+
+    def event_attributes(self, **more: Any) -> dict[str, Any]:
+        attrs: dict[str, Any] = dict(self.config.get("Labels") or {})
+        attrs.update({"name": self.name.lstrip("/"), "image": self.image_name})
+        attrs.update(more)
+        return attrs
+
+
+def name_in_use(name: str, owner: str) -> Conflict:
+    return Conflict(
+        f'Conflict. The container name "{name}" is already in use by container "{owner}". '
+        "You have to remove (or rename) that container to be able to reuse that name."
+    )
+
+
+def _row_container(row: sqlite3.Row) -> Container:
+    return Container(
+        id=row["id"],
+        name=row["name"],
+        image_id=row["image_id"],
+        top_layer=row["top_layer"],
+        rw_layer=row["rw_layer"],
+        config=json.loads(row["config"]),
+        host_config=json.loads(row["host_config"]),
+        network_config=json.loads(row["network_config"]),
+        mounts=json.loads(row["mounts"]),
+        created=row["created"],
+        created_unix=row["created_unix"],
+        state=State.from_record(json.loads(row["state"])),
+        path=row["path"],
+        args=json.loads(row["args"]),
+        log_path=row["log_path"],
+        graph_driver=row["graph_driver"],
+        restart_count=row["restart_count"],
+    )
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class ContainerStore:
+    def __init__(self, db: GraphDB, data_root: Path, exec_root: Path):
+        self.db = db
+        self.data_root = Path(data_root)
+        self.exec_root = Path(exec_root)
+
+    # -- places -----------------------------------------------------------
+
+    def container_dir(self, container_id: str) -> Path:
+        """``<data_root>/containers/<id>``: log, hostname, hosts, resolv.conf."""
+        return self.data_root / "containers" / container_id
+
+    def state_dir(self, container_id: str) -> Path:
+        """``<exec_root>/containers/<id>``: the exec driver's runtime files."""
+        return self.exec_root / "containers" / container_id
+
+    # -- reading ----------------------------------------------------------
+
+    def get(self, container_id: str) -> Container | None:
+        row = self.db.query_one("SELECT * FROM containers WHERE id = ?", (container_id,))
+        return _row_container(row) if row else None
+
+    def all(self) -> list[Container]:
+        rows = self.db.query("SELECT * FROM containers ORDER BY created_unix DESC, id")
+        return [_row_container(r) for r in rows]
+
+    def ids(self) -> list[str]:
+        return [r["id"] for r in self.db.query("SELECT id FROM containers")]
+
+    def name_owner(self, name: str) -> str | None:
+        row = self.db.query_one("SELECT id FROM containers WHERE name = ?", (name,))
+        return row["id"] if row else None
+
+    def resolve(self, ref: str) -> Container:
+        """By full id, then name (with or without ``/``), then unique id prefix (moby's order)."""
+        if not ref:
+            raise NotFound("No such container: ")
+        found = self.get(ref)
+        if found is not None:
+            return found
+        name = ref if ref.startswith("/") else "/" + ref
+        row = self.db.query_one("SELECT * FROM containers WHERE name = ?", (name,))
+        if row is not None:
+            return _row_container(row)
+        if all(c in "0123456789abcdef" for c in ref):
+            rows = self.db.query("SELECT * FROM containers WHERE id >= ? AND id < ? LIMIT 2", (ref, ref + "g"))
+            if len(rows) > 1:
+                raise InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
+            if rows:
+                return _row_container(rows[0])
+        raise NotFound(f"No such container: {ref}")
+
+    def users(self, image_id: str) -> list[tuple[str, bool]]:
+        """Containers using an image, for rmi: (id, running)."""
+        rows = self.db.query("SELECT id, state FROM containers WHERE image_id = ?", (image_id,))
+        return [(r["id"], bool(json.loads(r["state"]).get("Running"))) for r in rows]
+
+    # -- create -----------------------------------------------------------
+
+    def begin_create(self, container_id: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("INSERT INTO pending_containers (id, op, created) VALUES (?, 'create', ?)",
+                         (container_id, time.time()))
+
+    def finish_create(self, c: Container) -> None:
+        """Insert the row and drop the journal row together; a taken name is 409."""
+        with self.db.write() as conn:
+            owner = conn.execute("SELECT id FROM containers WHERE name = ?", (c.name,)).fetchone()
+            if owner is not None:
+                raise name_in_use(c.name, owner["id"])
+            conn.execute(
+                "INSERT INTO containers (id, name, image_id, top_layer, rw_layer, config, host_config, network_config,"
+                " mounts, created, created_unix, state, restart_count, path, args, log_path, graph_driver)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (c.id, c.name, c.image_id, c.top_layer, c.rw_layer, _dump(c.config), _dump(c.host_config),
+                 _dump(c.network_config), _dump(c.mounts), c.created, c.created_unix, _dump(c.state.to_record()), c.restart_count,
+                 c.path, _dump(c.args), c.log_path, c.graph_driver),
+            )
+            conn.execute("DELETE FROM pending_containers WHERE id = ?", (c.id,))
+
+    def drop_journal(self, container_id: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM pending_containers WHERE id = ?", (container_id,))
+
+    def pending(self) -> list[tuple[str, str]]:
+        return [(r["id"], r["op"]) for r in self.db.query("SELECT id, op FROM pending_containers ORDER BY created")]
+
+    # -- changes ----------------------------------------------------------
+
+    def save_state(self, container_id: str, state: State, restart_count: int | None = None) -> None:
+        with self.db.write() as conn:
+            if restart_count is None:
+                conn.execute("UPDATE containers SET state = ? WHERE id = ?", (_dump(state.to_record()), container_id))
+            else:
+                conn.execute("UPDATE containers SET state = ?, restart_count = ? WHERE id = ?",
+                             (_dump(state.to_record()), restart_count, container_id))
+
+    def save_host_config(self, container_id: str, host: dict[str, Any]) -> None:
+        with self.db.write() as conn:
+            conn.execute("UPDATE containers SET host_config = ? WHERE id = ?", (_dump(host), container_id))
+
+    def rename(self, container_id: str, new_name: str) -> None:
+        with self.db.write() as conn:
+            owner = conn.execute("SELECT id FROM containers WHERE name = ?", (new_name,)).fetchone()
+            if owner is not None:
+                err = name_in_use(new_name, owner["id"])
+                raise Conflict(f"Error when allocating new name: {err}")
+            conn.execute("UPDATE containers SET name = ? WHERE id = ?", (new_name, container_id))
+
+    # -- remove -----------------------------------------------------------
+
+    def begin_remove(self, container_id: str, state: State) -> None:
+        """Mark removing and journal it, in one transaction."""
+        state.RemovalInProgress = True
+        with self.db.write() as conn:
+            conn.execute("UPDATE containers SET state = ? WHERE id = ?", (_dump(state.to_record()), container_id))
+            conn.execute("INSERT OR REPLACE INTO pending_containers (id, op, created) VALUES (?, 'remove', ?)",
+                         (container_id, time.time()))
+
+    def finish_remove(self, container_id: str, release=None) -> list:
+        """Delete the row and its journal row; ``release(conn, top_layer)`` frees layers no image holds."""
+        released: list = []
+        with self.db.write() as conn:
+            row = conn.execute("SELECT top_layer FROM containers WHERE id = ?", (container_id,)).fetchone()
+            conn.execute("DELETE FROM containers WHERE id = ?", (container_id,))
+            conn.execute("DELETE FROM pending_containers WHERE id = ?", (container_id,))
+            if row is not None and row["top_layer"] and release is not None:
+                released = release(conn, row["top_layer"])
+        return released
+
+    # -- counts for /info ---------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        out = {"Containers": 0, "ContainersRunning": 0, "ContainersPaused": 0, "ContainersStopped": 0}
+        for r in self.db.query("SELECT state FROM containers"):
+            state = State.from_record(json.loads(r["state"]))
+            out["Containers"] += 1
+            if state.Paused:
+                out["ContainersPaused"] += 1
+            elif state.Running:
+                out["ContainersRunning"] += 1
+            else:
+                out["ContainersStopped"] += 1
+        return out
