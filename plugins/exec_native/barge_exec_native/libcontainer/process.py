@@ -133,12 +133,25 @@ def _reap(pid: int) -> int | None:
 
 
 class Init:
-    """A container's init waiting for :meth:`start`; ``pid`` is its host pid."""
+    """A container's init waiting for :meth:`start`; ``pid`` is its host pid.
+
+    ``pidfd`` refers to this very process even after its pid is recycled
+    (PIDs recycle fast here); :meth:`cancel` signals and waits through it.
+    """
 
     def __init__(self, pid: int, reader: _Reader, start_fd: int):
         self.pid = pid
         self._reader = reader
         self._start_fd = start_fd
+        try:
+            self.pidfd = os.pidfd_open(pid)
+        except OSError:
+            self.pidfd = -1
+
+    def __del__(self):
+        if getattr(self, "pidfd", -1) >= 0:
+            os.close(self.pidfd)
+            self.pidfd = -1
 
     def start(self) -> None:
         """Let the init exec the command; raise :class:`ExecFailed` when it cannot."""
@@ -159,12 +172,21 @@ class Init:
             self._reader.close()
 
     def cancel(self) -> None:
-        """Kill the init (not started, or running) and reap it."""
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        _reap(self.pid)
+        """Kill the init (not started, or running) and reap it, unless the caller already did."""
+        if self.pidfd >= 0:
+            try:
+                signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+                os.waitid(os.P_PIDFD, self.pidfd, os.WEXITED)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            os.close(self.pidfd)
+            self.pidfd = -1
+        else:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _reap(self.pid)
         if self._start_fd >= 0:
             os.close(self._start_fd)
             self._start_fd = -1
