@@ -229,7 +229,8 @@ def test_masked_paths(box):
 
 
 def test_readonly_rootfs_refuses_writes(box):
-    spec = box.spec("sh", "-c", "touch /newfile; echo rc=$?; touch /tmp/x; echo tmp=$?; echo ok > /dev/shm/x && echo shm-ok",
+    script = "touch /newfile; echo rc=$?; touch /tmp/x; echo tmp=$?; echo ok > /dev/shm/x && echo shm-ok"
+    spec = box.spec("sh", "-c", script,
                     readonly_rootfs=True)
     code, out, err = box.run(spec)
     assert "rc=1" in out and "tmp=1" in out and "shm-ok" in out
@@ -269,7 +270,8 @@ def test_bind_mounts_ro_and_rw_and_symlink_cannot_escape(box, tmp_path):
 
 def test_bad_bind_source_is_invalid_parameter(box):
     spec = box.spec("true", mounts=[MountSpec("/x", "bind", "/nonexistent/src", ["rbind"])])
-    with pytest.raises(InvalidParameter, match="invalid mount config: bind source path does not exist: /nonexistent/src"):
+    message = "invalid mount config: bind source path does not exist: /nonexistent/src"
+    with pytest.raises(InvalidParameter, match=message):
         box.run(spec)
 
 
@@ -484,7 +486,8 @@ def test_exec_joins_the_running_container(box):
         assert os.read(out_r, 100) == b"up\n"
         er, ew = os.pipe()
         proc = ProcessSpec(args=["sh", "-c", "echo $$; cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; pwd; id -u; "
-                                             "readlink /proc/self/ns/net"], env=[PATH], cwd="/tmp", user=User(1000, 1000))
+                                             "readlink /proc/self/ns/net"],
+                           env=[PATH], cwd="/tmp", user=User(1000, 1000))
         pid = spawn_exec(init.pid, spec, proc, Stdio(0, ew, ew), cg)
         os.close(ew)
         assert pid in cg.pids()
@@ -780,3 +783,8 @@ def test_device_cgroup_denies_devices_off_the_list(box):
     code, out, err = box.run(box.spec("sh", "-c", script, rootfs=box.overlay()))
     assert out.split() == ["made", "1"]  # mknod of anything is allowed ("c *:* m"), opening is not
     assert "Operation not permitted" in err
+
+
+def test_unknown_capability_is_invalid_parameter(box):
+    with pytest.raises(InvalidParameter, match='unknown capability: "CAP_NOPE"'):
+        box.run(box.spec("true", capabilities=["CAP_CHOWN", "CAP_NOPE"]))

@@ -9,8 +9,9 @@ Docker.
 
 from __future__ import annotations
 
+from barge.errors import InvalidParameter
+
 from barge_exec_native.libcontainer import syscalls
-from barge_exec_native.libcontainer.errors import ContainerError
 
 #: Linux capability numbers (include/uapi/linux/capability.h).
 CAPABILITIES = {
@@ -46,7 +47,7 @@ def mask(names) -> int:
         if not key.startswith("CAP_"):
             key = "CAP_" + key
         if key not in CAPABILITIES:
-            raise ContainerError(f"unknown capability: {name!r}")
+            raise InvalidParameter(f'unknown capability: "{name}"')
         bits |= 1 << CAPABILITIES[key]
     return bits
 

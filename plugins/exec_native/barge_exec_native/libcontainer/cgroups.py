@@ -34,6 +34,7 @@ DEFAULT_DEVICE_RULES = (
 )
 
 _mounts_cache: tuple[dict[str, str], str | None] | None = None
+_layout_cache: str | None = None
 
 
 def _mounts() -> tuple[dict[str, str], str | None]:
@@ -132,13 +133,17 @@ class Cgroup:
 
     @staticmethod
     def layout() -> str:
-        v1, v2 = _mounts()
-        controllers = set(v1) & set(V1_CONTROLLERS)
-        if controllers and _enabled_v1() & controllers:
-            return "hybrid" if v2 else "v1"
-        if v2:
-            return "v2"
-        raise ContainerError("no cgroup file system is mounted")
+        global _layout_cache
+        if _layout_cache is None:
+            v1, v2 = _mounts()
+            controllers = set(v1) & set(V1_CONTROLLERS)
+            if controllers and _enabled_v1() & controllers:
+                _layout_cache = "hybrid" if v2 else "v1"
+            elif v2:
+                _layout_cache = "v2"
+            else:
+                raise ContainerError("no cgroup file system is mounted")
+        return _layout_cache
 
     def __init__(self, path: str, *, v2_root: str | None = None):
         """``v2_root`` forces the v2 layout on that cgroup2 mount (tests use the
