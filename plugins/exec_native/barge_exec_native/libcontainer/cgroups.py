@@ -192,20 +192,20 @@ class Cgroup:
             raise
 
     def _mkdirs(self, root: str, made: list[str]) -> None:
-        cur = root
-        for comp in self.path.split("/"):
-            parent, cur = cur, os.path.join(cur, comp)
-            for _ in range(3):  # a concurrent destroy may rmdir an empty parent under us
-                try:
-                    os.mkdir(cur)
-                except FileExistsError:
-                    break
-                except FileNotFoundError:
-                    if not os.path.isdir(parent):
-                        raise ContainerError(f"cgroup: parent {parent} vanished") from None
-                    continue
-                made.append(cur)
-                break
+        for _attempt in range(5):
+            cur = root
+            try:
+                for comp in self.path.split("/"):
+                    cur = os.path.join(cur, comp)
+                    try:
+                        os.mkdir(cur)
+                        made.append(cur)
+                    except FileExistsError:
+                        pass
+                return
+            except FileNotFoundError:
+                continue  # a concurrent destroy removed an empty parent under us: again
+        raise ContainerError(f"cgroup: cannot create {os.path.join(root, self.path)}")
 
     def _create_v1(self, made: list[str], privileged: bool) -> None:
         v1, _ = _mounts()
