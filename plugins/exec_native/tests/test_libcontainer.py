@@ -788,3 +788,26 @@ def test_device_cgroup_denies_devices_off_the_list(box):
 def test_unknown_capability_is_invalid_parameter(box):
     with pytest.raises(InvalidParameter, match='unknown capability: "CAP_NOPE"'):
         box.run(box.spec("true", capabilities=["CAP_CHOWN", "CAP_NOPE"]))
+
+
+def test_syscall_errors_are_named_by_errno(tmp_path, need_root):
+    with pytest.raises(syscalls.NotFound) as info:
+        syscalls.umount2(str(tmp_path / "missing"))
+    assert info.value.errno == 2 and "umount" in str(info.value)
+    with pytest.raises(syscalls.InvalidArgument):
+        syscalls.umount2(str(tmp_path))  # nothing mounted there
+    with pytest.raises(syscalls.SyscallError) as info:
+        syscalls.setns(-1, 0)
+    assert info.value.errno == 9  # EBADF has no class of its own
+    assert isinstance(info.value, ContainerError)
+
+
+def test_device_filter_program_shape():
+    from barge_exec_native.libcontainer import devicefilter
+
+    assert devicefilter.parse_rule("c 1:3 rwm") == (2, 1, 3, 7)
+    assert devicefilter.parse_rule("b *:* m") == (1, None, None, 1)
+    code = devicefilter.program(["c 1:3 rwm", "c 136:* rw"])
+    assert len(code) % 8 == 0
+    # 6 loads, rule 1: type+access(3)+major+minor+mov+exit = 8, rule 2: 7, deny: 2
+    assert len(code) // 8 == 6 + 8 + 7 + 2
