@@ -7,6 +7,10 @@ killed with SIGKILL leaves it running. It is a child subreaper, so the
 container's init (forked through a short-lived setup child) and exec'd
 processes are its children.
 
+The heavy set-up (spawn_init, spawn_exec) runs in short-lived helper
+children (:mod:`barge_exec_native.helper`), so the memory it touches does not
+stay with the monitor for the container's whole life.
+
 One event loop (``selectors``) serves: the output of the init and of every
 exec'd process (pipes, or a pty master with a terminal), their stdin, the
 attach socket (ATTACH PROTOCOL in :mod:`barge.execdriver`; control messages
@@ -18,6 +22,7 @@ them and exits; the state dir stays until the driver's ``delete``.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import json
@@ -30,10 +35,10 @@ import termios
 import time
 import traceback
 
-from barge.execdriver import ContainerSpec, ProcessSpec, process_from_dict, spec_from_json
+from barge_exec_native import helper
 from barge_exec_native import state as st
 from barge_exec_native.attach import EXIT, STDERR, STDOUT, frame
-from barge_exec_native.libcontainer import Cgroup, ExecFailed, Stdio, spawn_exec, spawn_init
+from barge_exec_native.libcontainer import Cgroup
 from barge_exec_native.logfile import JsonLogWriter
 
 #: After a process exited, how long its output may take to reach EOF.
@@ -45,6 +50,15 @@ MAX_CLIENT_BACKLOG = 8 << 20
 READ_SIZE = 65536
 
 PR_SET_CHILD_SUBREAPER = 36
+_prctl = ctypes.CDLL(None, use_errno=True).prctl  # bound once, in the spawner
+
+
+class SetupFailed(Exception):
+    """The container could not be created; ``kind`` names the error class for the driver."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
 
 
 def _ignore(signum, frame) -> None:
@@ -67,7 +81,7 @@ def _set_winsize(fd: int, height: int, width: int) -> None:
 class Proc:
     """A process whose stdio the monitor owns: the init (key None) or an exec."""
 
-    def __init__(self, key: str | None, process: ProcessSpec):
+    def __init__(self, key: str | None, process: dict):
         self.key = key
         self.process = process
         self.pid = 0
@@ -98,18 +112,23 @@ class Proc:
         self.stdin_fd = self.master = None
         self.stdin_buf.clear()
 
-    def make_stdio(self) -> tuple[Stdio, list[int]]:
-        """Create pipes or a pty; return the Stdio for the child and the fds to close after."""
+    @property
+    def stdin_once(self) -> bool:
+        return bool(self.process.get("stdin_once"))
+
+    def make_stdio(self) -> tuple[tuple[int, int, int], bool]:
+        """Create pipes or a pty; return the child's (stdin, stdout, stderr) and whether a terminal."""
         p = self.process
-        if p.terminal:
+        if p.get("terminal"):
             master, slave = os.openpty()
-            if p.console_height and p.console_width:
-                _set_winsize(master, p.console_height, p.console_width)
+            height, width = p.get("console_height") or 0, p.get("console_width") or 0
+            if height and width:
+                _set_winsize(master, height, width)
             self.master = master
             self.outputs[master] = "stdout"
-            self.stdin_fd = master if p.stdin else None
-            return Stdio(slave, slave, slave, terminal=True), [slave]
-        if p.stdin:
+            self.stdin_fd = master if p.get("stdin") else None
+            return (slave, slave, slave), True
+        if p.get("stdin"):
             stdin_r, self.stdin_fd = os.pipe()
         else:
             stdin_r = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
@@ -117,7 +136,7 @@ class Proc:
         err_r, err_w = os.pipe()
         self.outputs[out_r] = "stdout"
         self.outputs[err_r] = "stderr"
-        return Stdio(stdin_r, out_w, err_w, terminal=False), [stdin_r, out_w, err_w]
+        return (stdin_r, out_w, err_w), False
 
 
 class Client:
@@ -137,18 +156,17 @@ class Client:
 class Monitor:
     def __init__(self, state_dir: str):
         self.dir = state_dir
-        with open(self._path(st.SPEC)) as f:
-            self.spec: ContainerSpec = spec_from_json(f.read())
+        self.spec_text = st.read_bytes(self._path(st.SPEC)).decode()
+        self.spec: dict = json.loads(self.spec_text)  # plain data: the helpers build the dataclasses
         self.sel = selectors.DefaultSelector()
-        self.cg: Cgroup | None = None
         self.init: Proc | None = None
-        self.init_handle = None
+        self.init_helper: socket.socket | None = None
         self.execs: dict[str, Proc] = {}
         self.by_pid: dict[int, Proc] = {}
         self.pending: dict[str, list[Client]] = {}  # attach waiting for an exec id
         self.listener: socket.socket | None = None
         self.log: JsonLogWriter | None = None
-        self.start_error: ExecFailed | None = None
+        self.start_error: dict | None = None
         self.end_deadline = 0.0
         self.created_at = ""
         self._watched: dict[int, tuple[int, object]] = {}
@@ -163,18 +181,25 @@ class Monitor:
         st.write_pidfile(self._path(st.MONITOR_PID), os.getpid())
         self._prctl_subreaper()
         self._signals()
-        if self.spec.log is not None:
-            log = self.spec.log
-            self.log = JsonLogWriter(log.path, log.max_size, log.max_file)
-        self.cg = Cgroup(self.spec.cgroup_path)  # spawn_init creates it
-        init = Proc(None, self.spec.process)
-        stdio, child_fds = init.make_stdio()
+        log = self.spec.get("log")
+        if log:
+            self.log = JsonLogWriter(log["path"], log.get("max_size"), log.get("max_file") or 1)
+        init = Proc(None, self.spec["process"])
+        stdio, terminal = init.make_stdio()
         try:
-            self.init_handle = spawn_init(self.spec, stdio, self.cg, self.dir)
+            _, self.init_helper = helper.fork_helper(
+                helper.init_job(self.spec_text, stdio, terminal, self.dir), list(stdio))
+        except BaseException:
+            init.close_fds()
+            raise
         finally:
-            for fd in child_fds:
+            for fd in set(stdio):
                 os.close(fd)
-        init.pid = self.init_handle.pid
+        reply = helper.ask(self.init_helper)
+        if not reply.get("ok"):
+            init.close_fds()
+            raise SetupFailed(reply.get("type") or "ContainerError", reply.get("error") or "set-up failed")
+        init.pid = int(reply["pid"])
         init.pid_start = st.proc_starttime(init.pid) or 0
         self.init = init
         self.by_pid[init.pid] = init
@@ -191,11 +216,13 @@ class Monitor:
         self._watch(self.listener.fileno(), selectors.EVENT_READ, self._accept)
         return init.pid
 
-    def _prctl_subreaper(self) -> None:
-        import ctypes
+    def _cgroup(self) -> Cgroup:
+        """The container's cgroup, made only when needed: every object the
+        monitor touches costs it a private page for the container's life."""
+        return Cgroup(self.spec["cgroup_path"])
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    def _prctl_subreaper(self) -> None:
+        if _prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
 
     def _signals(self) -> None:
@@ -212,21 +239,16 @@ class Monitor:
 
     def teardown_failed(self) -> None:
         """Undo a failed set-up: no process, no cgroup, none of our files."""
-        if self.init_handle is not None:
-            try:
-                self.init_handle.cancel()
-            except Exception:
-                pass
-        if self.cg is not None:
-            try:
-                self.cg.kill_all(signal.SIGKILL)
-            except Exception:
-                pass
+        if self.init_helper is not None:
+            self.init_helper.close()  # the helper exits; a waiting init follows
+            self.init_helper = None
+        try:
+            cg = self._cgroup()
+            cg.kill_all(signal.SIGKILL)
             self._reap_all(block_for=2.0)
-            try:
-                self.cg.destroy()
-            except Exception:
-                pass
+            cg.destroy()
+        except Exception:
+            pass
         if self.log is not None:
             self.log.close()
         for name in st.MONITOR_FILES:
@@ -384,10 +406,11 @@ class Monitor:
     def _exited(self, proc: Proc, code: int) -> None:
         proc.exit_code = code
         proc.drain_deadline = time.monotonic() + DRAIN_GRACE
-        if proc.key is None and self.spec.namespaces.get("pid", "new") != "new" and self.cg is not None:
+        pid_ns = (self.spec.get("namespaces") or {}).get("pid", "new")
+        if proc.key is None and pid_ns != "new":
             # Without a pid namespace nothing ends the rest of the container: do it.
             try:
-                self.cg.kill_all(signal.SIGKILL)
+                self._cgroup().kill_all(signal.SIGKILL)
             except Exception:
                 pass
         for fd in list(proc.outputs):  # read what is there now; EOF may finish it
@@ -407,15 +430,18 @@ class Monitor:
         now = st.rfc3339_nano()
         code = proc.exit_code if proc.exit_code is not None else 255
         if proc.key is None:
+            if self.init_helper is not None:
+                self.init_helper.close()
+                self.init_helper = None
             if self.log is not None:
                 self.log.close()
             error = ""
             if self.start_error is not None:
-                code = getattr(self.start_error, "code", code)
-                error = str(getattr(self.start_error, "message", "") or self.start_error)
+                code = int(self.start_error.get("exit_code") or code)
+                error = self.start_error.get("error") or ""
             oom = False
             try:
-                oom = bool(self.cg.oom_killed()) if self.cg is not None else False
+                oom = bool(self._cgroup().oom_killed())
             except Exception:
                 pass
             proc.exit_code = code
@@ -502,7 +528,7 @@ class Monitor:
     def _client_eof(self, client: Client) -> None:
         client.read_open = False
         proc = client.proc
-        if proc is not None and client.stdin and proc.process.stdin_once and proc.stdin_fd is not None:
+        if proc is not None and client.stdin and proc.stdin_once and proc.stdin_fd is not None:
             proc.stdin_closing = True
             self._flush_stdin(proc)
         if client.hello is None or client.hello.get("control"):
@@ -594,7 +620,7 @@ class Monitor:
             client.closing = True
             return
         proc.clients.append(client)
-        if not client.read_open and client.stdin and proc.process.stdin_once:
+        if not client.read_open and client.stdin and proc.stdin_once:
             self._client_eof(client)
 
     # -- control messages -----------------------------------------------------
@@ -612,18 +638,16 @@ class Monitor:
 
     def _start(self) -> dict:
         init = self.init
-        if init.started_at or init.exit_code is not None:
+        if init.started_at or init.exit_code is not None or self.init_helper is None:
             return {"ok": False, "error": "container already started", "type": "Conflict"}
         init.started_at = st.rfc3339_nano()
-        try:
-            self.init_handle.start()
-        except ExecFailed as exc:
-            self.start_error = exc
-            code = getattr(exc, "code", 127)
-            message = str(getattr(exc, "message", "") or exc)
-            self._write_state("running")
-            return {"ok": False, "error": message, "exit_code": code, "type": "ExecFailed"}
+        reply = helper.ask(self.init_helper, "start")
+        self.init_helper.close()
+        self.init_helper = None
         self._write_state("running")
+        if not reply.get("ok"):
+            self.start_error = reply
+            return reply
         return {"ok": True, "pid": init.pid, "started_at": init.started_at}
 
     def _state(self) -> dict:
@@ -654,28 +678,34 @@ class Monitor:
             return {"ok": False, "error": "container is not running", "type": "Conflict"}
         if exec_id in self.execs:
             return {"ok": False, "error": f"exec {exec_id} already started", "type": "Conflict"}
-        process = process_from_dict(msg.get("process") or {})
+        process = msg.get("process") or {}
+        if not isinstance(process, dict) or not process.get("args"):
+            return {"ok": False, "error": "exec: no command specified", "type": "InvalidParameter"}
         proc = Proc(exec_id, process)
-        stdio, child_fds = proc.make_stdio()
+        stdio, terminal = proc.make_stdio()
         proc.started_at = st.rfc3339_nano()
         try:
-            proc.pid = spawn_exec(init.pid, self.spec, process, stdio, self.cg)
-        except ExecFailed as exc:
-            proc.close_fds()
-            code = getattr(exc, "code", 126)
-            message = str(getattr(exc, "message", "") or exc)
-            proc.exit_code = code
-            proc.error = message
-            self.execs[exec_id] = proc
-            self._finish_pending(proc)
-            self._finish(proc)
-            return {"ok": False, "error": message, "exit_code": code, "type": "ExecFailed"}
+            _, sock = helper.fork_helper(
+                helper.exec_job(self.spec_text, init.pid, process, stdio, terminal), list(stdio))
         except BaseException:
             proc.close_fds()
             raise
         finally:
-            for fd in child_fds:
+            for fd in set(stdio):
                 os.close(fd)
+        with sock:
+            reply = helper.ask(sock)
+        if not reply.get("ok"):
+            proc.close_fds()
+            if reply.get("type") != "ExecFailed":
+                return reply
+            proc.exit_code = int(reply.get("exit_code") or 126)
+            proc.error = reply.get("error") or ""
+            self.execs[exec_id] = proc
+            self._finish_pending(proc)
+            self._finish(proc)
+            return reply
+        proc.pid = int(reply["pid"])
         proc.pid_start = st.proc_starttime(proc.pid) or 0
         self.execs[exec_id] = proc
         self.by_pid[proc.pid] = proc
@@ -751,6 +781,10 @@ def serve(state_dir: str, result: socket.socket | None) -> int:
         return 1
     try:
         pid = monitor.setup()
+    except SetupFailed as exc:
+        monitor.teardown_failed()
+        _report(result, {"ok": False, "type": exc.kind, "error": str(exc)})
+        return 1
     except Exception as exc:
         traceback.print_exc()
         monitor.teardown_failed()

@@ -28,9 +28,10 @@ import os
 import socket
 import sys
 
-# What a monitor runs, imported once here and shared copy-on-write.
-import ctypes  # noqa: F401  (monitor and libcontainer use it)
+# What a monitor and its set-up helpers run, imported once here and shared
+# copy-on-write.
 from barge_exec_native import monitor
+from barge_exec_native.libcontainer import Cgroup, ContainerError
 
 MAX_REQUEST = 65536
 
@@ -108,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     control = socket.socket(fileno=int(argv[0]))
     os.chdir("/")
+    try:
+        Cgroup.layout()  # reads the cgroup mounts once, for every monitor
+    except ContainerError:
+        pass
     gc.collect()
     gc.freeze()
     gc.disable()  # the spawner allocates almost nothing; monitors re-enable it

@@ -53,6 +53,25 @@ def rfc3339_nano(ns: int | None = None) -> str:
     return f"{base}.{fraction}Z" if fraction else f"{base}Z"
 
 
+def read_bytes(path: str) -> bytes:
+    """A small file's content, with plain os calls.
+
+    The monitor reads files this way: ``open()`` builds a buffered text
+    stack (codecs, decoders) whose first use touches, and unshares, pages
+    the monitor would otherwise keep sharing with the spawner.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: str, text: str) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
@@ -69,8 +88,7 @@ def write_json(path: str, data: dict) -> None:
 
 def read_json(path: str) -> dict | None:
     try:
-        with open(path, "rb") as f:
-            return json.loads(f.read())
+        return json.loads(read_bytes(path))
     except (FileNotFoundError, NotADirectoryError, ValueError):
         return None
 
@@ -78,8 +96,7 @@ def read_json(path: str) -> dict | None:
 def proc_starttime(pid: int) -> int | None:
     """Start time of ``pid`` in clock ticks since boot, or None when it is gone."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
+        data = read_bytes(f"/proc/{pid}/stat")
     except (FileNotFoundError, ProcessLookupError):
         return None
     # The command name may hold spaces and parentheses: split after the last ')'.
@@ -95,8 +112,7 @@ def write_pidfile(path: str, pid: int) -> None:
 
 def read_pidfile(path: str) -> tuple[int, int] | None:
     try:
-        with open(path) as f:
-            pid, start = f.read().split()
+        pid, start = read_bytes(path).split()
         return int(pid), int(start)
     except (FileNotFoundError, ValueError):
         return None
