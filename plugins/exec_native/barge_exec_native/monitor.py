@@ -49,6 +49,7 @@ CLIENT_GRACE = 2.0
 MAX_CLIENT_BACKLOG = 8 << 20
 READ_SIZE = 65536
 
+PR_SET_NAME = 15
 PR_SET_CHILD_SUBREAPER = 36
 _prctl = ctypes.CDLL(None, use_errno=True).prctl  # bound once, in the spawner
 
@@ -224,6 +225,7 @@ class Monitor:
     def _prctl_subreaper(self) -> None:
         if _prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+        _prctl(PR_SET_NAME, b"barge-monitor", 0, 0, 0)  # what ps -o comm shows
 
     def _signals(self) -> None:
         self._wake_r, self._wake_w = socket.socketpair()
@@ -812,7 +814,10 @@ def _report(result: socket.socket | None, answer: dict) -> None:
 def detach_stdio(state_dir: str) -> None:
     """Point fds 0/1 at /dev/null and 2 at the state dir's monitor.log."""
     null = os.open(os.devnull, os.O_RDWR)
-    log = os.open(os.path.join(state_dir, st.MONITOR_LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        log = os.open(os.path.join(state_dir, st.MONITOR_LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError:  # no state dir: serve() reports that to the driver
+        log = os.dup(null)
     os.dup2(null, 0)
     os.dup2(null, 1)
     os.dup2(log, 2)

@@ -33,9 +33,9 @@ class SpawnerClient:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "barge_exec_native.spawner", str(theirs.fileno())],
+                [sys.executable, "-S", "-m", "barge_exec_native.spawner", str(theirs.fileno())],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                cwd="/",
+                cwd="/", env=_spawner_env(),
             )
         finally:
             theirs.close()
@@ -91,6 +91,23 @@ class SpawnerClient:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+
+
+def _spawner_env() -> dict[str, str]:
+    """The spawner runs with ``-S`` (no site: its import hooks and .pth files
+    cost every monitor memory); it finds barge and this package through
+    PYTHONPATH set to where they were imported from here."""
+    import barge
+    import barge_exec_native
+
+    paths = []
+    for module in (barge_exec_native, barge):
+        root = os.path.dirname(os.path.dirname(os.path.abspath(module.__file__)))
+        if root not in paths:
+            paths.append(root)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
 
 
 def _read_report(sock: socket.socket, timeout: float, state_dir: str) -> dict:
