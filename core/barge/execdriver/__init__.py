@@ -32,8 +32,19 @@ The monitor answers one JSON line ``{"ok": true}`` (or ``{"ok": false,
 which the monitor closes the connection. Bytes the client writes after its
 JSON line are the process's stdin; the client's half-close (``shutdown
 SHUT_WR``) closes stdin when the process was started with ``stdin_once``.
-A control client instead writes ``{"control": "resize", "exec_id": str|null,
-"height": int, "width": int}`` and gets ``{"ok": true}``.
+An attach naming an ``exec_id`` not started yet waits for that process (so
+attach first, then exec, to see all its output); one naming a process that
+has exited gets its exit frame at once.
+A control client instead writes one of these, gets one JSON line back and
+the connection closes:
+``{"control": "resize", "exec_id": str|null, "height": int, "width": int}``
+-> ``{"ok": true}``; ``{"control": "start"}`` (the created init execs its
+command) -> ``{"ok": true}`` or ``{"ok": false, "type": "ExecFailed",
+"exit_code": 126|127, "error": Docker's message}``; ``{"control": "exec",
+"exec_id": str, "process": ProcessSpec as a dict}`` -> ``{"ok": true, "pid":
+int}`` (same errors); ``{"control": "state"}`` -> ``{"ok": true, "status":
+"created"|"running"|"stopped", "pid": int, ...}``. Errors carry ``"type"``,
+the name of the ``barge.errors`` class they stand for (``Conflict``...).
 """
 
 from __future__ import annotations

@@ -22,6 +22,23 @@ _HEADER = struct.Struct(">BI")
 HEADER_SIZE = _HEADER.size
 
 
+def unix_address(sock: socket.socket, path: str, op: str) -> None:
+    """``sock.bind`` / ``sock.connect`` to ``path`` even beyond sun_path's 108 bytes.
+
+    A long path goes through an O_PATH descriptor of its directory
+    (``/proc/self/fd/<n>/<name>``), which names the same file.
+    """
+    call = getattr(sock, op)
+    if len(os.fsencode(path)) < 108:
+        call(path)
+        return
+    dir_fd = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        call(f"/proc/self/fd/{dir_fd}/{os.path.basename(path)}")
+    finally:
+        os.close(dir_fd)
+
+
 def frame(stream: int, payload: bytes) -> bytes:
     return _HEADER.pack(stream, len(payload)) + payload
 
@@ -42,7 +59,7 @@ class AttachClient:
         self._buf = b""
         try:
             self.sock.settimeout(timeout)
-            self.sock.connect(sock_path)
+            unix_address(self.sock, sock_path, "connect")
             self.sock.sendall(json.dumps(hello).encode() + b"\n")
             self.reply = self._read_line()
         except BaseException:

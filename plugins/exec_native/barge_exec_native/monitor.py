@@ -37,7 +37,7 @@ import traceback
 
 from barge_exec_native import helper
 from barge_exec_native import state as st
-from barge_exec_native.attach import EXIT, STDERR, STDOUT, frame
+from barge_exec_native.attach import EXIT, STDERR, STDOUT, frame, unix_address
 from barge_exec_native.libcontainer import Cgroup
 from barge_exec_native.logfile import JsonLogWriter
 
@@ -210,7 +210,7 @@ class Monitor:
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         sock_path = self._path(st.ATTACH_SOCK)
         st.remove_quietly(sock_path)
-        self.listener.bind(sock_path)
+        unix_address(self.listener, sock_path, "bind")
         os.chmod(sock_path, 0o600)
         self.listener.listen(64)
         self.listener.setblocking(False)

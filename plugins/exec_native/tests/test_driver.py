@@ -1,6 +1,7 @@
 """The native exec driver end to end: real containers from a busybox root file system.
 
-Needs root, namespaces and cgroups (skipped with the reason otherwise). Every
+Needs root, namespaces and cgroups (skipped with the reason otherwise). The
+root file system is conftest's busybox tree, mounted read-only. Every
 container a test makes is deleted at teardown, even when the test fails.
 """
 
@@ -8,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import subprocess
 import time
 import uuid
 
@@ -21,36 +20,15 @@ from barge.execdriver import ContainerSpec, LogSpec, MountSpec, ProcessSpec, Res
 
 from barge_exec_native.attach import AttachClient
 
-BUSYBOX = shutil.which("busybox") or "/bin/busybox"
-
-
 def _driver_or_skip(home):
     if os.geteuid() != 0:
         pytest.skip("the native driver needs root")
-    if not os.path.exists(BUSYBOX):
-        pytest.skip("no busybox binary to build a root file system from")
     from barge_exec_native.driver import NativeDriver
 
     try:
         return NativeDriver(home)
     except errors.DriverNotSupported as exc:
         pytest.skip(str(exc))
-
-
-def build_busybox_rootfs(root: str) -> None:
-    """A minimal image: static busybox and its applets as symlinks, passwd and group."""
-    os.makedirs(os.path.join(root, "bin"))
-    shutil.copy2(BUSYBOX, os.path.join(root, "bin", "busybox"))
-    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
-    for applet in applets:
-        if applet != "busybox":
-            os.symlink("busybox", os.path.join(root, "bin", applet))
-    for d in ("etc", "tmp", "proc", "sys", "dev", "root"):
-        os.makedirs(os.path.join(root, d), exist_ok=True)
-    with open(os.path.join(root, "etc", "passwd"), "w") as f:
-        f.write("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
-    with open(os.path.join(root, "etc", "group"), "w") as f:
-        f.write("root:x:0:\nnogroup:x:65534:\n")
 
 
 class Box:
@@ -68,7 +46,7 @@ class Box:
         cid = uuid.uuid4().hex
         process.setdefault("env", ["PATH=/bin", "HOME=/root"])
         return ContainerSpec(
-            id=cid, rootfs=[{"Type": "bind", "Source": self.rootfs, "Options": ["rbind", "rw"]}],
+            id=cid, rootfs=[{"Type": "bind", "Source": self.rootfs, "Options": ["rbind", "ro"]}],
             process=ProcessSpec(args=list(args), **process), hostname=cid[:12],
             cgroup_path=f"barge-test-native/{cid}", resources=resources or Resources(),
             mounts=mounts or [],
@@ -106,7 +84,7 @@ class Box:
 def attach(sd: str, **hello) -> AttachClient:
     request = {"stdin": False, "stdout": True, "stderr": True, "exec_id": None}
     request.update(hello)
-    client = AttachClient(os.path.join(sd, "attach.sock"), request, timeout=10)
+    client = AttachClient(os.path.join(sd, "attach.sock"), request, timeout=10)  # long paths too
     assert client.reply == {"ok": True}
     return client
 
@@ -127,22 +105,13 @@ def log_entries(path: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("native"))
-    yield path
-
-
-@pytest.fixture(scope="module")
-def rootfs(base):
-    root = os.path.join(base, "rootfs")
-    if os.geteuid() == 0 and os.path.exists(BUSYBOX):
-        build_busybox_rootfs(root)
-    return root
+    return str(tmp_path_factory.mktemp("native"))
 
 
 @pytest.fixture
-def box(base, rootfs):
+def box(base, busybox_rootfs):
     driver = _driver_or_skip(os.path.join(base, "home"))
-    b = Box(driver, base, rootfs)
+    b = Box(driver, base, str(busybox_rootfs))
     try:
         yield b
     finally:
@@ -420,3 +389,55 @@ def test_wait_after_monitor_killed_reports_lost_exit(box):
     box.driver.kill(spec.id, sd, signal.SIGKILL)
     final = box.driver.wait(spec.id, sd, 5)
     assert final.status == "stopped" and final.exit_code == 255 and "monitor" in final.error
+
+
+# -- the attach protocol's edges -------------------------------------------------------------------
+
+
+def _raw(sd: str, line: bytes) -> bytes:
+    """Send one raw line to the monitor; return everything it answers before closing."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(os.path.join(sd, "attach.sock"))
+        s.sendall(line)
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+        return data
+
+
+def test_attach_protocol_errors_and_late_attach(box):
+    spec, sd = box.create(["sleep", "100"])
+    assert json.loads(_raw(sd, b"not json\n"))["ok"] is False
+    assert json.loads(_raw(sd, b'{"control": "reboot"}\n'))["ok"] is False
+    resize = json.loads(_raw(sd, b'{"control": "resize", "exec_id": null, "height": 10, "width": 10}\n'))
+    assert resize["ok"] is False and resize["type"] == "Conflict"
+    state = json.loads(_raw(sd, b'{"control": "state"}\n'))
+    assert state["ok"] and state["status"] == "created"
+    box.driver.start(spec.id, sd)
+    box.driver.exec(spec.id, sd, "quick", ProcessSpec(args=["true"], env=["PATH=/bin"]))
+    deadline = time.monotonic() + 5
+    while box.driver.exec_state(spec.id, sd, "quick").status != "stopped":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    # Attaching to a finished exec answers at once with its exit frame.
+    with attach(sd, exec_id="quick") as client:
+        assert client.read_all(time.monotonic() + 5) == (b"", b"", 0)
+    with pytest.raises(errors.Conflict):
+        box.driver.exec(spec.id, sd, "quick", ProcessSpec(args=["true"], env=["PATH=/bin"]))
+    with pytest.raises(errors.InvalidParameter):
+        box.driver.exec(spec.id, sd, "../escape", ProcessSpec(args=["true"]))
+
+
+def test_state_dir_beyond_unix_socket_path_limit(box):
+    spec = box.spec(["echo", "long"])
+    sd = os.path.join(box.base, "state", "d" * 60, "e" * 60, spec.id)
+    assert len(os.path.join(sd, "attach.sock")) > 108
+    box.made.append((spec.id, sd, spec.cgroup_path))
+    box.driver.create(spec, sd)
+    with attach(sd) as client:
+        box.driver.start(spec.id, sd)
+        assert client.read_all(time.monotonic() + 10) == (b"long\n", b"", 0)
+    assert box.driver.wait(spec.id, sd, 5).exit_code == 0
