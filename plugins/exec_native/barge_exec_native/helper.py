@@ -24,10 +24,17 @@ import os
 import select
 import signal
 import socket
-import traceback
 
 from barge.execdriver import process_from_dict, spec_from_json
 from barge_exec_native.libcontainer import Cgroup, ExecFailed, Stdio, spawn_exec, spawn_init
+
+
+def _print_exc() -> None:
+    """Print the current exception to stderr (monitor.log); traceback is
+    imported only then, so monitors do not all carry it."""
+    import traceback
+
+    traceback.print_exc()
 
 #: How long the monitor waits for a helper's answer.
 HELPER_TIMEOUT = 60.0
@@ -68,7 +75,7 @@ def fork_helper(job, child_fds: list[int]) -> tuple[int, socket.socket]:
             code = 0
         except BaseException:  # noqa: BLE001 - report in monitor.log, never return into the monitor
             try:
-                traceback.print_exc()
+                _print_exc()
             except BaseException:  # noqa: BLE001
                 pass
         finally:

@@ -4,14 +4,14 @@ One process per container (the role of conmon or containerd's shim), forked
 by the spawner (:mod:`barge_exec_native.spawner`) and detached from the
 daemon: it has its own session and its parent is not the daemon, so a daemon
 killed with SIGKILL leaves it running. It is a child subreaper, so the
-container's init (forked through a short-lived setup child) and exec'd
-processes are its children.
+container's init and exec'd processes, created by short-lived helper
+children, become its children.
 
 The heavy set-up (spawn_init, spawn_exec) runs in short-lived helper
 children (:mod:`barge_exec_native.helper`), so the memory it touches does not
 stay with the monitor for the container's whole life.
 
-One event loop (``selectors``) serves: the output of the init and of every
+One event loop (``epoll``) serves: the output of the init and of every
 exec'd process (pipes, or a pty master with a terminal), their stdin, the
 attach socket (ATTACH PROTOCOL in :mod:`barge.execdriver`; control messages
 ``start``, ``state``, ``resize``, ``exec``), SIGCHLD (through a wakeup fd),
@@ -27,19 +27,27 @@ import errno
 import fcntl
 import json
 import os
-import selectors
+import select
 import signal
 import socket
 import struct
+import sys
 import termios
 import time
-import traceback
 
 from barge_exec_native import helper
 from barge_exec_native import state as st
 from barge_exec_native.attach import EXIT, STDERR, STDOUT, frame, unix_address
 from barge_exec_native.libcontainer import Cgroup
 from barge_exec_native.logfile import JsonLogWriter
+
+
+def _print_exc() -> None:
+    """Print the current exception to stderr (monitor.log); traceback is
+    imported only then, so monitors do not all carry it."""
+    import traceback
+
+    traceback.print_exc()
 
 #: After a process exited, how long its output may take to reach EOF.
 DRAIN_GRACE = 1.0
@@ -48,6 +56,8 @@ CLIENT_GRACE = 2.0
 #: A client that lets this much output pile up unread is dropped.
 MAX_CLIENT_BACKLOG = 8 << 20
 READ_SIZE = 65536
+IN, OUT = select.EPOLLIN, select.EPOLLOUT
+HUP = select.EPOLLHUP | select.EPOLLERR  # always reported, even with no events asked
 
 PR_SET_NAME = 15
 PR_SET_CHILD_SUBREAPER = 36
@@ -81,6 +91,9 @@ def _set_winsize(fd: int, height: int, width: int) -> None:
 
 class Proc:
     """A process whose stdio the monitor owns: the init (key None) or an exec."""
+
+    __slots__ = ("key", "process", "pid", "pid_start", "master", "stdin_fd", "outputs", "stdin_buf",
+                 "stdin_closing", "clients", "exit_code", "drain_deadline", "finished", "error", "started_at")
 
     def __init__(self, key: str | None, process: dict):
         self.key = key
@@ -143,6 +156,8 @@ class Proc:
 class Client:
     """One connection on attach.sock."""
 
+    __slots__ = ("sock", "inbuf", "out", "hello", "proc", "stdin", "stdout", "stderr", "closing", "read_open")
+
     def __init__(self, sock: socket.socket):
         self.sock = sock
         self.inbuf = b""
@@ -159,7 +174,7 @@ class Monitor:
         self.dir = state_dir
         self.spec_text = st.read_bytes(self._path(st.SPEC)).decode()
         self.spec: dict = json.loads(self.spec_text)  # plain data: the helpers build the dataclasses
-        self.sel = selectors.DefaultSelector()
+        self.ep = select.epoll()
         self.init: Proc | None = None
         self.init_helper: socket.socket | None = None
         self.execs: dict[str, Proc] = {}
@@ -168,9 +183,10 @@ class Monitor:
         self.listener: socket.socket | None = None
         self.log: JsonLogWriter | None = None
         self.start_error: dict | None = None
+        self.log_failed = False
         self.end_deadline = 0.0
         self.created_at = ""
-        self._watched: dict[int, tuple[int, object]] = {}
+        self._handlers: dict[int, object] = {}  # fd -> callback(epoll mask)
 
     def _path(self, name: str) -> str:
         return os.path.join(self.dir, name)
@@ -214,7 +230,7 @@ class Monitor:
         os.chmod(sock_path, 0o600)
         self.listener.listen(64)
         self.listener.setblocking(False)
-        self._watch(self.listener.fileno(), selectors.EVENT_READ, self._accept)
+        self._watch(self.listener.fileno(), IN, self._accept)
         return init.pid
 
     def _cgroup(self) -> Cgroup:
@@ -237,7 +253,7 @@ class Monitor:
         for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT, signal.SIGPIPE):
             signal.signal(sig, _ignore)
         signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
-        self._watch(self._wake_r.fileno(), selectors.EVENT_READ, self._on_signal)
+        self._watch(self._wake_r.fileno(), IN, self._on_signal)
 
     def teardown_failed(self) -> None:
         """Undo a failed set-up: no process, no cgroup, none of our files."""
@@ -270,20 +286,21 @@ class Monitor:
     # -- selector helpers -----------------------------------------------------
 
     def _watch(self, fd: int, events: int, callback) -> None:
-        if fd in self._watched:
-            self.sel.modify(fd, events, callback)
+        """Watch ``fd`` for ``events`` (0: only hang-up and errors)."""
+        if fd in self._handlers:
+            self.ep.modify(fd, events)
         else:
-            self.sel.register(fd, events, callback)
-        self._watched[fd] = (events, callback)
+            self.ep.register(fd, events)
+        self._handlers[fd] = callback
 
     def _unwatch(self, fd: int) -> None:
-        if self._watched.pop(fd, None) is not None:
-            self.sel.unregister(fd)
+        if self._handlers.pop(fd, None) is not None:
+            self.ep.unregister(fd)
 
     def _watch_proc(self, proc: Proc) -> None:
         for fd in proc.outputs:
             _set_nonblocking(fd)
-            self._watch(fd, selectors.EVENT_READ, lambda mask, p=proc, f=fd: self._proc_event(p, f, mask))
+            self._watch(fd, IN, lambda mask, p=proc, f=fd: self._proc_event(p, f, mask))
         if proc.stdin_fd is not None and proc.stdin_fd not in proc.outputs:
             _set_nonblocking(proc.stdin_fd)
 
@@ -291,9 +308,9 @@ class Monitor:
         """(Re)register ``fd`` of ``proc`` for what it needs now."""
         events = 0
         if fd in proc.outputs:
-            events |= selectors.EVENT_READ
+            events |= IN
         if fd == proc.stdin_fd and (proc.stdin_buf or proc.stdin_closing):
-            events |= selectors.EVENT_WRITE
+            events |= OUT
         if events:
             self._watch(fd, events, lambda mask, p=proc, f=fd: self._proc_event(p, f, mask))
         else:
@@ -302,9 +319,9 @@ class Monitor:
     # -- process output and stdin ---------------------------------------------
 
     def _proc_event(self, proc: Proc, fd: int, mask: int) -> None:
-        if mask & selectors.EVENT_READ and fd in proc.outputs:
+        if mask & (IN | HUP) and fd in proc.outputs:
             self._read_output(proc, fd)
-        if mask & selectors.EVENT_WRITE and fd == proc.stdin_fd:
+        if mask & (OUT | HUP) and fd == proc.stdin_fd:
             self._flush_stdin(proc)
 
     def _read_output(self, proc: Proc, fd: int) -> int:
@@ -322,9 +339,14 @@ class Monitor:
             return -1
         stream = proc.outputs[fd]
         if proc.key is None and self.log is not None:
-            self.log.write(stream, data)
+            try:
+                self.log.write(stream, data)
+            except OSError as exc:  # a full disk must not cost the container its monitor
+                if not self.log_failed:
+                    print(f"monitor: writing the log failed: {exc}", file=sys.stderr, flush=True)
+                self.log_failed = True
         number = STDOUT if stream == "stdout" else STDERR
-        for client in proc.clients:
+        for client in list(proc.clients):
             if (client.stdout if number == STDOUT else client.stderr) and not client.closing:
                 self._send(client, frame(number, data))
         return 1
@@ -485,7 +507,7 @@ class Monitor:
                 return
             sock.setblocking(False)
             client = Client(sock)
-            self._watch(sock.fileno(), selectors.EVENT_READ, lambda m, c=client: self._client_event(c, m))
+            self._watch(sock.fileno(), IN, lambda m, c=client: self._client_event(c, m))
 
     def _client_events(self, client: Client) -> None:
         fd = client.sock.fileno()
@@ -494,18 +516,16 @@ class Monitor:
         if client.closing and not client.out:
             self._drop(client)
             return
-        events = selectors.EVENT_READ if client.read_open else 0
+        events = IN if client.read_open else 0
         if client.out:
-            events |= selectors.EVENT_WRITE
-        if events:
-            self._watch(fd, events, lambda m, c=client: self._client_event(c, m))
-        else:
-            self._unwatch(fd)
+            events |= OUT
+        # Even with no events asked, epoll reports the client's hang-up.
+        self._watch(fd, events, lambda m, c=client: self._client_event(c, m))
 
     def _client_event(self, client: Client, mask: int) -> None:
-        if mask & selectors.EVENT_WRITE:
+        if mask & OUT:
             self._flush_client(client)
-        if mask & selectors.EVENT_READ and client.sock.fileno() >= 0:
+        if mask & IN and client.read_open and client.sock.fileno() >= 0:
             try:
                 data = client.sock.recv(READ_SIZE)
             except BlockingIOError:
@@ -524,6 +544,11 @@ class Monitor:
                     self._reply(client, {"ok": False, "error": "request line too long"}, close=True)
             elif client.proc is not None and client.stdin:
                 self._stdin_data(client.proc, data)
+        if mask & HUP and client.sock.fileno() >= 0:  # gone both ways: nobody to write to
+            if client.read_open:
+                self._client_eof(client)
+            self._drop(client)
+            return
         if client.sock.fileno() >= 0:
             self._client_events(client)
 
@@ -647,6 +672,8 @@ class Monitor:
         self.init_helper.close()
         self.init_helper = None
         self._write_state("running")
+        if not reply.get("ok") and reply.get("type") == "ContainerError" and st.proc_starttime(init.pid) is None:
+            reply["error"] = "container init exited before it was started"
         if not reply.get("ok"):
             self.start_error = reply
             return reply
@@ -749,8 +776,15 @@ class Monitor:
     def run(self) -> None:
         self._reap()  # the init may have died before the loop
         while not self._done():
-            for key, mask in self.sel.select(self._timeout()):
-                key.data(mask)
+            timeout = self._timeout()
+            for fd, mask in self.ep.poll(-1 if timeout is None else timeout):
+                callback = self._handlers.get(fd)
+                if callback is None:
+                    continue
+                try:
+                    callback(mask)
+                except Exception:  # one bad event must not cost the container its monitor
+                    _print_exc()
             now = time.monotonic()
             for proc in list(self._procs()):
                 if proc.exit_code is not None and not proc.finished and now >= proc.drain_deadline:
@@ -788,7 +822,7 @@ def serve(state_dir: str, result: socket.socket | None) -> int:
         _report(result, {"ok": False, "type": exc.kind, "error": str(exc)})
         return 1
     except Exception as exc:
-        traceback.print_exc()
+        _print_exc()
         monitor.teardown_failed()
         _report(result, {"ok": False, "type": type(exc).__name__, "error": str(exc) or type(exc).__name__})
         return 1
@@ -796,7 +830,7 @@ def serve(state_dir: str, result: socket.socket | None) -> int:
     try:
         monitor.run()
     except Exception:
-        traceback.print_exc()
+        _print_exc()
         return 1
     return 0
 

@@ -126,7 +126,7 @@ def _warm_up() -> None:
     """Run once what every monitor runs, so that first-use work (attribute
     caches, specialised bytecode, lazily built tables) is done here, in
     pages the monitors share, instead of in each monitor."""
-    import selectors
+    import select
 
     from barge_exec_native import state as st
     from barge_exec_native.attach import frame
@@ -136,24 +136,24 @@ def _warm_up() -> None:
     os.mkdir(d, 0o700)
     try:
         log = JsonLogWriter(os.path.join(d, "log"), 1 << 20, 2)
-        sel = selectors.DefaultSelector()
+        ep = select.epoll()
         a, b = socket.socketpair()
         a.setblocking(False)
         b.setblocking(False)
-        sel.register(a.fileno(), selectors.EVENT_READ, None)
+        ep.register(a.fileno(), select.EPOLLIN)
         for i in range(10):
             st.write_json(os.path.join(d, "state.json"), {"status": "running", "pid": i, "started_at": st.rfc3339_nano()})
             st.read_json(os.path.join(d, "state.json"))
             st.write_pidfile(os.path.join(d, "pid"), os.getpid())
             st.read_pidfile(os.path.join(d, "pid"))
             b.send(frame(1, b"output line\n") + json.dumps({"ok": True}).encode() + b"\n")
-            for key, mask in sel.select(0):
+            for fd, mask in ep.poll(0):
                 log.write("stdout", a.recv(65536))
-            sel.modify(a.fileno(), selectors.EVENT_READ | selectors.EVENT_WRITE, None)
-            sel.modify(a.fileno(), selectors.EVENT_READ, None)
+            ep.modify(a.fileno(), select.EPOLLIN | select.EPOLLOUT)
+            ep.modify(a.fileno(), select.EPOLLIN)
             json.loads(b'{"stdin": false, "stdout": true, "stderr": true, "exec_id": null}')
-        sel.unregister(a.fileno())
-        sel.close()
+        ep.unregister(a.fileno())
+        ep.close()
         a.close()
         b.close()
         log.close()

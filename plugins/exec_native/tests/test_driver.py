@@ -441,3 +441,19 @@ def test_state_dir_beyond_unix_socket_path_limit(box):
         box.driver.start(spec.id, sd)
         assert client.read_all(time.monotonic() + 10) == (b"long\n", b"", 0)
     assert box.driver.wait(spec.id, sd, 5).exit_code == 0
+
+
+def test_clients_that_hang_up_are_let_go(box):
+    spec, sd = box.create(["sleep", "100"])
+    box.driver.start(spec.id, sd)
+    with open(os.path.join(sd, "monitor.pid")) as f:
+        monitor_pid = int(f.read().split()[0])
+
+    def open_fds() -> int:
+        return len(os.listdir(f"/proc/{monitor_pid}/fd"))
+
+    before = open_fds()
+    for _ in range(20):  # each wait that times out connects and hangs up
+        assert box.driver.wait(spec.id, sd, 0.01) is None
+    time.sleep(0.1)
+    assert open_fds() <= before + 1
