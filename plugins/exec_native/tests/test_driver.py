@@ -457,3 +457,40 @@ def test_clients_that_hang_up_are_let_go(box):
         assert box.driver.wait(spec.id, sd, 0.01) is None
     time.sleep(0.1)
     assert open_fds() <= before + 1
+
+
+def test_spawner_ends_with_its_daemon(tmp_path):
+    """The spawner follows its daemon's death (EOF on the inherited socket), however it dies."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from barge_exec_native.spawn_client import SpawnerClient\n"
+        "c = SpawnerClient()\n"
+        f"c.spawn({str(tmp_path / 'no-such-dir')!r}, 30)\n"  # starts the spawner; the answer is an error
+        "print(c.pid, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    daemon = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        spawner_pid = int(daemon.stdout.readline())
+        assert os.path.exists(f"/proc/{spawner_pid}")
+    finally:
+        daemon.kill()
+        daemon.wait()
+        daemon.stdin.close()
+        daemon.stdout.close()
+    deadline = time.monotonic() + 5
+    while not _process_gone(spawner_pid):
+        assert time.monotonic() < deadline, "the spawner outlived its daemon"
+        time.sleep(0.01)
+
+
+def test_not_supported_without_root(tmp_path, monkeypatch):
+    from barge_exec_native.driver import NativeDriver
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(errors.DriverNotSupported) as info:
+        NativeDriver(tmp_path)
+    assert str(info.value).startswith("native: not supported: needs root")
