@@ -183,23 +183,43 @@ def read_file_in_root(root: str, path: str, limit: int = 4 << 20) -> str | None:
 
 
 def make_dirs_in_root(root: str, path: str, mode: int = 0o755) -> None:
-    """``mkdir -p`` of ``path`` inside ``root`` (Docker creates a missing WorkingDir)."""
+    """``mkdir -p`` of ``path`` inside ``root`` (Docker creates a missing WorkingDir).
+
+    Symlinks on the way resolve inside the root, dangling ones included:
+    the directories are made where the link points, within the root.
+    """
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        parts = [p for p in posixpath.normpath("/" + path).split("/") if p not in ("", ".", "..")]
+        todo = [p for p in posixpath.normpath("/" + path).split("/") if p not in ("", ".", "..")]
         done: list[str] = []
-        for part in parts:
+        hops = 0
+        while todo:
+            part = todo.pop(0)
+            if part == "..":
+                if done:
+                    done.pop()
+                continue
+            parent = open_in_root(root_fd, "/".join(done))
             try:
-                fd = open_in_root(root_fd, "/".join(done + [part]))
-                os.close(fd)
-            except FileNotFoundError:
-                parent = open_in_root(root_fd, "/".join(done))
                 try:
+                    st = os.stat(part, dir_fd=parent, follow_symlinks=False)
+                except FileNotFoundError:
                     os.mkdir(part, mode, dir_fd=parent)
-                except FileExistsError:
-                    pass
-                finally:
-                    os.close(parent)
-            done.append(part)
+                    done.append(part)
+                    continue
+                if (st.st_mode & 0o170000) == 0o120000:
+                    hops += 1
+                    if hops > 40:
+                        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+                    target = os.readlink(part, dir_fd=parent)
+                    if target.startswith("/"):
+                        done = []
+                    todo[:0] = [p for p in target.split("/") if p not in ("", ".")]
+                    continue
+                if (st.st_mode & 0o170000) != 0o040000:
+                    raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
+                done.append(part)
+            finally:
+                os.close(parent)
     finally:
         os.close(root_fd)

@@ -1,0 +1,159 @@
+"""Containers outlive the daemon: SIGKILL it, start it again, and everything carries on.
+
+The monitors keep the containers running while no daemon exists; the new
+daemon reconciles its records with the exec driver before it serves: still
+running (watch it again), exited meanwhile (record the exit), gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Daemon, make_busybox, require_exec_driver
+
+
+@pytest.fixture
+def kbox(daemon_factory) -> Daemon:
+    require_exec_driver()
+    d = daemon_factory()
+    make_busybox(d)
+    return d
+
+
+def run(d: Daemon, cmd: list[str], **body) -> str:
+    body.setdefault("Image", "busybox")
+    status, _, data = d.request("POST", "/containers/create", dict(body, Cmd=cmd))
+    assert status == 201, data
+    cid = json.loads(data)["Id"]
+    status, _, data = d.request("POST", f"/containers/{cid}/start")
+    assert status == 204, data
+    return cid
+
+
+def state(d: Daemon, cid: str) -> dict:
+    return d.json("GET", f"/containers/{cid}/json")["State"]
+
+
+def wait_until(predicate, timeout: float = 10.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def restart_hard(d: Daemon) -> None:
+    d.kill()  # SIGKILL: no clean shutdown of anything
+    d.start()
+
+
+def monitor_pid(d: Daemon, cid: str) -> int:
+    return int((d.exec_root / "containers" / cid / "monitor.pid").read_text().split()[0])
+
+
+def leftovers(d: Daemon, cid: str) -> list[str]:
+    found = []
+    if (d.exec_root / "containers" / cid).exists():
+        found.append("state dir")
+    if (d.data_root / "containers" / cid).exists():
+        found.append("container dir")
+    for ctl in Path("/sys/fs/cgroup").iterdir():
+        if (ctl / "barge" / cid).exists():
+            found.append(f"cgroup {ctl.name}")
+    with open("/proc/self/mountinfo") as fh:
+        if cid in fh.read():
+            found.append("mount")
+    return found
+
+
+def follow_until(d: Daemon, cid: str, needle_after: int, timeout: float = 10.0) -> list[int]:
+    """``logs -f --tail 0``: the tick numbers that arrive, until one above ``needle_after``."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    sock.connect(d.socket)
+    sock.sendall(f"GET /v1.47/containers/{cid}/logs?stdout=1&follow=1&tail=0 HTTP/1.1\r\nHost: d\r\n\r\n".encode())
+    data = b""
+    end = time.monotonic() + timeout
+    seen: list[int] = []
+    try:
+        while time.monotonic() < end:
+            data += sock.recv(65536)
+            seen = [int(x) for x in __import__("re").findall(rb"tick(\d+)\n", data)]
+            if seen and max(seen) > needle_after:
+                return seen
+    finally:
+        sock.close()
+    return seen
+
+
+TICKER = ["sh", "-c", "trap 'exit 0' TERM; i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.2; done"]
+
+
+def test_sigkill_daemon_containers_survive_logs_continue_exit_recorded_no_leak(kbox):
+    cid = run(kbox, TICKER)
+    pid_before = state(kbox, cid)["Pid"]
+    assert wait_until(lambda: b"tick3" in kbox.request("GET", f"/containers/{cid}/logs?stdout=1")[2])
+    restart_hard(kbox)
+    # ps shows it running, same process
+    rows = kbox.json("GET", "/containers/json")
+    assert [r["Id"] for r in rows] == [cid] and rows[0]["State"] == "running"
+    st = state(kbox, cid)
+    assert st["Running"] and st["Pid"] == pid_before
+    # logs -f reaches lines written after the restart
+    last = max(int(x) for x in __import__("re").findall(
+        rb"tick(\d+)\n", kbox.request("GET", f"/containers/{cid}/logs?stdout=1")[2]))
+    seen = follow_until(kbox, cid, last + 2)
+    assert seen and max(seen) > last + 2
+    mon = monitor_pid(kbox, cid)
+    # stop records the exit
+    assert kbox.request("POST", f"/containers/{cid}/stop?t=5")[0] == 204
+    st = state(kbox, cid)
+    assert (st["Status"], st["ExitCode"], st["Running"]) == ("exited", 0, False)
+    assert st["FinishedAt"] != "0001-01-01T00:00:00Z"
+    # rm leaves no mount, cgroup, state or process
+    assert kbox.request("DELETE", f"/containers/{cid}")[0] == 204
+    assert leftovers(kbox, cid) == []
+    assert wait_until(lambda: not Path(f"/proc/{mon}").exists() and not Path(f"/proc/{pid_before}").exists(), 5)
+
+
+def test_exit_while_daemon_is_down_is_recorded(kbox):
+    cid = run(kbox, ["sh", "-c", "sleep 1; exit 4"])
+    kbox.kill()
+    time.sleep(1.5)  # the container exits with no daemon around; its monitor records it
+    kbox.start()
+    st = state(kbox, cid)
+    assert (st["Status"], st["ExitCode"]) == ("exited", 4)
+    assert kbox.request("DELETE", f"/containers/{cid}")[0] == 204
+    assert leftovers(kbox, cid) == []
+
+
+def test_restart_policy_resumes_at_daemon_start(kbox):
+    cid = run(kbox, ["sleep", "60"], HostConfig={"RestartPolicy": {"Name": "always"}})
+    pid = state(kbox, cid)["Pid"]
+    kbox.kill()
+    os.kill(pid, signal.SIGKILL)  # the container dies while no daemon is there
+    assert wait_until(lambda: not Path(f"/proc/{pid}").exists(), 5)
+    time.sleep(0.3)
+    kbox.start()
+    assert wait_until(lambda: state(kbox, cid)["Running"], 10)
+    assert state(kbox, cid)["Pid"] != pid
+    assert kbox.request("DELETE", f"/containers/{cid}?force=1")[0] == 204
+    assert leftovers(kbox, cid) == []
+
+
+def test_watcher_after_restart_records_a_later_exit(kbox):
+    cid = run(kbox, ["sh", "-c", "sleep 1.5; exit 6"])
+    restart_hard(kbox)
+    assert state(kbox, cid)["Running"]
+    waited = kbox.json("POST", f"/containers/{cid}/wait")
+    assert waited["StatusCode"] == 6
+    assert state(kbox, cid)["ExitCode"] == 6
+    kbox.request("DELETE", f"/containers/{cid}")
