@@ -494,3 +494,9 @@ def test_not_supported_without_root(tmp_path, monkeypatch):
     with pytest.raises(errors.DriverNotSupported) as info:
         NativeDriver(tmp_path)
     assert str(info.value).startswith("native: not supported: needs root")
+
+
+def test_container_processes_start_with_default_signal_dispositions(box):
+    # Python ignores SIGPIPE; a container must not inherit that (yes | head would never end).
+    _, _, out, _, code = box.run(["grep", "SigIgn", "/proc/self/status"])
+    assert (out, code) == (b"SigIgn:\t0000000000000000\n", 0)
