@@ -280,7 +280,8 @@ async def attach(request: web.Request) -> web.StreamResponse:
         if sock is None:  # the start this attach waited for failed
             return hj.response
         with svc.attach_session(container.id):
-            await _proxy(hj, sock, tty=tty, stdin=args.stdin, stdout=args.stdout, stderr=args.stderr, keys=keys)
+            await _proxy(hj, sock, tty=tty, stdin=args.stdin, stdout=args.stdout, stderr=args.stderr, keys=keys,
+                         stdin_once=bool(container.config.get("StdinOnce")))
         return hj.response
     except (ConnectionError, asyncio.IncompleteReadError):
         return hj.response
@@ -288,17 +289,45 @@ async def attach(request: web.Request) -> web.StreamResponse:
         await hj.close()
 
 
-async def _proxy(hj, sock, *, tty: bool, stdin: bool, stdout: bool, stderr: bool, keys: bytes) -> None:
-    """Client <-> monitor until the process exits, the client detaches, or the client goes."""
+#: Monitor connections kept open after a TTY attach ended (see :func:`_proxy`).
+_parked: set = set()
+
+
+async def _park(m_reader, m_writer) -> None:
+    """Hold a monitor connection, discarding its output, until the process exits.
+
+    The monitor closes a ``stdin_once`` process's stdin when its client's
+    connection ends; Docker does that only without a TTY (with one, the
+    client's EOF or detach keys end the attach, the shell stays). Closing
+    the connection at the exit keeps Docker's behaviour.
+    """
+    try:
+        while await m_reader.read(1 << 16):
+            pass
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        m_writer.close()
+
+
+async def _proxy(hj, sock, *, tty: bool, stdin: bool, stdout: bool, stderr: bool, keys: bytes,
+                 stdin_once: bool) -> None:
+    """Client <-> monitor until the process exits, the client detaches, or the client goes.
+
+    A client's EOF on stdin (its half-close) closes the process's stdin when
+    the container was created with StdinOnce and no TTY, and output goes on
+    until the exit; otherwise it ends the attach, as moby's attach does.
+    """
     sock.setblocking(False)
     m_reader, m_writer = await asyncio.open_unix_connection(sock=sock)
     scanner = DetachScanner(keys)
+    close_stdin = stdin and stdin_once and not tty
 
     async def client_to_monitor() -> str:
         while True:
             data = await hj.incoming.read(1 << 16)
             if not data:
-                if stdin:
+                if close_stdin:
                     held = scanner.flush()
                     if held:
                         m_writer.write(held)
@@ -330,21 +359,30 @@ async def _proxy(hj, sock, *, tty: bool, stdin: bool, stdout: bool, stderr: bool
     inbound = asyncio.ensure_future(client_to_monitor())
     outbound = asyncio.ensure_future(monitor_to_client())
     lost = asyncio.ensure_future(hj.lost.wait())
+    park = False
     try:
         done, _ = await asyncio.wait({inbound, outbound, lost}, return_when=asyncio.FIRST_COMPLETED)
-        if inbound in done and not inbound.cancelled() and inbound.exception() is None \
-                and inbound.result() == "eof" and not hj.closed:
-            # a half-close: keep streaming output until the process exits or the client goes
-            done, _ = await asyncio.wait({outbound, lost}, return_when=asyncio.FIRST_COMPLETED)
+        ended_by_client = outbound not in done
+        if inbound in done and not inbound.cancelled() and inbound.exception() is None:
+            if inbound.result() == "eof" and close_stdin and not hj.closed:
+                # half-close: keep streaming output until the process exits or the client goes
+                done, _ = await asyncio.wait({outbound, lost}, return_when=asyncio.FIRST_COMPLETED)
+                ended_by_client = outbound not in done
+        park = ended_by_client and stdin and stdin_once and tty
     finally:
         for task in (inbound, outbound, lost):
             task.cancel()
         await asyncio.gather(inbound, outbound, lost, return_exceptions=True)
-        m_writer.close()
-        try:
-            await m_writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
+        if park:
+            task = asyncio.ensure_future(_park(m_reader, m_writer))
+            _parked.add(task)
+            task.add_done_callback(_parked.discard)
+        else:
+            m_writer.close()
+            try:
+                await m_writer.wait_closed()
+            except (ConnectionError, OSError):
+                pass
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,157 @@
+"""The real docker CLI runs containers on barge: run, -d, logs -f, stop, rm, wait, ps, -it in a pty."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import time
+
+import pytest
+
+from tests.compat.conftest import DOCKER, wait_for
+from tests.conftest import make_busybox, require_exec_driver
+
+pytestmark = pytest.mark.compat
+
+
+@pytest.fixture
+def docker(docker_cli, daemon):
+    require_exec_driver()
+    make_busybox(daemon)
+    return docker_cli
+
+
+def test_run_rm_echo(docker):
+    proc = docker("run", "--rm", "busybox", "echo", "hi")
+    assert proc.stdout == b"hi\n"
+    assert docker.out("ps", "-a", "-q") == ""
+
+
+def test_run_exit_codes(docker):
+    assert docker("run", "--rm", "busybox", "sh", "-c", "exit 3", check=False).returncode == 3
+    missing = docker("run", "busybox", "nosuchcommand", check=False)
+    assert missing.returncode == 127 and b"executable file not found" in missing.stderr
+    assert docker("run", "busybox", "/etc", check=False).returncode == 126
+    bad_user = docker("run", "-u", "nosuch", "busybox", "true", check=False)
+    assert bad_user.returncode == 125
+    assert b"unable to find user nosuch: no matching entries in passwd file" in bad_user.stderr
+    taken = docker("run", "--name", "dup", "busybox", "true")
+    assert taken.returncode == 0
+    again = docker("create", "--name", "dup", "busybox", "true", check=False)
+    assert again.returncode != 0 and b'The container name "/dup" is already in use' in again.stderr
+
+
+def test_run_detached_logs_follow_stop_rm(docker):
+    cid = docker.out("run", "-d", "--name", "ticker", "busybox", "sh", "-c",
+                     "trap 'exit 0' TERM; i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.2; done")
+    assert len(cid) == 64
+    follower = subprocess.Popen([DOCKER, "logs", "-f", "ticker"], env=docker.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    try:
+        lines = [follower.stdout.readline() for _ in range(4)]
+        assert lines == [b"tick0\n", b"tick1\n", b"tick2\n", b"tick3\n"]
+        assert docker.out("stop", "ticker") == "ticker"
+        follower.wait(timeout=15)  # logs -f ends when the container stops
+        assert follower.returncode == 0
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+    assert docker.out("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "ticker") == "exited 0"
+    assert docker.out("ps", "-a", "--format", "{{.Names}} {{.Status}}").startswith("ticker Exited (0)")
+    assert docker.out("rm", "ticker") == "ticker"
+    assert docker.out("ps", "-a", "-q") == ""
+
+
+def test_wait_ps_and_friends(docker):
+    cid = docker.out("run", "-d", "busybox", "sh", "-c", "sleep 1; exit 7")
+    assert docker.out("ps", "-q") == cid[:12]
+    assert docker.out("wait", cid) == "7"
+    assert docker.out("ps", "-q") == ""
+    assert docker.out("ps", "-a", "-q") == cid[:12]
+    assert docker.out("ps", "-a", "-q", "--no-trunc", "--filter", "exited=7") == cid
+    long = docker.out("run", "-d", "--name", "sleeper", "busybox", "sleep", "60")
+    assert docker.out("top", "sleeper").splitlines()[1].split()[-2:] == ["sleep", "60"]
+    stats = docker.out("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}} {{.PIDs}}", "sleeper")
+    name, usage, _, limit, pids = stats.split(" ", 4)
+    assert name == "sleeper" and usage.endswith("B") and pids == "1"
+    docker("pause", "sleeper")
+    assert "(Paused)" in docker.out("ps", "--format", "{{.Status}}", "--filter", "name=sleeper")
+    docker("unpause", "sleeper")
+    docker("rename", "sleeper", "napper")
+    docker("restart", "-t", "1", "napper")
+    assert docker.out("inspect", "-f", "{{.State.Running}} {{.Name}}", "napper") == "true /napper"
+    rm = docker("rm", "napper", check=False)
+    assert rm.returncode != 0 and b"cannot remove a running container" in rm.stderr.lower()
+    docker("rm", "-f", "napper", cid)
+    assert docker.out("ps", "-a", "-q") == ""
+    assert long
+
+
+def _pty_session(env: dict, argv: list[str], script: list[tuple[bytes, bytes]], timeout: float = 20.0):
+    """Run ``argv`` on a real pty; for each (wait_for, send) pair, read until the bytes show, then type."""
+    pid, fd = pty.fork()
+    if pid == 0:  # child: the docker CLI on the pty
+        try:
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    output = b""
+    try:
+        for needle, send in script:
+            end = time.monotonic() + timeout
+            while needle not in output and time.monotonic() < end:
+                ready, _, _ = select.select([fd], [], [], 0.2)
+                if ready:
+                    try:
+                        output += os.read(fd, 4096)
+                    except OSError:
+                        break
+            assert needle in output, f"never saw {needle!r}; got {output!r}"
+            if send:
+                os.write(fd, send)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:  # EIO: the pty's other side is gone
+                    chunk = b""
+                output += chunk
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                pid = 0
+                return os.waitstatus_to_exitcode(status), output
+        raise AssertionError(f"docker did not exit; output {output!r}")
+    finally:
+        os.close(fd)
+        if pid:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+
+
+def test_run_interactive_tty_in_a_real_pty(docker):
+    code, output = _pty_session(
+        docker.env, [DOCKER, "run", "-it", "--rm", "busybox", "sh"],
+        [(b"# ", b"echo $((6*7))\r"), (b"42", b"exit 3\r")],
+    )
+    assert b"42" in output
+    assert code == 3
+
+
+def test_run_interactive_detach_keys_leave_it_running(docker):
+    code, output = _pty_session(
+        docker.env, [DOCKER, "run", "-it", "--name", "stay", "busybox", "sh"],
+        [(b"# ", b"echo u$((1+1))p\r"), (b"u2p", b"\x10\x11")],
+    )
+    assert code == 0
+    assert wait_for(lambda: docker.out("inspect", "-f", "{{.State.Running}}", "stay") == "true")
+    docker("rm", "-f", "stay")
+
+
+def test_run_with_stdin_pipe(docker):
+    proc = docker("run", "-i", "--rm", "busybox", "sh", "-c", "tr a-z A-Z", input=b"piped text\n")
+    assert proc.stdout == b"PIPED TEXT\n"
