@@ -696,3 +696,54 @@ def test_named_exec_driver_missing_stops_daemon(daemon_factory):
     d = daemon_factory(root=root, wait=False)
     assert d.wait_exit() == 1
     assert "exec driver 'nosuchexec' is not installed" in d.stderr_text()
+
+
+# Runs the real daemon with one more extension plugin that records container events.
+EVENT_RECORDER = """
+import json, runpy, sys
+import barge.engine.plugins as plugins
+from barge.engine import hookimpl
+
+out = open(sys.argv[1], "a")
+
+class Recorder:
+    @hookimpl
+    def barge_container_event(self, action, container_id, attributes):
+        out.write(json.dumps([action, container_id, attributes]) + "\\n"); out.flush()
+
+original = plugins.make_plugin_manager
+
+def make_plugin_manager(*args, **kwargs):
+    pm = original(*args, **kwargs)
+    pm.register(Recorder(), name="ext:recorder")
+    return pm
+
+plugins.make_plugin_manager = make_plugin_manager
+sys.argv = ["barge.daemon.main", *sys.argv[2:]]
+runpy.run_module("barge.daemon.main", run_name="__main__")
+"""
+
+
+def test_lifecycle_events_reach_extension_plugins(daemon_factory):
+    import sys
+
+    require_exec_driver()
+    root = daemon_factory.new_root()
+    record = root / "events.log"
+    d = daemon_factory(root=root, prefix=[sys.executable, "-c", EVENT_RECORDER, str(record)])
+    make_busybox(d)
+    cid = create(d, "ev", Cmd=["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"],
+                 Labels={"team": "a"})
+    for call in ("start", "pause", "unpause", "kill?signal=HUP", "rename?name=ev2", "restart?t=2", "stop?t=2"):
+        status, _, data = d.request("POST", f"/containers/{cid}/{call}")
+        assert status == 204, (call, data)
+    assert d.request("DELETE", f"/containers/{cid}")[0] == 204
+    assert wait_until(lambda: "destroy" in record.read_text())
+    events = [json.loads(line) for line in record.read_text().splitlines()]
+    assert all(e[1] == cid for e in events)
+    actions = [e[0] for e in events]
+    assert actions == ["create", "start", "pause", "unpause", "kill", "rename", "kill", "die", "stop", "start",
+                       "restart", "kill", "die", "stop", "destroy"]
+    assert events[0][2] == {"team": "a", "name": "ev", "image": "busybox"}
+    assert events[4][2]["signal"] == "1" and events[5][2]["oldName"] == "/ev" and events[5][2]["name"] == "ev2"
+    assert events[7][2]["exitCode"] == "0"

@@ -157,3 +157,99 @@ def test_watcher_after_restart_records_a_later_exit(kbox):
     assert waited["StatusCode"] == 6
     assert state(kbox, cid)["ExitCode"] == 6
     kbox.request("DELETE", f"/containers/{cid}")
+
+
+# The real daemon with one more plugin: a hook wrapper that SIGKILLs the daemon
+# right after a chosen driver call, once the file named in $BARGE_TEST_CRASH_AT
+# holds that hook's name. A kill at the exact worst moment, no timing guesses.
+CRASHER = """
+import os, runpy, signal, sys
+import barge.engine.plugins as plugins
+from barge.engine import hookimpl
+
+flag = sys.argv[1]
+
+def armed(name):
+    try:
+        with open(flag) as fh:
+            return fh.read().strip() == name
+    except FileNotFoundError:
+        return False
+
+class Crasher:
+    @hookimpl(hookwrapper=True)
+    def barge_graph_create_rw(self, layer_id, parent):
+        yield
+        if armed("create_rw"):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    @hookimpl(hookwrapper=True)
+    def barge_graph_remove(self, layer_id):
+        if armed("graph_remove"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        yield
+
+original = plugins.make_plugin_manager
+
+def make_plugin_manager(*args, **kwargs):
+    pm = original(*args, **kwargs)
+    pm.register(Crasher(), name="ext:crasher")
+    return pm
+
+plugins.make_plugin_manager = make_plugin_manager
+sys.argv = ["barge.daemon.main", *sys.argv[2:]]
+runpy.run_module("barge.daemon.main", run_name="__main__")
+"""
+
+
+def layer_dirs(d: Daemon, cid: str) -> list[str]:
+    graph = d.data_root / "graph"
+    return [str(p) for p in graph.rglob(cid)] + [str(p) for p in graph.rglob(cid + "-init")]
+
+
+def test_daemon_killed_mid_create_leaves_no_half_container(daemon_factory):
+    import sys
+
+    require_exec_driver()
+    root = daemon_factory.new_root()
+    flag = root / "crash-at"
+    d = daemon_factory(root=root, prefix=[sys.executable, "-c", CRASHER, str(flag)])
+    make_busybox(d)
+    flag.write_text("create_rw")
+    with pytest.raises(Exception):
+        d.request("POST", "/containers/create?name=half", {"Image": "busybox", "Cmd": ["true"]})
+    assert d.proc.wait(10) == -signal.SIGKILL
+    flag.unlink()
+    import sqlite3
+
+    with sqlite3.connect(d.data_root / "barge.db") as db:
+        journal = db.execute("SELECT id, op FROM pending_containers").fetchall()
+    assert len(journal) == 1 and journal[0][1] == "create"
+    half = journal[0][0]
+    assert layer_dirs(d, half)  # the kill left the rw layer behind
+    d.start()
+    assert d.json("GET", "/containers/json?all=1") == []
+    assert layer_dirs(d, half) == [] and not (d.data_root / "containers" / half).exists()
+    cid = run(d, ["true"], name="half")  # the name is free
+    assert d.json("POST", f"/containers/{cid}/wait")["StatusCode"] == 0
+
+
+def test_daemon_killed_mid_rm_finishes_the_removal_at_start(daemon_factory):
+    import sys
+
+    require_exec_driver()
+    root = daemon_factory.new_root()
+    flag = root / "crash-at"
+    d = daemon_factory(root=root, prefix=[sys.executable, "-c", CRASHER, str(flag)])
+    make_busybox(d)
+    cid = run(d, ["sleep", "60"], name="doomed")
+    pid = state(d, cid)["Pid"]
+    flag.write_text("graph_remove")  # the monitor is gone, the rw layer and the row are not
+    with pytest.raises(Exception):
+        d.request("DELETE", f"/containers/{cid}?force=1")
+    assert d.proc.wait(10) == -signal.SIGKILL
+    flag.unlink()
+    d.start()
+    assert d.request("GET", f"/containers/{cid}/json")[0] == 404
+    assert leftovers(d, cid) == [] and layer_dirs(d, cid) == []
+    assert not Path(f"/proc/{pid}").exists()

@@ -301,7 +301,7 @@ def _log_config(host: dict[str, Any]) -> dict[str, Any]:
     return {"Type": kind, "Config": opts}
 
 
-def _restart_policy(host: dict[str, Any]) -> dict[str, Any]:
+def restart_policy(host: dict[str, Any]) -> dict[str, Any]:
     policy = host.get("RestartPolicy") or {}
     name = policy.get("Name") or "no"
     count = int(policy.get("MaximumRetryCount") or 0)
@@ -402,7 +402,7 @@ def normalize_host_config(host: dict[str, Any] | None, config: dict[str, Any], *
     if host.get("UsernsMode"):
         raise InvalidParameter("user namespaces (UsernsMode) are not supported by barge")
     host["LogConfig"] = _log_config(host)
-    host["RestartPolicy"] = _restart_policy(host)
+    host["RestartPolicy"] = restart_policy(host)
     host["AutoRemove"] = _bool(host.get("AutoRemove"))
     if host["AutoRemove"] and host["RestartPolicy"]["Name"] != "no":
         raise InvalidParameter("can't create 'AutoRemove' container with restart policy")

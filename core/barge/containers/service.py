@@ -32,16 +32,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from barge.containers import monitor, names
 from barge.containers import filters as filters_mod
+from barge.containers import monitor, names, views
 from barge.containers.logs import LogOptions, LogReader
-from barge.containers.request import command_of, mount_points, normalize_create, normalize_resources
+from barge.containers.detach import parse_detach_keys
+from barge.containers.request import command_of, mount_points, normalize_create, normalize_resources, restart_policy
 from barge.containers.signals import parse_signal
 from barge.containers.spec import StartInputs, build_spec, resources as resources_of
 from barge.containers.state import State
-from barge.containers.store import Container, ContainerStore
+from barge.containers.store import Container, ContainerStore, name_in_use
 from barge.containers.users import ExecUser, UserNotFound, make_dirs_in_root, read_file_in_root, resolve_user
-from barge.containers import views
 from barge.errors import BargeError, Conflict, InvalidParameter, NotFound, NotImplementedByDriver, NotModified
 from barge.graph.timefmt import parse_rfc3339, rfc3339_nano
 
@@ -172,6 +172,8 @@ class ContainerService:
         self.swap_limit = self.cgroup_v2 or Path("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
         self._runtimes: dict[str, _Runtime] = {}
         self._rt_lock = threading.Lock()
+        #: passwd and group of images (by top layer), for containers' first starts
+        self._user_files: dict[str, tuple[str | None, str | None]] = {}
         self._closing = False
 
     # -- helpers ----------------------------------------------------------
@@ -236,8 +238,6 @@ class ContainerService:
             full_name = names.validate_name(name)
             owner = self.store.name_owner(full_name)
             if owner is not None:
-                from barge.containers.store import name_in_use
-
                 raise name_in_use(full_name, owner)
         else:
             full_name = names.generate_name(lambda n: self.store.name_owner(n) is not None)
@@ -347,23 +347,54 @@ class ContainerService:
         return joined
 
     def _resolve_user(self, c: Container, rootfs_mounts) -> ExecUser:
-        """Read passwd/group inside the container's root file system; create a missing WorkingDir."""
+        """Read passwd/group inside the container's root file system; create a missing WorkingDir.
+
+        A container that never ran has an empty rw layer: its passwd and
+        group are the image's, read once per image (a mount saved per run).
+        """
         from barge.mount import mounted
 
-        tmp = self.store.data_root / "tmp"
-        tmp.mkdir(exist_ok=True)
-        with mounted(rootfs_mounts, tmp_dir=str(tmp)) as root:
-            passwd = read_file_in_root(str(root), "/etc/passwd")
-            group = read_file_in_root(str(root), "/etc/group")
-            user = resolve_user(c.config.get("User") or "", passwd, group, c.host_config.get("GroupAdd"))
-            workdir = c.config.get("WorkingDir")
-            if workdir and workdir != "/":
-                make_dirs_in_root(str(root), workdir)
-        return user
+        workdir = c.config.get("WorkingDir") or "/"
+        files = None
+        if workdir == "/" and c.state.StartedAt == "0001-01-01T00:00:00Z" and c.top_layer:
+            files = self._image_user_files(c.top_layer)
+        if files is None:
+            tmp = self.store.data_root / "tmp"
+            tmp.mkdir(exist_ok=True)
+            with mounted(rootfs_mounts, tmp_dir=str(tmp)) as root:
+                files = (read_file_in_root(str(root), "/etc/passwd"), read_file_in_root(str(root), "/etc/group"))
+                if workdir != "/":
+                    make_dirs_in_root(str(root), workdir)
+        return resolve_user(c.config.get("User") or "", files[0], files[1], c.host_config.get("GroupAdd"))
+
+    def _image_user_files(self, top_layer: str) -> tuple[str | None, str | None] | None:
+        from barge.mount import mounted
+
+        with self._rt_lock:
+            cached = self._user_files.get(top_layer)
+        if cached is not None:
+            return cached
+        layer = self.images.layers.get(top_layer)
+        if layer is None:
+            return None
+        mounts = self.pm.hook.barge_graph_get(layer_id=layer.cache_id)
+        try:
+            tmp = self.store.data_root / "tmp"
+            tmp.mkdir(exist_ok=True)
+            with mounted(mounts, tmp_dir=str(tmp)) as root:
+                files = (read_file_in_root(str(root), "/etc/passwd"), read_file_in_root(str(root), "/etc/group"))
+        finally:
+            self.pm.hook.barge_graph_put(layer_id=layer.cache_id)
+        with self._rt_lock:
+            if len(self._user_files) >= 64:
+                self._user_files.pop(next(iter(self._user_files)))
+            self._user_files[top_layer] = files
+        return files
 
     def _start_locked(self, c: Container, rt: _Runtime) -> None:
         """Create the driver's instance, connect waiting attaches, let the process run."""
         state_dir = self._state_dir(c)
+        t0 = time.monotonic()
         if os.path.exists(state_dir):
             self._exec_delete(c.id)
         mounts = self.pm.hook.barge_graph_get(layer_id=c.rw_layer)
@@ -371,6 +402,7 @@ class ContainerService:
         try:
             try:
                 user = self._resolve_user(c, mounts)
+                t1 = time.monotonic()
                 joined = self._joined_namespaces(c.host_config)
             except UserNotFound as exc:
                 self._record_start_failure(c, str(exc), 128)
@@ -383,10 +415,15 @@ class ContainerService:
             spec = build_spec(c.id, c.config, c.host_config, c.mounts, inputs)
             Path(state_dir).parent.mkdir(parents=True, exist_ok=True, mode=0o711)
             try:
+                t2 = time.monotonic()
                 pid = self.pm.hook.barge_exec_create(spec=spec, state_dir=state_dir)
                 created = True
+                t3 = time.monotonic()
                 self._connect_pending(c, rt, state_dir)
                 self.pm.hook.barge_exec_start(container_id=c.id, state_dir=state_dir)
+                log.debug("start %s: user %.1f ms, spec %.1f ms, exec create %.1f ms, attach+start %.1f ms",
+                          c.short_id, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3,
+                          (time.monotonic() - t3) * 1e3)
             except BargeError as exc:
                 message = str(exc)
                 self._fail_pending(rt, exc)
@@ -397,14 +434,7 @@ class ContainerService:
                 if code in (126, 127) and exc.status >= 500:
                     raise InvalidParameter(message) from exc
                 raise
-            started_at = ""
-            try:
-                es = self.pm.hook.barge_exec_state(container_id=c.id, state_dir=state_dir)
-                started_at = es.started_at
-                pid = es.pid or pid
-            except BargeError:
-                pass
-            c.state.set_running(int(pid or 0), started_at or rfc3339_nano())
+            c.state.set_running(int(pid or 0), rfc3339_nano())
             self.store.save_state(c.id, c.state)
             rt.generation += 1
             self._watch(c.id, rt.generation)
@@ -443,8 +473,6 @@ class ContainerService:
         if c.state.Restarting:
             raise Conflict(f"container {ref} is restarting, wait until the container is running")
         if detach_keys:
-            from barge.containers.detach import parse_detach_keys
-
             parse_detach_keys(detach_keys)
         ticket = AttachTicket(c, stdin, stdout, stderr, detach_keys, service=self)
         if not stream:
@@ -557,15 +585,16 @@ class ContainerService:
             else:
                 c.state.set_stopped(code, finished, oom, error)
             self.store.save_state(cid, c.state)
+            # events before anyone waiting on the exit moves on, so "die" precedes "stop"
+            if oom:
+                self._event("oom", c)
+            self._event("die", c, exitCode=str(code))
             rt.exits += 1
             rt.cond.notify_all()
             self._answer_waiters(rt, ("next-exit", "not-running"), code, None)
             if restart:
                 rt.backoff = 0.0 if ran >= BACKOFF_RESET_AFTER else rt.backoff
                 rt.backoff = BACKOFF_START if rt.backoff == 0 else min(rt.backoff * 2, BACKOFF_MAX)
-        if oom:
-            self._event("oom", c)
-        self._event("die", c, exitCode=str(code))
         # attached clients get the last output before the monitor goes
         deadline = time.monotonic() + ATTACH_DRAIN
         with rt.lock:
@@ -750,6 +779,7 @@ class ContainerService:
             if c.state.Running:
                 self._stop_locked(c, rt, timeout, signal)
                 c = self.store.get(c.id) or c
+                self._event("stop", c)
         self.start(c.id)
         self._event("restart", c)
 
@@ -875,9 +905,7 @@ class ContainerService:
                 host["MemorySwap"] = 0  # recomputed as twice the memory, as on create
             normalize_resources(host, self.ncpu, warnings, self.swap_limit)
             if body.get("RestartPolicy") and (body["RestartPolicy"].get("Name") or ""):
-                from barge.containers.request import _restart_policy
-
-                policy = _restart_policy({"RestartPolicy": body["RestartPolicy"]})
+                policy = restart_policy({"RestartPolicy": body["RestartPolicy"]})
                 if host.get("AutoRemove") and policy["Name"] != "no":
                     raise InvalidParameter("Restart policy cannot be updated because AutoRemove is enabled for the container")
                 host["RestartPolicy"] = policy
@@ -1111,7 +1139,7 @@ def top_table(pids: set[int], ps_args: str) -> dict[str, Any]:
         return {"Titles": [], "Processes": []}
     titles = lines[0].split()
     if "PID" not in titles:
-        raise InvalidParameter(f"Couldn't find PID field in ps output")
+        raise InvalidParameter("Couldn't find PID field in ps output")
     pid_index = titles.index("PID")
     processes = []
     for line in lines[1:]:
