@@ -12,7 +12,8 @@ from barge.containers.detach import DetachScanner, parse_detach_keys
 from barge.containers.request import (
     DEFAULT_PATH, mount_points, normalize_config, normalize_create, parse_cpuset, ram_in_bytes,
 )
-from barge.containers.service import exit_code_for_start_error, resolv_conf, should_restart
+from barge.containers.files import resolv_conf
+from barge.containers.service import exit_code_for_start_error, should_restart
 from barge.containers.signals import parse_signal
 from barge.containers.spec import StartInputs, build_spec, capabilities, process_env, tmpfs_options
 from barge.containers.state import State, human_duration, status_string

@@ -25,7 +25,6 @@ import secrets
 import shutil
 import signal as _signal
 import socket
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from barge.containers import filters as filters_mod
-from barge.containers import monitor, names, views
+from barge.containers import files, metrics, monitor, names, views
 from barge.containers.logs import LogOptions, LogReader
 from barge.containers.detach import parse_detach_keys
 from barge.containers.request import command_of, mount_points, normalize_create, normalize_resources, restart_policy
@@ -56,14 +55,6 @@ ATTACH_DRAIN = 2.0
 #: How long a SIGKILL (kill, rm -f, stop after its timeout) waits for the exit.
 KILL_WAIT = 10.0
 
-HOSTS_BASE = (
-    "127.0.0.1\tlocalhost\n"
-    "::1\tlocalhost ip6-localhost ip6-loopback\n"
-    "fe00::0\tip6-localnet\n"
-    "ff00::0\tip6-mcastprefix\n"
-    "ff02::1\tip6-allnodes\n"
-    "ff02::2\tip6-allrouters\n"
-)
 
 
 # ---------------------------------------------------------------------------
@@ -289,19 +280,7 @@ class ContainerService:
         self.store.drop_journal(cid)
 
     def _write_files(self, c: Container) -> None:
-        """hostname, hosts and resolv.conf in the container's directory (bind-mounted at start)."""
-        host = c.host_config
-        d = self.store.container_dir(c.id)
-        _write(d / "hostname", (c.config.get("Hostname") or c.id[:12]) + "\n")
-        if host.get("NetworkMode") == "host":
-            hosts = _read_text("/etc/hosts") or HOSTS_BASE
-        else:
-            hosts = HOSTS_BASE
-        for entry in host.get("ExtraHosts") or []:
-            name, _, ip = entry.partition(":")
-            hosts += f"{ip}\t{name}\n"
-        _write(d / "hosts", hosts)
-        _write(d / "resolv.conf", resolv_conf(_read_text("/etc/resolv.conf"), host))
+        files.write_files(self.store.container_dir(c.id), c.config.get("Hostname") or c.id[:12], c.host_config)
 
     # -- start ------------------------------------------------------------
 
@@ -975,7 +954,7 @@ class ContainerService:
         if not c.state.Running or c.state.Restarting:
             raise Conflict(f"Container {c.id} is not running")
         pids = set(self.pm.hook.barge_exec_processes(container_id=c.id, state_dir=self._state_dir(c)) or [])
-        return top_table(pids, ps_args or "-ef")
+        return metrics.top_table(pids, ps_args or "-ef")
 
     def stats(self, ref: str) -> tuple[Container, Callable[[], dict[str, Any]]]:
         """The container, and a function taking one sample (Docker's stats shape, precpu not filled)."""
@@ -988,7 +967,7 @@ class ContainerService:
             if current.state.Running and not current.state.Restarting:
                 with contextlib.suppress(BargeError, OSError):
                     raw = self.pm.hook.barge_exec_stats(container_id=c.id, state_dir=self._state_dir(c)) or {}
-            return stats_document(current, raw, self.ncpu)
+            return metrics.stats_document(current, raw, self.ncpu)
 
         return c, sample
 
@@ -1079,121 +1058,3 @@ class ContainerService:
         if c.host_config.get("AutoRemove"):
             with contextlib.suppress(BargeError):
                 self.remove(c.id, force=True, volumes=True)
-
-
-# ---------------------------------------------------------------------------
-# files, top, stats
-# ---------------------------------------------------------------------------
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _read_text(path: str) -> str:
-    try:
-        return Path(path).read_text()
-    except OSError:
-        return ""
-
-
-def resolv_conf(host_text: str, host: dict[str, Any]) -> str:
-    """The host's resolv.conf for a container: loopback nameservers dropped (not with --network host),
-    Google's when none is left (moby's default), Dns/DnsSearch/DnsOptions replacing their lines."""
-    lines = host_text.splitlines()
-    network_host = host.get("NetworkMode") == "host"
-    servers = [ln.split()[1] for ln in lines if ln.startswith("nameserver") and len(ln.split()) > 1]
-    search = next((ln.split()[1:] for ln in reversed(lines) if ln.startswith("search")), [])
-    options = [w for ln in lines if ln.startswith("options") for w in ln.split()[1:]]
-    if not network_host:
-        servers = [s for s in servers if not (s.startswith("127.") or s == "::1")]
-        if not servers:
-            servers = ["8.8.8.8", "8.8.4.4"]
-    if host.get("Dns"):
-        servers = list(host["Dns"])
-    if host.get("DnsSearch"):
-        search = list(host["DnsSearch"])
-    if host.get("DnsOptions"):
-        options = list(host["DnsOptions"])
-    out = [f"nameserver {s}" for s in servers]
-    if search:
-        out.append("search " + " ".join(search))
-    if options:
-        out.append("options " + " ".join(options))
-    return "\n".join(out) + "\n"
-
-
-def top_table(pids: set[int], ps_args: str) -> dict[str, Any]:
-    """Docker's ``top``: ``ps <ps_args>`` on the host, rows kept by the PID column."""
-    args = ps_args.split()
-    try:
-        out = subprocess.run(["ps", *args], capture_output=True, text=True, timeout=30)
-    except FileNotFoundError:
-        raise BargeError("top: the ps command is not installed on this machine") from None
-    if out.returncode != 0:
-        raise InvalidParameter(f"Error running ps: {out.stderr.strip() or out.stdout.strip()}")
-    lines = out.stdout.splitlines()
-    if not lines:
-        return {"Titles": [], "Processes": []}
-    titles = lines[0].split()
-    if "PID" not in titles:
-        raise InvalidParameter("Couldn't find PID field in ps output")
-    pid_index = titles.index("PID")
-    processes = []
-    for line in lines[1:]:
-        fields = line.split(None, len(titles) - 1)
-        if len(fields) <= pid_index:
-            continue
-        try:
-            pid = int(fields[pid_index])
-        except ValueError:
-            continue
-        if pid in pids:
-            processes.append(fields)
-    return {"Titles": titles, "Processes": processes}
-
-
-def _system_cpu_ns() -> int:
-    """Host CPU time in ns from /proc/stat, as Docker's ``system_cpu_usage``."""
-    try:
-        with open("/proc/stat") as fh:
-            fields = fh.readline().split()[1:8]
-        ticks = sum(int(f) for f in fields)
-        return ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError):
-        return 0
-
-
-def stats_document(c: Container, raw: dict[str, Any], ncpu: int) -> dict[str, Any]:
-    cpu = dict(raw.get("cpu_stats") or {})
-    usage = dict(cpu.get("cpu_usage") or {})
-    usage.setdefault("total_usage", 0)
-    usage.setdefault("usage_in_kernelmode", 0)
-    usage.setdefault("usage_in_usermode", 0)
-    cpu["cpu_usage"] = usage
-    if not cpu.get("system_cpu_usage"):
-        cpu["system_cpu_usage"] = _system_cpu_ns() if raw else 0
-    cpu.setdefault("online_cpus", ncpu if raw else 0)
-    cpu.setdefault("throttling_data", {"periods": 0, "throttled_periods": 0, "throttled_time": 0})
-    memory = dict(raw.get("memory_stats") or {})
-    pids = dict(raw.get("pids_stats") or {})
-    return {
-        "name": c.name,
-        "id": c.id,
-        "read": rfc3339_nano() if raw else "0001-01-01T00:00:00Z",
-        "preread": "0001-01-01T00:00:00Z",
-        "pids_stats": pids,
-        "blkio_stats": raw.get("blkio_stats") or {
-            "io_service_bytes_recursive": None, "io_serviced_recursive": None, "io_queue_recursive": None,
-            "io_service_time_recursive": None, "io_wait_time_recursive": None, "io_merged_recursive": None,
-            "io_time_recursive": None, "sectors_recursive": None,
-        },
-        "num_procs": 0,
-        "storage_stats": {},
-        "cpu_stats": cpu,
-        "precpu_stats": {"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
-                         "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}},
-        "memory_stats": memory,
-    }
