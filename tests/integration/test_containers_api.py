@@ -747,3 +747,29 @@ def test_lifecycle_events_reach_extension_plugins(daemon_factory):
     assert events[0][2] == {"team": "a", "name": "ev", "image": "busybox"}
     assert events[4][2]["signal"] == "1" and events[5][2]["oldName"] == "/ev" and events[5][2]["name"] == "ev2"
     assert events[7][2]["exitCode"] == "0"
+
+
+def test_oom_killed_is_reported(box):
+    cid = run(box, ["sh", "-c", "a=$(yes | head -c 200000000); echo survived"],
+              HostConfig={"Memory": 16 << 20, "MemorySwap": 16 << 20})
+    try:
+        assert wait_until(lambda: inspect(box, cid)["State"]["Status"] == "exited", timeout=30)
+        st = inspect(box, cid)["State"]
+        assert st["OOMKilled"] is True and st["ExitCode"] == 137
+        assert b"survived" not in box.request("GET", f"/containers/{cid}/logs?stdout=1")[2]
+    finally:
+        rm(box, cid)
+
+
+def test_pids_limit_contains_a_fork_flood(box):
+    # busybox sh stops at the first fork that fails; ``echo`` is a builtin and counts the forks that worked
+    cid = run(box, ["sh", "-c", "for i in $(seq 300); do sleep 30 & echo $i; done"], HostConfig={"PidsLimit": 100})
+    try:
+        assert wait_until(lambda: inspect(box, cid)["State"]["Status"] == "exited", timeout=30)
+        out = box.request("GET", f"/containers/{cid}/logs?stdout=1&stderr=1")[2]
+        started = [int(x) for x in joined(out, 1).split()]
+        assert b"can't fork" in joined(out, 2)
+        assert 90 <= max(started) < 100  # sh itself plus its sleeps: never more than pids.max = 100
+        assert box.request("GET", "/_ping")[0] == 200
+    finally:
+        rm(box, cid)
