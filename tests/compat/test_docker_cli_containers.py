@@ -155,3 +155,13 @@ def test_run_interactive_detach_keys_leave_it_running(docker):
 def test_run_with_stdin_pipe(docker):
     proc = docker("run", "-i", "--rm", "busybox", "sh", "-c", "tr a-z A-Z", input=b"piped text\n")
     assert proc.stdout == b"PIPED TEXT\n"
+
+
+def test_attach_to_running_and_start_attached(docker):
+    docker("run", "-d", "--name", "later", "busybox", "sh", "-c", "sleep 1; echo late; exit 4")
+    attached = docker("attach", "later", check=False)
+    assert attached.stdout == b"late\n" and attached.returncode == 4
+    again = docker("start", "-a", "later", check=False)
+    assert again.stdout == b"late\n" and again.returncode == 4
+    assert docker.out("logs", "later") == "late\nlate"
+    docker("rm", "later")

@@ -773,3 +773,14 @@ def test_pids_limit_contains_a_fork_flood(box):
         assert box.request("GET", "/_ping")[0] == 200
     finally:
         rm(box, cid)
+
+
+def test_half_close_without_stdin_keeps_the_output_coming(box):
+    cid = run(box, ["sh", "-c", "sleep 0.5; echo after"])
+    try:
+        att = attach(box, cid, "stream=1&stdin=1&stdout=1&stderr=1")  # no OpenStdin: stdin is not attached
+        att.sock.shutdown(socket.SHUT_WR)  # the docker CLI does this at once when it has no stdin to send
+        assert joined(att.read_all(), 1) == b"after\n"
+        att.close()
+    finally:
+        rm(box, cid)

@@ -468,7 +468,9 @@ class ContainerService:
         return ticket
 
     def _connect(self, ticket: AttachTicket, state_dir: str):
-        return monitor.connect(state_dir, stdin=ticket.stdin, stdout=ticket.stdout, stderr=ticket.stderr,
+        # moby attaches stdin only to a container created with OpenStdin
+        stdin = ticket.stdin and bool(ticket.container.config.get("OpenStdin"))
+        return monitor.connect(state_dir, stdin=stdin, stdout=ticket.stdout, stderr=ticket.stderr,
                                detach_keys=ticket.detach_keys)
 
     def _connect_pending(self, c: Container, rt: _Runtime, state_dir: str) -> None:

@@ -280,7 +280,8 @@ async def attach(request: web.Request) -> web.StreamResponse:
         if sock is None:  # the start this attach waited for failed
             return hj.response
         with svc.attach_session(container.id):
-            await _proxy(hj, sock, tty=tty, stdin=args.stdin, stdout=args.stdout, stderr=args.stderr, keys=keys,
+            stdin = args.stdin and bool(container.config.get("OpenStdin"))
+            await _proxy(hj, sock, tty=tty, stdin=stdin, stdout=args.stdout, stderr=args.stderr, keys=keys,
                          stdin_once=bool(container.config.get("StdinOnce")))
         return hj.response
     except (ConnectionError, asyncio.IncompleteReadError):
@@ -314,9 +315,11 @@ async def _proxy(hj, sock, *, tty: bool, stdin: bool, stdout: bool, stderr: bool
                  stdin_once: bool) -> None:
     """Client <-> monitor until the process exits, the client detaches, or the client goes.
 
-    A client's EOF on stdin (its half-close) closes the process's stdin when
-    the container was created with StdinOnce and no TTY, and output goes on
-    until the exit; otherwise it ends the attach, as moby's attach does.
+    With stdin attached, a client's EOF (its half-close) closes the
+    process's stdin when the container was created with StdinOnce and no
+    TTY, and output goes on until the exit; otherwise it ends the attach, as
+    moby's attach does. Without stdin (the docker CLI half-closes at once
+    then) it changes nothing.
     """
     sock.setblocking(False)
     m_reader, m_writer = await asyncio.open_unix_connection(sock=sock)
@@ -327,6 +330,9 @@ async def _proxy(hj, sock, *, tty: bool, stdin: bool, stdout: bool, stderr: bool
         while True:
             data = await hj.incoming.read(1 << 16)
             if not data:
+                if not stdin:
+                    await hj.lost.wait()  # no stdin attached: the client's EOF means nothing
+                    return "gone"
                 if close_stdin:
                     held = scanner.flush()
                     if held:
