@@ -784,3 +784,20 @@ def test_half_close_without_stdin_keeps_the_output_coming(box):
         att.close()
     finally:
         rm(box, cid)
+
+
+def test_prune_removes_stopped_containers(box):
+    keep = run(box, ["sleep", "60"])
+    gone = run(box, ["true"], Labels={"p": "1"})
+    kept = run(box, ["true"], Labels={"p": "2"})
+    try:
+        assert wait_until(lambda: inspect(box, gone)["State"]["Status"] == "exited" and
+                          inspect(box, kept)["State"]["Status"] == "exited")
+        result = box.json("POST", '/containers/prune?filters={"label":["p=1"]}')
+        assert result["ContainersDeleted"] == [gone] and result["SpaceReclaimed"] >= 0
+        assert box.request("GET", f"/containers/{gone}/json")[0] == 404
+        assert box.request("GET", f"/containers/{kept}/json")[0] == 200
+        assert box.request("POST", '/containers/prune?filters={"bogus":["x"]}')[0] == 400
+    finally:
+        for cid in (keep, gone, kept):
+            rm(box, cid)

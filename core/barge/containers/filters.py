@@ -25,8 +25,11 @@ CONTAINER_FILTERS = frozenset({
 STATES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
 
 
-def parse(raw: str | None) -> Filters:
-    return parse_filters(raw, CONTAINER_FILTERS)
+PRUNE_FILTERS = frozenset({"until", "label", "label!"})
+
+
+def parse(raw: str | None, accepted: frozenset[str] = CONTAINER_FILTERS) -> Filters:
+    return parse_filters(raw, accepted)
 
 
 def _search(patterns: list[str], value: str) -> bool:

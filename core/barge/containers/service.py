@@ -42,6 +42,7 @@ from barge.containers.state import State
 from barge.containers.store import Container, ContainerStore, name_in_use
 from barge.containers.users import ExecUser, UserNotFound, make_dirs_in_root, read_file_in_root, resolve_user
 from barge.errors import BargeError, Conflict, InvalidParameter, NotFound, NotImplementedByDriver, NotModified
+from barge.graph.filters import labels_match
 from barge.graph.timefmt import parse_rfc3339, rfc3339_nano
 
 log = logging.getLogger("barge.containers")
@@ -854,6 +855,40 @@ class ContainerService:
         with self._rt_lock:
             self._runtimes.pop(c.id, None)
         self._event("destroy", c)
+
+    def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
+        """``POST /containers/prune``: remove every stopped container (filters ``until``, ``label``, ``label!``)."""
+        for key in filters:
+            if key not in ("until", "label", "label!"):
+                raise InvalidParameter(f"invalid filter '{key}'")
+        until = []
+        for value in filters.get("until", []):
+            try:
+                until.append(float(value))
+            except ValueError:
+                t = parse_rfc3339(value)
+                if not t:
+                    raise InvalidParameter(f"invalid filter 'until={value}'") from None
+                until.append(t)
+        deleted, reclaimed = [], 0
+        for c in self.store.all():
+            if c.state.Running or c.state.RemovalInProgress:
+                continue
+            if until and not all(c.created_unix < t for t in until):
+                continue
+            labels = c.config.get("Labels") or {}
+            if "label" in filters and not labels_match(labels, filters["label"]):
+                continue
+            if "label!" in filters and any(labels_match(labels, [item]) for item in filters["label!"]):
+                continue
+            size = self._size(c)[0]
+            try:
+                self.remove(c.id)
+            except (NotFound, Conflict):
+                continue  # started or removed meanwhile
+            deleted.append(c.id)
+            reclaimed += size
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     # -- rename, update ---------------------------------------------------
 

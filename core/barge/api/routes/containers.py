@@ -111,6 +111,12 @@ async def list_containers(request: web.Request) -> web.Response:
     return json_response(await run_job(request, "container_list", args))
 
 
+@routes.post("/containers/prune")
+async def prune(request: web.Request) -> web.Response:
+    args = jobs.PruneArgs(request.query.get("filters"))
+    return json_response(await run_job(request, "container_prune", args))
+
+
 @routes.get(f"/containers/{ID}/json")
 async def inspect(request: web.Request) -> web.Response:
     args = jobs.InspectArgs(_ref(request), query_bool(request, "size"))

@@ -81,6 +81,11 @@ class ListArgs:
 
 
 @dataclass
+class PruneArgs:
+    filters: str | None = None
+
+
+@dataclass
 class InspectArgs:
     ref: str = ""
     size: bool = False
@@ -138,6 +143,8 @@ def register(engine: "Engine", services: "Services") -> None:
     # returns (container, LogReader)
     engine.register("container_logs", LogsArgs, lambda job: svc.logs(job.args.ref, job.args.options))
     engine.register("container_list", ListArgs, listing)
+    engine.register("container_prune", PruneArgs,
+                    lambda job: svc.prune(filters_mod.parse(job.args.filters, filters_mod.PRUNE_FILTERS)))
     engine.register("container_inspect", InspectArgs, lambda job: svc.inspect(job.args.ref, job.args.size))
     engine.register("container_rename", RenameArgs, lambda job: svc.rename(job.args.ref, job.args.name))
     engine.register("container_update", UpdateArgs, lambda job: svc.update(job.args.ref, job.args.body))
