@@ -999,7 +999,9 @@ class ContainerService:
         c = self.get(ref)
 
         def sample() -> dict[str, Any]:
-            current = self.store.get(c.id) or c
+            current = self.store.get(c.id)
+            if current is None:
+                raise NotFound(f"No such container: {ref}")
             raw: dict[str, Any] = {}
             if current.state.Running and not current.state.Restarting:
                 with contextlib.suppress(BargeError, OSError):

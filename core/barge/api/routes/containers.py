@@ -29,7 +29,7 @@ from barge.containers.detach import DEFAULT_DETACH_KEYS, DetachScanner, parse_de
 from barge.containers.logs import LogOptions
 from barge.containers.monitor import EXITED, HEADER
 from barge.daemon.jobs import containers as jobs
-from barge.errors import InvalidParameter
+from barge.errors import InvalidParameter, NotFound
 
 log = logging.getLogger("barge.api")
 
@@ -477,12 +477,16 @@ async def stats(request: web.Request) -> web.StreamResponse:
     previous = None
     try:
         while not _client_gone(request):
-            current = await loop.run_in_executor(None, sample)
+            try:
+                current = await loop.run_in_executor(None, sample)
+            except NotFound:
+                break  # removed: the stream ends, as Docker's does
             if previous is not None:
                 _chain(current, previous)
             await response.write(json.dumps(current).encode() + b"\n")
             previous = current
             await asyncio.sleep(STATS_INTERVAL)
+        await response.write_eof()
     except ConnectionError:
         pass
     return response
