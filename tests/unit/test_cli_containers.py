@@ -426,3 +426,31 @@ def test_container_modules_do_not_load_server_or_drivers():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_events_keep_what_arrives_out_of_order():
+    from barge.cli.streams import Events
+
+    events = Events()
+    events.put(("status", 6))
+    events.put(("stream", None))
+    assert events.next("stream") == ("stream", None)
+    assert events.next("status") == ("status", 6)  # arrived first, kept for later
+    assert events.next("status", timeout=0.05) == ("status", None)
+
+
+def test_start_attach_when_the_exit_comes_before_the_output_ends(fake):
+    script = RunScript(fake, status=6)
+
+    def slow_attach(req):  # the wait answers before the stream closes
+        req.sock.sendall(UPGRADED)
+        script.started.wait(10)
+        time.sleep(0.3)
+        req.sock.sendall(stdcopy.frame(1, b"started\n"))
+        req.sock.close()
+
+    fake.on("POST", f"/containers/{CID}/attach", slow_attach)
+    fake.on("GET", "/containers/sa/json", lambda req: req.reply(200, {
+        "Id": CID, "Config": {"Tty": False, "OpenStdin": False}, "HostConfig": {}}))
+    result = run(fake, "start", "-a", "sa")
+    assert result.exit_code == 6 and result.stdout == "started\n"

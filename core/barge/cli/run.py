@@ -11,7 +11,6 @@ container's ``StatusCode``. Daemon errors exit 125; a start failing with
 from __future__ import annotations
 
 import inspect
-import queue
 import sys
 import threading
 from typing import Annotated, Any, List, Optional
@@ -282,7 +281,7 @@ def run_command(ctx: typer.Context, image: str, command=None, **flags) -> None:
 def run_container(api, container_id: str, body: dict, detach: bool, sig_proxy: bool,
                   detach_keys: str, detach_bytes: bytes) -> int:
     """Everything after create; returns the exit code."""
-    from barge.cli.streams import ExitWatch, next_event, resize_loop, stream_in_thread
+    from barge.cli.streams import Events, ExitWatch, next_event, resize_loop, stream_in_thread
     from barge.client.attach import Detached, Streamer
     from barge.client.errors import ClientError
     from barge.client.signals import SignalRouter
@@ -305,7 +304,7 @@ def run_container(api, container_id: str, body: dict, detach: bool, sig_proxy: b
         if started.is_set():
             resize_loop(api, container_id)
 
-    events: queue.Queue = queue.Queue()
+    events = Events()
     streamer = None
     with SignalRouter(forward if sig_proxy else None, on_winch if resizing else None):
         if attached:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
+import time
 
 def resize_loop(api, container_id: str) -> None:
     """docker's ``initTtySize``: resize now, retry up to 10 times if refused."""
@@ -41,15 +42,38 @@ def resize_loop(api, container_id: str) -> None:
     threading.Thread(target=retry, daemon=True).start()
 
 
-def next_event(events: queue.Queue, kind: str | None = None, timeout: float | None = None):
-    """The next event (of ``kind``), waiting in a way signals can interrupt."""
-    while True:
-        try:
-            event = events.get(timeout=timeout)
-        except queue.Empty:
-            return (kind, None)
-        if kind is None or event[0] == kind:
-            return event
+class Events:
+    """What the main thread waits for: ("stream", error) when the output
+    ended, ("status", code) when the container did, in whatever order they
+    come. Waiting for one kind keeps the others for later."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue = queue.Queue()
+        self._held: list[tuple] = []
+
+    def put(self, event: tuple) -> None:
+        self._queue.put(event)
+
+    def next(self, kind: str | None = None, timeout: float | None = None) -> tuple:
+        """The next event (of ``kind``); ``(kind, None)`` after ``timeout``.
+        The wait is a lock wait, which Python interrupts for signal handlers."""
+        for i, event in enumerate(self._held):
+            if kind is None or event[0] == kind:
+                return self._held.pop(i)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                event = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                return (kind, None)
+            if kind is None or event[0] == kind:
+                return event
+            self._held.append(event)
+
+
+def next_event(events: Events, kind: str | None = None, timeout: float | None = None) -> tuple:
+    return events.next(kind, timeout)
 
 
 class ExitWatch:
@@ -58,7 +82,7 @@ class ExitWatch:
     ("status", code), 125 if waiting failed. :meth:`close` drops the wait
     quietly when the caller is done (detached, or start failed)."""
 
-    def __init__(self, api, container_id: str, auto_remove: bool, events: queue.Queue):
+    def __init__(self, api, container_id: str, auto_remove: bool, events: Events):
         from barge.client.errors import ClientError
 
         self.events = events
@@ -101,7 +125,7 @@ class ExitWatch:
             self.waiter.close()
 
 
-def stream_in_thread(streamer, events: queue.Queue) -> None:
+def stream_in_thread(streamer, events: Events) -> None:
     def stream() -> None:
         try:
             streamer.wait()
@@ -135,7 +159,7 @@ def start_attached(api, name: str, interactive: bool, detach_keys: str) -> int:
         except ClientError:
             pass
 
-    events: queue.Queue = queue.Queue()
+    events = Events()
     with SignalRouter(None if tty else forward, (lambda: started.is_set() and resize_loop(api, cid)) if resizing else None):
         conn = api.attach(cid, stdin=want_in, stdout=True, stderr=True, stream=True, detach_keys=detach_keys or None)
         streamer = Streamer(conn, sys.stdin if want_in else None, sys.stdout, sys.stderr, tty, keys)
@@ -207,7 +231,7 @@ def attach_running(api, name: str, no_stdin: bool, sig_proxy: bool, detach_keys:
         except ClientError:
             pass
 
-    events: queue.Queue = queue.Queue()
+    events = Events()
     with SignalRouter(forward if sig_proxy and not tty else None, (lambda: resize_loop(api, cid)) if resizing else None):
         conn = api.attach(cid, stdin=want_in, stdout=True, stderr=True, stream=True, detach_keys=detach_keys or None)
         try:
