@@ -355,3 +355,49 @@ def test_run_it_detach_keys(cdaemon, names):
     assert term.expect(b"back 42"), term.buf
     term.send(b"exit 5\r")
     assert term.wait() == 5
+
+
+def _read_until(proc, token: bytes, timeout: float = 30) -> bytes:
+    data = b""
+    deadline = time.time() + timeout
+    while token not in data and time.time() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            data += chunk
+    assert token in data, data
+    return data
+
+
+def test_signals_are_proxied_to_the_container(cdaemon, names):
+    script = 'trap "echo got INT; exit 9" INT; echo ready; while true; do sleep 0.1; done'
+    proc = subprocess.Popen([sys.executable, "-m", "barge", "run", "--rm", "--name", names(), "busybox", "sh", "-c", script],
+                            env=_env(cdaemon), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        early = _read_until(proc, b"ready\n")
+        proc.send_signal(signal.SIGINT)  # -> POST /containers/{id}/kill?signal=INT
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 9, err
+    assert early + out == b"ready\ngot INT\n"
+
+
+def test_without_sig_proxy_ctrl_c_leaves_the_container_running(cdaemon, names):
+    name = names()
+    proc = subprocess.Popen([sys.executable, "-m", "barge", "run", "--sig-proxy=false", "--name", name, "busybox",
+                             "sh", "-c", "echo ready; sleep 300"], env=_env(cdaemon), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _read_until(proc, b"ready\n")
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    assert text(barge(cdaemon, "inspect", "-f", "{{.State.Status}}", name)) == "running\n"

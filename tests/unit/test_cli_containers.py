@@ -454,3 +454,34 @@ def test_start_attach_when_the_exit_comes_before_the_output_ends(fake):
         "Id": CID, "Config": {"Tty": False, "OpenStdin": False}, "HostConfig": {}}))
     result = run(fake, "start", "-a", "sa")
     assert result.exit_code == 6 and result.stdout == "started\n"
+
+
+def test_stats_streams_until_interrupted(fake):
+    import signal
+
+    sample = {"name": "/web", "id": CID, "pids_stats": {"current": 2}, "memory_stats": {"usage": 1 << 20, "limit": 2 << 20}}
+
+    def stream(req):
+        req.sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n")
+        for _ in range(20):
+            req.sock.sendall(json.dumps(sample).encode() + b"\n")
+            time.sleep(0.1)
+        req.sock.close()
+
+    fake.on("GET", "/containers/web/stats", stream)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 1.3)
+    try:
+        result = run(fake, "stats", "web")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert result.exit_code == 130
+    frames = result.stdout.split("\033[H")[1:]
+    assert len(frames) >= 2  # redrawn in place, about twice a second
+    assert "web" in frames[-1] and "50.00%" in frames[-1] and frames[-1].endswith("\033[J")
+    assert fake.requests[-1].query == {"stream": "1"}

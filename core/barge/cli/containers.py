@@ -378,7 +378,10 @@ def start(
     if attach or interactive:
         if len(containers) > 1:
             raise fail("you cannot start and attach multiple containers at once")
-        code = start_attached(api, containers[0], interactive, detach_keys)
+        try:
+            code = start_attached(api, containers[0], interactive, detach_keys)
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
         if code:
             raise typer.Exit(code)
         return
@@ -408,7 +411,10 @@ def attach(
     """Attach local standard input, output, and error streams to a running container."""
     from barge.cli.streams import attach_running
 
-    code = attach_running(client(ctx), container, no_stdin, sig_proxy, detach_keys)
+    try:
+        code = attach_running(client(ctx), container, no_stdin, sig_proxy, detach_keys)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
     if code:
         raise typer.Exit(code)
 

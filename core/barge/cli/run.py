@@ -272,8 +272,11 @@ def run_command(ctx: typer.Context, image: str, command=None, **flags) -> None:
     except (ClientError, ValueError, OSError) as exc:
         message = str(exc)
         raise fail(with_help(message, "run"), status_code_for(message)) from None
-    code = run_container(api, container_id, body, detach=detach, sig_proxy=flags["sig_proxy"],
-                         detach_keys=keys_text, detach_bytes=keys)
+    try:
+        code = run_container(api, container_id, body, detach=detach, sig_proxy=flags["sig_proxy"],
+                             detach_keys=keys_text, detach_bytes=keys)
+    except KeyboardInterrupt:  # --sig-proxy=false: ctrl-c ends the client, as it ends docker's
+        raise typer.Exit(130) from None
     if code:
         raise typer.Exit(code)
 

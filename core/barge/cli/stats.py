@@ -52,7 +52,7 @@ def _render(collectors: list[Collector], fmt: str, trunc: bool) -> str:
     return formatter.render(fmt, rows, cf.STATS_TABLE, cf.STATS_HEADERS)
 
 
-def run(api, names: list[str], all: bool, fmt: str | None, no_stream: bool, no_trunc: bool) -> int:
+def run(api, names: list[str], all_states: bool, fmt: str | None, no_stream: bool, no_trunc: bool) -> int:
     """Show stats; returns the exit code."""
     fmt = fmt or "table"
     if fmt == "table":
@@ -61,11 +61,11 @@ def run(api, names: list[str], all: bool, fmt: str | None, no_stream: bool, no_t
     collectors: dict[str, Collector] = {}
 
     def refresh() -> None:
-        current = [c["Id"] for c in api.containers(all=all)]
+        current = [c["Id"] for c in api.containers(all=all_states)]
         for cid in current:
             if cid not in collectors:
                 collectors[cid] = Collector(api, cid, not no_stream)
-        if not all:
+        if not all_states:
             for cid in list(collectors):
                 if cid not in current:
                     collectors.pop(cid).stop.set()
