@@ -401,3 +401,21 @@ def test_without_sig_proxy_ctrl_c_leaves_the_container_running(cdaemon, names):
             proc.wait()
     assert proc.returncode == 130
     assert text(barge(cdaemon, "inspect", "-f", "{{.State.Status}}", name)) == "running\n"
+
+
+def test_exec_in_a_running_container(cdaemon, names):
+    name = names()
+    barge(cdaemon, "run", "-d", "--name", name, "busybox", "sleep", "300")
+    proc = barge(cdaemon, "exec", "-e", "X=6", name, "sh", "-c", "echo $((X*7)); echo e >&2; exit 5", check=False)
+    if proc.returncode == 1 and b"page not found" in proc.stderr:
+        pytest.skip("the daemon has no exec routes yet")
+    assert proc.returncode == 5, proc.stderr
+    assert proc.stdout == b"42\n" and proc.stderr == b"e\n"
+    piped = barge(cdaemon, "exec", "-i", name, "cat", input=b"through exec\n")
+    assert piped.stdout == b"through exec\n"
+    term = Pty([sys.executable, "-m", "barge", "exec", "-it", name, "sh"], _env(cdaemon), rows=30, cols=90)
+    assert term.expect(b"# "), term.buf
+    term.send(b"stty size; echo $((6*7))\r")
+    assert term.expect(b"30 90\r\n42\r\n"), term.buf
+    term.send(b"exit 3\r")
+    assert term.wait() == 3

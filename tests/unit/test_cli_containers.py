@@ -485,3 +485,42 @@ def test_stats_streams_until_interrupted(fake):
     assert len(frames) >= 2  # redrawn in place, about twice a second
     assert "web" in frames[-1] and "50.00%" in frames[-1] and frames[-1].endswith("\033[J")
     assert fake.requests[-1].query == {"stream": "1"}
+
+
+def test_exec_creates_starts_hijacked_and_reports_the_exit_code(fake):
+    fake.on("GET", "/containers/web/json", lambda req: req.reply(200, {"Id": CID, "State": {"Running": True}}))
+    fake.on("POST", "/containers/web/exec", lambda req: req.reply(201, {"Id": "e" * 64}))
+    got = {}
+
+    def start(req):
+        got["body"], got["headers"] = req.json(), req.headers
+        req.sock.sendall(UPGRADED)
+        got["stdin"] = req.recv_all()
+        req.sock.sendall(stdcopy.frame(1, got["stdin"][::-1]) + stdcopy.frame(2, b"warn\n"))
+        req.sock.close()
+
+    fake.on("POST", f"/exec/{'e' * 64}/start", start)
+    fake.on("GET", f"/exec/{'e' * 64}/json", lambda req: req.reply(200, {"ExitCode": 4, "Running": False}))
+    result = run(fake, "exec", "-i", "-e", "A=1", "-u", "nobody", "-w", "/tmp", "web", "rev", "-x", input=b"abc")
+    assert result.exit_code == 4, result.output
+    assert result.stdout == "cba" and result.stderr == "warn\n"
+    create = next(r for r in fake.requests if r.route == "/containers/web/exec").json()
+    assert create["Cmd"] == ["rev", "-x"] and create["Env"] == ["A=1"] and create["User"] == "nobody"
+    assert create["AttachStdin"] and create["AttachStdout"] and create["AttachStderr"] and not create["Tty"]
+    assert got["body"] == {"Detach": False, "Tty": False}
+    assert got["headers"]["upgrade"] == "tcp" and got["headers"]["content-type"] == "application/json"
+    assert fake.calls() == ["GET /containers/web/json", "POST /containers/web/exec",
+                            f"POST /exec/{'e' * 64}/start", f"GET /exec/{'e' * 64}/json"]
+
+
+def test_exec_detached_and_missing_container(fake):
+    fake.on("GET", "/containers/web/json", lambda req: req.reply(200, {"Id": CID}))
+    fake.on("POST", "/containers/web/exec", lambda req: req.reply(201, {"Id": "e" * 64}))
+    fake.on("POST", f"/exec/{'e' * 64}/start", lambda req: req.reply(200))
+    result = run(fake, "exec", "-d", "web", "sleep", "5")
+    assert result.exit_code == 0 and result.stdout == ""
+    assert fake.requests[-1].json() == {"Detach": True, "Tty": False}
+    fake.on("GET", "/containers/gone/json", lambda req: req.error(404, "No such container: gone"))
+    missing = run(fake, "exec", "gone", "true")
+    assert missing.exit_code == 1 and missing.stderr == "Error response from daemon: No such container: gone\n"
+    assert run(fake, "exec", "-it", "web", "sh").stderr == "the input device is not a TTY\n"

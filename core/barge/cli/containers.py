@@ -1,5 +1,5 @@
-"""Container commands besides run/create: start, attach, ps, logs, stop, kill,
-restart, pause, unpause, rm, wait, top, stats, rename, update, and the
+"""Container commands besides run/create: start, attach, exec, ps, logs, stop,
+kill, restart, pause, unpause, rm, wait, top, stats, rename, update, and the
 ``container`` group. Flags, output and exit codes follow docker's commands
 (cli/command/container/*.go): names as typed are echoed on success, each
 failure is one line on stderr, and the exit status is 1 if any failed.
@@ -419,6 +419,46 @@ def attach(
         raise typer.Exit(code)
 
 
+@handles_errors
+def exec_(
+    ctx: typer.Context,
+    container: Container,
+    command: Annotated[List[str], typer.Argument(metavar="COMMAND [ARG...]", show_default=False)],
+    detach: Annotated[bool, typer.Option("-d", "--detach", help="Detached mode: run command in the background")] = False,
+    detach_keys: DetachKeys = "",
+    env: Annotated[Optional[List[str]], typer.Option("-e", "--env", help="Set environment variables")] = None,
+    env_file: Annotated[Optional[List[str]], typer.Option("--env-file", help="Read in a file of environment variables")] = None,
+    interactive: Annotated[bool, typer.Option("-i", "--interactive", help="Keep STDIN open even if not attached")] = False,
+    privileged: Annotated[bool, typer.Option("--privileged", help="Give extended privileges to the command")] = False,
+    tty: Annotated[bool, typer.Option("-t", "--tty", help="Allocate a pseudo-TTY")] = False,
+    user: Annotated[str, typer.Option("-u", "--user", help="Username or UID (format: \"<name|uid>[:<group|gid>]\")")] = "",
+    workdir: Annotated[str, typer.Option("-w", "--workdir", help="Working directory inside the container")] = "",
+) -> None:
+    """Execute a command in a running container."""
+    import os
+
+    from barge.cli.streams import exec_in
+    from barge.client.runconfig import read_kv_file, validate_env
+
+    environ = os.environ
+    variables = []
+    for path in env_file or []:
+        variables += read_kv_file(path, environ)
+    variables += [validate_env(e, environ) for e in env or []]
+    body = {
+        "User": user, "Privileged": privileged, "Tty": tty,
+        "AttachStdin": interactive and not detach, "AttachStderr": not detach, "AttachStdout": not detach,
+        "Detach": detach, "DetachKeys": detach_keys, "Env": variables or None, "WorkingDir": workdir,
+        "Cmd": list(command),
+    }
+    try:
+        code = exec_in(client(ctx), container, body, detach, detach_keys)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    if code:
+        raise typer.Exit(code)
+
+
 def register(app: typer.Typer) -> None:
     """Top-level commands as docker has them, and the ``container`` group."""
     from barge.cli import run as run_cmds
@@ -433,6 +473,8 @@ def register(app: typer.Typer) -> None:
         container_app.command(name, cls=DockerCommand)(fn)
     app.command("ps", cls=DockerCommand)(ps)
     app.command("top", cls=DockerCommand, context_settings=top_settings)(top)
+    app.command("exec", cls=DockerCommand, context_settings=top_settings)(exec_)
+    container_app.command("exec", cls=DockerCommand, context_settings=top_settings)(exec_)
     container_app.command("top", cls=DockerCommand, context_settings=top_settings)(top)
     container_app.command("ls", cls=DockerCommand)(ps)
     container_app.command("ps", cls=DockerCommand, hidden=True)(ps)

@@ -12,8 +12,9 @@ import sys
 import threading
 import time
 
-def resize_loop(api, container_id: str) -> None:
-    """docker's ``initTtySize``: resize now, retry up to 10 times if refused."""
+def resize_loop(api, container_id: str, exec_id: str | None = None) -> None:
+    """docker's ``initTtySize``: resize now (the container's TTY, or an
+    exec's), retry up to 10 times if refused."""
     import time
 
     from barge.client.errors import ClientError
@@ -24,7 +25,10 @@ def resize_loop(api, container_id: str) -> None:
         if height == 0 and width == 0:
             return True
         try:
-            api.resize(container_id, height, width)
+            if exec_id:
+                api.exec_resize(exec_id, height, width)
+            else:
+                api.resize(container_id, height, width)
             return True
         except (ClientError, OSError):
             return False
@@ -259,3 +263,42 @@ def attach_running(api, name: str, no_stdin: bool, sig_proxy: bool, detach_keys:
     if error and error.get("Message"):
         raise fail(error["Message"])
     return int(result.get("StatusCode", 0))
+
+
+def exec_in(api, container: str, body: dict, detach: bool, detach_keys: str) -> int:
+    """docker's ``RunExec``: inspect (so "no such container" comes first),
+    create the exec, then start it detached or attached; the exit code is
+    the exec's, read from ``GET /exec/{id}/json`` after the stream ends."""
+    from barge.client.attach import Streamer
+    from barge.client.runconfig import DEFAULT_DETACH_KEYS, parse_detach_keys
+    from barge.client.signals import SignalRouter
+    from barge.client.term import is_terminal, size
+
+    api.inspect_container(container)
+    tty = bool(body.get("Tty"))
+    if not detach and tty and body.get("AttachStdin") and not is_terminal(sys.stdin):
+        from barge.cli.common import fail
+
+        raise fail("the input device is not a TTY")
+    keys = parse_detach_keys(detach_keys) if detach_keys else DEFAULT_DETACH_KEYS
+    console = size(sys.stdout) if is_terminal(sys.stdout) else (0, 0)
+    if any(console):
+        body["ConsoleSize"] = [console[0], console[1]]
+    exec_id = api.exec_create(container, body)
+    if detach:
+        api.exec_start(exec_id, detach=True, tty=tty, console_size=console)
+        return 0
+    conn = api.exec_start(exec_id, tty=tty, console_size=console)
+    resizing = tty and is_terminal(sys.stdin)
+    with SignalRouter(None, (lambda: resize_loop(api, container, exec_id)) if resizing else None):
+        streamer = Streamer(conn, sys.stdin if body.get("AttachStdin") else None,
+                            sys.stdout if body.get("AttachStdout") else None,
+                            (sys.stdout if tty else sys.stderr) if body.get("AttachStderr") else None, tty, keys)
+        streamer.start()
+        if resizing:
+            resize_loop(api, container, exec_id)
+        try:
+            streamer.wait()
+        finally:
+            conn.close()
+    return int(api.exec_inspect(exec_id).get("ExitCode") or 0)

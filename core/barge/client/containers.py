@@ -144,6 +144,35 @@ class ContainerAPI:
         """``GET /containers/{id}/stats?stream=0|1``: a JSON object stream."""
         return self.request("GET", f"/containers/{_q(container)}/stats", {"stream": "1" if stream else "0"})
 
+    # ------------------------------------------------------------ exec
+    def exec_create(self, container: str, body: dict) -> str:
+        """``POST /containers/{id}/exec``: the new exec's id."""
+        data = json.dumps(body).encode()
+        answer = self.request("POST", f"/containers/{_q(container)}/exec", None, data,
+                              {"Content-Type": "application/json"}).json() or {}
+        if not answer.get("Id"):
+            raise ClientError("exec ID empty")
+        return answer["Id"]
+
+    def exec_start(self, exec_id: str, detach: bool = False, tty: bool = False,
+                   console_size: tuple[int, int] | None = None):
+        """``POST /exec/{id}/start``: hijacked (``101``) unless detached."""
+        body: dict[str, Any] = {"Detach": detach, "Tty": tty}
+        if console_size and any(console_size):
+            body["ConsoleSize"] = [console_size[0], console_size[1]]
+        data = json.dumps(body).encode()
+        if detach:
+            self.request("POST", f"/exec/{_q(exec_id)}/start", None, data, {"Content-Type": "application/json"}).close()
+            return None
+        path = f"/v{self.api_version}/exec/{_q(exec_id)}/start"
+        return _hijack.hijack(self.endpoint, "POST", path, None, data, content_type="application/json")
+
+    def exec_inspect(self, exec_id: str) -> dict:
+        return self.get_json(f"/exec/{_q(exec_id)}/json")
+
+    def exec_resize(self, exec_id: str, height: int, width: int) -> None:
+        self.request("POST", f"/exec/{_q(exec_id)}/resize", {"h": str(height), "w": str(width)}).close()
+
     # ------------------------------------------------------------ images
     def pull(self, from_image: str, tag: str | None = None, platform: str | None = None):
         """``POST /images/create?fromImage=`` (progress messages)."""
