@@ -150,7 +150,7 @@ def test_restart_policy_resumes_at_daemon_start(kbox):
 
 
 def test_watcher_after_restart_records_a_later_exit(kbox):
-    cid = run(kbox, ["sh", "-c", "sleep 1.5; exit 6"])
+    cid = run(kbox, ["sh", "-c", "sleep 4; exit 6"])  # outlives the daemon restart, also on a busy machine
     restart_hard(kbox)
     assert state(kbox, cid)["Running"]
     waited = kbox.json("POST", f"/containers/{cid}/wait")
