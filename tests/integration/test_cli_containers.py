@@ -419,3 +419,24 @@ def test_exec_in_a_running_container(cdaemon, names):
     assert term.expect(b"30 90\r\n42\r\n"), term.buf
     term.send(b"exit 3\r")
     assert term.wait() == 3
+
+
+def test_attach_follows_a_running_container_to_its_exit(cdaemon, names):
+    name = names()
+    barge(cdaemon, "run", "-d", "--name", name, "busybox", "sh", "-c",
+          'trap "echo bye; exit 7" TERM; while true; do echo tick; sleep 0.1; done')
+    proc = subprocess.Popen([sys.executable, "-m", "barge", "attach", "--no-stdin", name], env=_env(cdaemon),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        _read_until(proc, b"tick\n")
+        barge(cdaemon, "stop", name)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 7, err
+    assert out.endswith(b"bye\n")
+    stopped = barge(cdaemon, "attach", name, check=False)
+    assert stopped.returncode == 1
+    assert stopped.stderr == b"You cannot attach to a stopped container, start it first\n"
