@@ -125,8 +125,8 @@ def _options_from(image: str, command: list[str] | None, flags: dict):
 
     fields = {k: v for k, v in flags.items() if k in ContainerOptions.__dataclass_fields__}
     for key, value in list(fields.items()):
-        if value is None and isinstance(ContainerOptions.__dataclass_fields__[key].default_factory, type):
-            fields[key] = []
+        if value is None and ContainerOptions.__dataclass_fields__[key].default_factory is list:
+            fields[key] = []  # a repeatable flag given zero times
     return ContainerOptions(image=image, args=list(command or []), **fields)
 
 
