@@ -30,8 +30,11 @@ The monitor answers one JSON line ``{"ok": true}`` (or ``{"ok": false,
 <payload>``: stream 1 = stdout, 2 = stderr (with a TTY everything is stream
 1), stream 3 = the process exited, payload JSON ``{"exit_code": int}``, after
 which the monitor closes the connection. Bytes the client writes after its
-JSON line are the process's stdin; the client's half-close (``shutdown
-SHUT_WR``) closes stdin when the process was started with ``stdin_once``.
+JSON line are the process's stdin. The client's EOF (its half-close,
+``shutdown SHUT_WR``, or its hang-up) closes the process's stdin when the
+process was started with ``stdin_once`` and has no terminal (moby's rule);
+with a terminal it only ends that client's stdin (a detach or a dropped
+``-it`` client leaves the shell running), and without ``stdin_once`` too.
 An attach naming an ``exec_id`` not started yet waits for that process (so
 attach first, then exec, to see all its output); one naming a process that
 has exited gets its exit frame at once.

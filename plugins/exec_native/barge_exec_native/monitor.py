@@ -553,9 +553,16 @@ class Monitor:
             self._client_events(client)
 
     def _client_eof(self, client: Client) -> None:
+        """The client will send nothing more (half-close, hang-up).
+
+        moby's rule: that closes a ``stdin_once`` process's stdin only when
+        it has no terminal. With one (``docker run -it``), the client's EOF
+        is a detach or a dropped client, and the shell must live on.
+        """
         client.read_open = False
         proc = client.proc
-        if proc is not None and client.stdin and proc.stdin_once and proc.stdin_fd is not None:
+        if (proc is not None and client.stdin and proc.stdin_once and proc.stdin_fd is not None
+                and not proc.process.get("terminal")):
             proc.stdin_closing = True
             self._flush_stdin(proc)
         if client.hello is None or client.hello.get("control"):

@@ -500,3 +500,38 @@ def test_container_processes_start_with_default_signal_dispositions(box):
     # Python ignores SIGPIPE; a container must not inherit that (yes | head would never end).
     _, _, out, _, code = box.run(["grep", "SigIgn", "/proc/self/status"])
     assert (out, code) == (b"SigIgn:\t0000000000000000\n", 0)
+
+
+def _read_until(client: AttachClient, marker: bytes, timeout: float = 10) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker not in seen:
+        client.settimeout(max(0.01, deadline - time.monotonic()))
+        got = client.read_frame()
+        assert got is not None, f"connection ended before {marker!r}: {seen!r}"
+        seen += got[1]
+    return seen
+
+
+def test_stdin_once_with_a_tty_survives_its_client(box):
+    """moby's rule: a client's EOF closes a stdin_once stdin only without a TTY.
+
+    ``docker run -it`` then detaching (or a dropped client) must leave the
+    shell running; the next attach still talks to it.
+    """
+    spec, sd = box.create(["sh"], terminal=True, stdin=True, stdin_once=True)
+    with attach(sd, stdin=True) as client:
+        box.driver.start(spec.id, sd)
+        client.send(b"echo one-$((40+2))\n")
+        _read_until(client, b"one-42")
+        client.close_stdin()  # the client's EOF (a detach ends the same way)
+        time.sleep(0.3)
+    with attach(sd, stdin=True) as client:  # dropped without a half-close
+        client.send(b"echo two-$((40+3))\n")
+        _read_until(client, b"two-43")
+    time.sleep(0.3)
+    assert box.driver.state(spec.id, sd).status == "running"
+    with attach(sd, stdin=True) as client:
+        client.send(b"exit 5\n")
+        _, _, code = client.read_all(time.monotonic() + 10)
+    assert code == 5
