@@ -524,3 +524,13 @@ def test_exec_detached_and_missing_container(fake):
     missing = run(fake, "exec", "gone", "true")
     assert missing.exit_code == 1 and missing.stderr == "Error response from daemon: No such container: gone\n"
     assert run(fake, "exec", "-it", "web", "sh").stderr == "the input device is not a TTY\n"
+
+
+def test_cpus_are_exact_rationals():
+    from barge.client.runconfig import parse_cpus
+
+    assert [parse_cpus(v) for v in ("1.5", "2", ".5", "1e-9", "3/2", "0.000000001")] == [
+        1_500_000_000, 2_000_000_000, 500_000_000, 1, 1_500_000_000, 1]
+    for bad, message in (("0.0000000001", "too precise"), ("abc", "rational"), ("1/0", "rational")):
+        with pytest.raises(ValueError, match=message):
+            parse_cpus(bad)

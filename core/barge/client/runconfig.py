@@ -11,8 +11,8 @@ request from ``barge run`` and ``docker run``. Pure: no I/O except reading
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Mapping
 
 from barge.client.errors import ClientError
@@ -68,16 +68,37 @@ def parse_size(text: str, binary: bool = True) -> int:
     return int(size * table[low[0]])
 
 
+_RATIONAL = re.compile(r"^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$")
+
+
 def parse_cpus(text: str) -> int:
-    """docker's ``ParseCPUs``: a rational number of CPUs -> NanoCPUs."""
-    try:
-        value = Fraction(text.strip())
-    except (ValueError, ZeroDivisionError):
-        raise ValueError(f"failed to parse {text} as a rational number") from None
-    nano = value * 1_000_000_000
-    if nano.denominator != 1:
-        raise ValueError("value is too precise")
-    return int(nano)
+    """docker's ``ParseCPUs``: a rational number of CPUs -> NanoCPUs, exactly
+    (big.Rat there; integer arithmetic here, ``fractions`` costs 20 ms to import)."""
+    value = text.strip()
+    m = _RATIONAL.match(value)
+    if "/" in value:
+        num, _, den = value.partition("/")
+        try:
+            n, d = int(num), int(den)
+        except ValueError:
+            raise ValueError(f"failed to parse {text} as a rational number") from None
+        if d == 0:
+            raise ValueError(f"failed to parse {text} as a rational number")
+        if (n * 1_000_000_000) % d:
+            raise ValueError("value is too precise")
+        return n * 1_000_000_000 // d
+    if not m or not (m.group(2) or m.group(3)):
+        raise ValueError(f"failed to parse {text} as a rational number")
+    sign, whole, frac, exp = m.group(1), m.group(2) or "0", m.group(3) or "", int(m.group(4) or 0)
+    digits = int(whole + frac)
+    scale = 9 + exp - len(frac)  # value * 1e9 == digits * 10**scale
+    if scale >= 0:
+        nano = digits * 10**scale
+    else:
+        if digits % 10**-scale:
+            raise ValueError("value is too precise")
+        nano = digits // 10**-scale
+    return -nano if sign == "-" else nano
 
 
 def parse_ulimit(text: str) -> dict:
