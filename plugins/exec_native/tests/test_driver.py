@@ -535,3 +535,29 @@ def test_stdin_once_with_a_tty_survives_its_client(box):
         client.send(b"exit 5\n")
         _, _, code = client.read_all(time.monotonic() + 10)
     assert code == 5
+
+
+def test_init_reaper_is_named_reaps_orphans_and_prints_nothing(box):
+    """``--init``: PID 1 is ``barge-init`` in ps/top (comm and command line),
+    orphans are reaped, and nothing of its own reaches the container's output."""
+    spec = box.spec(["sh", "-c", "(sleep 0.1 &); sleep 0.5; cat /proc/1/comm; tr '\\0' ' ' </proc/1/cmdline; echo;"
+                     "ps -o stat,comm | grep -c '^Z'; exit 3"])
+    spec.init = True
+    sd = box.state_dir(spec)
+    box.made.append((spec.id, sd, spec.cgroup_path))
+    box.driver.create(spec, sd)
+    with attach(sd) as client:
+        box.driver.start(spec.id, sd)
+        host_pid = box.driver.state(spec.id, sd).pid
+        with open(f"/proc/{host_pid}/comm") as f:
+            host_comm = f.read()
+        with open(f"/proc/{host_pid}/cmdline", "rb") as f:
+            host_cmdline = f.read()
+        out, err, code = client.read_all(time.monotonic() + 10)
+    assert (err, code) == (b"", 3)
+    comm, cmdline, zombies = out.decode().splitlines()
+    assert comm == "barge-init" and host_comm == "barge-init\n"
+    # the title is cut to the length of the spawner's command line it replaces
+    assert cmdline.startswith("barge-init -- sh -c (sleep 0.1 &);")
+    assert host_cmdline.startswith(b"barge-init\0--\0sh\0-c\0(sleep 0.1 &);")
+    assert zombies == "0"  # the orphaned sleep was reaped by PID 1

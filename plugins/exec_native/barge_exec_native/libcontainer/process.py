@@ -400,6 +400,8 @@ def _init_child(ctx: _InitContext, flags: int, joins, ctl_r: int, ctl_w: int, st
         os.makedirs(cwd, 0o755, exist_ok=True)  # Docker creates a missing WORKDIR
         if spec.readonly_rootfs:
             rfs.readonly_root()
+        if spec.init:
+            _name_reaper(spec.process.args)
         _finalize(spec.process, ctx.limits, ctx.keep)
         _send(ctl_w, {"ready": True})
         if not os.read(start_r, 1):
@@ -517,17 +519,54 @@ def _exec(process, keep_fd: int) -> None:
         raise ExecFailed(f'exec: "{name}": {exc.strerror.lower()}', code) from None
 
 
+def _catchable_signals() -> set[int]:
+    """Signals a process can handle or block: not SIGKILL, SIGSTOP, nor the
+    two libc keeps for itself (32, 33: Python warns about those)."""
+    return set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
+
+
 def _default_signals() -> None:
     """Undo what Python and the monitor did to signals: ignored ones (SIGPIPE,
-    SIGXFSZ) and the blocked mask would survive execve into the container."""
-    for sig in range(1, signal.NSIG):
-        if sig in (signal.SIGKILL, signal.SIGSTOP):
-            continue
+    SIGXFSZ), handlers and the blocked mask would survive execve into the
+    container (handlers become default there, ignored signals stay ignored)."""
+    for sig in _catchable_signals():
         try:
             signal.signal(sig, signal.SIG_DFL)
         except (OSError, ValueError):
             pass
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def _name_reaper(args: list[str]) -> None:
+    """Show the ``--init`` reaper as ``barge-init -- <command>`` in ps and top.
+
+    Docker's reaper is a binary, ``/sbin/docker-init -- cmd``; ours is this
+    Python process, forked from the monitor spawner, so without this it
+    would show as ``barge-monitor`` running the spawner. comm is set with
+    PR_SET_NAME. The command line is the memory of the original argv
+    (``/proc/<pid>/cmdline`` reads it): rewritten in place through
+    /proc/self/mem, cut to its length (moving it needs CAP_SYS_RESOURCE).
+    Cosmetic: a failure leaves the old title.
+    """
+    try:
+        sc.set_name(b"barge-init")
+    except ContainerError:
+        pass
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (fields 48, 49)
+        room = end - start
+        if room <= 1:
+            return
+        title = b"\0".join(os.fsencode(word) for word in ["barge-init", "--", *args])
+        fd = os.open("/proc/self/mem", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.pwrite(fd, title[: room - 1].ljust(room, b"\0"), start)
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, IndexError):
+        pass
 
 
 def _reaper(process, ctl_w: int) -> None:
@@ -536,7 +575,7 @@ def _reaper(process, ctl_w: int) -> None:
     What tini (Docker's docker-init) does, without a binary to bind in: the
     exit code is the child's, or 128 + the signal that killed it.
     """
-    everything = set(range(1, signal.NSIG)) - {signal.SIGKILL, signal.SIGSTOP}
+    everything = _catchable_signals()
     signal.pthread_sigmask(signal.SIG_BLOCK, everything)
     child = os.fork()
     if child == 0:

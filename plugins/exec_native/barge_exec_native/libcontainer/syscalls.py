@@ -58,6 +58,7 @@ MNT_DETACH = 0x2
 
 PR_SET_PDEATHSIG = 1
 PR_SET_KEEPCAPS = 8
+PR_SET_NAME = 15
 PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24
 PR_SET_CHILD_SUBREAPER = 36
@@ -149,6 +150,12 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
     if res < 0:
         _raise("prctl", str(option))
     return res
+
+
+def set_name(name: bytes) -> None:
+    """PR_SET_NAME: the thread's comm (what ``ps -o comm`` and ``top`` show), 15 bytes at most."""
+    buf = ctypes.create_string_buffer(name[:15])
+    prctl(PR_SET_NAME, ctypes.addressof(buf))
 
 
 def mknod(path, mode: int, device: int, dir_fd: int | None = None) -> None:
