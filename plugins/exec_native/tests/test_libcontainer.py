@@ -612,6 +612,48 @@ def test_signals_are_default_and_unblocked_in_the_container(box):
     assert out.splitlines()[-1] == "y"
 
 
+def _sig_fields(out: str) -> tuple[int, int]:
+    fields = dict(line.split(":\t") for line in out.splitlines() if line.startswith("Sig"))
+    return int(fields["SigIgn"], 16), int(fields["SigBlk"], 16)
+
+
+def test_signals_are_default_whatever_the_caller_did(box):
+    """libcontainer is safe for any caller: ignored signals and a blocked mask
+    survive fork and execve, so the init, an --init command and an exec'd
+    process must all start with neither."""
+    show = ["grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"]  # not via sh -c: busybox's ignores SIGQUIT there
+    old_usr2 = signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGTERM})
+    try:
+        for init in (False, True):
+            code, out, err = box.run(box.spec(*show, init=init))
+            assert (code, err) == (0, "") and _sig_fields(out) == (0, 0), (init, out)
+        spec = box.spec("sh", "-c", "echo up; read x")
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        init = box.create(spec, Stdio(in_r, out_w, out_w))
+        os.close(in_r)
+        os.close(out_w)
+        try:
+            init.start()
+            assert os.read(out_r, 100) == b"up\n"
+            er, ew = os.pipe()
+            pid = spawn_exec(init.pid, spec, ProcessSpec(args=show, env=[PATH]), Stdio(0, ew, ew),
+                             box.cgroup(spec))
+            os.close(ew)
+            out, _ = _drain(er, os.open("/dev/null", os.O_RDONLY), 10)
+            os.close(er)
+            assert box.wait(pid) == 0 and _sig_fields(out.decode()) == (0, 0), out
+            os.write(in_w, b"\n")
+            assert box.wait(init.pid) == 0
+        finally:
+            os.close(in_w)
+            os.close(out_r)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        signal.signal(signal.SIGUSR2, old_usr2)
+
+
 def test_init_reaper_runs_the_command_as_its_child(box):
     spec = box.spec("sh", "-c", "echo $$; (sleep 0.05 &); sleep 0.2; ps -o stat,comm | grep -c '^Z'; exit 3", init=True)
     code, out, _ = box.run(spec)
