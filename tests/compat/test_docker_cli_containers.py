@@ -157,6 +157,16 @@ def test_run_with_stdin_pipe(docker):
     assert proc.stdout == b"PIPED TEXT\n"
 
 
+def test_run_with_a_large_stdin(docker):
+    """More stdin than the daemon buffers (flow control on the hijacked connection)."""
+    import hashlib
+
+    data = b"".join(b"%d\n" % i for i in range(1, 200_001))  # ~1.3 MB
+    proc = docker("run", "-i", "--rm", "busybox", "md5sum", input=data)
+    assert proc.stdout.split()[0].decode() == hashlib.md5(data).hexdigest()
+    assert docker.out("ps", "-a", "-q") == ""
+
+
 def test_attach_to_running_and_start_attached(docker):
     docker("run", "-d", "--name", "later", "busybox", "sh", "-c", "sleep 1; echo late; exit 4")
     attached = docker("attach", "later", check=False)

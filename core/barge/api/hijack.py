@@ -16,6 +16,7 @@ an 8-byte header ``[stream, 0, 0, 0, size (u32 big-endian)]`` then the payload.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 
 from aiohttp import StreamReader, web
@@ -64,10 +65,33 @@ class _Reader:
 
 
 class _HalfCloseProtocol(asyncio.Protocol):
-    """aiohttp's protocol, except that the client's EOF ends only the incoming stream."""
+    """aiohttp's protocol, except that the client's EOF ends only the incoming stream.
 
-    def __init__(self, inner, reader: _Reader, lost: asyncio.Event) -> None:
-        self.inner, self.reader, self.lost = inner, reader, lost
+    It is also the flow control of the incoming stream: aiohttp's own
+    ``pause_reading`` pauses its HTTP parser, which an upgraded connection no
+    longer has, so a client sending faster than the container reads (a big
+    ``run -i`` stdin) must pause the transport here instead.
+    """
+
+    def __init__(self, inner, reader: _Reader, lost: asyncio.Event, transport) -> None:
+        self.inner, self.reader, self.lost, self.transport = inner, reader, lost, transport
+        self._reading_paused = False
+
+    @property
+    def connected(self) -> bool:
+        return not self.lost.is_set()
+
+    def pause_reading(self) -> None:
+        if not self._reading_paused:
+            self._reading_paused = True
+            with contextlib.suppress(AttributeError, RuntimeError):
+                self.transport.pause_reading()
+
+    def resume_reading(self, resume_parser: bool = True) -> None:
+        if self._reading_paused:
+            self._reading_paused = False
+            with contextlib.suppress(AttributeError, RuntimeError):
+                self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
         self.inner.data_received(data)
@@ -123,11 +147,14 @@ async def hijack(request: web.Request, content_type: str) -> Hijacked:
     """Take over the connection and send the status line; see the module docstring."""
     await request.read()  # a body (exec start's JSON) is consumed before the stream begins
     loop = asyncio.get_running_loop()
-    incoming = StreamReader(request.protocol, 1 << 16, loop=loop)
-    reader = _Reader(incoming)
     lost = asyncio.Event()
+    transport = request.transport
+    reader = _Reader(None)  # its stream is set below: the stream and the protocol refer to each other
+    protocol = _HalfCloseProtocol(request.protocol, reader, lost, transport)
+    incoming = StreamReader(protocol, 1 << 16, loop=loop)
+    reader.stream = incoming
     request.protocol.set_parser(reader)
-    request.transport.set_protocol(_HalfCloseProtocol(request.protocol, reader, lost))
+    transport.set_protocol(protocol)
     if wants_upgrade(request):
         response: web.StreamResponse = web.StreamResponse(
             status=101, reason="UPGRADED", headers={"Connection": "Upgrade", "Upgrade": "tcp"}
