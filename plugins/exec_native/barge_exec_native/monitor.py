@@ -247,11 +247,12 @@ class Monitor:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
-        # Handlers, not SIG_IGN: ignored signals would stay ignored across the
-        # container's execve, handled ones go back to their default there.
-        # (SIGPIPE too: Python starts with it ignored.)
-        for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT, signal.SIGPIPE):
-            signal.signal(sig, _ignore)
+        # Only SIGCHLD matters; stray job-control and terminal signals must not
+        # end the monitor. Ignoring them is safe for the container: libcontainer
+        # resets every disposition and the mask before its execve.
+        signal.signal(signal.SIGCHLD, _ignore)
+        for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_IGN)
         signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
         self._watch(self._wake_r.fileno(), IN, self._on_signal)
 
