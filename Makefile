@@ -1,5 +1,5 @@
 # barge: everything a fresh Debian machine needs is installed by these targets.
-#   make demo   install, start the daemon, build the busybox image, list it
+#   make demo   install, start the daemon, build the busybox image, run a container
 #   make test   install, then run every test suite
 #   make bench  run the benchmarks (see bench/README.md)
 
@@ -38,6 +38,7 @@ demo: install
 	$(BIN)/barge info --format 'storage driver: {{.Driver}}'
 	$(BIN)/barge mkimage busybox
 	$(BIN)/barge images busybox
+	$(BIN)/barge run --rm busybox sh -c 'echo "Hello from barge: container $$(hostname), running as pid $$$$"'
 	@echo "the daemon keeps running; try: DOCKER_HOST=unix://$(SOCKET) docker images   (stop it with: make stop)"
 
 stop:
