@@ -113,10 +113,10 @@ def build_services(cfg: DaemonConfig) -> Services:
             graph_driver=selection.name,
             driver_reports=reports,
             images=store,
+            containers=containers,
             started_at=time.time(),
         )
         services.extra["engine_id"] = engine_id(cfg.data_root)
-        services.extra["containers"] = containers
         system_jobs.register(engine, services)
         image_jobs.register(engine, services)
         container_jobs.register(engine, services)
@@ -135,9 +135,8 @@ def close_services(services: Services) -> None:
     Running containers keep running under their monitors; the next daemon
     reconciles them.
     """
-    containers = services.extra.get("containers")
-    if containers is not None:
-        containers.close()
+    if services.containers is not None:
+        services.containers.close()
     try:
         services.pm.hook.barge_graph_cleanup()
     finally:

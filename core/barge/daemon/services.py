@@ -1,6 +1,6 @@
 """The daemon's small services, assembled once at start and handed to jobs.
 
-No god object: each service has one job (images, later containers, networks,
+No god object: each service has one job (images, containers, later networks,
 volumes), and job handlers receive only the services they use.
 """
 
@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pluggy
 
     from barge.config import DaemonConfig
+    from barge.containers.service import ContainerService
     from barge.engine import Engine
     from barge.engine.plugins import DriverReport
     from barge.graph.store import ImageStore
@@ -26,5 +27,6 @@ class Services:
     graph_driver: str
     driver_reports: list["DriverReport"] = field(default_factory=list)
     images: "ImageStore | None" = None
+    containers: "ContainerService | None" = None
     started_at: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)

@@ -263,7 +263,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
     tty = container.tty
     keys = parse_detach_keys(keys_text or DEFAULT_DETACH_KEYS)
     services = request.app["services"]
-    svc = services.extra["containers"]
+    svc = services.containers
     try:
         hj = await hijack(request, stream_content_type(request, tty))
     except BaseException:
@@ -417,7 +417,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
                       timestamps=query_bool(request, "timestamps"))
     follow = query_bool(request, "follow")
     container, reader = await run_job(request, "container_logs", jobs.LogsArgs(_ref(request), opts))
-    svc = request.app["services"].extra["containers"]
+    svc = request.app["services"].containers
     loop = asyncio.get_running_loop()
     tty = container.tty
     response = web.StreamResponse(status=200)

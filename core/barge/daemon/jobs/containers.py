@@ -1,7 +1,7 @@
 """Container jobs: typed arguments, each handler one call into the container service.
 
 The API's container routes run these; so can tests and extension code. The
-service lives in ``services.extra["containers"]`` (a
+service is ``services.containers`` (a
 :class:`barge.containers.service.ContainerService`).
 """
 
@@ -117,7 +117,7 @@ class ResizeArgs:
 
 
 def register(engine: "Engine", services: "Services") -> None:
-    svc: "ContainerService" = services.extra["containers"]
+    svc: "ContainerService" = services.containers
 
     def listing(job) -> list[dict[str, Any]]:
         a = job.args

@@ -226,7 +226,7 @@ def system_info(services: "Services") -> dict[str, Any]:
     driver_status = [[str(k), str(v)] for k, v in (pm.hook.barge_graph_status() or [])]
     exec_drivers = [d.name for d in find_drivers("exec")]
     network_drivers = [d.name for d in find_drivers("network")]
-    containers = services.extra.get("containers")
+    containers = services.containers
     counts = containers.counts() if containers is not None else {}
     return {
         "ID": services.extra.get("engine_id", ""),

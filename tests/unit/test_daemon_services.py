@@ -1,0 +1,27 @@
+"""The daemon's services as assembled by build_services (fake graph driver, no daemon process)."""
+
+from __future__ import annotations
+
+import pytest
+
+from barge.config import load_config
+from barge.errors import DriverNotSupported
+
+
+def test_container_service_is_a_field_of_services(tmp_path):
+    from barge.containers.service import ContainerService
+    from barge.daemon.daemon import build_services, close_services
+
+    (tmp_path / "daemon.toml").write_text("")
+    cfg = load_config(tmp_path / "daemon.toml", env={}, data_root=str(tmp_path / "data"),
+                      exec_root=str(tmp_path / "exec"), graph_driver="fake")
+    try:
+        services = build_services(cfg)
+    except DriverNotSupported as exc:  # the native exec driver installed, but not root here
+        pytest.skip(str(exc))
+    try:
+        assert isinstance(services.containers, ContainerService)
+        assert "containers" not in services.extra
+        assert services.containers.counts()["Containers"] == 0
+    finally:
+        close_services(services)
