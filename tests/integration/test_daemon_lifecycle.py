@@ -53,14 +53,27 @@ def test_pidfile_of_live_daemon_is_refused(daemon, daemon_factory):
     assert not (daemon.root / "other.sock").exists()
 
 
+def _dead_pid() -> int:
+    """The pid of a process that has exited (a dead daemon's pid file names one)."""
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
 def test_stale_socket_and_pidfile_are_replaced(daemon_factory):
+    from tests.conftest import short_exec_root
+
     root = daemon_factory.new_root()
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     stale.bind(str(root / "barge.sock"))  # bound, never listening: a dead daemon's leftover
     stale.close()
-    (root / "exec").mkdir()
-    (root / "exec" / "barge.pid").write_text("999999\n")
+    pidfile = short_exec_root(root) / "barge.pid"  # where the daemon started on ``root`` keeps it
+    pidfile.parent.mkdir(parents=True)
+    pidfile.write_text(f"{_dead_pid()}\n")
     d = daemon_factory(root=root)
+    assert d.pidfile == pidfile
     assert d.request("GET", "/_ping")[0] == 200
     assert d.pidfile.read_text().strip() == str(d.pid)
 
@@ -158,3 +171,4 @@ def test_lifecycle_hooks_reach_extension_plugins(daemon_factory):
     assert record.read_text() == f"started {d.driver} {barge.__version__}\n"
     assert d.stop() == 0
     assert record.read_text().splitlines() == [f"started {d.driver} {barge.__version__}", "stopping"]
+
