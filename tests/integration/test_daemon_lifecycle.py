@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
@@ -172,3 +173,35 @@ def test_lifecycle_hooks_reach_extension_plugins(daemon_factory):
     assert d.stop() == 0
     assert record.read_text().splitlines() == [f"started {d.driver} {barge.__version__}", "stopping"]
 
+
+def test_long_exec_root_runs_and_attaches(daemon_factory):
+    """A monitor's ``attach.sock`` beyond sun_path's 108 bytes: the monitor
+    binds and the driver and the daemon connect through a directory fd."""
+    from tests.conftest import make_busybox, require_exec_driver
+    from tests.integration.test_containers_api import UPGRADE, Raw, joined
+
+    require_exec_driver()
+    root = daemon_factory.new_root()
+    exec_root = root / ("x" * 50) / ("y" * 50)  # removed with root
+    d = daemon_factory(root=root, extra_args=["--exec-root", str(exec_root)])
+    make_busybox(d)
+    status, _, body = d.request("POST", "/containers/create", {
+        "Image": "busybox", "Cmd": ["sh", "-c", "read x; echo got $x; exit 4"], "OpenStdin": True,
+        "StdinOnce": True, "AttachStdin": True, "AttachStdout": True, "AttachStderr": True})
+    assert status == 201, body
+    cid = json.loads(body)["Id"]
+    sock_path = exec_root / "containers" / cid / "attach.sock"
+    assert len(str(sock_path)) > 108
+    att = Raw(d, "POST", f"/containers/{cid}/attach?stream=1&stdin=1&stdout=1&stderr=1", UPGRADE)
+    try:
+        assert att.status_line == "HTTP/1.1 101 UPGRADED"
+        assert d.request("POST", f"/containers/{cid}/start")[0] == 204
+        assert stat.S_ISSOCK(os.stat(sock_path).st_mode)
+        att.sock.sendall(b"hello\n")
+        att.sock.shutdown(socket.SHUT_WR)
+        assert joined(att.read_all(), 1) == b"got hello\n"
+    finally:
+        att.close()
+    assert d.json("POST", f"/containers/{cid}/wait") == {"Error": None, "StatusCode": 4}
+    assert d.request("DELETE", f"/containers/{cid}")[0] == 204
+    assert not (exec_root / "containers" / cid).exists()
