@@ -296,27 +296,6 @@ async def attach(request: web.Request) -> web.StreamResponse:
         await hj.close()
 
 
-#: Monitor connections kept open after a TTY attach ended (see :func:`_proxy`).
-_parked: set = set()
-
-
-async def _park(m_reader, m_writer) -> None:
-    """Hold a monitor connection, discarding its output, until the process exits.
-
-    The monitor closes a ``stdin_once`` process's stdin when its client's
-    connection ends; Docker does that only without a TTY (with one, the
-    client's EOF or detach keys end the attach, the shell stays). Closing
-    the connection at the exit keeps Docker's behaviour.
-    """
-    try:
-        while await m_reader.read(1 << 16):
-            pass
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        m_writer.close()
-
-
 async def _proxy(hj, sock, *, tty: bool, stdin: bool, stdout: bool, stderr: bool, keys: bytes,
                  stdin_once: bool) -> None:
     """Client <-> monitor until the process exits, the client detaches, or the client goes.
@@ -325,7 +304,9 @@ async def _proxy(hj, sock, *, tty: bool, stdin: bool, stdout: bool, stderr: bool
     process's stdin when the container was created with StdinOnce and no
     TTY, and output goes on until the exit; otherwise it ends the attach, as
     moby's attach does. Without stdin (the docker CLI half-closes at once
-    then) it changes nothing.
+    then) it changes nothing. The monitor applies the same rule when our
+    connection to it ends (ATTACH PROTOCOL), so closing it never ends a
+    TTY's shell.
     """
     sock.setblocking(False)
     m_reader, m_writer = await asyncio.open_unix_connection(sock=sock)
@@ -371,30 +352,21 @@ async def _proxy(hj, sock, *, tty: bool, stdin: bool, stdout: bool, stderr: bool
     inbound = asyncio.ensure_future(client_to_monitor())
     outbound = asyncio.ensure_future(monitor_to_client())
     lost = asyncio.ensure_future(hj.lost.wait())
-    park = False
     try:
         done, _ = await asyncio.wait({inbound, outbound, lost}, return_when=asyncio.FIRST_COMPLETED)
-        ended_by_client = outbound not in done
         if inbound in done and not inbound.cancelled() and inbound.exception() is None:
             if inbound.result() == "eof" and close_stdin and not hj.closed:
                 # half-close: keep streaming output until the process exits or the client goes
-                done, _ = await asyncio.wait({outbound, lost}, return_when=asyncio.FIRST_COMPLETED)
-                ended_by_client = outbound not in done
-        park = ended_by_client and stdin and stdin_once and tty
+                await asyncio.wait({outbound, lost}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in (inbound, outbound, lost):
             task.cancel()
         await asyncio.gather(inbound, outbound, lost, return_exceptions=True)
-        if park:
-            task = asyncio.ensure_future(_park(m_reader, m_writer))
-            _parked.add(task)
-            task.add_done_callback(_parked.discard)
-        else:
-            m_writer.close()
-            try:
-                await m_writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass
+        m_writer.close()
+        try:
+            await m_writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass
 
 
 # ---------------------------------------------------------------------------
