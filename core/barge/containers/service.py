@@ -167,6 +167,10 @@ class ContainerService:
         #: passwd and group of images (by top layer), for containers' first starts
         self._user_files: dict[str, tuple[str | None, str | None]] = {}
         self._closing = False
+        #: the volume store (:class:`barge.volumes.VolumeStore`), set by the daemon
+        self.volumes = None
+        #: ``exec_ids(container_id)``: the container's exec instances for inspect, set by the daemon
+        self.exec_ids: Callable[[str], list[str]] | None = None
 
     # -- helpers ----------------------------------------------------------
 
@@ -193,6 +197,17 @@ class ContainerService:
 
     def get(self, ref: str) -> Container:
         return self.store.resolve(ref)
+
+    @contextlib.contextmanager
+    def locked(self, ref: str):
+        """The current record, its state changes held off meanwhile (cp, export, commit)."""
+        c = self.get(ref)
+        rt = self._rt(c.id)
+        with rt.lock:
+            current = self.store.get(c.id)
+            if current is None:
+                raise NotFound(f"No such container: {ref}")
+            yield current
 
     def paths(self, c: Container) -> dict[str, str]:
         d = self.store.container_dir(c.id)
@@ -243,7 +258,7 @@ class ContainerService:
         for p in points:
             if p["Type"] == "volume":
                 if not p.get("Name"):
-                    p["Name"] = secrets.token_hex(32)
+                    p["Name"], p["Anonymous"] = secrets.token_hex(32), True
                 p["Source"] = str(self.store.data_root / "volumes" / p["Name"] / "_data")
         top = self.images.layers.get(img.top_layer) if img.top_layer else None
         path, args = command_of(config)
@@ -262,10 +277,15 @@ class ContainerService:
             self._write_files(c)
             for p in points:
                 if p["Type"] == "volume":
-                    Path(p["Source"]).mkdir(parents=True, exist_ok=True)
+                    if self.volumes is not None:
+                        self.volumes.ensure(p["Name"], anonymous=bool(p.get("Anonymous")))
+                    else:
+                        Path(p["Source"]).mkdir(parents=True, exist_ok=True)
             self.store.finish_create(c)
         except BaseException:
             self._undo_create(cid)
+            if self.volumes is not None:
+                self.volumes.remove_unused([p["Name"] for p in points if p.get("Anonymous")])
             raise
         self._event("create", c)
         return {"Id": cid, "Warnings": norm.warnings}
@@ -388,6 +408,10 @@ class ContainerService:
                 self._record_start_failure(c, str(exc), 128)
                 raise
             paths = self.paths(c)
+            if self.volumes is not None:
+                from barge.volumes.copyup import prepare_volumes
+
+                prepare_volumes(self.volumes, c.mounts, mounts, str(self.store.data_root / "tmp"))
             sources = {p["Destination"]: p["Source"] for p in c.mounts if p["Type"] == "volume"}
             inputs = StartInputs(rootfs=[m.to_dict() for m in mounts], user=user, hostname_path=paths["hostname"],
                                  hosts_path=paths["hosts"], resolv_path=paths["resolv"], log_path=c.log_path,
@@ -842,12 +866,14 @@ class ContainerService:
             shutil.rmtree(self.store.state_dir(c.id), ignore_errors=True)
         self.pm.hook.barge_graph_remove(layer_id=c.rw_layer)
         shutil.rmtree(self.store.container_dir(c.id), ignore_errors=True)
-        if volumes:
+        if volumes and self.volumes is None:
             for p in c.mounts:
                 if p["Type"] == "volume" and p.get("Anonymous"):
                     shutil.rmtree(Path(p["Source"]).parent, ignore_errors=True)
         released = self.store.finish_remove(c.id, release=self.images.layers.release_unused)
         self.images.layers.remove_driver_layers(released)
+        if volumes and self.volumes is not None:  # after the row is gone: no longer in use by it
+            self.volumes.remove_unused([p["Name"] for p in c.mounts if p["Type"] == "volume" and p.get("Anonymous")])
         rt = self._rt(c.id)
         with rt.lock:
             self._answer_waiters(rt, WAIT_CONDITIONS, c.state.ExitCode, None)
@@ -941,7 +967,8 @@ class ContainerService:
         with contextlib.suppress(Exception):
             data = self.pm.hook.barge_graph_metadata(layer_id=c.rw_layer) or {}
         return views.inspect(c, paths=self.paths(c), graph_data=data, runtime=self.exec_driver or "",
-                             size=self._size(c) if size else None)
+                             size=self._size(c) if size else None,
+                             exec_ids=self.exec_ids(c.id) if self.exec_ids is not None else None)
 
     def _size(self, c: Container) -> tuple[int, int]:
         top = self.images.layers.get(c.top_layer) if c.top_layer else None

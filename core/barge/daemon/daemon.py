@@ -70,9 +70,13 @@ def build_services(cfg: DaemonConfig) -> Services:
     """Everything a request needs, or a :class:`barge.errors.BargeError` saying why not."""
     from barge.containers.service import ContainerService
     from barge.containers.store import ContainerStore
+    from barge.daemon.jobs import archive as archive_jobs
     from barge.daemon.jobs import containers as container_jobs
+    from barge.daemon.jobs import events as event_jobs
+    from barge.daemon.jobs import exec as exec_jobs
     from barge.daemon.jobs import images as image_jobs
     from barge.daemon.jobs import system as system_jobs
+    from barge.daemon.jobs import volumes as volume_jobs
     from barge.graph.store import ImageStore
 
     prepare_dirs(cfg)
@@ -95,6 +99,8 @@ def build_services(cfg: DaemonConfig) -> Services:
             graph_driver=selection.name, exec_driver=exec_name, exec_error=exec_error,
         )
         holder.append(containers)
+        hub = event_jobs.make_hub(store, pm)
+        containers.volumes = volume_jobs.make_store(store.db, cfg.data_root, hub)
         store.recover()
         report = containers.recover()
         if any(report.values()):
@@ -117,9 +123,12 @@ def build_services(cfg: DaemonConfig) -> Services:
             started_at=time.time(),
         )
         services.extra["engine_id"] = engine_id(cfg.data_root)
+        services.extra["events"], services.extra["volumes"] = hub, containers.volumes
         system_jobs.register(engine, services)
         image_jobs.register(engine, services)
         container_jobs.register(engine, services)
+        for module in (event_jobs, volume_jobs, exec_jobs, archive_jobs):
+            module.register(engine, services)
     except BaseException:
         if containers is not None:
             containers.close()

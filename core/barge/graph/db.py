@@ -105,8 +105,23 @@ CREATE TABLE pending_containers (
 );
 """
 
+SCHEMA_V3 = """
+-- Volumes of the local driver (issue 3). The files live in
+-- <data_root>/volumes/<name>/_data. Which containers use a volume is read
+-- from the containers' mounts, so there is no reference table to keep in step.
+-- Labels and options are JSON objects, anonymous volumes carry Docker's
+-- com.docker.volume.anonymous label.
+CREATE TABLE volumes (
+    name     TEXT PRIMARY KEY,
+    driver   TEXT NOT NULL,
+    labels   TEXT NOT NULL,
+    options  TEXT NOT NULL,
+    created  TEXT NOT NULL
+);
+"""
+
 #: ``MIGRATIONS[n]`` brings a file at version ``n`` to ``n + 1``.
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2]
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,0 +1,66 @@
+"""``GET /events``: Docker's event stream, one JSON object per line.
+
+``since`` replays the events the hub kept from that time on; ``until`` in
+the past ends the stream after that replay, in the future it ends the live
+stream then; neither: live events until the client goes. Headers are sent
+at once (the CLI waits for them before it prints anything).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aiohttp import web
+
+from barge.api.jobs import run_job
+from barge.api.routing import Routes
+from barge.containers.events import encode, parse_time
+from barge.daemon.jobs import events as jobs
+
+routes = Routes()
+#: How often a quiet stream checks whether its client is gone.
+POLL = 1.0
+
+
+@routes.get("/events")
+async def events(request: web.Request) -> web.StreamResponse:
+    since = parse_time(request.query.get("since", ""))
+    until = parse_time(request.query.get("until", ""))
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+
+    def deliver(msg: dict) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, msg)
+
+    args = jobs.SubscribeArgs(deliver, request.query.get("filters") or None, since)
+    sub, backlog = await run_job(request, "events_subscribe", args)
+    hub = jobs.hub_of(request.app["services"])
+    response = web.StreamResponse(status=200)
+    response.content_type = "application/json"
+    try:
+        await response.prepare(request)
+        for msg in backlog:
+            if until is not None and msg["timeNano"] > until:
+                break
+            await response.write(encode(msg))
+        while until is None or time.time_ns() < until:
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                break
+            wait = POLL if until is None else max(0.0, min(POLL, (until - time.time_ns()) / 1e9))
+            try:
+                msg = await asyncio.wait_for(queue.get(), timeout=wait)
+            except asyncio.TimeoutError:
+                continue
+            if until is not None and msg["timeNano"] > until:
+                break
+            if since is not None and msg["timeNano"] < since:
+                continue
+            await response.write(encode(msg))
+        await response.write_eof()
+    except ConnectionError:
+        pass
+    finally:
+        hub.unsubscribe(sub)
+    return response

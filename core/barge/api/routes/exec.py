@@ -1,0 +1,164 @@
+"""Exec routes: ``POST /containers/{id}/exec``, ``POST /exec/{id}/start``, ``GET /exec/{id}/json``, resize.
+
+``start`` without ``Detach`` carries a JSON body *and* takes over the
+connection (101 with the upgrade headers, a raw 200 stream without): the
+job connects to the container's monitor naming the exec id before the
+process runs, then runs it; here the connection is proxied (stdin in,
+output out, multiplexed unless ``Tty``) until the monitor's exit frame,
+whose exit code is recorded before the stream is closed, so the CLI's
+``GET /exec/{id}/json`` after EOF reads the final ``ExitCode``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from aiohttp import web
+
+from barge.api.hijack import frame, hijack, stream_content_type
+from barge.api.jobs import run_job
+from barge.api.routing import Routes, json_response, read_json
+from barge.containers.detach import DEFAULT_DETACH_KEYS, DetachScanner, parse_detach_keys
+from barge.containers.monitor import EXITED, HEADER
+from barge.daemon.jobs import exec as jobs
+from barge.errors import InvalidParameter
+
+log = logging.getLogger("barge.api")
+
+routes = Routes()
+
+
+def _int(request: web.Request, name: str) -> int:
+    raw = request.query.get(name, "")
+    try:
+        return int(raw) if raw else 0
+    except ValueError:
+        raise InvalidParameter(f"invalid value for {name}: {raw!r}") from None
+
+
+@routes.post("/containers/{id}/exec")
+async def create(request: web.Request) -> web.Response:
+    body = await read_json(request, default={})
+    if not isinstance(body, dict):
+        raise InvalidParameter("invalid exec config: expected a JSON object")
+    result = await run_job(request, "exec_create", jobs.ExecCreateArgs(request.match_info["id"], body))
+    return json_response(result, status=201)
+
+
+@routes.get("/exec/{id}/json")
+async def inspect(request: web.Request) -> web.Response:
+    return json_response(await run_job(request, "exec_inspect", jobs.ExecIdArgs(request.match_info["id"])))
+
+
+@routes.post("/exec/{id}/resize")
+async def resize(request: web.Request) -> web.Response:
+    args = jobs.ExecResizeArgs(request.match_info["id"], _int(request, "h"), _int(request, "w"))
+    await run_job(request, "exec_resize", args)
+    return web.Response(status=200)
+
+
+@routes.post("/exec/{id}/start")
+async def start(request: web.Request) -> web.StreamResponse:
+    body = await read_json(request, default={}) or {}
+    if not isinstance(body, dict):
+        raise InvalidParameter("invalid exec start config: expected a JSON object")
+    detach = bool(body.get("Detach"))
+    args = jobs.ExecStartArgs(request.match_info["id"], detach, body.get("ConsoleSize") or None)
+    ticket = await run_job(request, "exec_start", args)  # 404/409/400 before any stream
+    if detach:
+        return web.Response(status=200)
+    exec_svc = request.app["services"].extra["exec"]
+    inst, sock = ticket.instance, ticket.sock
+    tty = bool(body.get("Tty")) if "Tty" in body else inst.tty
+    try:
+        hj = await hijack(request, stream_content_type(request, tty))
+    except BaseException:
+        sock.close()
+        exec_svc.follow(inst)
+        raise
+    code = None
+    try:
+        if ticket.error:  # moby writes the start error into the stream
+            text = (ticket.error + "\r\n").encode()
+            await hj.write(text if tty else frame(1, text))
+        keys = parse_detach_keys(inst.detach_keys or DEFAULT_DETACH_KEYS)
+        code = await _proxy(hj, sock, tty=tty, stdin=inst.attach_stdin, stdout=inst.attach_stdout,
+                            stderr=inst.attach_stderr, keys=keys)
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        loop = asyncio.get_running_loop()
+        if code is not None:
+            await loop.run_in_executor(None, exec_svc.finished, inst, code)  # before the client sees EOF
+        else:
+            await loop.run_in_executor(None, exec_svc.follow, inst)
+        await hj.close()
+    return hj.response
+
+
+async def _proxy(hj, sock, *, tty: bool, stdin: bool, stdout: bool, stderr: bool, keys: bytes) -> int | None:
+    """Client <-> monitor until the exit frame (its exit code), a detach, or the client's going (None).
+
+    The client's EOF closes the process's stdin (moby's ``CloseStdin`` for
+    exec) and the output goes on until the exit.
+    """
+    sock.setblocking(False)
+    m_reader, m_writer = await asyncio.open_unix_connection(sock=sock)
+    scanner = DetachScanner(keys)
+
+    async def client_to_monitor() -> str:
+        while True:
+            data = await hj.incoming.read(1 << 16)
+            if not data:
+                if stdin:
+                    held = scanner.flush()
+                    if held:
+                        m_writer.write(held)
+                    if m_writer.can_write_eof():
+                        m_writer.write_eof()
+                await hj.lost.wait()
+                return "gone"
+            if not stdin:
+                continue
+            out, detached = scanner.feed(data)
+            if out:
+                m_writer.write(out)
+                await m_writer.drain()
+            if detached:
+                return "detach"
+
+    async def monitor_to_client() -> int | None:
+        while True:
+            try:
+                head = await m_reader.readexactly(HEADER.size)
+            except asyncio.IncompleteReadError:
+                return None
+            stream, length = HEADER.unpack(head)
+            payload = await m_reader.readexactly(length) if length else b""
+            if stream == EXITED:
+                try:
+                    return int(json.loads(payload)["exit_code"])
+                except (ValueError, KeyError, TypeError):
+                    return None
+            if (stream == 1 and not stdout) or (stream == 2 and not stderr) or not payload:
+                continue
+            await hj.write(payload if tty else frame(stream, payload))
+
+    inbound = asyncio.ensure_future(client_to_monitor())
+    outbound = asyncio.ensure_future(monitor_to_client())
+    try:
+        await asyncio.wait({inbound, outbound}, return_when=asyncio.FIRST_COMPLETED)
+        if outbound.done() and not outbound.cancelled() and outbound.exception() is None:
+            return outbound.result()
+        return None
+    finally:
+        for task in (inbound, outbound):
+            task.cancel()
+        await asyncio.gather(inbound, outbound, return_exceptions=True)
+        m_writer.close()
+        try:
+            await m_writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass

@@ -1,0 +1,168 @@
+"""``docker commit``: a container's rw layer becomes a new image on top of its image.
+
+The diff of the rw layer against the image's top layer
+(``barge_graph_diff``) is stored as a layer through the layer store (hashed
+while it is applied, crash-safe through ``pending_layers``); the new image
+config is the parent image's config with the container's config (merged
+with the request's config and ``changes`` as moby's ``merge`` does), a
+history entry whose ``created_by`` is the container's command, and the new
+diff ID appended to ``rootfs.diff_ids``. Layer, image and tag are recorded
+in one transaction. A container without changes gives an image without a
+new layer (``empty_layer`` in its history), as Docker's does.
+
+A running container is paused meanwhile (``pause=true``, the default), so
+the layer is a consistent snapshot.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import logging
+from typing import Any
+
+from barge import reference
+from barge.containers.archive import IterReader
+from barge.errors import InvalidParameter
+from barge.graph import changes as changes_mod
+from barge.graph.store import canonical_json, go_arch, image_id_of
+from barge.graph.timefmt import rfc3339_nano
+
+log = logging.getLogger("barge.commit")
+
+#: The diff ID of an empty tar (1024 zero bytes): no change, no layer.
+EMPTY_TAR_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
+
+
+def merge_config(user: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """moby's ``merge(userConf, imageConf)``: fields the user left empty come from ``base``."""
+    out = copy.deepcopy(user)
+    if not out.get("User"):
+        out["User"] = base.get("User") or ""
+    ports = dict(out.get("ExposedPorts") or {})
+    for port, value in (base.get("ExposedPorts") or {}).items():
+        ports.setdefault(port, value)
+    out["ExposedPorts"] = ports or None
+    env = list(out.get("Env") or [])
+    if not env:
+        env = list(base.get("Env") or [])
+    else:
+        keys = {e.split("=", 1)[0] for e in env}
+        env += [e for e in base.get("Env") or [] if e.split("=", 1)[0] not in keys]
+    out["Env"] = env or None
+    labels = dict(out.get("Labels") or {})
+    for key, value in (base.get("Labels") or {}).items():
+        labels.setdefault(key, value)
+    out["Labels"] = labels
+    if not out.get("Entrypoint"):
+        if not out.get("Cmd"):
+            out["Cmd"] = base.get("Cmd")
+        if out.get("Entrypoint") is None:
+            out["Entrypoint"] = base.get("Entrypoint")
+    if base.get("Healthcheck") and not out.get("Healthcheck"):
+        out["Healthcheck"] = base["Healthcheck"]
+    if not out.get("WorkingDir"):
+        out["WorkingDir"] = base.get("WorkingDir") or ""
+    volumes = dict(out.get("Volumes") or {})
+    volumes.update(base.get("Volumes") or {})
+    out["Volumes"] = volumes or None
+    if not out.get("StopSignal") and base.get("StopSignal"):
+        out["StopSignal"] = base["StopSignal"]
+    return out
+
+
+class CommitService:
+    def __init__(self, containers, images):
+        self.svc = containers
+        self.images = images
+        self.pm = containers.pm
+
+    def commit(self, ref: str, *, repo: str = "", tag: str = "", comment: str = "", author: str = "",
+               pause: bool = True, changes: list[str] | None = None, config: dict | None = None) -> str:
+        """``POST /commit``: the new image's id. Bad input is refused before anything is written."""
+        target = reference.parse_repo_and_tag(repo, tag) if repo else None
+        if config is not None and not isinstance(config, dict):
+            raise InvalidParameter("invalid commit config: expected a JSON object")
+        changes = [c for c in (changes or []) if c.strip()]
+        c = self.svc.get(ref)
+        with self.svc.locked(c.id) as c:
+            user = copy.deepcopy(config) if config else copy.deepcopy(c.config)
+            new_config = merge_config(changes_mod.apply_changes(user, changes), c.config)
+            paused = False
+            if pause and c.state.Running and not c.state.Paused and not c.state.Restarting:
+                self.svc.pause(c.id)
+                paused = True
+            try:
+                image_id = self._commit_layer(c, new_config, comment, author, target)
+            finally:
+                if paused:
+                    try:
+                        self.svc.unpause(c.id)
+                    except Exception:
+                        log.exception("unpausing container %s after commit failed", c.short_id)
+        attrs = c.event_attributes(comment=comment, imageID=image_id, imageRef=target.familiar() if target else "")
+        try:
+            self.pm.hook.barge_container_event(action="commit", container_id=c.id, attributes=attrs)
+        except Exception:
+            log.exception("barge_container_event(commit) failed in an extension plugin")
+        if target is not None:
+            self.images.event("tag", image_id, target.familiar())
+        return image_id
+
+    def _commit_layer(self, c, new_config: dict, comment: str, author: str, target) -> str:
+        layers = self.images.layers
+        top = layers.get(c.top_layer) if c.top_layer else None
+        chunks = self.pm.hook.barge_graph_diff(layer_id=c.rw_layer, parent=top.cache_id if top else None)
+        stream = io.BufferedReader(IterReader(chunks), buffer_size=1 << 20)
+        try:
+            prepared = layers.apply(stream, c.top_layer)
+        finally:
+            stream.close()
+        empty = prepared.diff_id == EMPTY_TAR_DIFF_ID
+        if empty:
+            layers.abort(prepared)
+        try:
+            parent = self.images.get(c.image_id)
+            base = copy.deepcopy(parent.config) if parent is not None else {
+                "architecture": go_arch(), "os": "linux",
+                "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in layers.chain(c.top_layer)]},
+            }
+            for legacy in ("container", "container_config", "docker_version", "id", "parent"):
+                base.pop(legacy, None)
+            created = rfc3339_nano()
+            entry: dict[str, Any] = {"created": created, "created_by": " ".join(c.config.get("Cmd") or [])}
+            if author:
+                entry["author"] = author
+            if comment:
+                entry["comment"] = comment
+            if empty:
+                entry["empty_layer"] = True
+            base["config"] = new_config
+            base["created"] = created
+            base.pop("author", None)
+            base.pop("comment", None)
+            if author:
+                base["author"] = author
+            if comment:
+                base["comment"] = comment
+            base["history"] = list(base.get("history") or []) + [entry]
+            rootfs = dict(base.get("rootfs") or {"type": "layers"})
+            rootfs["diff_ids"] = list(rootfs.get("diff_ids") or []) + ([] if empty else [prepared.diff_id])
+            base["rootfs"] = rootfs
+            config_bytes = canonical_json(base)
+            image_id = image_id_of(config_bytes)
+            new_top = c.top_layer if empty else prepared.chain_id
+            with self.images.db.write() as conn:
+                if not empty:
+                    layers.record(conn, prepared)
+                self.images._insert_image(conn, image_id, config_bytes, new_top,
+                                          parent.id if parent is not None else None)
+                if target is not None:
+                    self.images._set_tag(conn, target, image_id)
+        except BaseException:
+            if not empty:
+                layers.abort(prepared)
+            raise
+        if not empty:
+            layers.finish(prepared)
+        return image_id

@@ -1,0 +1,371 @@
+"""Exec instances: ``docker exec`` over the exec driver's ``barge_exec_exec``.
+
+An exec instance is created (``POST /containers/{id}/exec``), started once
+(``POST /exec/{id}/start``) and inspected (``GET /exec/{id}/json``). Like
+moby, instances live in the daemon's memory: they describe processes of
+running containers, which a daemon restart does not carry over; the exit
+codes are kept until the container is removed (or the oldest of
+:data:`LIMIT` go).
+
+Start, attached: the API connects to the container's monitor naming the
+exec id *first* (the monitor holds that client until the process exists),
+then asks the driver to run it, so no output is lost; the exit frame that
+ends the stream carries the exit code, recorded before the client's
+connection is closed. Start, detached: a watcher thread holds such a
+connection, without streams, and records the exit when it comes.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from barge.containers import monitor
+from barge.containers.detach import parse_detach_keys
+from barge.containers.request import ALL_CAPABILITIES
+from barge.containers.spec import capabilities, no_new_privileges, process_env
+from barge.containers.users import read_file_in_root, resolve_user
+from barge.engine.hookspecs import hookimpl
+from barge.errors import BargeError, Conflict, InvalidParameter, NotFound
+from barge.execdriver import ProcessSpec, Rlimit, User
+
+log = logging.getLogger("barge.exec")
+
+#: Exec instances kept (finished ones of live containers are dropped oldest first beyond it).
+LIMIT = 4096
+#: How long a resize waits for its exec's process to exist (moby waits 10 s too).
+RESIZE_WAIT = 10.0
+#: Exit code recorded for an exec whose monitor went without telling its exit (the container died).
+KILLED_WITH_CONTAINER = 137
+
+
+@dataclass
+class ExecInstance:
+    id: str
+    container_id: str
+    cmd: list[str]
+    env: list[str]
+    user: str
+    working_dir: str
+    tty: bool
+    attach_stdin: bool
+    attach_stdout: bool
+    attach_stderr: bool
+    privileged: bool
+    detach_keys: str
+    console_size: list[int] | None
+    running: bool = False
+    #: set once ``start`` claimed it (an instance starts once)
+    claimed: bool = False
+    exit_code: int | None = None
+    pid: int = 0
+    error: str = ""
+    started: threading.Event = field(default_factory=threading.Event)
+
+    def view(self) -> dict[str, Any]:
+        """Docker's ``GET /exec/{id}/json``."""
+        return {
+            "CanRemove": False,
+            "ContainerID": self.container_id,
+            "DetachKeys": self.detach_keys,
+            "ExitCode": self.exit_code,
+            "ID": self.id,
+            "OpenStderr": self.attach_stderr,
+            "OpenStdin": self.attach_stdin,
+            "OpenStdout": self.attach_stdout,
+            "ProcessConfig": {
+                "arguments": self.cmd[1:],
+                "entrypoint": self.cmd[0] if self.cmd else "",
+                "privileged": self.privileged,
+                "tty": self.tty,
+                "user": self.user,
+            },
+            "Running": self.running,
+            "Pid": self.pid,
+        }
+
+
+def _strings(body: dict, key: str) -> list[str]:
+    value = body.get(key)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidParameter(f"invalid exec config: {key} must be a list of strings")
+    return list(value)
+
+
+def _console(value) -> list[int] | None:
+    if not value:
+        return None
+    if not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, int) and v >= 0 for v in value):
+        raise InvalidParameter("invalid exec config: ConsoleSize must be [height, width]")
+    return [int(value[0]), int(value[1])] if value[0] and value[1] else None
+
+
+class ExecService:
+    def __init__(self, containers):
+        self.svc = containers
+        self.pm = containers.pm
+        self._lock = threading.Lock()
+        self._execs: collections.OrderedDict[str, ExecInstance] = collections.OrderedDict()
+
+    # -- lookups --------------------------------------------------------------
+
+    def get(self, exec_id: str) -> ExecInstance:
+        with self._lock:
+            inst = self._execs.get(exec_id)
+        if inst is None:
+            raise NotFound(f"No such exec instance: {exec_id}")
+        return inst
+
+    def ids_for(self, container_id: str) -> list[str]:
+        """ExecIDs of container inspect: instances not finished (moby drops finished ones there)."""
+        with self._lock:
+            return [i.id for i in self._execs.values() if i.container_id == container_id and i.exit_code is None]
+
+    def _event(self, action: str, c, **attrs: Any) -> None:
+        try:
+            self.pm.hook.barge_container_event(action=action, container_id=c.id,
+                                               attributes=c.event_attributes(**attrs))
+        except Exception:  # an extension plugin must not break exec
+            log.exception("barge_container_event(%s) failed in an extension plugin", action)
+
+    @staticmethod
+    def _running(c) -> None:
+        if not c.state.Running:
+            raise Conflict(f"container {c.id} is not running")
+        if c.state.Paused:
+            raise Conflict(f"container {c.id} is paused, unpause the container before exec")
+        if c.state.Restarting:
+            raise Conflict(f"container {c.id} is restarting, wait until the container is running")
+
+    # -- create -----------------------------------------------------------------
+
+    def create(self, ref: str, body: dict[str, Any]) -> dict[str, str]:
+        """``POST /containers/{id}/exec``: 404 no container, 409 not running, 400 bad config."""
+        if not isinstance(body, dict):
+            raise InvalidParameter("invalid exec config: expected a JSON object")
+        c = self.svc.get(ref)
+        cmd = _strings(body, "Cmd")
+        if not cmd:
+            raise InvalidParameter("No exec command specified")
+        env = _strings(body, "Env")
+        for entry in env:
+            if not entry or entry.startswith("="):
+                raise InvalidParameter(f"invalid environment variable: {entry}")
+        keys = body.get("DetachKeys") or ""
+        if keys:
+            parse_detach_keys(keys)
+        self.svc._require_driver()
+        self._running(c)
+        inst = ExecInstance(
+            id=secrets.token_hex(32), container_id=c.id, cmd=cmd, env=env, user=str(body.get("User") or ""),
+            working_dir=str(body.get("WorkingDir") or ""), tty=bool(body.get("Tty")),
+            attach_stdin=bool(body.get("AttachStdin")), attach_stdout=bool(body.get("AttachStdout")),
+            attach_stderr=bool(body.get("AttachStderr")), privileged=bool(body.get("Privileged")),
+            detach_keys=keys, console_size=_console(body.get("ConsoleSize")),
+        )
+        with self._lock:
+            self._execs[inst.id] = inst
+            self._trim()
+        self._event("exec_create: " + " ".join(cmd), c, execID=inst.id)
+        return {"Id": inst.id}
+
+    def _trim(self) -> None:
+        """Inside the lock: forget the oldest finished instances beyond LIMIT."""
+        excess = len(self._execs) - LIMIT
+        if excess <= 0:
+            return
+        for key in [k for k, v in self._execs.items() if v.exit_code is not None][:excess]:
+            del self._execs[key]
+
+    # -- start --------------------------------------------------------------------
+
+    def prepare(self, exec_id: str, *, detach: bool, console_size=None) -> tuple[ExecInstance, Any, str, ProcessSpec]:
+        """Claim the instance (it starts once) and build its process; errors before any stream."""
+        inst = self.get(exec_id)
+        c = self.svc.get(inst.container_id)
+        with self._lock:
+            if inst.running:
+                raise Conflict(f"Error: Exec command {inst.id} is already running")
+            if inst.claimed:
+                raise Conflict(f"Error: Exec command {inst.id} has already run")
+            inst.claimed = True
+        try:
+            self._running(c)
+            size = _console(console_size) or inst.console_size
+            process = self._process(inst, c, detach, size)
+        except BaseException:
+            inst.claimed = False
+            raise
+        return inst, c, self.svc._state_dir(c), process
+
+    def _process(self, inst: ExecInstance, c, detach: bool, size: list[int] | None) -> ProcessSpec:
+        root = f"/proc/{c.state.Pid}/root"
+        try:
+            passwd = read_file_in_root(root, "/etc/passwd")
+            group = read_file_in_root(root, "/etc/group")
+        except OSError as exc:
+            raise Conflict(f"container {c.id} is not running: {exc.strerror}") from None
+        user = resolve_user(inst.user or c.config.get("User") or "", passwd, group, c.host_config.get("GroupAdd"))
+        config = dict(c.config)
+        config["Tty"] = inst.tty
+        config["Env"] = list(c.config.get("Env") or []) + inst.env
+        if inst.privileged:
+            caps = list(ALL_CAPABILITIES[: self.svc.cap_last + 1])
+        else:
+            caps = capabilities(c.host_config, self.svc.cap_last)
+        return ProcessSpec(
+            args=list(inst.cmd),
+            env=process_env(config, user.home),
+            cwd=inst.working_dir or c.config.get("WorkingDir") or "/",
+            user=User(uid=user.uid, gid=user.gid, additional_gids=list(user.sgids)),
+            terminal=inst.tty,
+            console_height=size[0] if size else 0,
+            console_width=size[1] if size else 0,
+            stdin=inst.attach_stdin and not detach,
+            stdin_once=True,  # the client's EOF closes the process's stdin (moby's CloseStdin)
+            capabilities=caps,
+            no_new_privileges=no_new_privileges(c.host_config),
+            rlimits=[Rlimit("RLIMIT_" + u["Name"].upper(), int(u.get("Soft", 0)), int(u.get("Hard", 0)))
+                     for u in c.host_config.get("Ulimits") or []],
+        )
+
+    def connect(self, inst: ExecInstance, state_dir: str, *, stdin: bool, stdout: bool, stderr: bool):
+        """A monitor connection waiting for the exec's process (attach before it runs)."""
+        return monitor.connect(state_dir, stdin=stdin, stdout=stdout, stderr=stderr, exec_id=inst.id,
+                               detach_keys=None)
+
+    def launch(self, inst: ExecInstance, c, state_dir: str, process: ProcessSpec) -> int:
+        """Run the process; an exec that cannot run records its exit code (126/127) and raises."""
+        try:
+            pid = self.pm.hook.barge_exec_exec(container_id=c.id, state_dir=state_dir, exec_id=inst.id,
+                                               process=process)
+        except BargeError as exc:
+            code = getattr(exc, "exit_code", None)
+            if code is not None:  # the command could not be run: Docker's 126/127 and message
+                inst.error = str(exc)
+                inst.pid = 0
+                inst.started.set()
+                self._event("exec_start: " + " ".join(inst.cmd), c, execID=inst.id)
+                self.finished(inst, int(code))
+            else:
+                inst.claimed = False
+                inst.started.set()
+            raise
+        inst.pid = int(pid or 0)
+        inst.running = True
+        inst.started.set()
+        self._event("exec_start: " + " ".join(inst.cmd), c, execID=inst.id)
+        return inst.pid
+
+    def finished(self, inst: ExecInstance, exit_code: int) -> None:
+        """Record the exit (once) and emit ``exec_die``."""
+        with self._lock:
+            if inst.exit_code is not None:
+                return
+            inst.exit_code = int(exit_code)
+            inst.running = False
+        c = self.svc.store.get(inst.container_id)
+        if c is not None:
+            self._event("exec_die", c, execID=inst.id, exitCode=str(inst.exit_code))
+
+    def watch(self, inst: ExecInstance, sock) -> None:
+        """Follow ``sock`` (a stream-less monitor connection) to the exit frame in a thread, then record it."""
+        t = threading.Thread(target=self._watcher, args=(inst, sock), name=f"exec-watch-{inst.id[:12]}",
+                             daemon=True)
+        t.start()
+
+    def _watcher(self, inst: ExecInstance, sock) -> None:
+        code = None
+        try:
+            code = read_exit(sock)
+        except OSError:
+            pass
+        finally:
+            sock.close()
+        if code is None:  # the monitor went without an exit frame: the container died under it
+            code = self._driver_exit(inst)
+        self.finished(inst, KILLED_WITH_CONTAINER if code is None else code)
+
+    def _driver_exit(self, inst: ExecInstance) -> int | None:
+        try:
+            es = self.pm.hook.barge_exec_exec_state(container_id=inst.container_id,
+                                                    state_dir=self.svc._state_dir(inst.container_id),
+                                                    exec_id=inst.id)
+        except BargeError:
+            return None
+        if es is not None and es.status == "stopped" and es.exit_code is not None:
+            return int(es.exit_code)
+        return None
+
+    def follow(self, inst: ExecInstance) -> None:
+        """After an attached client left early: record the exit when it comes."""
+        if inst.exit_code is not None or not inst.running:
+            return
+        try:
+            sock = monitor.connect(self.svc._state_dir(inst.container_id), stdin=False, stdout=False,
+                                   stderr=False, exec_id=inst.id)
+        except BargeError:
+            code = self._driver_exit(inst)
+            self.finished(inst, KILLED_WITH_CONTAINER if code is None else code)
+            return
+        self.watch(inst, sock)
+
+    # -- inspect, resize --------------------------------------------------------
+
+    def inspect(self, exec_id: str) -> dict[str, Any]:
+        inst = self.get(exec_id)
+        if inst.running and inst.exit_code is None:
+            code = self._driver_exit(inst)
+            if code is not None:
+                self.finished(inst, code)
+        return inst.view()
+
+    def resize(self, exec_id: str, height: int, width: int) -> None:
+        inst = self.get(exec_id)
+        if not inst.started.wait(RESIZE_WAIT if inst.claimed else 0):
+            raise Conflict(f"exec {exec_id} is not running: start it before resizing it")
+        if not inst.running:
+            raise Conflict(f"exec {exec_id} is not running")
+        if not inst.tty:
+            return  # nothing to size: moby ignores it too
+        monitor.resize(self.svc._state_dir(inst.container_id), height, width, exec_id=inst.id)
+
+    # -- container lifecycle --------------------------------------------------------
+
+    @hookimpl
+    def barge_container_event(self, action: str, container_id: str, attributes: dict) -> None:
+        if action == "destroy":
+            with self._lock:
+                for key in [k for k, v in self._execs.items() if v.container_id == container_id]:
+                    del self._execs[key]
+
+
+def read_exit(sock) -> int | None:
+    """Read monitor frames until the exit frame; its exit code (None if the connection ended first)."""
+    import json
+
+    buf = b""
+    while True:
+        while len(buf) >= monitor.HEADER.size:
+            stream, length = monitor.HEADER.unpack(buf[:monitor.HEADER.size])
+            if len(buf) < monitor.HEADER.size + length:
+                break
+            payload = buf[monitor.HEADER.size:monitor.HEADER.size + length]
+            buf = buf[monitor.HEADER.size + length:]
+            if stream == monitor.EXITED:
+                with contextlib.suppress(ValueError, TypeError):
+                    return int(json.loads(payload)["exit_code"])
+                return None
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        buf += chunk
