@@ -1,9 +1,10 @@
 """Exec routes: ``POST /containers/{id}/exec``, ``POST /exec/{id}/start``, ``GET /exec/{id}/json``, resize.
 
 ``start`` without ``Detach`` carries a JSON body *and* takes over the
-connection (101 with the upgrade headers, a raw 200 stream without): the
-job connects to the container's monitor naming the exec id before the
-process runs, then runs it; here the connection is proxied (stdin in,
+connection (101 with the upgrade headers, a raw 200 stream without). Every
+check runs before the takeover (HTTP errors); after the 101 has gone out,
+a job connects to the container's monitor naming the exec id, then runs the
+process (as moby starts it only after the upgrade); the connection is proxied (stdin in,
 output out, multiplexed unless ``Tty``) until the monitor's exit frame,
 whose exit code is recorded before the stream is closed, so the CLI's
 ``GET /exec/{id}/json`` after EOF reads the final ``ExitCode``.
@@ -23,7 +24,7 @@ from barge.api.routing import Routes, json_response, read_json
 from barge.containers.detach import DEFAULT_DETACH_KEYS, DetachScanner, parse_detach_keys
 from barge.containers.monitor import EXITED, HEADER
 from barge.daemon.jobs import exec as jobs
-from barge.errors import InvalidParameter
+from barge.errors import BargeError, InvalidParameter
 
 log = logging.getLogger("barge.api")
 
@@ -66,25 +67,33 @@ async def start(request: web.Request) -> web.StreamResponse:
         raise InvalidParameter("invalid exec start config: expected a JSON object")
     detach = bool(body.get("Detach"))
     args = jobs.ExecStartArgs(request.match_info["id"], detach, body.get("ConsoleSize") or None)
-    ticket = await run_job(request, "exec_start", args)  # 404/409/400 before any stream
     if detach:
+        await run_job(request, "exec_start_detached", args)
         return web.Response(status=200)
+    prepared = await run_job(request, "exec_prepare", args)  # 404/409/400 before any stream
     exec_svc = request.app["services"].extra["exec"]
-    inst, sock = ticket.instance, ticket.sock
+    inst = prepared.instance
     tty = bool(body.get("Tty")) if "Tty" in body else inst.tty
     try:
         hj = await hijack(request, stream_content_type(request, tty))
     except BaseException:
-        sock.close()
-        exec_svc.follow(inst)
+        inst.claimed = False
         raise
     code = None
+    launched = False
     try:
-        if ticket.error:  # moby writes the start error into the stream
+        try:
+            ticket = await run_job(request, "exec_launch", jobs.ExecLaunchArgs(prepared))
+        except BargeError as exc:  # after the 101: moby writes the error into the stream
+            text = (str(exc) + "\r\n").encode()
+            await hj.write(text if tty else frame(1, text))
+            return hj.response
+        launched = True
+        if ticket.error:  # the command could not be run: its exit code (126/127) is recorded
             text = (ticket.error + "\r\n").encode()
             await hj.write(text if tty else frame(1, text))
         keys = parse_detach_keys(inst.detach_keys or DEFAULT_DETACH_KEYS)
-        code = await _proxy(hj, sock, tty=tty, stdin=inst.attach_stdin, stdout=inst.attach_stdout,
+        code = await _proxy(hj, ticket.sock, tty=tty, stdin=inst.attach_stdin, stdout=inst.attach_stdout,
                             stderr=inst.attach_stderr, keys=keys)
     except (ConnectionError, asyncio.IncompleteReadError):
         pass
@@ -92,7 +101,7 @@ async def start(request: web.Request) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
         if code is not None:
             await loop.run_in_executor(None, exec_svc.finished, inst, code)  # before the client sees EOF
-        else:
+        elif launched:
             await loop.run_in_executor(None, exec_svc.follow, inst)
         await hj.close()
     return hj.response

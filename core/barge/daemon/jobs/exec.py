@@ -1,5 +1,11 @@
 """Exec jobs: create, start, inspect, resize (``docker exec``).
 
+An attached start is two jobs: ``exec_prepare`` (every check, so errors are
+HTTP errors) before the API takes the connection over, ``exec_launch``
+after its 101 went out. The process's output must not reach the client
+together with the 101's headers: docker-py reads the stream from the raw
+socket under its HTTP reader, so bytes that reader buffered would be lost.
+
 :func:`register` creates the :class:`barge.containers.exec.ExecService`,
 registers it with the plugin manager (it forgets a removed container's
 instances on ``destroy``) and gives the container service its ``ExecIDs``.
@@ -44,6 +50,19 @@ class ExecResizeArgs:
 
 
 @dataclass
+class Prepared:
+    instance: Any
+    container: Any
+    state_dir: str
+    process: Any
+
+
+@dataclass
+class ExecLaunchArgs:
+    prepared: Prepared | None = None
+
+
+@dataclass
 class StartTicket:
     """What an attached start hands the API: the instance, its container and a connected monitor socket.
 
@@ -70,37 +89,54 @@ def register(engine: "Engine", services: "Services") -> None:
         services.extra["exec"] = svc
         svc.svc.exec_ids = svc.ids_for
 
-    def start(job) -> StartTicket | None:
-        """Attached: connect to the monitor first, then run; detached: a watcher records the exit."""
+    def prepare(job) -> Prepared:
+        """Checks and the process to run; the instance is claimed (it starts once)."""
         a = job.args
-        inst, c, state_dir, process = svc.prepare(a.exec_id, detach=a.detach, console_size=a.console_size)
+        return Prepared(*svc.prepare(a.exec_id, detach=a.detach, console_size=a.console_size))
+
+    def launch(job) -> StartTicket:
+        """Attached: connect to the monitor first (it holds us until the process exists), then run it."""
+        p = job.args.prepared
+        inst = p.instance
         try:
-            if a.detach:
-                sock = svc.connect(inst, state_dir, stdin=False, stdout=False, stderr=False)
-            else:
-                sock = svc.connect(inst, state_dir, stdin=inst.attach_stdin, stdout=inst.attach_stdout,
-                                   stderr=inst.attach_stderr)
+            sock = svc.connect(inst, p.state_dir, stdin=inst.attach_stdin, stdout=inst.attach_stdout,
+                               stderr=inst.attach_stderr)
         except BaseException:
             inst.claimed = False
             raise
         try:
-            svc.launch(inst, c, state_dir, process)
+            svc.launch(inst, p.container, p.state_dir, p.process)
         except BargeError as exc:
-            if getattr(exc, "exit_code", None) is None or a.detach:
+            if getattr(exc, "exit_code", None) is None:
                 sock.close()
                 raise
-            return StartTicket(inst, c, sock, str(exc))
+            return StartTicket(inst, p.container, sock, str(exc))
         except BaseException:
             sock.close()
             raise
-        if a.detach:
-            svc.watch(inst, sock)
-            return None
-        return StartTicket(inst, c, sock)
+        return StartTicket(inst, p.container, sock)
+
+    def start_detached(job) -> None:
+        """A watcher connection (no streams) first, then the process; the watcher records the exit."""
+        p = prepare(job)
+        inst = p.instance
+        try:
+            sock = svc.connect(inst, p.state_dir, stdin=False, stdout=False, stderr=False)
+        except BaseException:
+            inst.claimed = False
+            raise
+        try:
+            svc.launch(inst, p.container, p.state_dir, p.process)
+        except BaseException:
+            sock.close()
+            raise
+        svc.watch(inst, sock)
 
     engine.register("exec_create", ExecCreateArgs, lambda job: svc.create(job.args.ref, job.args.body))
-    # returns a StartTicket (attached) or None (detached)
-    engine.register("exec_start", ExecStartArgs, start)
+    engine.register("exec_start_detached", ExecStartArgs, start_detached)
+    # attached starts: prepare (errors before the stream), then launch once the stream is taken over
+    engine.register("exec_prepare", ExecStartArgs, prepare)
+    engine.register("exec_launch", ExecLaunchArgs, launch)
     engine.register("exec_inspect", ExecIdArgs, lambda job: svc.inspect(job.args.exec_id))
     engine.register("exec_resize", ExecResizeArgs,
                     lambda job: svc.resize(job.args.exec_id, job.args.height, job.args.width))

@@ -1,0 +1,265 @@
+"""The real docker CLI on barge, beyond run: exec (also -it in a pty), cp, diff, commit, export/import,
+events, volumes. One daemon for the module; each test cleans up what it made."""
+
+from __future__ import annotations
+
+import io
+import os
+import pty
+import select
+import subprocess
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.compat.conftest import DOCKER, DockerCLI, wait_for
+from tests.conftest import Daemon, make_busybox, remove_tree, require_exec_driver, require_graph_driver, \
+    short_exec_root, test_driver
+
+pytestmark = pytest.mark.compat
+
+
+@pytest.fixture(scope="module")
+def docker(tmp_path_factory):
+    if DOCKER is None:
+        pytest.skip("the docker CLI is not installed (/usr/local/bin/docker on this machine kind)")
+    require_exec_driver()
+    require_graph_driver(test_driver())
+    root = Path(tempfile.mkdtemp(prefix="barge-dm-", dir="/tmp" if os.path.isdir("/tmp") else None))
+    d = None
+    try:
+        d = Daemon(root, test_driver())
+        make_busybox(d)
+        yield DockerCLI(d, tmp_path_factory.mktemp("cli"))
+    finally:
+        if d is not None:
+            d.close()
+        remove_tree(root)
+        remove_tree(short_exec_root(root))
+
+
+@pytest.fixture
+def box(docker):
+    """A running container named ``box``, removed after the test."""
+    docker("run", "-d", "--name", "box", "busybox", "sleep", "600")
+    yield "box"
+    docker("rm", "-f", "box", check=False)
+
+
+def pty_run(env: dict, argv: list[str], script: list[tuple[bytes, bytes]], timeout: float = 20.0):
+    """``argv`` on a real pty (33x111); for each (wait_for, send): read until it shows, then type."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            import fcntl
+            import struct
+            import termios
+
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    output = b""
+    try:
+        for needle, send in script:
+            end = time.monotonic() + timeout
+            while needle not in output and time.monotonic() < end:
+                if select.select([fd], [], [], 0.2)[0]:
+                    try:
+                        output += os.read(fd, 4096)
+                    except OSError:
+                        break
+            assert needle in output, f"never saw {needle!r}; got {output!r}"
+            os.write(fd, send)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    output += os.read(fd, 4096)
+                except OSError:
+                    pass
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                pid = 0
+                return os.waitstatus_to_exitcode(status), output
+        raise AssertionError(f"docker did not exit; output {output!r}")
+    finally:
+        os.close(fd)
+        if pid:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+
+
+# ---------------------------------------------------------------------------
+# exec
+# ---------------------------------------------------------------------------
+
+
+def test_exec_output_exit_codes_and_options(docker, box):
+    assert "etc" in docker.out("exec", box, "ls", "/").split()
+    assert docker("exec", box, "sh", "-c", "exit 7", check=False).returncode == 7
+    assert docker.out("exec", "-e", "FOO=bar", "-u", "nobody", "-w", "/tmp", box,
+                      "sh", "-c", 'echo "$FOO $(id -u) $(pwd)"') == "bar 65534 /tmp"
+    missing = docker("exec", box, "nosuchcommand", check=False)
+    assert missing.returncode == 127 and b"executable file not found" in missing.stdout + missing.stderr
+    assert docker("exec", "-i", box, "tr", "a-z", "A-Z", input=b"piped\n").stdout == b"PIPED\n"
+    stopped = docker("exec", "nothere", "ls", check=False)
+    assert stopped.returncode != 0 and b"No such container: nothere" in stopped.stderr
+
+
+def test_exec_detached(docker, box):
+    assert docker.out("exec", "-d", box, "sh", "-c", "echo bg > /tmp/bg") == ""
+    assert wait_for(lambda: docker("exec", box, "cat", "/tmp/bg", check=False).stdout == b"bg\n")
+
+
+def test_exec_on_a_stopped_container_is_refused(docker):
+    docker("create", "--name", "idle", "busybox", "true")
+    try:
+        proc = docker("exec", "idle", "ls", check=False)
+        assert proc.returncode != 0 and b"is not running" in proc.stderr
+    finally:
+        docker("rm", "idle")
+
+
+def test_exec_interactive_tty_in_a_real_pty(docker, box):
+    code, output = pty_run(docker.env, [DOCKER, "exec", "-it", box, "sh"],
+                           [(b"# ", b"stty size; echo $((6*7)) $TERM\r"), (b"42 xterm", b"exit 5\r")])
+    assert b"33 111" in output and b"42 xterm" in output
+    assert code == 5
+
+
+# ---------------------------------------------------------------------------
+# cp, diff
+# ---------------------------------------------------------------------------
+
+
+def test_cp_both_ways(docker, box, tmp_path):
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "sub" / "f.txt").write_text("hello\n")
+    (tmp_path / "one.txt").write_text("one\n")
+    docker("cp", str(tmp_path / "one.txt"), f"{box}:/tmp/")
+    docker("cp", str(src), f"{box}:/tmp/dir")
+    assert docker.out("exec", box, "cat", "/tmp/one.txt", "/tmp/dir/sub/f.txt") == "one\nhello"
+    docker("cp", f"{box}:/tmp/dir", str(tmp_path / "back"))
+    assert (tmp_path / "back" / "sub" / "f.txt").read_text() == "hello\n"
+    docker("cp", f"{box}:/etc/passwd", str(tmp_path / "passwd"))
+    assert (tmp_path / "passwd").read_text().startswith("root:")
+    tar = docker("cp", f"{box}:/etc/hostname", "-").stdout
+    with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
+        assert tf.getnames() == ["hostname"]
+    missing = docker("cp", f"{box}:/no/such", str(tmp_path / "x"), check=False)
+    assert missing.returncode != 0 and b"Could not find the file /no/such in container box" in missing.stderr
+    # a stopped container, through its rw layer
+    docker("create", "--name", "cold", "busybox", "cat", "/in.txt")
+    try:
+        docker("cp", str(tmp_path / "one.txt"), "cold:/in.txt")
+        assert docker("start", "-a", "cold").stdout == b"one\n"
+    finally:
+        docker("rm", "cold")
+
+
+def test_diff(docker):
+    docker("run", "--name", "differ", "busybox", "sh", "-c", "touch /new; rm /etc/group")
+    try:
+        lines = docker.out("diff", "differ").splitlines()
+        assert "A /new" in lines and "D /etc/group" in lines and "C /etc" in lines
+        assert not any(line.endswith(("/etc/hosts", "/etc/resolv.conf")) for line in lines)
+    finally:
+        docker("rm", "differ")
+
+
+# ---------------------------------------------------------------------------
+# commit, export/import
+# ---------------------------------------------------------------------------
+
+
+def test_commit_then_run_the_new_image(docker):
+    docker("run", "--name", "writer", "busybox", "sh", "-c", "echo hi > /hello")
+    try:
+        image_id = docker.out("commit", "-a", "me", "-m", "note", "-c", 'CMD ["cat", "/hello"]', "writer",
+                              "committed:v1")
+        assert image_id.startswith("sha256:")
+        assert docker("run", "--rm", "committed:v1").stdout == b"hi\n"
+        assert docker.out("inspect", "-f", "{{.Author}} {{.Comment}} {{.Config.Cmd}}", "committed:v1") == \
+            "me note [cat /hello]"
+        history = docker.out("history", "--no-trunc", "--format", "{{.CreatedBy}}", "committed:v1").splitlines()
+        assert history[0] == "sh -c echo hi > /hello"
+    finally:
+        docker("rm", "writer")
+        docker("rmi", "committed:v1", check=False)
+
+
+def test_export_import_run(docker):
+    docker("run", "--name", "exported", "busybox", "sh", "-c", "echo mine > /mine")
+    try:
+        tar = docker("export", "exported").stdout
+        with tarfile.open(fileobj=io.BytesIO(tar)) as tf:
+            assert tf.extractfile("mine").read() == b"mine\n"
+        image_id = docker.out("import", "-", "flat:1", input=tar)
+        assert image_id.startswith("sha256:")
+        assert docker("run", "--rm", "flat:1", "cat", "/mine").stdout == b"mine\n"
+    finally:
+        docker("rm", "exported")
+        docker("rmi", "flat:1", check=False)
+
+
+# ---------------------------------------------------------------------------
+# events
+# ---------------------------------------------------------------------------
+
+
+def test_events_since_until_and_live(docker):
+    since = f"{time.time():.6f}"
+    follower = subprocess.Popen([DOCKER, "events", "--filter", "type=container", "--format",
+                                 "{{.Action}} {{.Actor.Attributes.name}}"], env=docker.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.5)  # the follower is connected
+        docker("run", "--rm", "--name", "evented", "busybox", "sh", "-c", "exit 2", check=False)
+        seen = []
+        end = time.monotonic() + 15
+        while time.monotonic() < end and "destroy evented" not in seen:
+            line = follower.stdout.readline().decode().strip()
+            if line:
+                seen.append(line)
+        assert [s for s in seen if s.endswith(" evented")] == \
+            ["create evented", "attach evented", "start evented", "die evented", "destroy evented"]
+    finally:
+        follower.kill()
+        follower.wait()
+    until = f"{time.time() + 0.01:.6f}"
+    past = docker.out("events", "--since", since, "--until", until, "--filter", "event=die",
+                      "--format", "{{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}")
+    assert past.splitlines() == ["evented 2"]
+
+
+# ---------------------------------------------------------------------------
+# volumes
+# ---------------------------------------------------------------------------
+
+
+def test_volume_commands_and_run_with_volumes(docker):
+    assert docker.out("volume", "create", "--label", "team=blue", "vol1") == "vol1"
+    assert docker.out("volume", "ls", "-q") == "vol1"
+    assert docker.out("volume", "inspect", "-f", "{{.Driver}} {{.Labels.team}} {{.Scope}}", "vol1") == \
+        "local blue local"
+    docker("run", "--rm", "-v", "vol1:/data", "busybox", "sh", "-c", "echo kept > /data/f")
+    assert docker.out("run", "--rm", "-v", "vol1:/data", "busybox", "cat", "/data/f") == "kept"
+    docker("run", "-d", "--name", "holder", "-v", "vol1:/data", "busybox", "sleep", "600")
+    try:
+        busy = docker("volume", "rm", "vol1", check=False)
+        assert busy.returncode != 0 and b"volume is in use" in busy.stderr
+    finally:
+        docker("rm", "-f", "holder")
+    docker("run", "--name", "anon", "-v", "/scratch", "busybox", "true")
+    anon = docker.out("inspect", "-f", "{{(index .Mounts 0).Name}}", "anon")
+    docker("rm", "anon")  # without -v: the anonymous volume stays, for prune
+    assert sorted(docker.out("volume", "ls", "-q").split()) == sorted(["vol1", anon])
+    assert anon in docker.out("volume", "prune", "-f")
+    assert docker.out("volume", "ls", "-q") == "vol1"
+    assert docker.out("volume", "rm", "vol1") == "vol1"
+    assert docker.out("volume", "ls", "-q") == ""
