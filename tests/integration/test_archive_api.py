@@ -127,6 +127,13 @@ def test_get_archive_names_like_docker(box, live):
     assert member.issym() and member.linkname == "/etc/passwd"
 
 
+def test_get_root_of_a_running_container_leaves_kernel_files_out(box, live):
+    tf = get_tar(box, live, "/")
+    names = tf.getnames()
+    assert "./live" in names and "./etc/passwd" in names
+    assert "./proc" in names and not any(n.startswith(("./proc/", "./sys/", "./dev/")) for n in names)
+
+
 def test_symlinks_resolve_inside_the_container(box, live):
     # /tmp/root -> / inside the container: the path must land on the container's own files
     tf = get_tar(box, live, "/tmp/root/live")

@@ -85,6 +85,21 @@ def test_image_and_volume_events(box):
     assert "status" not in vols[0] and vols[0]["Actor"]["Attributes"] == {"driver": "local"}
 
 
+def test_volume_mount_and_unmount(box):
+    t0 = time.time()
+    cid = run(box, ["true"], HostConfig={"Binds": ["ev-mounted:/data:ro"]})
+    box.request("POST", f"/containers/{cid}/wait")
+    rm(box, cid)
+    box.request("DELETE", "/volumes/ev-mounted")
+    t1 = time.time() + 0.01
+    got = events(box, t0, t1, {"volume": ["ev-mounted"]})
+    assert [e["Action"] for e in got] == ["create", "mount", "unmount", "destroy"]
+    assert got[1]["Actor"]["Attributes"] == {"container": cid, "destination": "/data", "driver": "local",
+                                             "propagation": "", "read/write": "false"}
+    ordered = [(e["Type"], e["Action"]) for e in events(box, t0, t1) if e["Action"] in ("die", "unmount")]
+    assert ordered == [("container", "die"), ("volume", "unmount")]
+
+
 def test_live_stream_follows_a_container(box):
     r = Raw(box, "GET", "/events?filters=" + quote(json.dumps({"type": ["container"]})))
     assert r.status_line.startswith("HTTP/1.1 200")

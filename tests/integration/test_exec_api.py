@@ -140,6 +140,22 @@ def test_resize_waits_for_the_process(box, sleeper):
     assert b"40 100" in out
 
 
+def test_detach_keys_leave_the_process_running(box, sleeper):
+    # with a TTY the process keeps its stdin after a detach (moby closes it only without one)
+    eid = exec_create(box, sleeper, ["sh"], Tty=True, AttachStdin=True, DetachKeys="ctrl-x")
+    r = exec_start(box, eid, tty=True)
+    r.sock.sendall(b"echo ready\n")
+    assert b"ready" in r.read_until(b"ready\r\n")
+    r.sock.sendall(b"\x18")
+    r.read_all()  # the stream ends at the detach keys
+    r.close()
+    state = exec_inspect(box, eid)
+    assert state["Running"] is True and state["ExitCode"] is None
+    os.kill(state["Pid"], 9)  # its exit is still recorded, by the daemon's follower
+    assert wait_until(lambda: exec_inspect(box, eid)["ExitCode"] == 137, timeout=10)
+    assert exec_inspect(box, eid)["Running"] is False
+
+
 def test_command_not_found_is_127_in_the_stream(box, sleeper):
     eid = exec_create(box, sleeper, ["nosuchcommand"])
     data = exec_start(box, eid).read_all()

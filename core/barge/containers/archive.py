@@ -245,10 +245,16 @@ def stat_path(root_fd: int, path: str, container_name: str) -> PathStat:
 
 
 class TarWalker:
-    """Emits tar entries for a tree reached through directory fds (never a path string)."""
+    """Emits tar entries for a tree reached through directory fds (never a path string).
 
-    def __init__(self) -> None:
+    Directories on a device in ``skip_devs`` (a running container's /proc,
+    /sys, /dev...) are archived as empty directories: their contents are the
+    kernel's, not the container's files, and reading some of them blocks.
+    """
+
+    def __init__(self, skip_devs: frozenset[int] = frozenset()) -> None:
         self.links: dict[tuple[int, int], str] = {}
+        self.skip_devs = skip_devs
 
     def tree(self, parent_fd: int, base: str, arcname: str) -> Iterator[bytes]:
         try:
@@ -267,6 +273,8 @@ class TarWalker:
                 if arcname:
                     yield header(arcname.rstrip("/") + "/", b"5", stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid,
                                  0, int(st.st_mtime), xattrs=read_xattrs(f"/proc/self/fd/{dfd}"))
+                if st.st_dev in self.skip_devs:
+                    return
                 for name in sorted(os.listdir(dfd)):
                     yield from self.tree(dfd, name, f"{arcname.rstrip('/')}/{name}" if arcname else name)
             finally:
@@ -322,12 +330,36 @@ class TarWalker:
             os.close(fd)
 
 
-def tar_path(root_fd: int, path: str, container_name: str) -> Iterator[bytes]:
+def tar_path(root_fd: int, path: str, container_name: str,
+             skip_devs: frozenset[int] = frozenset()) -> Iterator[bytes]:
     """``GET /containers/{id}/archive``: a tar whose top entry is the path's base name (moby's rebase)."""
     t = target_of(path)
     with opened_target(root_fd, t, container_name) as (fd, base):
-        yield from TarWalker().tree(fd, base, t.rebase)
+        yield from TarWalker(skip_devs).tree(fd, base, t.rebase)
     yield b"\0" * (2 * BLOCK)
+
+
+#: File systems of a container's own making that ``cp`` does not descend into.
+PSEUDO_FS = frozenset({"proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue", "debugfs", "tracefs",
+                       "securityfs", "bpf", "fusectl", "configfs"})
+
+
+def pseudo_devices(pid: int) -> frozenset[int]:
+    """Devices of the kernel's file systems in process ``pid``'s mount namespace (and its /dev tmpfs)."""
+    out = set()
+    try:
+        with open(f"/proc/{pid}/mountinfo") as fh:
+            for line in fh:
+                left, _, right = line.partition(" - ")
+                fields, fstype = left.split(), right.split(" ", 1)[0]
+                if len(fields) < 5:
+                    continue
+                if fstype in PSEUDO_FS or fields[4] == "/dev" or fields[4].startswith("/dev/"):
+                    major, _, minor = fields[2].partition(":")
+                    out.add(os.makedev(int(major), int(minor)))
+    except (OSError, ValueError):
+        pass
+    return frozenset(out)
 
 
 def tar_root(root: str) -> Iterator[bytes]:
@@ -540,6 +572,17 @@ class ContainerFiles:
         finally:
             os.close(pidfd)
 
+    @staticmethod
+    def _is_running_root(c, fd: int) -> bool:
+        """Whether ``fd`` is the running container's own root (not a mount of its layer)."""
+        if not (c.state.Running and c.state.Pid):
+            return False
+        try:
+            mine, theirs = os.fstat(fd), os.stat(f"/proc/{c.state.Pid}/root")
+        except OSError:
+            return False
+        return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
+
     @contextlib.contextmanager
     def root(self, ref: str) -> Iterator[tuple[object, int]]:
         """``(container, O_PATH fd of its root)``: its own view when running, else its rw layer mounted.
@@ -587,7 +630,8 @@ class ContainerFiles:
         """Write the tar of ``path`` to ``out`` (a job's stdout); errors come before any byte."""
         with self.root(ref) as (c, fd):
             stat_path(fd, path, ref)  # 404 before output begins
-            for chunk in tar_path(fd, path, ref):
+            skip = pseudo_devices(c.state.Pid) if self._is_running_root(c, fd) else frozenset()
+            for chunk in tar_path(fd, path, ref, skip):
                 out.write(chunk)
         self._event("archive-path", c)
 

@@ -411,7 +411,7 @@ class ContainerService:
             if self.volumes is not None:
                 from barge.volumes.copyup import prepare_volumes
 
-                prepare_volumes(self.volumes, c.mounts, mounts, str(self.store.data_root / "tmp"))
+                prepare_volumes(self.volumes, c.mounts, mounts, str(self.store.data_root / "tmp"), c.id)
             sources = {p["Destination"]: p["Source"] for p in c.mounts if p["Type"] == "volume"}
             inputs = StartInputs(rootfs=[m.to_dict() for m in mounts], user=user, hostname_path=paths["hostname"],
                                  hosts_path=paths["hosts"], resolv_path=paths["resolv"], log_path=c.log_path,

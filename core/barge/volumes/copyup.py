@@ -53,7 +53,8 @@ def copy_up(root: str, destination: str, volume_dir: str) -> bool:
         os.close(root_fd)
 
 
-def prepare_volumes(store, points: list[dict[str, Any]], rootfs_mounts, tmp_dir: str) -> None:
+def prepare_volumes(store, points: list[dict[str, Any]], rootfs_mounts, tmp_dir: str,
+                    container_id: str = "") -> None:
     """Before a start: every volume of the container exists, and empty ones are copied up."""
     from barge.mount import mounted
 
@@ -62,6 +63,7 @@ def prepare_volumes(store, points: list[dict[str, Any]], rootfs_mounts, tmp_dir:
         if p.get("Type") != "volume" or not p.get("Name"):
             continue
         store.ensure(p["Name"], anonymous=bool(p.get("Anonymous")))
+        store.mounted(container_id, p)
         if "nocopy" in (p.get("Mode") or "").split(","):
             continue
         if _empty(p["Source"]):

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from barge.engine.hookspecs import hookimpl
 from barge.errors import Conflict, InvalidParameter, NotFound
 from barge.graph.db import GraphDB
 from barge.graph.filters import Filters, dangling_value, labels_match
@@ -286,6 +287,25 @@ class VolumeStore:
             reclaimed += size
         self.emit("prune", "", {"reclaimed": str(reclaimed)})
         return {"VolumesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    # -- mount events -----------------------------------------------------
+
+    def mounted(self, container_id: str, point: dict[str, Any]) -> None:
+        """A container starts with this volume (Docker's ``mount`` event)."""
+        self.emit("mount", point["Name"], {
+            "container": container_id, "destination": point.get("Destination", ""), "driver": DRIVER,
+            "propagation": point.get("Propagation", ""), "read/write": "true" if point.get("RW", True) else "false",
+        })
+
+    @hookimpl(trylast=True)
+    def barge_container_event(self, action: str, container_id: str, attributes: dict) -> None:
+        """At a container's ``die`` its volumes are released (Docker's ``unmount`` event, after ``die``)."""
+        if action != "die":
+            return
+        row = self.db.query_one("SELECT mounts FROM containers WHERE id = ?", (container_id,))
+        for m in json.loads(row["mounts"]) if row is not None else []:
+            if m.get("Type") == "volume" and m.get("Name"):
+                self.emit("unmount", m["Name"], {"container": container_id, "driver": DRIVER})
 
     # -- start-up ---------------------------------------------------------
 

@@ -59,6 +59,8 @@ def register(engine: "Engine", services: "Services") -> None:
     containers = containers_of(services)
     if containers is not None and containers.volumes is None:
         containers.volumes = store
+    if not services.pm.is_registered(store):
+        services.pm.register(store, name="barge-volumes")  # unmount events at a container's die
 
     def create(job) -> dict[str, Any]:
         body = job.args.body or {}
