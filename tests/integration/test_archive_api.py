@@ -197,6 +197,28 @@ def test_stopped_container_and_read_only_rootfs(box):
         rm(box, ro)
 
 
+def test_stopped_container_volumes_are_its_volumes(box):
+    cid = create(box, Cmd=["cat", "/data/sub/in.txt"], HostConfig={"Binds": ["cpvol:/data"]})
+    try:
+        tar = make_tar([("sub", None, {}), ("sub/in.txt", b"into the volume\n", {})])
+        assert put_tar(box, cid, "/data", tar)[0] == 200
+        source = box.data_root / "volumes" / "cpvol" / "_data"
+        assert (source / "sub" / "in.txt").read_bytes() == b"into the volume\n"
+        status, st = stat_of(box, cid, "/data")
+        assert status == 200 and st["name"] == "data" and st["mode"] & GO_DIR
+        tf = get_tar(box, cid, "/data")
+        assert "data/sub/in.txt" in tf.getnames()
+        status, _, body = box.request("GET", f"/containers/{cid}/archive?path=/data/nothere")
+        assert status == 404 and "/data/nothere" in json.loads(body)["message"]
+        box.request("POST", f"/containers/{cid}/start")
+        box.request("POST", f"/containers/{cid}/wait")
+        _, _, logs = box.request("GET", f"/containers/{cid}/logs?stdout=1")
+        assert logs.endswith(b"into the volume\n")
+    finally:
+        rm(box, cid)
+        box.request("DELETE", "/volumes/cpvol")
+
+
 def test_export_running_and_stopped(box, live):
     for cid in (live,):
         status, headers, body = box.request("GET", f"/containers/{cid}/export")

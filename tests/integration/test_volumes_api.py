@@ -128,3 +128,17 @@ def test_anonymous_volumes_rm_v_and_prune(box):
     pruned = box.json("POST", "/volumes/prune?filters=" + quote(json.dumps({"all": ["true"]})))
     assert "named-one" in pruned["VolumesDeleted"]
     assert names(box) == []
+
+
+def test_volumes_outlive_a_daemon_restart_and_orphans_go(daemon_factory):
+    require_exec_driver()
+    d = daemon_factory()
+    make_busybox(d)
+    d.json("POST", "/volumes/create", {"Name": "durable"}, expect=201)
+    assert output_of(d, Cmd=["sh", "-c", "echo kept > /v/f"], HostConfig={"Binds": ["durable:/v"]}) == b""
+    orphan = d.data_root / "volumes" / "orphan" / "_data"  # what a daemon killed mid-remove leaves
+    orphan.mkdir(parents=True)
+    d.kill()
+    d.start()
+    assert names(d) == ["durable"] and not orphan.parent.exists()
+    assert output_of(d, Cmd=["cat", "/v/f"], HostConfig={"Binds": ["durable:/v"]}) == b"kept\n"

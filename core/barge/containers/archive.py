@@ -331,11 +331,11 @@ class TarWalker:
 
 
 def tar_path(root_fd: int, path: str, container_name: str,
-             skip_devs: frozenset[int] = frozenset()) -> Iterator[bytes]:
+             skip_devs: frozenset[int] = frozenset(), rebase: str | None = None) -> Iterator[bytes]:
     """``GET /containers/{id}/archive``: a tar whose top entry is the path's base name (moby's rebase)."""
     t = target_of(path)
     with opened_target(root_fd, t, container_name) as (fd, base):
-        yield from TarWalker(skip_devs).tree(fd, base, t.rebase)
+        yield from TarWalker(skip_devs).tree(fd, base, rebase or t.rebase)
     yield b"\0" * (2 * BLOCK)
 
 
@@ -620,18 +620,66 @@ class ContainerFiles:
             finally:
                 self.pm.hook.barge_graph_put(layer_id=c.rw_layer)
 
+    @contextlib.contextmanager
+    def _mapped(self, c, fd: int, path: str) -> Iterator[tuple[int, str, str]]:
+        """``(root fd, path in it, mount point)`` for ``path`` of a container seen through ``fd``.
+
+        A running container's own root shows its volumes and binds already.
+        A stopped container's layer does not: a path under one of its
+        volume or bind mount points goes to that mount's source directory
+        (``mount point`` is then its destination), as Docker, which mounts
+        them for the copy, does.
+        """
+        if self._is_running_root(c, fd):
+            yield fd, path, ""
+            return
+        t = target_of(path)
+        best = None
+        for m in c.mounts:
+            dst = m.get("Destination") or ""
+            if m.get("Type") in ("volume", "bind") and m.get("Source") and (
+                    t.abs_path == dst or t.abs_path.startswith(dst.rstrip("/") + "/")):
+                if best is None or len(dst) > len(best["Destination"]):
+                    best = m
+        if best is None:
+            yield fd, path, ""
+            return
+        try:
+            src = os.open(best["Source"], O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            yield fd, path, ""  # its source is gone: what the layer has there
+            return
+        rest = t.abs_path[len(best["Destination"].rstrip("/")):] or "/"
+        if path.endswith("/.") or path == ".":
+            rest = rest.rstrip("/") + "/."
+        elif path.endswith("/") and rest != "/":
+            rest += "/"
+        try:
+            yield src, rest, best["Destination"]
+        except NotFound:
+            raise NotFound(f"Could not find the file {t.abs_path} in container {c.name.lstrip('/')}") from None
+        finally:
+            os.close(src)
+
     # -- cp -----------------------------------------------------------------
 
     def stat(self, ref: str, path: str) -> PathStat:
-        with self.root(ref) as (c, fd):
-            return stat_path(fd, path, ref)
+        with self.root(ref) as (c, fd), self._mapped(c, fd, path) as (rfd, rpath, mount_point):
+            st = stat_path(rfd, rpath, ref)
+            if mount_point:
+                t = target_of(path)
+                st.name = "." if t.rebase == "." and (path.endswith("/.") or path == ".") else (
+                    posixpath.basename(t.abs_path) or "/")
+                if st.link_target:
+                    st.link_target = posixpath.join(mount_point, st.link_target.lstrip("/"))
+            return st
 
     def get_archive(self, ref: str, path: str, out) -> None:
         """Write the tar of ``path`` to ``out`` (a job's stdout); errors come before any byte."""
-        with self.root(ref) as (c, fd):
-            stat_path(fd, path, ref)  # 404 before output begins
+        with self.root(ref) as (c, fd), self._mapped(c, fd, path) as (rfd, rpath, mount_point):
+            stat_path(rfd, rpath, ref)  # 404 before output begins
             skip = pseudo_devices(c.state.Pid) if self._is_running_root(c, fd) else frozenset()
-            for chunk in tar_path(fd, path, ref, skip):
+            for chunk in tar_path(rfd, rpath, ref, skip, rebase=target_of(path).rebase):
                 out.write(chunk)
         self._event("archive-path", c)
 
@@ -647,8 +695,9 @@ class ContainerFiles:
                 user = resolve_user(c.config.get("User") or "", read_file_in_root(root, "/etc/passwd"),
                                     read_file_in_root(root, "/etc/group"))
                 owner = (user.uid, user.gid)
-            extract(fd, path, stream, ref, tmp_dir=self.tmp_dir, no_overwrite_dir_non_dir=no_overwrite_dir_non_dir,
-                    owner=owner)
+            with self._mapped(c, fd, path) as (rfd, rpath, _):
+                extract(rfd, rpath, stream, ref, tmp_dir=self.tmp_dir,
+                        no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, owner=owner)
         self._event("extract-to-dir", c)
 
     @staticmethod
