@@ -1,6 +1,7 @@
 """``barge``: the typer application and its global options.
 
-Commands live in small modules (containers, run, images, system, daemon) and register
+Commands live in small modules (containers, run, copy, commit, events, volumes,
+images, system, daemon) and register
 themselves here. Importing this module must stay cheap: no aiohttp, pluggy,
 stevedore, server, graph or driver imports (tests/unit/test_cli_imports.py
 checks it); typer is configured so rich is never imported.
@@ -59,9 +60,13 @@ def root(
         os.environ.setdefault("BARGE_DEBUG", "1")
 
 
-from barge.cli import containers, daemon, images, system  # noqa: E402  (they add commands to `app`)
+from barge.cli import commit, containers, copy, daemon, events, images, system, volumes  # noqa: E402  (they add commands to `app`)
 
 containers.register(app)
+copy.register(app, containers.container_app)
+commit.register(app, containers.container_app)
+events.register(app)
+volumes.register(app)
 images.register(app)
 system.register(app)
 daemon.register(app)

@@ -225,6 +225,71 @@ class Client(ContainerAPI):
         query = {"quiet": "1" if quiet else "0"}
         return self.request("POST", "/images/load", query, source, {"Content-Type": "application/x-tar"})
 
+    # ------------------------------------------------------------ files (cp, diff, export, commit)
+    def stat_path(self, container: str, path: str) -> dict:
+        """``HEAD /containers/{id}/archive``: the decoded path-stat header."""
+        response = self.request("HEAD", f"/containers/{_quote_all(container)}/archive", {"path": path})
+        try:
+            return decode_path_stat(response.raw.getheader(PATH_STAT_HEADER))
+        finally:
+            response.close()
+
+    def get_archive(self, container: str, path: str) -> tuple[Response, dict]:
+        """``GET /containers/{id}/archive``: the tar stream and the path's stat."""
+        response = self.request("GET", f"/containers/{_quote_all(container)}/archive", {"path": path})
+        try:
+            return response, decode_path_stat(response.raw.getheader(PATH_STAT_HEADER))
+        except BaseException:
+            response.close()
+            raise
+
+    def put_archive(self, container: str, path: str, body, copy_uid_gid: bool = False,
+                    no_overwrite_dir_non_dir: bool = True) -> None:
+        query = {"path": path, "noOverwriteDirNonDir": "true" if no_overwrite_dir_non_dir else None,
+                 "copyUIDGID": "true" if copy_uid_gid else None}
+        self.request("PUT", f"/containers/{_quote_all(container)}/archive", query, body,
+                     {"Content-Type": "application/x-tar"}).close()
+
+    def changes(self, container: str) -> list[dict]:
+        return self.get_json(f"/containers/{_quote_all(container)}/changes") or []
+
+    def export(self, container: str) -> Response:
+        return self.request("GET", f"/containers/{_quote_all(container)}/export")
+
+    def commit(self, container: str, repo: str = "", tag: str = "", comment: str = "", author: str = "",
+               pause: bool = True, changes: list[str] | None = None) -> dict:
+        query: list[tuple[str, Any]] = [("container", container), ("repo", repo or None), ("tag", tag or None),
+                                        ("comment", comment or None), ("author", author or None),
+                                        ("pause", None if pause else "0")]
+        query += [("changes", c) for c in changes or []]
+        return self.request("POST", "/commit", query, b"{}", {"Content-Type": "application/json"}).json() or {}
+
+    # ------------------------------------------------------------ events
+    def events(self, since: str | None = None, until: str | None = None,
+               filters: dict[str, list[str]] | None = None) -> Response:
+        """``GET /events``: a stream of JSON messages (``Response.messages``)."""
+        query = {"since": since or None, "until": until or None, "filters": _filters_json(filters)}
+        return self.request("GET", "/events", query)
+
+    # ------------------------------------------------------------ volumes
+    def create_volume(self, name: str = "", driver: str = "local", driver_opts: dict[str, str] | None = None,
+                      labels: dict[str, str] | None = None) -> dict:
+        body = {"Name": name, "Driver": driver, "DriverOpts": driver_opts or {}, "Labels": labels or {}}
+        return self.request("POST", "/volumes/create", None, json.dumps(body).encode(),
+                            {"Content-Type": "application/json"}).json() or {}
+
+    def volumes(self, filters: dict[str, list[str]] | None = None) -> dict:
+        return self.get_json("/volumes", {"filters": _filters_json(filters)}) or {}
+
+    def inspect_volume(self, name: str) -> dict:
+        return self.get_json(f"/volumes/{_quote_all(name)}")
+
+    def remove_volume(self, name: str, force: bool = False) -> None:
+        self.request("DELETE", f"/volumes/{_quote_all(name)}", {"force": "1" if force else None}).close()
+
+    def prune_volumes(self, filters: dict[str, list[str]] | None = None) -> dict:
+        return self.request("POST", "/volumes/prune", {"filters": _filters_json(filters)}).json() or {}
+
 
 def image_id_from(messages: Iterable[dict]) -> str:
     """The image id an import stream ends with (``{"status": "sha256:..."}``)."""
@@ -241,6 +306,34 @@ def image_id_from(messages: Iterable[dict]) -> str:
     if not image_id:
         raise ClientError("the daemon did not report the new image's id")
     return image_id
+
+
+PATH_STAT_HEADER = "X-Docker-Container-Path-Stat"
+
+
+def decode_path_stat(value: str | None) -> dict:
+    """The base64 JSON of ``X-Docker-Container-Path-Stat`` (``{}`` when absent)."""
+    import base64
+
+    if not value:
+        return {}
+    try:
+        data = json.loads(base64.b64decode(value))
+    except ValueError as exc:
+        raise ClientError(f"unable to decode container path stat header: {exc}") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _filters_json(filters: dict[str, list[str]] | None) -> str | None:
+    if not filters:
+        return None
+    return json.dumps({k: {v: True for v in vs} for k, vs in filters.items()})
+
+
+def _quote_all(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
 
 
 def _quote(name: str) -> str:
