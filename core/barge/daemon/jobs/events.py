@@ -8,7 +8,7 @@ volume store sends its events there too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from barge.containers.events import EventsHub
