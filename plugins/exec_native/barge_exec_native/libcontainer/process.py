@@ -534,6 +534,7 @@ def _default_signals() -> None:
             signal.signal(sig, signal.SIG_DFL)
         except (OSError, ValueError):
             pass
+    sc.reset_reserved_signals()
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 

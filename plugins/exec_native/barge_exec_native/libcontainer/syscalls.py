@@ -249,3 +249,26 @@ def set_controlling_tty(fd: int) -> None:
         fcntl.ioctl(fd, TIOCSCTTY, 0)
     except OSError as exc:
         _raise("ioctl TIOCSCTTY", str(fd), exc.errno)
+
+
+_SYS_RT_SIGACTION = {"x86_64": 13, "aarch64": 134}.get(os.uname().machine)
+
+
+class _KernelSigaction(ctypes.Structure):
+    # struct kernel_sigaction on x86_64 and arm64: handler, flags, restorer, mask
+    _fields_ = [("handler", ctypes.c_ulong), ("flags", ctypes.c_ulong),
+                ("restorer", ctypes.c_ulong), ("mask", ctypes.c_ulong)]
+
+
+def reset_reserved_signals() -> None:
+    """Set signals 32 and 33 to their default action with the raw syscall.
+
+    libc keeps them for itself and refuses sigaction(2) on them, so Python
+    cannot touch them; but an ignored one (a parent may ignore it) survives
+    execve into the container. Best effort on architectures not listed.
+    """
+    if _SYS_RT_SIGACTION is None:
+        return
+    act = _KernelSigaction(0, 0, 0, 0)  # SIG_DFL
+    for sig in (32, 33):
+        _libc.syscall(_SYS_RT_SIGACTION, sig, ctypes.byref(act), None, 8)
