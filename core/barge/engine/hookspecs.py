@@ -338,6 +338,7 @@ def barge_container_event(action: str, container_id: str, attributes: dict) -> N
     Actions: ``create``, ``start``, ``die`` (attributes carry ``exitCode``),
     ``stop``, ``kill`` (``signal``), ``pause``, ``unpause``, ``restart``,
     ``rename`` (``oldName``), ``destroy``, ``attach``, ``exec_create``,
-    ``exec_start``, ``exec_die``, ``oom``, ``commit``, ``export``, ``update``.
+    ``exec_start``, ``exec_die``, ``oom``, ``commit``, ``export``, ``update``,
+    ``archive-path`` and ``extract-to-dir`` (cp, as Docker names them).
     ``attributes`` always holds ``name`` and ``image``.
     """
