@@ -159,6 +159,15 @@ def test_put_into_a_running_container(box, live):
     assert sh(box, live, "test -d /etc && echo dir") == b"dir\n"
 
 
+def test_whiteout_names_are_plain_files_in_a_copy(box, live):
+    """cp is not a layer: ``.wh.x`` is a file to copy, not a deletion of ``x``."""
+    sh(box, live, "mkdir -p /tmp/wh && echo keep > /tmp/wh/x")
+    assert put_tar(box, live, "/tmp/wh", make_tar([(".wh.x", b"file\n", {})])) == (200, b"")
+    assert sh(box, live, "cat /tmp/wh/x /tmp/wh/.wh.x") == b"keep\nfile\n"
+    names = get_tar(box, live, "/tmp/wh").getnames()
+    assert "wh/.wh.x" in names and "wh/x" in names
+
+
 def test_untrusted_tar_never_writes_outside(box, live, tmp_path):
     canary = tmp_path / "canary"
     escape = os.path.relpath(canary, "/")

@@ -215,3 +215,23 @@ def test_overlay_changes(tmp_path):
     os.mknod(upper / "f", stat.S_IFCHR, 0)
     kinds = {c.path: c.kind for c in overlay_changes([str(lower)], upper)}
     assert kinds == {"/d": ChangeKind.MODIFY, "/d/a": ChangeKind.DELETE, "/d/b": ChangeKind.ADD, "/f": ChangeKind.DELETE}
+
+
+def test_plain_tars_keep_whiteout_names_as_files(tmp_path):
+    """cp copies files: a file named .wh.x is a file there, not a deletion."""
+    import io as _io
+    import tarfile as _tarfile
+
+    from barge.archive import apply_layer as _apply
+
+    (tmp_path / "x").write_text("keep me")
+    buf = _io.BytesIO()
+    with _tarfile.open(fileobj=buf, mode="w") as tf:
+        for name in (".wh.x", ".wh..wh..opq"):
+            info = _tarfile.TarInfo(name)
+            info.size = 2
+            tf.addfile(info, _io.BytesIO(b"hi"))
+    _apply(_io.BytesIO(buf.getvalue()), tmp_path, whiteouts=None)
+    assert (tmp_path / "x").read_text() == "keep me"
+    assert (tmp_path / ".wh.x").read_bytes() == b"hi"
+    assert (tmp_path / ".wh..wh..opq").read_bytes() == b"hi"

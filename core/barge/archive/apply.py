@@ -105,11 +105,11 @@ class _Unpacker:
             self._drop_cache()  # only here: fds handed out below stay open for this entry
         rel = clean_name(h.name)
         up, _, base = rel.rpartition("/")
-        if base.startswith(WHITEOUT_PREFIX):
+        if self.whiteouts is not None and base.startswith(WHITEOUT_PREFIX):
             r.skip_data()
             self._whiteout(up, base)
             return
-        if rel.startswith(WHITEOUT_META_PREFIX):
+        if self.whiteouts is not None and rel.startswith(WHITEOUT_META_PREFIX):
             r.skip_data()  # aufs metadata (.wh..wh.plnk etc.) is never unpacked
             return
         if rel == "":
@@ -239,8 +239,9 @@ def _times(h: tr.Header) -> tuple[int, int]:
 def apply_layer(stream: BinaryIO, target_dir, whiteouts="delete") -> int:
     """Unpack the uncompressed layer tar read from ``stream`` into ``target_dir``.
 
-    ``whiteouts`` is ``"delete"``, ``"overlay"`` or an object with the
-    :class:`barge.archive.whiteouts.WhiteoutFormat` methods. Returns the sum
+    ``whiteouts`` is ``"delete"``, ``"overlay"``, an object with the
+    :class:`barge.archive.whiteouts.WhiteoutFormat` methods, or ``None`` for
+    a plain tar (``cp``), where ``.wh.`` names are ordinary files. Returns the sum
     of the regular files' sizes, as moby's ApplyDiff does. Raises
     :class:`ArchiveError` for a malformed, truncated or escaping tar; what was
     written so far stays, for the caller to remove with the layer.

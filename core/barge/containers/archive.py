@@ -38,7 +38,6 @@ from barge.archive.apply import clean_name
 from barge.archive.errors import ArchiveError
 from barge.archive.pack import BLOCK, header, read_xattrs
 from barge.archive.resolve import O_PATH, open_in_root
-from barge.archive.whiteouts import WHITEOUT_PREFIX
 from barge.errors import InvalidParameter, NotFound
 from barge.graph.timefmt import rfc3339_nano
 from barge.graphdriver import Mount
@@ -377,16 +376,6 @@ def tar_root(root: str) -> Iterator[bytes]:
 # ---------------------------------------------------------------------------
 
 
-class _NoWhiteouts:
-    """``cp`` copies files; a layer's deletion markers have no place in it."""
-
-    def whiteout(self, parent_fd: int, name: str) -> None:
-        raise ArchiveError(f"invalid tar entry: whiteout of {name!r} in a copy")
-
-    def opaque(self, dir_fd: int, rel_dir: str, written: set[str]) -> None:
-        raise ArchiveError(f"invalid tar entry: opaque marker in {rel_dir!r} in a copy")
-
-
 def _headers(path: str) -> Iterator[tr.Header]:
     with open(path, "rb") as fh:
         reader = tr.TarReader(fh)
@@ -402,8 +391,6 @@ def _check_entries(spool: str, dest_fd: int, no_overwrite_dir_non_dir: bool) -> 
             rel = clean_name(h.name)
         except ArchiveError as exc:
             raise InvalidParameter(str(exc)) from None
-        if posixpath.basename(rel).startswith(WHITEOUT_PREFIX):
-            raise InvalidParameter(f"invalid tar entry: {h.name!r}: whiteout files are not copied")
         if h.type == tr.LNKTYPE:
             try:
                 clean_name(h.linkname)
@@ -455,9 +442,10 @@ def extract(root_fd: int, path: str, stream: BinaryIO, container_name: str, *, t
     """``PUT /containers/{id}/archive``: unpack an untrusted tar into directory ``path``.
 
     The tar is spooled first and checked whole (names climbing out with
-    ``..``, whiteouts, dir/non-dir replacements), so a bad archive writes
-    nothing; unpacking then goes through :func:`barge.archive.apply_layer`,
-    which never writes outside the directory. ``owner`` (``copyUIDGID``)
+    ``..``, dir/non-dir replacements), so a bad archive writes nothing;
+    unpacking then goes through :func:`barge.archive.apply_layer` as a plain
+    tar (``.wh.`` names are files, as in moby's untar), which never writes
+    outside the directory. ``owner`` (``copyUIDGID``)
     gives every entry the container user's ids.
     """
     t = target_of(path)
@@ -486,7 +474,7 @@ def extract(root_fd: int, path: str, stream: BinaryIO, container_name: str, *, t
                 raise InvalidParameter(str(exc)) from None
             spool.seek(0)
             try:
-                apply_layer(spool, f"/proc/self/fd/{dest_fd}", whiteouts=_NoWhiteouts())
+                apply_layer(spool, f"/proc/self/fd/{dest_fd}", whiteouts=None)
             except ArchiveError as exc:
                 raise InvalidParameter(str(exc)) from None
             if owner is not None:
