@@ -235,3 +235,28 @@ def test_plain_tars_keep_whiteout_names_as_files(tmp_path):
     assert (tmp_path / "x").read_text() == "keep me"
     assert (tmp_path / ".wh.x").read_bytes() == b"hi"
     assert (tmp_path / ".wh..wh..opq").read_bytes() == b"hi"
+
+
+def test_copy_out_keeps_the_callers_owner(tmp_path):
+    """docker cp's copy-out does not chown (moby's CopyTo sets NoLchown)."""
+    import io as _io
+    import os as _os
+    import tarfile as _tarfile
+
+    import pytest as _pytest
+
+    from barge.archive import apply_layer as _apply
+
+    if _os.geteuid() != 0:
+        _pytest.skip("chown of unpacked files happens only as root")
+    buf = _io.BytesIO()
+    with _tarfile.open(fileobj=buf, mode="w") as tf:
+        info = _tarfile.TarInfo("owned")
+        info.size, info.uid, info.gid = 1, 7, 8
+        tf.addfile(info, _io.BytesIO(b"x"))
+    _apply(_io.BytesIO(buf.getvalue()), tmp_path / "", whiteouts=None, chown=False)
+    st = (tmp_path / "owned").stat()
+    assert (st.st_uid, st.st_gid) == (0, 0)
+    _apply(_io.BytesIO(buf.getvalue()), tmp_path / "", whiteouts=None)
+    st = (tmp_path / "owned").stat()
+    assert (st.st_uid, st.st_gid) == (7, 8)

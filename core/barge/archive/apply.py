@@ -42,13 +42,15 @@ def clean_name(name: str) -> str:
 
 
 class _Unpacker:
-    def __init__(self, target: str, whiteouts):
+    def __init__(self, target: str, whiteouts, chown: bool = True):
         self.root_fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         self.whiteouts = whiteout_format(whiteouts)
         self.cache: dict[str, int] = {}
         self.written: set[str] = set()
         self.dirs: list[tuple[str, tr.Header]] = []
         self.root = os.geteuid() == 0
+        #: Give entries the tar's owners (layers); a copy to the user's disk keeps the user's (docker cp).
+        self.chown = chown and self.root
         self.size = 0
 
     def close(self) -> None:
@@ -168,7 +170,7 @@ class _Unpacker:
         try:
             if h.size:
                 r.copy_to(fd, h.size)
-            if self.root:
+            if self.chown:
                 os.fchown(fd, h.uid, h.gid)
             os.fchmod(fd, h.mode)
             self._xattrs(fd, h)
@@ -177,7 +179,7 @@ class _Unpacker:
             os.close(fd)
 
     def _owner(self, pfd: int, base: str, h: tr.Header) -> None:
-        if self.root:
+        if self.chown:
             os.chown(base, h.uid, h.gid, dir_fd=pfd, follow_symlinks=False)
 
     def _finish(self, pfd: int, base: str, h: tr.Header, chmod: bool = True) -> None:
@@ -220,7 +222,7 @@ class _Unpacker:
                 continue  # removed by a later whiteout in the same layer
             proc = f"/proc/self/fd/{fd}"
             try:
-                if rel == "" and self.root:
+                if rel == "" and self.chown:
                     os.chown(proc, h.uid, h.gid)
                 os.chmod(proc, h.mode)
                 if h.xattrs:
@@ -236,17 +238,18 @@ def _times(h: tr.Header) -> tuple[int, int]:
     return (atime, mtime)
 
 
-def apply_layer(stream: BinaryIO, target_dir, whiteouts="delete") -> int:
+def apply_layer(stream: BinaryIO, target_dir, whiteouts="delete", chown: bool = True) -> int:
     """Unpack the uncompressed layer tar read from ``stream`` into ``target_dir``.
 
     ``whiteouts`` is ``"delete"``, ``"overlay"``, an object with the
     :class:`barge.archive.whiteouts.WhiteoutFormat` methods, or ``None`` for
-    a plain tar (``cp``), where ``.wh.`` names are ordinary files. Returns the sum
+    a plain tar (``cp``), where ``.wh.`` names are ordinary files. With
+    ``chown`` false, entries keep the caller's owner (docker cp's copy-out). Returns the sum
     of the regular files' sizes, as moby's ApplyDiff does. Raises
     :class:`ArchiveError` for a malformed, truncated or escaping tar; what was
     written so far stays, for the caller to remove with the layer.
     """
-    u = _Unpacker(os.fspath(target_dir), whiteouts)
+    u = _Unpacker(os.fspath(target_dir), whiteouts, chown)
     try:
         reader = tr.TarReader(stream)
         for header in reader:

@@ -111,7 +111,7 @@ def _unpack(response, target: str) -> None:
     from barge.archive.errors import ArchiveError
 
     try:
-        apply_layer(response.raw, target, whiteouts=None)
+        apply_layer(response.raw, target, whiteouts=None, chown=False)
     except ArchiveError as exc:
         raise CopyError(str(exc)) from None
 
