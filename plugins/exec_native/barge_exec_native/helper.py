@@ -102,13 +102,18 @@ def ask(sock: socket.socket, message: str | None = None, timeout: float = HELPER
         return {"ok": False, "type": "ContainerError", "error": f"container set-up helper: {exc}"}
 
 
-def init_job(spec_text: str, stdio_fds: tuple[int, int, int], terminal: bool, workdir: str):
+def _stdio(fds: tuple[int, ...], terminal: bool) -> Stdio:
+    """The monitor's child fds as a :class:`Stdio`: (stdin, stdout, stderr), or (console socket,)."""
+    return Stdio(terminal=True, console_socket=fds[0]) if terminal else Stdio(*fds)
+
+
+def init_job(spec_text: str, stdio_fds: tuple[int, ...], terminal: bool, workdir: str):
     """The job of the init's helper: spawn_init, report, wait for "start", start."""
 
     def job(sock: socket.socket) -> None:
         spec = spec_from_json(spec_text)
         try:
-            init = spawn_init(spec, Stdio(*stdio_fds, terminal=terminal), Cgroup(spec.cgroup_path), workdir)
+            init = spawn_init(spec, _stdio(stdio_fds, terminal), Cgroup(spec.cgroup_path), workdir)
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the driver
             _send(sock, error_reply(exc))
             return
@@ -135,13 +140,13 @@ def init_job(spec_text: str, stdio_fds: tuple[int, int, int], terminal: bool, wo
     return job
 
 
-def exec_job(spec_text: str, init_pid: int, process: dict, stdio_fds: tuple[int, int, int], terminal: bool):
+def exec_job(spec_text: str, init_pid: int, process: dict, stdio_fds: tuple[int, ...], terminal: bool):
     """The job of an exec's helper: spawn_exec into the running container, report."""
 
     def job(sock: socket.socket) -> None:
         spec = spec_from_json(spec_text)
         try:
-            pid = spawn_exec(init_pid, spec, process_from_dict(process), Stdio(*stdio_fds, terminal=terminal),
+            pid = spawn_exec(init_pid, spec, process_from_dict(process), _stdio(stdio_fds, terminal),
                              Cgroup(spec.cgroup_path))
         except Exception as exc:  # noqa: BLE001
             _send(sock, error_reply(exc))

@@ -56,6 +56,9 @@ CLIENT_GRACE = 2.0
 #: A client that lets this much output pile up unread is dropped.
 MAX_CLIENT_BACKLOG = 8 << 20
 READ_SIZE = 65536
+#: How long a terminal's master may take to arrive once the helper said ok
+#: (it is sent before that, so it is normally queued already).
+CONSOLE_TIMEOUT = 5.0
 IN, OUT = select.EPOLLIN, select.EPOLLOUT
 HUP = select.EPOLLHUP | select.EPOLLERR  # always reported, even with no events asked
 
@@ -93,7 +96,8 @@ class Proc:
     """A process whose stdio the monitor owns: the init (key None) or an exec."""
 
     __slots__ = ("key", "process", "pid", "pid_start", "master", "stdin_fd", "outputs", "stdin_buf",
-                 "stdin_closing", "clients", "exit_code", "drain_deadline", "finished", "error", "started_at")
+                 "stdin_closing", "clients", "exit_code", "drain_deadline", "finished", "error", "started_at",
+                 "console")
 
     def __init__(self, key: str | None, process: dict):
         self.key = key
@@ -101,6 +105,7 @@ class Proc:
         self.pid = 0
         self.pid_start = 0
         self.master: int | None = None  # pty master (read output, write stdin)
+        self.console: socket.socket | None = None  # where the master arrives from (terminal only)
         self.stdin_fd: int | None = None  # pipe write end or the master
         self.outputs: dict[int, str] = {}  # fd -> "stdout" | "stderr"
         self.stdin_buf = bytearray()
@@ -120,6 +125,9 @@ class Proc:
         return fds
 
     def close_fds(self) -> None:
+        if self.console is not None:
+            self.console.close()  # a master still in flight is closed with it
+            self.console = None
         for fd in self.fds():
             os.close(fd)
         self.outputs.clear()
@@ -130,18 +138,17 @@ class Proc:
     def stdin_once(self) -> bool:
         return bool(self.process.get("stdin_once"))
 
-    def make_stdio(self) -> tuple[tuple[int, int, int], bool]:
-        """Create pipes or a pty; return the child's (stdin, stdout, stderr) and whether a terminal."""
+    def make_stdio(self) -> tuple[tuple[int, ...], bool]:
+        """Create pipes or a console socket; return the child's fds and whether a terminal.
+
+        Without a terminal: (stdin, stdout, stderr). With one: (console
+        socket,); the container process opens the pty in its own devpts and
+        sends the master back (:meth:`receive_console`), as runc does.
+        """
         p = self.process
         if p.get("terminal"):
-            master, slave = os.openpty()
-            height, width = p.get("console_height") or 0, p.get("console_width") or 0
-            if height and width:
-                _set_winsize(master, height, width)
-            self.master = master
-            self.outputs[master] = "stdout"
-            self.stdin_fd = master if p.get("stdin") else None
-            return (slave, slave, slave), True
+            self.console, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+            return (theirs.detach(),), True
         if p.get("stdin"):
             stdin_r, self.stdin_fd = os.pipe()
         else:
@@ -151,6 +158,27 @@ class Proc:
         self.outputs[out_r] = "stdout"
         self.outputs[err_r] = "stderr"
         return (stdin_r, out_w, err_w), False
+
+
+    def receive_console(self) -> bool:
+        """Take the pty master the container process sent; False if none came."""
+        sock, self.console = self.console, None
+        fds: list[int] = []
+        try:
+            sock.settimeout(CONSOLE_TIMEOUT)
+            fds = socket.recv_fds(sock, 16, 4, socket.MSG_CMSG_CLOEXEC)[1]
+        except OSError:
+            pass
+        finally:
+            sock.close()
+        for extra in fds[1:]:
+            os.close(extra)
+        if not fds:
+            return False
+        self.master = fds[0]
+        self.outputs[self.master] = "stdout"
+        self.stdin_fd = self.master if self.process.get("stdin") else None
+        return True
 
 
 class Client:
@@ -216,6 +244,9 @@ class Monitor:
         if not reply.get("ok"):
             init.close_fds()
             raise SetupFailed(reply.get("type") or "ContainerError", reply.get("error") or "set-up failed")
+        if terminal and not init.receive_console():
+            init.close_fds()
+            raise SetupFailed("ContainerError", "the container's console (pty master) did not arrive")
         init.pid = int(reply["pid"])
         init.pid_start = st.proc_starttime(init.pid) or 0
         self.init = init
@@ -743,6 +774,13 @@ class Monitor:
             self._finish(proc)
             return reply
         proc.pid = int(reply["pid"])
+        if terminal and not proc.receive_console():
+            proc.close_fds()
+            try:
+                os.kill(proc.pid, signal.SIGKILL)  # reaped by the loop as an unknown child
+            except ProcessLookupError:
+                pass
+            return {"ok": False, "error": "the exec's console (pty master) did not arrive", "type": "ContainerError"}
         proc.pid_start = st.proc_starttime(proc.pid) or 0
         self.execs[exec_id] = proc
         self.by_pid[proc.pid] = proc

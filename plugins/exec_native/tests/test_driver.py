@@ -212,6 +212,25 @@ def test_tty_size_and_resize(box):
     assert b"40 120" in out and code == 0
 
 
+def test_tty_is_the_containers_own_pts(box):
+    """Like runc: the pty comes from the container's devpts, so its name exists there."""
+    script = ('tty; test -t 0 && echo stdin-tty; t=$(tty); [ -c "$t" ] && echo exists; '
+              'ls -l /dev/console | cut -c1; stty size')
+    spec, sd = box.create(["sh", "-c", script], terminal=True, console_height=25, console_width=81)
+    with attach(sd) as client:
+        box.driver.start(spec.id, sd)
+        out, _, code = client.read_all(time.monotonic() + 10)
+    assert code == 0
+    assert out.replace(b"\r", b"").splitlines() == [b"/dev/pts/0", b"stdin-tty", b"exists", b"c", b"25 81"], out
+    spec, sd = box.create(["sleep", "100"], terminal=True)
+    box.driver.start(spec.id, sd)
+    with attach(sd, exec_id="t") as client:
+        box.driver.exec(spec.id, sd, "t", ProcessSpec(args=["sh", "-c", 't=$(tty); echo "$t"; [ -c "$t" ] && echo ok'],
+                                                     env=["PATH=/bin"], terminal=True))
+        out, _, code = client.read_all(time.monotonic() + 10)
+    assert code == 0 and out.replace(b"\r", b"").splitlines() == [b"/dev/pts/1", b"ok"], out
+
+
 def test_exec_with_exit_code_and_errors(box):
     spec, sd = box.create(["sleep", "100"])
     with pytest.raises(errors.Conflict):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import glob
 import os
-import pty
 import select
 import signal
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -291,32 +291,61 @@ def test_sysctl_namespaced_only(box):
         box.run(box.spec("true", sysctls={"vm.swappiness": "1"}))
 
 
-def test_terminal_gets_a_controlling_tty(box):
-    master, slave = pty.openpty()
+def _console_socket() -> tuple[socket.socket, int]:
+    """(our end, the child's end as a raw fd) of a console socket."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    return ours, theirs.detach()
+
+
+def _take_master(sock: socket.socket) -> int:
+    """The pty master the container process sent over the console socket."""
+    sock.settimeout(10)
     try:
-        spec = box.spec("sh", "-c", "[ -t 0 ] && echo is-a-tty; tty; ls -l /dev/console | cut -c1")
-        spec.process.terminal = True
-        init = box.create(spec, Stdio(slave, slave, slave, terminal=True))
-        os.close(slave)
-        slave = -1
+        fds = socket.recv_fds(sock, 16, 4)[1]
+    finally:
+        sock.close()
+    assert len(fds) == 1
+    return fds[0]
+
+
+def _read_pty(master: int) -> str:
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO once the last slave holder exits
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out.decode().replace("\r", "")
+
+
+def test_terminal_is_a_pty_of_the_containers_devpts(box):
+    script = ("[ -t 0 ] && echo is-a-tty; tty; stty size; t=$(tty); [ -c \"$t\" ] && echo tty-exists; "
+              "echo reopened > \"$t\"; ls -l /dev/console | cut -c1; readlink /proc/self/fd/1")
+    spec = box.spec("sh", "-c", script)
+    spec.process.terminal = True
+    spec.process.console_height, spec.process.console_width = 33, 101
+    ours, theirs = _console_socket()
+    try:
+        init = box.create(spec, Stdio(terminal=True, console_socket=theirs))
+    finally:
+        os.close(theirs)
+    master = _take_master(ours)
+    try:
         init.start()
-        out = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO once the last slave holder exits
-                break
-            if not chunk:
-                break
-            out += chunk
+        text = _read_pty(master)
         assert box.wait(init.pid) == 0
     finally:
         os.close(master)
-        if slave >= 0:
-            os.close(slave)
-    text = out.decode().replace("\r", "")
-    assert "is-a-tty" in text
-    assert "/dev/console" in text
+    lines = text.splitlines()
+    assert lines[:7] == ["is-a-tty", "/dev/pts/0", "33 101", "tty-exists", "reopened", "c", "/dev/pts/0"], text
+
+
+def test_terminal_needs_a_console_socket(box):
+    with pytest.raises(ContainerError, match="console socket"):
+        box.create(box.spec("true"), Stdio(terminal=True))
 
 
 # -- security: capabilities, users, rlimits -------------------------------------------------------
@@ -714,31 +743,32 @@ def test_exec_with_a_terminal(box):
     r, w = os.pipe()
     init = box.create(spec, Stdio(r, 1, 2))
     os.close(r)
-    master, slave = pty.openpty()
     try:
         init.start()
-        proc = ProcessSpec(args=["sh", "-c", "[ -t 1 ] && echo tty-ok; ps -o pid,tty | tail -n 1"], env=[PATH])
-        pid = spawn_exec(init.pid, spec, proc, Stdio(slave, slave, slave, terminal=True), box.cgroups[-1])
-        os.close(slave)
-        slave = -1
-        out = b""
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
+        script = ("[ -t 1 ] && echo tty-ok; t=$(tty); echo \"$t\"; [ -c \"$t\" ] && echo tty-exists; "
+                  "echo reopened > \"$t\"; stty size; ps -o pid,tty | tail -n 1")
+        proc = ProcessSpec(args=["sh", "-c", script], env=[PATH], user=User(uid=1000, gid=1000),
+                           console_height=7, console_width=44)
+        ours, theirs = _console_socket()
+        try:
+            pid = spawn_exec(init.pid, spec, proc, Stdio(terminal=True, console_socket=theirs), box.cgroups[-1])
+        finally:
+            os.close(theirs)
+        master = _take_master(ours)
+        try:
+            text = _read_pty(master)
+        finally:
+            os.close(master)
         assert box.wait(pid) == 0
-        assert b"tty-ok" in out
+        lines = text.splitlines()
+        assert lines[0] == "tty-ok", text
+        assert lines[1].startswith("/dev/pts/") and lines[2:5] == ["tty-exists", "reopened", "7 44"], text
+        number = lines[1][len("/dev/pts/"):]
+        assert lines[5].split()[1] in (f"pts/{number}", f"136,{number}"), text  # ps: its controlling tty
         os.write(w, b"\n")
         assert box.wait(init.pid) == 0
     finally:
         os.close(w)
-        os.close(master)
-        if slave >= 0:
-            os.close(slave)
 
 
 def _v2_root() -> str | None:

@@ -26,6 +26,7 @@ import json
 import os
 import resource
 import signal
+import socket
 import stat
 from dataclasses import dataclass
 
@@ -48,14 +49,19 @@ _INFINITY = resource.RLIM_INFINITY
 class Stdio:
     """File descriptors (in the caller) that become the process's 0, 1 and 2.
 
-    With ``terminal`` all three are a pty slave: the process calls
-    ``setsid()`` and makes it its controlling terminal.
+    With ``terminal`` the three are unused: like runc, the process itself
+    opens a pty in the container's devpts (after the container's mounts, or
+    after joining its mount namespace), makes the slave its controlling
+    terminal and its 0, 1, 2, and sends the master over ``console_socket``
+    (a unix stream socket, one SCM_RIGHTS message: runc's --console-socket).
+    So ``tty`` in the container names a /dev/pts/N that exists there.
     """
 
-    stdin: int
-    stdout: int
-    stderr: int
+    stdin: int = -1
+    stdout: int = -1
+    stderr: int = -1
     terminal: bool = False
+    console_socket: int = -1
 
 
 # -- messages between the children and the caller -----------------------------------------------
@@ -300,14 +306,15 @@ def spawn_init(spec, stdio: Stdio, cgroup: Cgroup, workdir: str) -> Init:
     keep = _cap_mask(spec.privileged, spec.process)
     rootfs = os.path.join(workdir, "rootfs")
     os.makedirs(rootfs, exist_ok=True)
-    console = os.ttyname(stdio.stdin) if stdio.terminal else None
+    if stdio.terminal and stdio.console_socket < 0:
+        raise ContainerError("a terminal needs a console socket")
     pid_target = modes.get("pid")
     pid_target = None if pid_target in ("host", "", None) else pid_target
     joins = [(path, flag) for path, flag in joins if flag != sc.CLONE_NEWPID]
     flags &= ~sc.CLONE_NEWPID
     created = not cgroup.exists()
     cgroup.create(spec.resources, privileged=spec.privileged)
-    ctx = _InitContext(spec, stdio, cgroup, rootfs, mounts, modes, limits, keep, console)
+    ctx = _InitContext(spec, stdio, cgroup, rootfs, mounts, modes, limits, keep)
     ctl_r, ctl_w = os.pipe()
     start_r, start_w = os.pipe()
     pid = 0
@@ -360,7 +367,6 @@ class _InitContext:
     modes: dict
     limits: list
     keep: int
-    console: str | None
 
 
 def _join(joins) -> None:
@@ -383,13 +389,17 @@ def _init_child(ctx: _InitContext, flags: int, joins, ctl_r: int, ctl_w: int, st
         spec = ctx.spec
         os.setsid()
         os.umask(0)
-        _setup_stdio(ctx.stdio)
+        terminal = ctx.stdio.terminal
+        if not terminal:
+            _setup_stdio(ctx.stdio)
         builder = rfs.RootfsBuilder(spec, ctx.rootfs, ctx.cgroup, host_net=ctx.modes.get("net") != "new",
-                                    cgroupns=ctx.modes.get("cgroup") == "new", console=ctx.console)
+                                    cgroupns=ctx.modes.get("cgroup") == "new", console=terminal)
         builder.prepare(ctx.mounts)
         if ctx.modes.get("net") == "new":
             sc.link_up("lo")
         builder.pivot()
+        if terminal:  # runc's order: after pivot_root, before read-only and masked paths
+            rfs.bind_console(_setup_console(ctx.stdio, spec.process))
         if ctx.modes.get("uts") == "new" and spec.hostname:
             sc.sethostname(spec.hostname)
         rfs.write_sysctls(spec.sysctls)
@@ -425,8 +435,32 @@ def _setup_stdio(stdio: Stdio) -> None:
         os.dup2(fd, target, inheritable=True)
     for fd in dups:
         os.close(fd)
-    if stdio.terminal:
-        sc.set_controlling_tty(0)
+
+
+def _setup_console(stdio: Stdio, process) -> str:
+    """Open a pty in this mount namespace's devpts, send its master over the
+    console socket, make the slave the controlling terminal and 0, 1, 2;
+    return the slave's path (the caller is a session leader)."""
+    master, slave, name = sc.open_pty()
+    try:
+        if process.console_height and process.console_width:
+            sc.set_winsize(slave, process.console_height, process.console_width)
+        if process.user.uid != 0:  # runc's fixStdioPermissions: the user may reopen its tty
+            os.fchown(slave, process.user.uid, -1)
+        sock = socket.socket(fileno=stdio.console_socket)
+        try:
+            socket.send_fds(sock, [b"m"], [master])
+        except OSError as exc:
+            raise ContainerError(f"cannot send the console to the monitor: {exc}") from None
+        finally:
+            sock.close()
+        for target in (0, 1, 2):
+            os.dup2(slave, target, inheritable=True)
+    finally:
+        os.close(master)
+        os.close(slave)
+    sc.set_controlling_tty(0)
+    return name
 
 
 def _finalize(process, limits, keep: int) -> None:
@@ -637,6 +671,8 @@ def spawn_exec(init_pid: int, spec, process, stdio: Stdio, cgroup: Cgroup) -> in
     Raises :class:`ExecFailed` when the command is not found or not
     executable.
     """
+    if stdio.terminal and stdio.console_socket < 0:
+        raise ContainerError("a terminal needs a console socket")
     limits = _rlimits(process)
     keep = _cap_mask(spec.privileged, process)
     fds = []
@@ -692,7 +728,10 @@ def _exec_child(fds, cgroup, process, stdio, limits, keep, ctl_r, ctl_w) -> None
         for fd, flag in fds:  # mount last: its /proc hides the host's afterwards
             sc.setns(fd, flag)
         os.setsid()
-        _setup_stdio(stdio)
+        if stdio.terminal:  # in the container's mount namespace: its /dev/ptmx
+            _setup_console(stdio, process)
+        else:
+            _setup_stdio(stdio)
         _finalize(process, limits, keep)
         _exec(process, keep_fd=ctl_w)
     except BaseException as exc:  # noqa: BLE001

@@ -195,7 +195,7 @@ def _fdpath(fd: int) -> str:
 class RootfsBuilder:
     """Builds one container's root; every method runs in the init process."""
 
-    def __init__(self, spec, rootfs: str, cgroup, host_net: bool, cgroupns: bool, console: str | None):
+    def __init__(self, spec, rootfs: str, cgroup, host_net: bool, cgroupns: bool, console: bool):
         self.spec = spec
         self.rootfs = rootfs
         self.cgroup = cgroup
@@ -334,12 +334,8 @@ class RootfsBuilder:
                     os.symlink(target, name, dir_fd=dev_fd)
                 except FileExistsError:
                     pass
-            if self.console:
-                fd = ensure_file(self.root_fd, "/dev/console")
-                try:
-                    sc.mount(self.console, _fdpath(fd), None, sc.MS_BIND)
-                finally:
-                    os.close(fd)
+            if self.console:  # the pty's slave is bound on it after pivot_root (bind_console)
+                os.close(ensure_file(self.root_fd, "/dev/console"))
         finally:
             os.close(dev_fd)
 
@@ -458,3 +454,16 @@ def write_sysctls(sysctls: dict) -> None:
                 fh.write(str(value))
         except OSError as exc:
             raise ContainerError(f"sysctl {key}={value}: {exc.strerror}") from None
+
+
+def bind_console(slave: str) -> None:
+    """Make the init's pty slave (a path in the container's devpts) its
+    /dev/console, as runc does, when the container's /dev has a placeholder
+    for it (a /dev tmpfs gets one; an image's own /dev may not)."""
+    try:
+        st = os.lstat("/dev/console")
+    except FileNotFoundError:
+        return
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISCHR(st.st_mode)):
+        return
+    sc.mount(slave, "/dev/console", None, sc.MS_BIND)

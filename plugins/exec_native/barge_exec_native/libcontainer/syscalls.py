@@ -251,6 +251,38 @@ def set_controlling_tty(fd: int) -> None:
         _raise("ioctl TIOCSCTTY", str(fd), exc.errno)
 
 
+# asm-generic ioctls (x86_64, aarch64): Python's termios lacks the pty ones.
+TIOCGPTN = 0x80045430
+TIOCSPTLCK = 0x40045431
+TIOCGPTPEER = 0x5441
+TIOCSWINSZ = 0x5414
+
+
+def open_pty(ptmx: str = "/dev/ptmx") -> tuple[int, int, str]:
+    """A new pty from ``ptmx`` (the devpts instance this mount namespace sees):
+    (master, slave, slave path), both CLOEXEC and O_NOCTTY.
+
+    The slave is opened through the master (TIOCGPTPEER), so it is the pty
+    of this very devpts even if a path lookup would find another one.
+    """
+    try:
+        master = os.open(ptmx, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        _raise("open", ptmx, exc.errno)
+    try:
+        fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))  # unlockpt
+        number = struct.unpack("I", fcntl.ioctl(master, TIOCGPTN, b"\0" * 4))[0]
+        slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        os.close(master)
+        _raise("ioctl (pty set-up)", ptmx, exc.errno)
+    return master, slave, f"/dev/pts/{number}"
+
+
+def set_winsize(fd: int, height: int, width: int) -> None:
+    fcntl.ioctl(fd, TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+
+
 _SYS_RT_SIGACTION = {"x86_64": 13, "aarch64": 134}.get(os.uname().machine)
 
 
