@@ -76,9 +76,6 @@ class Response:
 
     def close(self) -> None:
         self.raw.close()
-        conn = getattr(self.raw, "_barge_conn", None)
-        if conn is not None:
-            conn.close()
 
     def __enter__(self) -> "Response":
         return self

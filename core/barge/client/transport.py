@@ -1,4 +1,4 @@
-"""HTTP over a unix socket or TCP (optionally TLS) with stdlib ``http.client``.
+"""HTTP/1.1 over a unix socket or TCP (optionally TLS), one connection per request.
 
 Bodies are sent without copying through Python where possible: a regular
 file goes out with ``sendfile`` and a ``Content-Length``; a pipe or an
@@ -8,7 +8,6 @@ callers can stream them (image tars, JSON progress messages).
 
 from __future__ import annotations
 
-import http.client
 import os
 import socket
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ DEFAULT_HOST = "unix:///run/barge/barge.sock"
 DEFAULT_TCP_PORT = 2375
 DEFAULT_TLS_PORT = 2376
 CHUNK = 1 << 20
+MAX_LINE = 65536
+MAX_HEADERS = 100
 
 
 @dataclass
@@ -116,31 +117,219 @@ def parse_host(host: str | None, tls: TLSOptions | None = None) -> Endpoint:
     return Endpoint("tcp", name, number, tls)
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float | None):
-        super().__init__("localhost", timeout=timeout, blocksize=CHUNK)
-        self.path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if self.timeout is not None:
-            sock.settimeout(self.timeout)
-        try:
-            sock.connect(self.path)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
+class IncompleteRead(ConnectionError):
+    """The daemon closed the connection before the body it announced ended."""
 
 
-def connect(endpoint: Endpoint, timeout: float | None = None) -> http.client.HTTPConnection:
-    if endpoint.scheme == "unix":
-        return _UnixConnection(endpoint.address, timeout)
-    if endpoint.tls.enabled:
-        return http.client.HTTPSConnection(
-            endpoint.address, endpoint.port, timeout=timeout, context=endpoint.tls.context(), blocksize=CHUNK
-        )
-    return http.client.HTTPConnection(endpoint.address, endpoint.port, timeout=timeout, blocksize=CHUNK)
+class HTTPResponse:
+    """One response read off a socket we own: status, headers, and a body
+    framed by ``Content-Length``, chunked coding, or the connection's end.
+
+    Written by hand instead of using ``http.client``: that module pulls in
+    the ``email`` package, a third of a short command's import time, for
+    header parsing we need a dozen lines for. Reading is ``http.client``'s
+    file-like subset the callers use: ``read``, ``read1``, ``readinto``.
+    """
+
+    def __init__(self, sock: socket.socket, method: str):
+        self._barge_sock = sock  # for shutdown() from another thread
+        self._fp = sock.makefile("rb", buffering=65536)
+        while True:
+            self.version, self.status, self.reason = self._status_line()
+            self._headers = self._header_lines()
+            if self.status != 100:
+                break
+        encoding = (self.getheader("Transfer-Encoding") or "").lower()
+        self._chunked = "chunked" in encoding
+        self._chunk_left = 0  # bytes left in the current chunk (chunked mode)
+        self._length: int | None = None  # bytes left (length mode); None: until close
+        self._done = False
+        if method == "HEAD" or self.status in (204, 304) or 100 <= self.status < 200:
+            self._done = True
+        elif not self._chunked:
+            length = self.getheader("Content-Length")
+            if length is not None:
+                try:
+                    self._length = int(length.split(",")[0].strip())
+                except ValueError:
+                    raise ValueError(f"bad Content-Length: {length!r}") from None
+                if self._length < 0:
+                    raise ValueError(f"bad Content-Length: {length!r}")
+                if self._length == 0:
+                    self._done = True
+
+    # -- head ----------------------------------------------------------
+
+    def _line(self) -> bytes:
+        line = self._fp.readline(MAX_LINE + 1)
+        if len(line) > MAX_LINE:
+            raise ValueError("response line too long")
+        return line
+
+    def _status_line(self) -> tuple[str, int, str]:
+        line = self._line()
+        if not line:
+            raise ConnectionResetError("the daemon closed the connection without a response")
+        version, _, rest = line.decode("latin-1").rstrip("\r\n").partition(" ")
+        code, _, reason = rest.partition(" ")
+        if not version.startswith("HTTP/") or len(code) != 3 or not code.isdigit():
+            raise ValueError(f"bad status line: {line[:80]!r}")
+        return version, int(code), reason.strip()
+
+    def _header_lines(self) -> list[tuple[str, str]]:
+        headers: list[tuple[str, str]] = []
+        while True:
+            line = self._line()
+            if line in (b"\r\n", b"\n", b""):
+                return headers
+            if len(headers) >= MAX_HEADERS:
+                raise ValueError(f"more than {MAX_HEADERS} headers")
+            text = line.decode("latin-1").rstrip("\r\n")
+            if text[:1] in (" ", "\t") and headers:  # obsolete line folding
+                name, value = headers[-1]
+                headers[-1] = (name, f"{value} {text.strip()}")
+                continue
+            name, sep, value = text.partition(":")
+            if not sep:
+                raise ValueError(f"bad header line: {line[:80]!r}")
+            headers.append((name.strip(), value.strip()))
+
+    def getheader(self, name: str, default: str | None = None) -> str | None:
+        """The header's value (repeated headers joined with ", ") or ``default``."""
+        name = name.lower()
+        values = [v for k, v in self._headers if k.lower() == name]
+        return ", ".join(values) if values else default
+
+    def getheaders(self) -> list[tuple[str, str]]:
+        return list(self._headers)
+
+    # -- body ----------------------------------------------------------
+
+    def _next_chunk(self) -> bool:
+        """Step into the next chunk; False after the last one (and its trailers)."""
+        if self._chunk_left == 0 and not self._done:
+            line = self._line()
+            if not line:
+                raise IncompleteRead("the daemon closed the connection mid-response")
+            size = line.split(b";", 1)[0].strip()
+            try:
+                self._chunk_left = int(size, 16)
+            except ValueError:
+                raise ValueError(f"bad chunk size: {line[:80]!r}") from None
+            if self._chunk_left == 0:
+                while self._line() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                self._done = True
+        return not self._done
+
+    def _consumed(self, n: int, wanted: int) -> None:
+        if n == 0 and wanted:
+            if self._chunked or self._length is not None:
+                raise IncompleteRead("the daemon closed the connection mid-response")
+            self._done = True
+            return
+        if self._chunked:
+            self._chunk_left -= n
+            if self._chunk_left == 0 and self._fp.read(2) not in (b"\r\n", b"\n"):
+                raise ValueError("chunk without its CRLF")
+        elif self._length is not None:
+            self._length -= n
+            if self._length == 0:
+                self._done = True
+
+    def _limit(self, size: int) -> int:
+        """How much of ``size`` the current framing allows (0: body over)."""
+        if self._done or size <= 0:
+            return 0
+        if self._chunked:
+            return min(size, self._chunk_left) if self._next_chunk() else 0
+        if self._length is not None:
+            return min(size, self._length)
+        return size
+
+    def read1(self, size: int = CHUNK) -> bytes:
+        """Up to ``size`` bytes with at most one read from the socket."""
+        want = self._limit(size if size >= 0 else CHUNK)
+        if not want:
+            return b""
+        data = self._fp.read1(want)
+        self._consumed(len(data), want)
+        return data
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        want = self._limit(len(view))
+        if not want:
+            return 0
+        n = self._fp.readinto(view[:want])
+        self._consumed(n, want)
+        return n
+
+    def read(self, size: int | None = None) -> bytes:
+        """``size`` bytes (fewer only at the end), or the whole rest."""
+        parts = []
+        left = -1 if size is None or size < 0 else size
+        while left:
+            data = self.read1(CHUNK if left < 0 else left)
+            if not data:
+                break
+            parts.append(data)
+            if left > 0:
+                left -= len(data)
+        return b"".join(parts)
+
+    def readable(self) -> bool:
+        return True
+
+    @property
+    def closed(self) -> bool:
+        return self._fp.closed
+
+    def close(self) -> None:
+        self._fp.close()
+        self._barge_sock.close()
+
+    def __enter__(self) -> "HTTPResponse":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _connect(endpoint: Endpoint, timeout: float | None) -> socket.socket:
+    """A connected socket (TLS-wrapped when asked); connection errors as
+    :class:`DaemonUnreachable`."""
+    try:
+        if endpoint.scheme == "unix":
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(timeout)
+                sock.connect(endpoint.address)
+            except BaseException:
+                sock.close()
+                raise
+            return sock
+        sock = socket.create_connection((endpoint.address, endpoint.port), timeout)
+        if endpoint.tls.enabled:
+            try:
+                sock = endpoint.tls.context().wrap_socket(sock, server_hostname=endpoint.address)
+            except BaseException:
+                sock.close()
+                raise
+        return sock
+    except (ConnectionRefusedError, FileNotFoundError, PermissionError, socket.gaierror) as exc:
+        raise DaemonUnreachable(endpoint.url, str(exc)) from None
+
+
+def _head(method: str, path: str, headers: Mapping[str, str]) -> bytes:
+    if any(c <= " " or c == "\x7f" for c in method + path):
+        raise ValueError(f"URL can't contain control characters: {path!r}")
+    lines = [f"{method} {path} HTTP/1.1"]
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value or "\r" in name or "\n" in name or ":" in name:
+            raise ValueError(f"invalid header: {name!r}")
+        lines.append(f"{name}: {value}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 Body = bytes | IO[bytes] | Iterable[bytes] | None
@@ -173,6 +362,30 @@ def _chunks(body) -> Iterable[bytes]:
                 yield bytes(data)
 
 
+def _send_body(sock: socket.socket, head: dict[str, str], method: str, path: str, body: Body) -> None:
+    if body is None:
+        if method in ("POST", "PUT"):
+            head["Content-Length"] = "0"
+        sock.sendall(_head(method, path, head))
+    elif isinstance(body, (bytes, bytearray)):
+        head["Content-Length"] = str(len(body))
+        sock.sendall(_head(method, path, head) + bytes(body))
+    else:
+        size = _regular_file_size(body)
+        if size is not None:
+            head["Content-Length"] = str(size)
+            sock.sendall(_head(method, path, head))
+            sock.sendfile(body)  # falls back to send() on TLS sockets
+        else:
+            head["Transfer-Encoding"] = "chunked"
+            sock.sendall(_head(method, path, head))
+            for data in _chunks(body):
+                sock.sendall(b"%x\r\n" % len(data))
+                sock.sendall(data)
+                sock.sendall(b"\r\n")
+            sock.sendall(b"0\r\n\r\n")
+
+
 def send(
     endpoint: Endpoint,
     method: str,
@@ -181,75 +394,30 @@ def send(
     body: Body = None,
     headers: Mapping[str, str] | None = None,
     timeout: float | None = None,
-) -> http.client.HTTPResponse:
-    """Send one request and return the response with its body unread."""
+) -> HTTPResponse:
+    """Send one request (one connection, closed with the response) and
+    return the response with its body unread."""
     if query:
         items = query.items() if isinstance(query, Mapping) else query
         pairs = [(k, v) for k, v in items if v is not None]
         if pairs:
             path = f"{path}?{urlencode(pairs)}"
-    conn = connect(endpoint, timeout)
-    hdrs = {"User-Agent": "barge-client", "Host": "barge" if endpoint.scheme == "unix" else endpoint.address}
-    hdrs.update(headers or {})
+    head = {"Host": "barge" if endpoint.scheme == "unix" else endpoint.address, "User-Agent": "barge-client"}
+    head.update(headers or {})
+    sock = _connect(endpoint, timeout)
     try:
-        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-        for name, value in hdrs.items():
-            conn.putheader(name, value)
-        if body is None:
-            if method in ("POST", "PUT"):
-                conn.putheader("Content-Length", "0")
-            conn.endheaders()
-        elif isinstance(body, (bytes, bytearray)):
-            conn.putheader("Content-Length", str(len(body)))
-            conn.endheaders(bytes(body))
-        else:
-            size = _regular_file_size(body)
-            if size is not None:
-                conn.putheader("Content-Length", str(size))
-                conn.endheaders()
-                conn.sock.sendfile(body)  # falls back to send() on TLS sockets
-            else:
-                conn.putheader("Transfer-Encoding", "chunked")
-                conn.endheaders()
-                for data in _chunks(body):
-                    conn.sock.sendall(b"%x\r\n" % len(data))
-                    conn.sock.sendall(data)
-                    conn.sock.sendall(b"\r\n")
-                conn.sock.sendall(b"0\r\n\r\n")
-        sock = conn.sock
-        response = conn.getresponse()
-    except (ConnectionRefusedError, FileNotFoundError) as exc:
-        conn.close()
-        raise DaemonUnreachable(endpoint.url, str(exc)) from None
-    except socket.gaierror as exc:
-        conn.close()
-        raise DaemonUnreachable(endpoint.url, str(exc)) from None
-    except BrokenPipeError:
-        # The daemon stopped reading (it rejected the body): its answer says why.
         try:
-            sock = conn.sock
-            response = conn.getresponse()
-        except Exception:
-            conn.close()
-            raise
-    except PermissionError as exc:
-        conn.close()
-        raise DaemonUnreachable(endpoint.url, str(exc)) from None
-    # The response keeps the socket; closing it closes the connection.
-    response._barge_conn = conn  # type: ignore[attr-defined]
-    response._barge_sock = sock  # type: ignore[attr-defined]  (for shutdown() from another thread)
-    return response
+            _send_body(sock, head, method, path, body)
+        except BrokenPipeError:
+            pass  # the daemon stopped reading (it rejected the body): its answer says why
+        return HTTPResponse(sock, method)
+    except BaseException:
+        sock.close()
+        raise
 
 
 def open_socket(endpoint: Endpoint, timeout: float | None = None) -> socket.socket:
     """A connected socket (TLS-wrapped when asked) for a hijacked request."""
-    conn = connect(endpoint, timeout)
-    try:
-        conn.connect()
-    except (ConnectionRefusedError, FileNotFoundError, PermissionError, socket.gaierror) as exc:
-        conn.close()
-        raise DaemonUnreachable(endpoint.url, str(exc)) from None
-    sock = conn.sock
-    conn.sock = None  # the socket is ours now
+    sock = _connect(endpoint, timeout)
     sock.settimeout(None)
     return sock
