@@ -12,36 +12,16 @@ import io
 import json
 import os
 import tarfile
-import tempfile
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import Daemon, make_busybox, remove_tree, require_exec_driver, require_graph_driver, \
-    short_exec_root, test_driver
-from tests.integration.test_containers_api import create, joined, rm, run, wait_until
+from tests.conftest import Daemon
+from tests.integration.helpers import create, joined, rm, run, wait_until
 from tests.integration.test_exec_api import exec_create, exec_start
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
 GO_DIR, GO_SYMLINK = 1 << 31, 1 << 27
-
-
-@pytest.fixture(scope="module")
-def box():
-    require_exec_driver()
-    require_graph_driver(test_driver())
-    root = Path(tempfile.mkdtemp(prefix="barge-a-", dir="/tmp" if os.path.isdir("/tmp") else None))
-    d = None
-    try:
-        d = Daemon(root, test_driver())
-        make_busybox(d)
-        yield d
-    finally:
-        if d is not None:
-            d.close()
-        remove_tree(root)
-        remove_tree(short_exec_root(root))
 
 
 def sh(d: Daemon, cid: str, script: str) -> bytes:

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.integration.test_containers_api import attach, box, create, inspect, rm  # noqa: F401 (box: fixture)
+from tests.integration.helpers import attach, create, inspect, rm
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 

@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import Daemon, make_busybox, remove_tree, require_exec_driver, require_graph_driver, \
-    short_exec_root, test_driver
-from tests.integration.test_containers_api import create, inspect, rm, run
+from tests.conftest import Daemon
+from tests.integration.helpers import create, inspect, rm, run
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-
-
-@pytest.fixture(scope="module")
-def box():
-    require_exec_driver()
-    require_graph_driver(test_driver())
-    root = Path(tempfile.mkdtemp(prefix="barge-o-", dir="/tmp" if os.path.isdir("/tmp") else None))
-    d = None
-    try:
-        d = Daemon(root, test_driver())
-        make_busybox(d)
-        yield d
-    finally:
-        if d is not None:
-            d.close()
-        remove_tree(root)
-        remove_tree(short_exec_root(root))
 
 
 def commit(d: Daemon, query: str, body=None, expect: int = 201):

@@ -7,7 +7,6 @@ running (watch it again), exited meanwhile (record the exit), gone.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Daemon, make_busybox, require_exec_driver
+from tests.integration.helpers import leftovers, monitor_pid, run, wait_until
 
 
 @pytest.fixture
@@ -27,51 +27,13 @@ def kbox(daemon_factory) -> Daemon:
     return d
 
 
-def run(d: Daemon, cmd: list[str], **body) -> str:
-    body.setdefault("Image", "busybox")
-    status, _, data = d.request("POST", "/containers/create", dict(body, Cmd=cmd))
-    assert status == 201, data
-    cid = json.loads(data)["Id"]
-    status, _, data = d.request("POST", f"/containers/{cid}/start")
-    assert status == 204, data
-    return cid
-
-
 def state(d: Daemon, cid: str) -> dict:
     return d.json("GET", f"/containers/{cid}/json")["State"]
-
-
-def wait_until(predicate, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def restart_hard(d: Daemon) -> None:
     d.kill()  # SIGKILL: no clean shutdown of anything
     d.start()
-
-
-def monitor_pid(d: Daemon, cid: str) -> int:
-    return int((d.exec_root / "containers" / cid / "monitor.pid").read_text().split()[0])
-
-
-def leftovers(d: Daemon, cid: str) -> list[str]:
-    found = []
-    if (d.exec_root / "containers" / cid).exists():
-        found.append("state dir")
-    if (d.data_root / "containers" / cid).exists():
-        found.append("container dir")
-    for ctl in Path("/sys/fs/cgroup").iterdir():
-        if (ctl / "barge" / cid).exists():
-            found.append(f"cgroup {ctl.name}")
-    with open("/proc/self/mountinfo") as fh:
-        if cid in fh.read():
-            found.append("mount")
-    return found
 
 
 def follow_until(d: Daemon, cid: str, needle_after: int, timeout: float = 10.0) -> list[int]:

@@ -178,7 +178,7 @@ def test_long_exec_root_runs_and_attaches(daemon_factory):
     """A monitor's ``attach.sock`` beyond sun_path's 108 bytes: the monitor
     binds and the driver and the daemon connect through a directory fd."""
     from tests.conftest import make_busybox, require_exec_driver
-    from tests.integration.test_containers_api import UPGRADE, Raw, joined
+    from tests.integration.helpers import UPGRADE, Raw, joined
 
     require_exec_driver()
     root = daemon_factory.new_root()

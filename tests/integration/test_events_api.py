@@ -3,38 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import tempfile
 import threading
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import Daemon, make_busybox, remove_tree, require_exec_driver, require_graph_driver, \
-    short_exec_root, test_driver
-from tests.integration.test_containers_api import Raw, rm, run
+from tests.conftest import Daemon
+from tests.integration.helpers import Raw, rm, run
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-
-
-@pytest.fixture(scope="module")
-def box():
-    require_exec_driver()
-    require_graph_driver(test_driver())
-    root = Path(tempfile.mkdtemp(prefix="barge-e-", dir="/tmp" if os.path.isdir("/tmp") else None))
-    d = None
-    try:
-        d = Daemon(root, test_driver())
-        make_busybox(d)
-        yield d
-    finally:
-        if d is not None:
-            d.close()
-        remove_tree(root)
-        remove_tree(short_exec_root(root))
 
 
 def events(d: Daemon, since: float, until: float, filters: dict | None = None, expect: int = 200):

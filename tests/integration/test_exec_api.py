@@ -11,34 +11,13 @@ from __future__ import annotations
 import json
 import os
 import socket
-import tempfile
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import Daemon, make_busybox, remove_tree, require_exec_driver, require_graph_driver, \
-    short_exec_root, test_driver
-from tests.integration.test_containers_api import UPGRADE, Raw, create, frames, inspect, joined, rm, run, \
-    wait_until
+from tests.conftest import Daemon
+from tests.integration.helpers import UPGRADE, Raw, create, frames, inspect, joined, rm, run, wait_until
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-
-
-@pytest.fixture(scope="module")
-def box():
-    require_exec_driver()
-    require_graph_driver(test_driver())
-    root = Path(tempfile.mkdtemp(prefix="barge-x-", dir="/tmp" if os.path.isdir("/tmp") else None))
-    d = None
-    try:
-        d = Daemon(root, test_driver())
-        make_busybox(d)
-        yield d
-    finally:
-        if d is not None:
-            d.close()
-        remove_tree(root)
-        remove_tree(short_exec_root(root))
 
 
 @pytest.fixture(scope="module")
