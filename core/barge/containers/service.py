@@ -209,6 +209,16 @@ class ContainerService:
                 raise NotFound(f"No such container: {ref}")
             yield current
 
+    @contextlib.contextmanager
+    def _driving(self, ref: str):
+        """``(record, runtime)`` for a lifecycle change: needs the exec driver;
+        the record is re-read once its runtime lock is held."""
+        self._require_driver()
+        c = self.get(ref)
+        rt = self._rt(c.id)
+        with rt.lock:
+            yield self.store.get(c.id) or c, rt
+
     def paths(self, c: Container) -> dict[str, str]:
         d = self.store.container_dir(c.id)
         return {"dir": str(d), "hostname": str(d / "hostname"), "hosts": str(d / "hosts"),
@@ -306,11 +316,7 @@ class ContainerService:
     # -- start ------------------------------------------------------------
 
     def start(self, ref: str) -> None:
-        self._require_driver()
-        c = self.get(ref)
-        rt = self._rt(c.id)
-        with rt.lock:
-            c = self.store.get(c.id) or c
+        with self._driving(ref) as (c, rt):
             st = c.state
             if st.Paused:
                 raise Conflict("cannot start a paused container, try unpause instead")
@@ -701,11 +707,7 @@ class ContainerService:
 
     def stop(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
         """StopSignal, then SIGKILL after the timeout (``-1``: wait forever)."""
-        self._require_driver()
-        c = self.get(ref)
-        rt = self._rt(c.id)
-        with rt.lock:
-            c = self.store.get(c.id) or c
+        with self._driving(ref) as (c, rt):
             if not c.state.Running:
                 raise NotModified("container already stopped")
             self._stop_locked(c, rt, timeout, signal)
@@ -717,22 +719,13 @@ class ContainerService:
             timeout = c.config.get("StopTimeout")
             if timeout is None:
                 timeout = 10
-        c.state.HasBeenManuallyStopped = True
-        self.store.save_state(c.id, c.state)
-        self._cancel_restart(rt)
+        self._stopped_by_hand(c, rt)
         if c.state.Restarting:
-            c.state.set_stopped(c.state.ExitCode, c.state.FinishedAt)
-            self.store.save_state(c.id, c.state)
-            rt.generation += 1  # the pending restart's generation is void now
+            self._end_restarting(c, rt)
             return
         before = rt.exits
-        try:
-            self._signal(c, sig)
-            self._event("kill", c, signal=str(sig))
-            if c.state.Paused:
-                self._resume_quietly(c)
-        except Conflict:
-            pass  # it exited meanwhile
+        with contextlib.suppress(Conflict):  # it exited meanwhile
+            self._send(c, sig)
         if self._wait_exit(rt, before, timeout):
             return
         log.info("container %s did not stop within %ss after signal %d: killing it", c.short_id, timeout, sig)
@@ -742,6 +735,26 @@ class ContainerService:
         if not self._wait_exit(rt, before, KILL_WAIT):
             raise BargeError(f"container {c.id} did not exit after SIGKILL")
 
+    def _stopped_by_hand(self, c: Container, rt: _Runtime) -> None:
+        """Inside ``rt.lock``: no restart policy brings it back, none pending either."""
+        c.state.HasBeenManuallyStopped = True
+        self.store.save_state(c.id, c.state)
+        self._cancel_restart(rt)
+
+    def _end_restarting(self, c: Container, rt: _Runtime) -> None:
+        """Inside ``rt.lock``: a container waiting for its policy restart stays stopped."""
+        c.state.set_stopped(c.state.ExitCode, c.state.FinishedAt)
+        self.store.save_state(c.id, c.state)
+        rt.generation += 1  # the pending restart's generation is void now
+
+    def _send(self, c: Container, sig: int) -> None:
+        """Signal the process and record the kill; a paused one is resumed to act on it.
+        Conflict when the process is gone."""
+        self._signal(c, sig)
+        self._event("kill", c, signal=str(sig))
+        if c.state.Paused:
+            self._resume_quietly(c)
+
     def _resume_quietly(self, c: Container) -> None:
         with contextlib.suppress(BargeError):
             self.pm.hook.barge_exec_resume(container_id=c.id, state_dir=self._state_dir(c))
@@ -749,21 +762,14 @@ class ContainerService:
     def kill(self, ref: str, signal: str | None = None) -> None:
         self._require_driver()
         sig = parse_signal(signal or "KILL")
-        c = self.get(ref)
-        rt = self._rt(c.id)
-        with rt.lock:
-            c = self.store.get(c.id) or c
+        with self._driving(ref) as (c, rt):
             if not c.state.Running:
                 raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
             stop_sig = parse_signal(c.config.get("StopSignal") or "SIGTERM")
             if sig in (_signal.SIGKILL, stop_sig):
-                c.state.HasBeenManuallyStopped = True
-                self.store.save_state(c.id, c.state)
-                self._cancel_restart(rt)
+                self._stopped_by_hand(c, rt)
             if c.state.Restarting:
-                c.state.set_stopped(c.state.ExitCode, c.state.FinishedAt)
-                self.store.save_state(c.id, c.state)
-                rt.generation += 1
+                self._end_restarting(c, rt)
                 return
             before = rt.exits
             try:
@@ -777,11 +783,7 @@ class ContainerService:
                 self._wait_exit(rt, before, KILL_WAIT)
 
     def restart(self, ref: str, timeout: int | None = None, signal: str | None = None) -> None:
-        self._require_driver()
-        c = self.get(ref)
-        rt = self._rt(c.id)
-        with rt.lock:
-            c = self.store.get(c.id) or c
+        with self._driving(ref) as (c, rt):
             if c.state.Running:
                 self._stop_locked(c, rt, timeout, signal)
                 c = self.store.get(c.id) or c
@@ -790,11 +792,7 @@ class ContainerService:
         self._event("restart", c)
 
     def pause(self, ref: str) -> None:
-        self._require_driver()
-        c = self.get(ref)
-        rt = self._rt(c.id)
-        with rt.lock:
-            c = self.store.get(c.id) or c
+        with self._driving(ref) as (c, rt):
             if not c.state.Running:
                 raise Conflict(f"Container {c.id} is not running")
             if c.state.Paused:
@@ -807,11 +805,7 @@ class ContainerService:
         self._event("pause", c)
 
     def unpause(self, ref: str) -> None:
-        self._require_driver()
-        c = self.get(ref)
-        rt = self._rt(c.id)
-        with rt.lock:
-            c = self.store.get(c.id) or c
+        with self._driving(ref) as (c, rt):
             if not c.state.Paused:
                 raise Conflict(f"Container {c.id} is not paused")
             self.pm.hook.barge_exec_resume(container_id=c.id, state_dir=self._state_dir(c))
@@ -837,19 +831,14 @@ class ContainerService:
                         "Stop the container before attempting removal or force remove"
                     )
                 self._require_driver()
-                self._cancel_restart(rt)
-                c.state.HasBeenManuallyStopped = True
-                self.store.save_state(c.id, c.state)
+                self._stopped_by_hand(c, rt)
                 if c.state.Restarting:
                     c.state.set_stopped(c.state.ExitCode, c.state.FinishedAt)
                     rt.generation += 1
                 else:
                     before = rt.exits
                     with contextlib.suppress(Conflict):
-                        self._signal(c, _signal.SIGKILL)
-                        self._event("kill", c, signal=str(int(_signal.SIGKILL)))
-                        if c.state.Paused:
-                            self._resume_quietly(c)
+                        self._send(c, int(_signal.SIGKILL))
                     if not self._wait_exit(rt, before, KILL_WAIT):
                         raise BargeError(f"could not kill running container {c.id}, cannot remove")
                     c = self.store.get(c.id) or c
