@@ -11,6 +11,7 @@ import time
 from dataclasses import asdict, dataclass, fields
 
 from barge.graph.timefmt import parse_rfc3339, rfc3339_nano
+from barge.units import human_duration
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -93,34 +94,6 @@ class State:
         """moby keeps Running true while a restart policy waits to start it again."""
         self.set_stopped(exit_code, finished_at, oom)
         self.Running = self.Restarting = True
-
-
-def human_duration(seconds: float) -> str:
-    """go-units ``HumanDuration``."""
-    s = int(seconds)
-    if s < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(seconds / 3600 + 0.5)
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
 
 
 def status_string(state: State, now: float | None = None) -> str:
