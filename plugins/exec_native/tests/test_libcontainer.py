@@ -321,10 +321,12 @@ def _read_pty(master: int) -> str:
     return out.decode().replace("\r", "")
 
 
-def test_terminal_is_a_pty_of_the_containers_devpts(box):
+@pytest.mark.parametrize("variant", [{}, {"privileged": True}, {"readonly_rootfs": True}],
+                         ids=["default", "privileged", "ro"])
+def test_terminal_is_a_pty_of_the_containers_devpts(box, variant):
     script = ("[ -t 0 ] && echo is-a-tty; tty; stty size; t=$(tty); [ -c \"$t\" ] && echo tty-exists; "
               "echo reopened > \"$t\"; ls -l /dev/console | cut -c1; readlink /proc/self/fd/1")
-    spec = box.spec("sh", "-c", script)
+    spec = box.spec("sh", "-c", script, **variant)
     spec.process.terminal = True
     spec.process.console_height, spec.process.console_width = 33, 101
     ours, theirs = _console_socket()
