@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 
+from barge.units import human_duration  # go-units HumanDuration, shared with the daemon
+
 _DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 _BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
 
@@ -29,34 +31,6 @@ def human_size(size: float, precision: int = 4) -> str:
 def bytes_size(size: float) -> str:
     """go-units ``BytesSize``: binary units, ``23.47GiB``."""
     return _scaled(float(size), 1024.0, _BINARY, 4)
-
-
-def human_duration(seconds: float) -> str:
-    """go-units ``HumanDuration``: ``2 hours``, ``About a minute``."""
-    secs = int(seconds)
-    if secs < 1:
-        return "Less than a second"
-    if secs == 1:
-        return "1 second"
-    if secs < 60:
-        return f"{secs} seconds"
-    minutes = int(seconds / 60)
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = int(round(seconds / 3600))
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{int(seconds / 3600) // 24 // 365} years"
 
 
 def since(timestamp: float, now: float | None = None) -> str:
