@@ -8,7 +8,6 @@ failure is one line on stderr, and the exit status is 1 if any failed.
 from __future__ import annotations
 
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Callable, List, Optional
 
 import typer
@@ -36,6 +35,8 @@ def _each(names: list[str], op: Callable[[str], None], parallel: bool = True) ->
             return str(exc)
 
     if parallel and len(names) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=min(50, len(names))) as pool:
             results = list(pool.map(guarded, names))
     else:
@@ -133,6 +134,8 @@ def rm(
             return str(exc), exc.status == 404
         except ClientError as exc:
             return str(exc), False
+
+    from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=min(50, max(1, len(containers)))) as pool:
         results = list(pool.map(remove, containers))

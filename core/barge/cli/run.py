@@ -99,23 +99,51 @@ CREATE_KEYS = {"name", "pull", "quiet", "platform"}
 COMMAND_SETTINGS = {"help_option_names": ["--help"], "allow_interspersed_args": False}
 
 
+def _signature(flags) -> inspect.Signature:
+    """``fn(ctx, *, <flags>, image, command)`` with typer annotations."""
+    params = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)]
+    for name, kind, decls, default, help_ in flags:
+        annotation = Annotated[kind, typer.Option(*decls, help=help_, show_default=False)]
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
+    params.append(inspect.Parameter(
+        "image", inspect.Parameter.KEYWORD_ONLY,
+        annotation=Annotated[str, typer.Argument(metavar="IMAGE", show_default=False)]))
+    params.append(inspect.Parameter(
+        "command", inspect.Parameter.KEYWORD_ONLY, default=None,
+        annotation=Annotated[Optional[List[str]], typer.Argument(metavar="[COMMAND] [ARG...]", show_default=False)]))
+    return inspect.Signature(params)
+
+
+class FlagCommand:
+    """``fn(ctx, image, command, **flags)`` with a signature typer can read,
+    made when typer first asks for it: ~150 annotated flags cost a few ms
+    that every ``barge`` call (``ps`` too) paid at import otherwise."""
+
+    def __init__(self, fn, flags):
+        self._fn = fn
+        self._flags = flags
+        self._signature: inspect.Signature | None = None
+        self.__name__ = fn.__name__
+        self.__qualname__ = fn.__qualname__
+        self.__module__ = fn.__module__
+        self.__doc__ = fn.__doc__
+        self.__annotations__: dict = {}
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        if self._signature is None:
+            self._signature = _signature(self._flags)
+        return self._signature
+
+    def __call__(self, *args, **kwargs):
+        return self._fn(*args, **kwargs)
+
+
 def with_flags(flags):
     """Give ``fn(ctx, image, command, **flags)`` a signature typer can read."""
 
     def decorate(fn):
-        params = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)]
-        for name, kind, decls, default, help_ in flags:
-            annotation = Annotated[kind, typer.Option(*decls, help=help_, show_default=False)]
-            params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
-        params.append(inspect.Parameter(
-            "image", inspect.Parameter.KEYWORD_ONLY,
-            annotation=Annotated[str, typer.Argument(metavar="IMAGE", show_default=False)]))
-        params.append(inspect.Parameter(
-            "command", inspect.Parameter.KEYWORD_ONLY, default=None,
-            annotation=Annotated[Optional[List[str]], typer.Argument(metavar="[COMMAND] [ARG...]", show_default=False)]))
-        fn.__signature__ = inspect.Signature(params)
-        fn.__annotations__ = {}
-        return fn
+        return FlagCommand(fn, flags)
 
     return decorate
 
@@ -365,20 +393,9 @@ def register(app: typer.Typer, container_app: typer.Typer) -> None:
     from barge.cli.common import handles_errors
     from barge.cli.dockerflags import DockerCommand
 
-    run = with_flags(CONTAINER_FLAGS + RUN_FLAGS)(handles_errors(_copy(run_command)))
-    create = with_flags(CONTAINER_FLAGS)(handles_errors(_copy(create_command)))
+    run = with_flags(CONTAINER_FLAGS + RUN_FLAGS)(handles_errors(run_command))
+    create = with_flags(CONTAINER_FLAGS)(handles_errors(create_command))
     for target in (app, container_app):
         target.command("run", cls=DockerCommand, context_settings=COMMAND_SETTINGS)(run)
         target.command("create", cls=DockerCommand, context_settings=COMMAND_SETTINGS)(create)
 
-
-def _copy(fn):
-    """A fresh function object, so setting its signature leaves ``fn`` alone."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return fn(*args, **kwargs)
-
-    del wrapper.__wrapped__
-    return wrapper

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import platform
-import subprocess
 import sys
 from typing import Annotated, Optional
 
@@ -54,11 +52,15 @@ _ENGINE_DETAILS = ("ApiVersion", "MinAPIVersion", "GoVersion", "GitCommit", "Bui
 
 
 def _arch() -> str:
+    import platform
+
     machine = platform.machine()
     return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}.get(machine, machine)
 
 
 def _client_version(api, negotiated: str | None) -> dict:
+    import platform
+
     return {
         "Platform": {"Name": ""},
         "Version": __version__,
@@ -211,6 +213,8 @@ PLUGIN_COLUMNS = ["KIND", "NAME", "PACKAGE", "STATUS", "REASON"]
 
 def probe_locally() -> list[dict]:
     """Driver reports from a child process, so this process imports no driver."""
+    import subprocess
+
     proc = subprocess.run(
         [sys.executable, "-m", "barge.engine.plugins"], capture_output=True, text=True, timeout=120
     )
@@ -223,6 +227,8 @@ def probe_locally() -> list[dict]:
 @handles_errors
 def plugins(ctx: typer.Context) -> None:
     """List every driver found, with its status (from the daemon, or probed here)."""
+    import subprocess
+
     from barge.client.errors import DaemonUnreachable
     from barge.client.formatter import simple_table
 
