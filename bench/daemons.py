@@ -21,7 +21,11 @@ DOCKER = shutil.which("docker")
 
 
 def _scrubbed_env() -> dict[str, str]:
-    drop = ("DOCKER_DRIVER", "BARGE_GRAPH_DRIVER", "DOCKER_HOST", "BARGE_HOST", "DOCKER_API_VERSION")
+    """The caller's environment without what would point the tools elsewhere, and
+    without PYTHONDONTWRITEBYTECODE: a user's barge runs from compiled .pyc files,
+    a session with that variable set would recompile every module on every call."""
+    drop = ("DOCKER_DRIVER", "BARGE_GRAPH_DRIVER", "DOCKER_HOST", "BARGE_HOST", "DOCKER_API_VERSION",
+            "PYTHONDONTWRITEBYTECODE")
     return {k: v for k, v in os.environ.items() if k not in drop}
 
 
