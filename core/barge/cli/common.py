@@ -98,6 +98,21 @@ def _known_error(exc: Exception) -> str | None:
     return None
 
 
+def add_commands(groups: dict[str, typer.Typer], table, **settings: Any) -> None:
+    """Register every row ``(name, function, aliases, group keys[, settings])``
+    of ``table`` in each of its groups, in table order (help lists them so),
+    with ``aliases`` as hidden extra names right after it. Only the
+    registration is recorded here: ``barge.cli.lazy`` builds a command when
+    it is run."""
+    for name, fn, aliases, keys, *extra in table:
+        options = {**settings, **(extra[0] if extra else {})}
+        for key in keys:
+            group = groups[key]
+            group.command(name, **options)(fn)
+            for alias in aliases:
+                group.command(alias, hidden=True, **options)(fn)
+
+
 def out(text: str) -> None:
     sys.stdout.write(text)
     sys.stdout.flush()

@@ -12,13 +12,23 @@ from typing import Annotated, Callable, List, Optional
 
 import typer
 
-from barge.cli.common import client, fail, handles_errors, out
+from barge.cli.common import add_commands, client, fail, handles_errors, out
 
 container_app = typer.Typer(help="Manage containers.", no_args_is_help=True, rich_markup_mode=None, add_completion=False)
 
 Containers = Annotated[List[str], typer.Argument(metavar="CONTAINER...", show_default=False)]
 Container = Annotated[str, typer.Argument(metavar="CONTAINER", show_default=False)]
 DetachKeys = Annotated[str, typer.Option("--detach-keys", help="Override the key sequence for detaching a container")]
+Signal = Annotated[str, typer.Option("-s", "--signal", help="Signal to send to the container")]
+Timeout = Annotated[Optional[int], typer.Option("-t", "--timeout", help="Seconds to wait before killing the container")]
+TimeoutAlias = Annotated[Optional[int], typer.Option("--time", hidden=True)]
+
+
+def _timeout(timeout: int | None, time_: int | None) -> int | None:
+    """``--timeout``, or its old spelling ``--time``; not both."""
+    if timeout is not None and time_ is not None:
+        raise fail("conflicting options: cannot specify both --timeout and --time")
+    return timeout if timeout is not None else time_
 
 
 def _each(names: list[str], op: Callable[[str], None], parallel: bool = True) -> None:
@@ -57,15 +67,13 @@ def _each(names: list[str], op: Callable[[str], None], parallel: bool = True) ->
 def stop(
     ctx: typer.Context,
     containers: Containers,
-    signal: Annotated[str, typer.Option("-s", "--signal", help="Signal to send to the container")] = "",
-    timeout: Annotated[Optional[int], typer.Option("-t", "--timeout", help="Seconds to wait before killing the container")] = None,
-    time_: Annotated[Optional[int], typer.Option("--time", hidden=True)] = None,
+    signal: Signal = "",
+    timeout: Timeout = None,
+    time_: TimeoutAlias = None,
 ) -> None:
     """Stop one or more running containers."""
-    if timeout is not None and time_ is not None:
-        raise fail("conflicting options: cannot specify both --timeout and --time")
+    t = _timeout(timeout, time_)
     api = client(ctx)
-    t = timeout if timeout is not None else time_
     _each(containers, lambda c: api.stop(c, t, signal or None))
 
 
@@ -73,15 +81,13 @@ def stop(
 def restart(
     ctx: typer.Context,
     containers: Containers,
-    signal: Annotated[str, typer.Option("-s", "--signal", help="Signal to send to the container")] = "",
-    timeout: Annotated[Optional[int], typer.Option("-t", "--timeout", help="Seconds to wait before killing the container")] = None,
-    time_: Annotated[Optional[int], typer.Option("--time", hidden=True)] = None,
+    signal: Signal = "",
+    timeout: Timeout = None,
+    time_: TimeoutAlias = None,
 ) -> None:
     """Restart one or more containers."""
-    if timeout is not None and time_ is not None:
-        raise fail("conflicting options: cannot specify both --timeout and --time")
+    t = _timeout(timeout, time_)
     api = client(ctx)
-    t = timeout if timeout is not None else time_
     _each(containers, lambda c: api.restart(c, t, signal or None), parallel=False)
 
 
@@ -89,7 +95,7 @@ def restart(
 def kill(
     ctx: typer.Context,
     containers: Containers,
-    signal: Annotated[str, typer.Option("-s", "--signal", help="Signal to send to the container")] = "",
+    signal: Signal = "",
 ) -> None:
     """Kill one or more running containers."""
     api = client(ctx)
@@ -462,28 +468,39 @@ def exec_(
         raise typer.Exit(code)
 
 
+_BOTH = ("", "container")
+_NOT_INTERSPERSED = {"context_settings": {"allow_interspersed_args": False}}
+
+# name, function, hidden aliases, groups ("" is the top level)[, settings]
+COMMANDS = (
+    ("start", start, (), _BOTH),
+    ("attach", attach, (), _BOTH),
+    ("logs", logs, (), _BOTH),
+    ("stop", stop, (), _BOTH),
+    ("kill", kill, (), _BOTH),
+    ("restart", restart, (), _BOTH),
+    ("pause", pause, (), _BOTH),
+    ("unpause", unpause, (), _BOTH),
+    ("rm", rm, (), ("",)),
+    ("rm", rm, ("remove",), ("container",)),
+    ("wait", wait, (), _BOTH),
+    ("stats", stats, (), _BOTH),
+    ("rename", rename, (), _BOTH),
+    ("update", update, (), _BOTH),
+    ("ps", ps, (), ("",)),
+    ("top", top, (), ("",), _NOT_INTERSPERSED),
+    ("exec", exec_, (), _BOTH, _NOT_INTERSPERSED),
+    ("top", top, (), ("container",), _NOT_INTERSPERSED),
+    ("ls", ps, ("ps", "list"), ("container",)),
+    ("inspect", container_inspect, (), ("container",)),
+)
+
+
 def register(app: typer.Typer) -> None:
     """Top-level commands as docker has them, and the ``container`` group."""
     from barge.cli import run as run_cmds
     from barge.cli.dockerflags import DockerCommand
 
-    top_settings = {"allow_interspersed_args": False}
-    simple = [("start", start), ("attach", attach), ("logs", logs), ("stop", stop), ("kill", kill),
-              ("restart", restart), ("pause", pause), ("unpause", unpause), ("rm", rm), ("wait", wait),
-              ("stats", stats), ("rename", rename), ("update", update)]
-    for name, fn in simple:
-        app.command(name, cls=DockerCommand)(fn)
-        container_app.command(name, cls=DockerCommand)(fn)
-    app.command("ps", cls=DockerCommand)(ps)
-    app.command("top", cls=DockerCommand, context_settings=top_settings)(top)
-    app.command("exec", cls=DockerCommand, context_settings=top_settings)(exec_)
-    container_app.command("exec", cls=DockerCommand, context_settings=top_settings)(exec_)
-    container_app.command("top", cls=DockerCommand, context_settings=top_settings)(top)
-    container_app.command("ls", cls=DockerCommand)(ps)
-    container_app.command("ps", cls=DockerCommand, hidden=True)(ps)
-    container_app.command("list", cls=DockerCommand, hidden=True)(ps)
-    container_app.command("remove", cls=DockerCommand, hidden=True)(rm)
-    container_app.command("inspect", cls=DockerCommand)(container_inspect)
+    add_commands({"": app, "container": container_app}, COMMANDS, cls=DockerCommand)
     run_cmds.register(app, container_app)
     app.add_typer(container_app, name="container")
-

@@ -10,7 +10,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from barge.cli.common import client, fail, handles_errors, out, stdout_is_tty
+from barge.cli.common import add_commands, client, fail, handles_errors, out, stdout_is_tty
 
 image_app = typer.Typer(help="Manage images.", no_args_is_help=True, rich_markup_mode=None, add_completion=False)
 mkimage_app = typer.Typer(
@@ -314,25 +314,25 @@ def mkimage_busybox(
     out(image_id + "\n")
 
 
+# name, function, hidden aliases, groups ("" is the top level)
+COMMANDS = (
+    ("images", list_images, (), ("",)),
+    ("ls", list_images, ("list",), ("image",)),
+    ("import", import_image, (), ("", "image")),
+    ("tag", tag, (), ("", "image")),
+    ("rmi", rmi, (), ("",)),
+    ("rm", rmi, (), ("image",)),
+    ("inspect", inspect, (), ("",)),
+    ("inspect", image_inspect, (), ("image",)),
+    ("history", history, (), ("", "image")),
+    ("save", save, (), ("", "image")),
+    ("load", load, (), ("", "image")),
+    ("busybox", mkimage_busybox, (), ("mkimage",)),
+)
+
+
 def register(app: typer.Typer) -> None:
     """Add the image commands, top-level and under ``image``."""
-    app.command("images")(list_images)
-    app.command("import")(import_image)
-    app.command("tag")(tag)
-    app.command("rmi")(rmi)
-    app.command("inspect")(inspect)
-    app.command("history")(history)
-    app.command("save")(save)
-    app.command("load")(load)
-    image_app.command("ls")(list_images)
-    image_app.command("list", hidden=True)(list_images)
-    image_app.command("import")(import_image)
-    image_app.command("tag")(tag)
-    image_app.command("rm")(rmi)
-    image_app.command("inspect")(image_inspect)
-    image_app.command("history")(history)
-    image_app.command("save")(save)
-    image_app.command("load")(load)
-    mkimage_app.command("busybox")(mkimage_busybox)
+    add_commands({"": app, "image": image_app, "mkimage": mkimage_app}, COMMANDS)
     app.add_typer(image_app, name="image")
     app.add_typer(mkimage_app, name="mkimage")

@@ -8,7 +8,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from barge.cli.common import client, fail, handles_errors, out
+from barge.cli.common import add_commands, client, fail, handles_errors, out
 
 volume_app = typer.Typer(help="Manage volumes.", no_args_is_help=True, rich_markup_mode=None, add_completion=False)
 
@@ -173,14 +173,18 @@ def prune(
     out(f"{text}\nTotal reclaimed space: {units.human_size(report.get('SpaceReclaimed') or 0)}\n")
 
 
+# name, function, hidden aliases, groups
+COMMANDS = (
+    ("create", create, (), ("volume",)),
+    ("ls", ls, ("list",), ("volume",)),
+    ("inspect", inspect, (), ("volume",)),
+    ("rm", rm, ("remove",), ("volume",)),
+    ("prune", prune, (), ("volume",)),
+)
+
+
 def register(app: typer.Typer) -> None:
     from barge.cli.dockerflags import DockerCommand
 
-    volume_app.command("create", cls=DockerCommand)(create)
-    volume_app.command("ls", cls=DockerCommand)(ls)
-    volume_app.command("list", cls=DockerCommand, hidden=True)(ls)
-    volume_app.command("inspect", cls=DockerCommand)(inspect)
-    volume_app.command("rm", cls=DockerCommand)(rm)
-    volume_app.command("remove", cls=DockerCommand, hidden=True)(rm)
-    volume_app.command("prune", cls=DockerCommand)(prune)
+    add_commands({"volume": volume_app}, COMMANDS, cls=DockerCommand)
     app.add_typer(volume_app, name="volume")
