@@ -113,6 +113,48 @@ def add_commands(groups: dict[str, typer.Typer], table, **settings: Any) -> None
                 group.command(alias, hidden=True, **options)(fn)
 
 
+def parse_filters(values: list[str] | None) -> dict[str, list[str]]:
+    """``-f key=value`` flags as the API's filter map (keys lower-cased)."""
+    filters: dict[str, list[str]] = {}
+    for value in values or []:
+        key, sep, val = value.partition("=")
+        if not sep:
+            raise fail(f"bad format of filter (expected name=value): {value}")
+        filters.setdefault(key.strip().lower(), []).append(val)
+    return filters
+
+
+class NoSuchObject(Exception):
+    """A name that no kind of object has; its text is the whole error line."""
+
+
+def inspect_each(names: list[str], fetch: Callable[[str], Any], format: str | None) -> None:
+    """docker's ``inspect`` output: fetch every name, print what was found
+    (one template per object, one JSON line per object with ``json``, else
+    one indented array), then fail with every error, one line each."""
+    import json
+
+    from barge.client import formatter
+    from barge.client.errors import APIError
+
+    found, errors = [], []
+    for name in names:
+        try:
+            found.append(fetch(name))
+        except (APIError, NoSuchObject) as exc:
+            errors.append(str(exc))
+    if format and format != "json":
+        for item in found:
+            out(formatter.render_one(format, item))
+    elif format == "json":
+        for item in found:
+            out(json.dumps(item, ensure_ascii=False) + "\n")
+    else:
+        out((json.dumps(found, indent=4, ensure_ascii=False) if found else "[]") + "\n")
+    if errors:
+        raise fail("\n".join(errors))
+
+
 def out(text: str) -> None:
     sys.stdout.write(text)
     sys.stdout.flush()

@@ -12,7 +12,7 @@ from typing import Annotated, Callable, List, Optional
 
 import typer
 
-from barge.cli.common import add_commands, client, fail, handles_errors, out
+from barge.cli.common import add_commands, client, fail, handles_errors, inspect_each, out, parse_filters
 
 container_app = typer.Typer(help="Manage containers.", no_args_is_help=True, rich_markup_mode=None, add_completion=False)
 
@@ -239,16 +239,6 @@ def update(
 
 # ---------------------------------------------------------------- reading
 
-def _filters(values: list[str] | None) -> dict[str, list[str]]:
-    filters: dict[str, list[str]] = {}
-    for value in values or []:
-        key, sep, val = value.partition("=")
-        if not sep:
-            raise fail(f"bad format of filter (expected name=value): {value}")
-        filters.setdefault(key.strip().lower(), []).append(val)
-    return filters
-
-
 @handles_errors
 def ps(
     ctx: typer.Context,
@@ -273,7 +263,7 @@ def ps(
         if not quiet and not size and not size_given and ".Size" in format:
             size = True
     limit = 1 if latest and last == -1 else last
-    containers = client(ctx).containers(all=all, limit=limit, size=size, filters=_filters(filter) or None)
+    containers = client(ctx).containers(all=all, limit=limit, size=size, filters=parse_filters(filter) or None)
     rows = cf.container_rows(containers, trunc=not no_trunc)
     fmt = cf.ps_format(format, quiet, size)
     out(formatter.render(fmt, rows, cf.PS_TABLE, cf.PS_HEADERS))
@@ -354,20 +344,8 @@ def container_inspect(
     size: Annotated[bool, typer.Option("-s", "--size", help="Display total file sizes")] = False,
 ) -> None:
     """Display detailed information on one or more containers."""
-    from barge.cli.images import _print_inspected
-    from barge.client import formatter
-    from barge.client.errors import APIError
-
     api = client(ctx)
-    found, errors = [], []
-    for name in containers:
-        try:
-            found.append(api.inspect_container(name, size=size))
-        except APIError as exc:
-            errors.append(str(exc))
-    _print_inspected(found, format, formatter)
-    if errors:
-        raise fail("\n".join(errors))
+    inspect_each(containers, lambda name: api.inspect_container(name, size=size), format)
 
 
 # ---------------------------------------------------------------- streams

@@ -50,7 +50,7 @@ def events(
     until: Annotated[str, typer.Option("--until", help="Stream events until this timestamp")] = "",
 ) -> None:
     """Get real time events from the server."""
-    from barge.cli.containers import _filters
+    from barge.cli.common import parse_filters
     from barge.client import formatter
     from barge.client.timestamps import timestamp
 
@@ -64,7 +64,7 @@ def events(
         fmt = "{{json .}}"
     if fmt:
         formatter.parse_template(formatter._prepare(fmt))  # a bad template fails before streaming
-    response = client(ctx).events(since_ts, until_ts, _filters(filter) or None)
+    response = client(ctx).events(since_ts, until_ts, parse_filters(filter) or None)
     try:
         with response:
             for event in response.messages():

@@ -3,14 +3,15 @@ load and mkimage. Flags, columns and messages follow the docker CLI."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Annotated, List, Optional
 
 import typer
 
-from barge.cli.common import add_commands, client, fail, handles_errors, out, stdout_is_tty
+from barge.cli.common import (
+    NoSuchObject, add_commands, client, fail, handles_errors, inspect_each, out, parse_filters, stdout_is_tty,
+)
 
 image_app = typer.Typer(help="Manage images.", no_args_is_help=True, rich_markup_mode=None, add_completion=False)
 mkimage_app = typer.Typer(
@@ -18,16 +19,6 @@ mkimage_app = typer.Typer(
 )
 
 Format = Annotated[Optional[str], typer.Option("--format", help="Format output using a Go template, 'table' or 'json'.")]
-
-
-def _parse_filters(values: list[str] | None) -> dict[str, list[str]]:
-    filters: dict[str, list[str]] = {}
-    for value in values or []:
-        key, sep, val = value.partition("=")
-        if not sep:
-            raise fail(f"bad format of filter (expected name=value): {value}")
-        filters.setdefault(key.strip().lower(), []).append(val)
-    return filters
 
 
 @handles_errors
@@ -44,7 +35,7 @@ def list_images(
     """List images."""
     from barge.client import formatter
 
-    filters = _parse_filters(filter)
+    filters = parse_filters(filter)
     if repository:
         filters.setdefault("reference", []).append(repository)
     images = client(ctx).images(all=all, filters=filters or None)
@@ -144,7 +135,7 @@ def _inspect_one(api, kind: str | None, name: str):
         except APIError as exc:
             if exc.status != 404:
                 raise
-    raise LookupError(f"Error: No such object: {name}")
+    raise NoSuchObject(f"Error: No such object: {name}")
 
 
 @handles_errors
@@ -155,35 +146,10 @@ def inspect(
     type: Annotated[Optional[str], typer.Option("--type", help="Only inspect objects of the given type (image, container).")] = None,
 ) -> None:
     """Return low-level information on barge objects."""
-    from barge.client import formatter
-    from barge.client.errors import APIError
-
     if type is not None and type not in ("image", "container"):
         raise fail(f'"{type}" is not a valid value for --type')
     api = client(ctx)
-    found, errors = [], []
-    for name in names:
-        try:
-            found.append(_inspect_one(api, type, name))
-        except LookupError as exc:
-            errors.append(str(exc.args[0]))
-        except APIError as exc:
-            errors.append(str(exc))
-    _print_inspected(found, format, formatter)
-    if errors:
-        raise fail("\n".join(errors))
-
-
-def _print_inspected(found: list, format: str | None, formatter) -> None:
-    if format and format != "json":
-        for item in found:
-            out(formatter.render_one(format, item))
-        return
-    if format == "json":
-        for item in found:
-            out(json.dumps(item, ensure_ascii=False) + "\n")
-        return
-    out((json.dumps(found, indent=4, ensure_ascii=False) if found else "[]") + "\n")
+    inspect_each(names, lambda name: _inspect_one(api, type, name), format)
 
 
 @handles_errors
@@ -193,19 +159,7 @@ def image_inspect(
     format: Annotated[Optional[str], typer.Option("-f", "--format", help="Format output using a Go template or 'json'.")] = None,
 ) -> None:
     """Display detailed information on one or more images."""
-    from barge.client import formatter
-    from barge.client.errors import APIError
-
-    api = client(ctx)
-    found, errors = [], []
-    for name in names:
-        try:
-            found.append(api.inspect_image(name))
-        except APIError as exc:
-            errors.append(str(exc))
-    _print_inspected(found, format, formatter)
-    if errors:
-        raise fail("\n".join(errors))
+    inspect_each(names, client(ctx).inspect_image, format)
 
 
 @handles_errors

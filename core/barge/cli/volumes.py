@@ -8,7 +8,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from barge.cli.common import add_commands, client, fail, handles_errors, out
+from barge.cli.common import add_commands, client, fail, handles_errors, inspect_each, out, parse_filters
 
 volume_app = typer.Typer(help="Manage volumes.", no_args_is_help=True, rich_markup_mode=None, add_completion=False)
 
@@ -83,10 +83,9 @@ def ls(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only display volume names")] = False,
 ) -> None:
     """List volumes."""
-    from barge.cli.containers import _filters
     from barge.client import formatter
 
-    answer = client(ctx).volumes(_filters(filter) or None)
+    answer = client(ctx).volumes(parse_filters(filter) or None)
     volumes = sorted(answer.get("Volumes") or [], key=lambda v: _natural(v.get("Name", "")))
     fmt = VOLUME_QUIET if quiet else (format or VOLUME_TABLE)
     out(formatter.render(fmt, [volume_row(v) for v in volumes], VOLUME_TABLE, VOLUME_HEADERS))
@@ -108,20 +107,7 @@ def inspect(
     format: Annotated[Optional[str], typer.Option("-f", "--format", help="Format output using a custom template")] = None,
 ) -> None:
     """Display detailed information on one or more volumes."""
-    from barge.cli.images import _print_inspected
-    from barge.client import formatter
-    from barge.client.errors import APIError
-
-    api = client(ctx)
-    found, errors = [], []
-    for name in volumes:
-        try:
-            found.append(api.inspect_volume(name))
-        except APIError as exc:
-            errors.append(str(exc))
-    _print_inspected(found, format, formatter)
-    if errors:
-        raise fail("\n".join(errors))
+    inspect_each(volumes, client(ctx).inspect_volume, format)
 
 
 @handles_errors
@@ -154,10 +140,9 @@ def prune(
     force: Annotated[bool, typer.Option("-f", "--force", help="Do not prompt for confirmation")] = False,
 ) -> None:
     """Remove unused local volumes."""
-    from barge.cli.containers import _filters
     from barge.client import units
 
-    filters = _filters(filter)
+    filters = parse_filters(filter)
     warning = UNUSED_WARNING
     if all:
         if "all" in filters:
