@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import pty
+import select
 import shutil
 import subprocess
 import tarfile
@@ -82,3 +84,52 @@ def wait_for(predicate, timeout=10.0):
             return True
         time.sleep(0.05)
     return False
+
+
+def pty_run(env: dict, argv: list[str], script: list[tuple[bytes, bytes]], timeout: float = 20.0,
+            size: tuple[int, int] | None = None):
+    """Run ``argv`` on a real pty (``size`` rows x columns if given, else the
+    pty's 0x0); for each (wait_for, send) pair, read until the bytes show, then
+    type. Returns (exit code, everything read); the child is killed if it hangs."""
+    pid, fd = pty.fork()
+    if pid == 0:  # child: the command on the pty
+        try:
+            if size:
+                import fcntl
+                import struct
+                import termios
+
+                fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+            os.execve(argv[0], argv, env)
+        finally:
+            os._exit(127)
+    output = b""
+    try:
+        for needle, send in script:
+            end = time.monotonic() + timeout
+            while needle not in output and time.monotonic() < end:
+                if select.select([fd], [], [], 0.2)[0]:
+                    try:
+                        output += os.read(fd, 4096)
+                    except OSError:
+                        break
+            assert needle in output, f"never saw {needle!r}; got {output!r}"
+            if send:
+                os.write(fd, send)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    output += os.read(fd, 4096)
+                except OSError:  # EIO: the pty's other side is gone
+                    pass
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                pid = 0
+                return os.waitstatus_to_exitcode(status), output
+        raise AssertionError(f"{argv[0]} did not exit; output {output!r}")
+    finally:
+        os.close(fd)
+        if pid:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)

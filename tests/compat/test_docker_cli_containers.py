@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import pty
-import select
 import subprocess
-import time
 
 import pytest
 
-from tests.compat.conftest import DOCKER, wait_for
+from tests.compat.conftest import DOCKER, pty_run, wait_for
 from tests.conftest import make_busybox, require_exec_driver
 
 pytestmark = pytest.mark.compat
@@ -90,51 +86,8 @@ def test_wait_ps_and_friends(docker):
     assert long
 
 
-def _pty_session(env: dict, argv: list[str], script: list[tuple[bytes, bytes]], timeout: float = 20.0):
-    """Run ``argv`` on a real pty; for each (wait_for, send) pair, read until the bytes show, then type."""
-    pid, fd = pty.fork()
-    if pid == 0:  # child: the docker CLI on the pty
-        try:
-            os.execve(argv[0], argv, env)
-        finally:
-            os._exit(127)
-    output = b""
-    try:
-        for needle, send in script:
-            end = time.monotonic() + timeout
-            while needle not in output and time.monotonic() < end:
-                ready, _, _ = select.select([fd], [], [], 0.2)
-                if ready:
-                    try:
-                        output += os.read(fd, 4096)
-                    except OSError:
-                        break
-            assert needle in output, f"never saw {needle!r}; got {output!r}"
-            if send:
-                os.write(fd, send)
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:  # EIO: the pty's other side is gone
-                    chunk = b""
-                output += chunk
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                pid = 0
-                return os.waitstatus_to_exitcode(status), output
-        raise AssertionError(f"docker did not exit; output {output!r}")
-    finally:
-        os.close(fd)
-        if pid:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-
-
 def test_run_interactive_tty_in_a_real_pty(docker):
-    code, output = _pty_session(
+    code, output = pty_run(
         docker.env, [DOCKER, "run", "-it", "--rm", "busybox", "sh"],
         [(b"# ", b"echo $((6*7))\r"), (b"42", b"exit 3\r")],
     )
@@ -143,7 +96,7 @@ def test_run_interactive_tty_in_a_real_pty(docker):
 
 
 def test_run_interactive_detach_keys_leave_it_running(docker):
-    code, output = _pty_session(
+    code, output = pty_run(
         docker.env, [DOCKER, "run", "-it", "--name", "stay", "busybox", "sh"],
         [(b"# ", b"echo u$((1+1))p\r"), (b"u2p", b"\x10\x11")],
     )

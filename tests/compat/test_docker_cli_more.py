@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import os
-import pty
-import select
 import subprocess
 import tarfile
 import tempfile
@@ -15,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.compat.conftest import DOCKER, DockerCLI, wait_for
+from tests.compat.conftest import DOCKER, DockerCLI, pty_run, wait_for
 from tests.conftest import Daemon, make_busybox, remove_tree, require_exec_driver, require_graph_driver, \
     short_exec_root, test_driver
 
@@ -47,50 +45,6 @@ def box(docker):
     docker("run", "-d", "--name", "box", "busybox", "sleep", "600")
     yield "box"
     docker("rm", "-f", "box", check=False)
-
-
-def pty_run(env: dict, argv: list[str], script: list[tuple[bytes, bytes]], timeout: float = 20.0):
-    """``argv`` on a real pty (33x111); for each (wait_for, send): read until it shows, then type."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        try:
-            import fcntl
-            import struct
-            import termios
-
-            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
-            os.execve(argv[0], argv, env)
-        finally:
-            os._exit(127)
-    output = b""
-    try:
-        for needle, send in script:
-            end = time.monotonic() + timeout
-            while needle not in output and time.monotonic() < end:
-                if select.select([fd], [], [], 0.2)[0]:
-                    try:
-                        output += os.read(fd, 4096)
-                    except OSError:
-                        break
-            assert needle in output, f"never saw {needle!r}; got {output!r}"
-            os.write(fd, send)
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if select.select([fd], [], [], 0.2)[0]:
-                try:
-                    output += os.read(fd, 4096)
-                except OSError:
-                    pass
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                pid = 0
-                return os.waitstatus_to_exitcode(status), output
-        raise AssertionError(f"docker did not exit; output {output!r}")
-    finally:
-        os.close(fd)
-        if pid:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
 
 
 # ---------------------------------------------------------------------------
@@ -126,7 +80,7 @@ def test_exec_on_a_stopped_container_is_refused(docker):
 
 def test_exec_interactive_tty_in_a_real_pty(docker, box):
     code, output = pty_run(docker.env, [DOCKER, "exec", "-it", box, "sh"],
-                           [(b"# ", b"stty size; echo $((6*7)) $TERM\r"), (b"42 xterm", b"exit 5\r")])
+                           [(b"# ", b"stty size; echo $((6*7)) $TERM\r"), (b"42 xterm", b"exit 5\r")], size=(33, 111))
     assert b"33 111" in output and b"42 xterm" in output
     assert code == 5
 
