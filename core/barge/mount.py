@@ -12,9 +12,8 @@ import contextlib
 import ctypes
 import errno
 import os
-import tempfile
 from pathlib import Path
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from barge.errors import BargeError
 
@@ -32,10 +31,12 @@ MS_PRIVATE = 1 << 18
 MS_SLAVE = 1 << 19
 MS_SHARED = 1 << 20
 MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
 MNT_DETACH = 0x2
 UMOUNT_NOFOLLOW = 0x8
 
 #: mount(8) words that are flags (set, clear), the rest goes to the file system as data.
+#: The exec driver's rootfs parses its mounts with these too.
 _FLAGS = {
     "ro": (MS_RDONLY, 0), "rw": (0, MS_RDONLY),
     "nosuid": (MS_NOSUID, 0), "suid": (0, MS_NOSUID),
@@ -43,6 +44,7 @@ _FLAGS = {
     "noexec": (MS_NOEXEC, 0), "exec": (0, MS_NOEXEC),
     "sync": (MS_SYNCHRONOUS, 0), "async": (0, MS_SYNCHRONOUS),
     "noatime": (MS_NOATIME, 0), "nodiratime": (MS_NODIRATIME, 0), "relatime": (MS_RELATIME, 0),
+    "strictatime": (MS_STRICTATIME, 0),
     "bind": (MS_BIND, 0), "rbind": (MS_BIND | MS_REC, 0),
 }
 _PROPAGATION = {"private": MS_PRIVATE, "rprivate": MS_PRIVATE | MS_REC, "slave": MS_SLAVE,
@@ -174,6 +176,8 @@ def mounted(mounts, tmp_dir=None) -> Iterator[Path]:
         return
     if not mounts:
         raise ValueError("no mounts to perform")
+    import tempfile  # here: the exec driver's container init imports this module
+
     target = tempfile.mkdtemp(prefix="barge-mnt-", dir=tmp_dir)
     try:
         mount_all(mounts, target)

@@ -19,24 +19,10 @@ import os
 import stat
 from dataclasses import dataclass, field
 
+from barge.mount import parse_options  # mount(8) words: core's table, also in the container init
 from barge_exec_native.libcontainer import syscalls as sc
 from barge_exec_native.libcontainer.errors import ContainerError
 
-#: mount(8) words that are flags: (set, clear).
-_FLAGS = {
-    "ro": (sc.MS_RDONLY, 0), "rw": (0, sc.MS_RDONLY),
-    "nosuid": (sc.MS_NOSUID, 0), "suid": (0, sc.MS_NOSUID),
-    "nodev": (sc.MS_NODEV, 0), "dev": (0, sc.MS_NODEV),
-    "noexec": (sc.MS_NOEXEC, 0), "exec": (0, sc.MS_NOEXEC),
-    "strictatime": (sc.MS_STRICTATIME, 0), "noatime": (0x400, 0), "relatime": (1 << 21, 0),
-    "nodiratime": (0x800, 0), "sync": (0x10, 0), "async": (0, 0x10),
-    "bind": (sc.MS_BIND, 0), "rbind": (sc.MS_BIND | sc.MS_REC, 0),
-}
-_PROPAGATION = {
-    "private": sc.MS_PRIVATE, "rprivate": sc.MS_PRIVATE | sc.MS_REC,
-    "slave": sc.MS_SLAVE, "rslave": sc.MS_SLAVE | sc.MS_REC,
-    "shared": 1 << 20, "rshared": (1 << 20) | sc.MS_REC,
-}
 #: Flags a bind remount must keep (statvfs ST_* bits equal MS_* for these).
 _KEEP = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
 O_PATH = os.O_PATH
@@ -56,21 +42,6 @@ class Mount:
     type: str
     source: str
     options: list[str] = field(default_factory=list)
-
-
-def parse_options(options) -> tuple[int, int, str]:
-    """(flags, propagation flags, data) of mount(8) words."""
-    flags = prop = 0
-    data = []
-    for opt in options:
-        if opt in _FLAGS:
-            set_, clear = _FLAGS[opt]
-            flags = (flags | set_) & ~clear
-        elif opt in _PROPAGATION:
-            prop |= _PROPAGATION[opt]
-        else:
-            data.append(opt)
-    return flags, prop, ",".join(data)
 
 
 def system_mounts(spec) -> list[Mount]:
