@@ -23,11 +23,11 @@ import logging
 from aiohttp import web
 
 from barge.api.hijack import frame, hijack, stream_content_type
+from barge.api.proxy import proxy
 from barge.api.jobs import run_job
 from barge.api.routing import Routes, json_response, query_bool, read_json
-from barge.containers.detach import DEFAULT_DETACH_KEYS, DetachScanner, parse_detach_keys
+from barge.containers.detach import DEFAULT_DETACH_KEYS, parse_detach_keys
 from barge.containers.logs import LogOptions
-from barge.containers.monitor import EXITED, HEADER
 from barge.daemon.jobs import containers as jobs
 from barge.errors import InvalidParameter, NotFound
 
@@ -287,86 +287,13 @@ async def attach(request: web.Request) -> web.StreamResponse:
             return hj.response
         with svc.attach_session(container.id):
             stdin = args.stdin and bool(container.config.get("OpenStdin"))
-            await _proxy(hj, sock, tty=tty, stdin=stdin, stdout=args.stdout, stderr=args.stderr, keys=keys,
-                         stdin_once=bool(container.config.get("StdinOnce")))
+            await proxy(hj, sock, tty=tty, stdin=stdin, stdout=args.stdout, stderr=args.stderr, keys=keys,
+                        close_stdin=bool(container.config.get("StdinOnce")) and not tty)
         return hj.response
     except (ConnectionError, asyncio.IncompleteReadError):
         return hj.response
     finally:
         await hj.close()
-
-
-async def _proxy(hj, sock, *, tty: bool, stdin: bool, stdout: bool, stderr: bool, keys: bytes,
-                 stdin_once: bool) -> None:
-    """Client <-> monitor until the process exits, the client detaches, or the client goes.
-
-    With stdin attached, a client's EOF (its half-close) closes the
-    process's stdin when the container was created with StdinOnce and no
-    TTY, and output goes on until the exit; otherwise it ends the attach, as
-    moby's attach does. Without stdin (the docker CLI half-closes at once
-    then) it changes nothing. The monitor applies the same rule when our
-    connection to it ends (ATTACH PROTOCOL), so closing it never ends a
-    TTY's shell.
-    """
-    sock.setblocking(False)
-    m_reader, m_writer = await asyncio.open_unix_connection(sock=sock)
-    scanner = DetachScanner(keys)
-    close_stdin = stdin and stdin_once and not tty
-
-    async def client_to_monitor() -> str:
-        while True:
-            data = await hj.incoming.read(1 << 16)
-            if not data:
-                if not stdin:
-                    await hj.lost.wait()  # no stdin attached: the client's EOF means nothing
-                    return "gone"
-                if close_stdin:
-                    held = scanner.flush()
-                    if held:
-                        m_writer.write(held)
-                    if m_writer.can_write_eof():
-                        m_writer.write_eof()  # the process's stdin ends (StdinOnce)
-                return "eof"
-            if not stdin:
-                continue
-            out, detached = scanner.feed(data)
-            if out:
-                m_writer.write(out)
-                await m_writer.drain()
-            if detached:
-                return "detach"
-
-    async def monitor_to_client() -> None:
-        while True:
-            head = await m_reader.readexactly(HEADER.size)
-            stream, length = HEADER.unpack(head)
-            payload = await m_reader.readexactly(length) if length else b""
-            if stream == EXITED:
-                return
-            if (stream == 1 and not stdout) or (stream == 2 and not stderr):
-                continue
-            if not payload:
-                continue
-            await hj.write(payload if tty else frame(stream, payload))
-
-    inbound = asyncio.ensure_future(client_to_monitor())
-    outbound = asyncio.ensure_future(monitor_to_client())
-    lost = asyncio.ensure_future(hj.lost.wait())
-    try:
-        done, _ = await asyncio.wait({inbound, outbound, lost}, return_when=asyncio.FIRST_COMPLETED)
-        if inbound in done and not inbound.cancelled() and inbound.exception() is None:
-            if inbound.result() == "eof" and close_stdin and not hj.closed:
-                # half-close: keep streaming output until the process exits or the client goes
-                await asyncio.wait({outbound, lost}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (inbound, outbound, lost):
-            task.cancel()
-        await asyncio.gather(inbound, outbound, lost, return_exceptions=True)
-        m_writer.close()
-        try:
-            await m_writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
 
 
 # ---------------------------------------------------------------------------

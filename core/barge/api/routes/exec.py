@@ -13,16 +13,15 @@ whose exit code is recorded before the stream is closed, so the CLI's
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 
 from aiohttp import web
 
 from barge.api.hijack import frame, hijack, stream_content_type
+from barge.api.proxy import proxy
 from barge.api.jobs import run_job
 from barge.api.routing import Routes, json_response, read_json
-from barge.containers.detach import DEFAULT_DETACH_KEYS, DetachScanner, parse_detach_keys
-from barge.containers.monitor import EXITED, HEADER
+from barge.containers.detach import DEFAULT_DETACH_KEYS, parse_detach_keys
 from barge.daemon.jobs import exec as jobs
 from barge.errors import BargeError, InvalidParameter
 
@@ -93,8 +92,8 @@ async def start(request: web.Request) -> web.StreamResponse:
             text = (ticket.error + "\r\n").encode()
             await hj.write(text if tty else frame(1, text))
         keys = parse_detach_keys(inst.detach_keys or DEFAULT_DETACH_KEYS)
-        code = await _proxy(hj, ticket.sock, tty=tty, stdin=inst.attach_stdin, stdout=inst.attach_stdout,
-                            stderr=inst.attach_stderr, keys=keys)
+        code = await proxy(hj, ticket.sock, tty=tty, stdin=inst.attach_stdin, stdout=inst.attach_stdout,
+                           stderr=inst.attach_stderr, keys=keys, close_stdin=True)
     except (ConnectionError, asyncio.IncompleteReadError):
         pass
     finally:
@@ -105,69 +104,3 @@ async def start(request: web.Request) -> web.StreamResponse:
             await loop.run_in_executor(None, exec_svc.follow, inst)
         await hj.close()
     return hj.response
-
-
-async def _proxy(hj, sock, *, tty: bool, stdin: bool, stdout: bool, stderr: bool, keys: bytes) -> int | None:
-    """Client <-> monitor until the exit frame (its exit code), a detach, or the client's going (None).
-
-    The client's EOF closes the process's stdin (moby's ``CloseStdin`` for
-    exec) and the output goes on until the exit.
-    """
-    sock.setblocking(False)
-    m_reader, m_writer = await asyncio.open_unix_connection(sock=sock)
-    scanner = DetachScanner(keys)
-
-    async def client_to_monitor() -> str:
-        while True:
-            data = await hj.incoming.read(1 << 16)
-            if not data:
-                if stdin:
-                    held = scanner.flush()
-                    if held:
-                        m_writer.write(held)
-                    if m_writer.can_write_eof():
-                        m_writer.write_eof()
-                await hj.lost.wait()
-                return "gone"
-            if not stdin:
-                continue
-            out, detached = scanner.feed(data)
-            if out:
-                m_writer.write(out)
-                await m_writer.drain()
-            if detached:
-                return "detach"
-
-    async def monitor_to_client() -> int | None:
-        while True:
-            try:
-                head = await m_reader.readexactly(HEADER.size)
-            except asyncio.IncompleteReadError:
-                return None
-            stream, length = HEADER.unpack(head)
-            payload = await m_reader.readexactly(length) if length else b""
-            if stream == EXITED:
-                try:
-                    return int(json.loads(payload)["exit_code"])
-                except (ValueError, KeyError, TypeError):
-                    return None
-            if (stream == 1 and not stdout) or (stream == 2 and not stderr) or not payload:
-                continue
-            await hj.write(payload if tty else frame(stream, payload))
-
-    inbound = asyncio.ensure_future(client_to_monitor())
-    outbound = asyncio.ensure_future(monitor_to_client())
-    try:
-        await asyncio.wait({inbound, outbound}, return_when=asyncio.FIRST_COMPLETED)
-        if outbound.done() and not outbound.cancelled() and outbound.exception() is None:
-            return outbound.result()
-        return None
-    finally:
-        for task in (inbound, outbound):
-            task.cancel()
-        await asyncio.gather(inbound, outbound, return_exceptions=True)
-        m_writer.close()
-        try:
-            await m_writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
