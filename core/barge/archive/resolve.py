@@ -13,6 +13,7 @@ import ctypes
 import errno
 import os
 import platform
+import stat
 
 O_PATH = getattr(os, "O_PATH", 0o10000000)
 RESOLVE_NO_MAGICLINKS = 0x02
@@ -101,3 +102,42 @@ def _is_link(mode: int) -> bool:
 
 def _is_dir(mode: int) -> bool:
     return (mode & 0o170000) == 0o040000
+
+
+def resolve_in_root(root_fd: int, rel: str) -> str:
+    """The container-absolute path ``rel`` names once every symlink on it is followed inside the root.
+
+    Missing components end the walk (the rest is appended as is), as
+    moby's ``FollowSymlinkInScope`` does.
+    """
+    todo = [p for p in rel.split("/") if p not in ("", ".")]
+    done: list[str] = []
+    hops = 0
+    while todo:
+        part = todo.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        try:
+            parent = open_in_root(root_fd, "/".join(done))
+        except (FileNotFoundError, NotADirectoryError):
+            return "/" + "/".join(done + [part] + todo)
+        try:
+            try:
+                st = os.stat(part, dir_fd=parent, follow_symlinks=False)
+            except FileNotFoundError:
+                return "/" + "/".join(done + [part] + todo)
+            if stat.S_ISLNK(st.st_mode):
+                hops += 1
+                if hops > MAXSYMLINKS:
+                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), rel)
+                link = os.readlink(part, dir_fd=parent)
+                if link.startswith("/"):
+                    done = []
+                todo[:0] = [p for p in link.split("/") if p not in ("", ".")]
+                continue
+            done.append(part)
+        finally:
+            os.close(parent)
+    return "/" + "/".join(done)

@@ -37,14 +37,13 @@ from barge.archive import reader as tr
 from barge.archive.apply import clean_name
 from barge.archive.errors import ArchiveError
 from barge.archive.pack import BLOCK, header, read_xattrs
-from barge.archive.resolve import O_PATH, open_in_root
+from barge.archive.resolve import O_PATH, open_in_root, resolve_in_root
 from barge.errors import InvalidParameter, NotFound
 from barge.graph.timefmt import rfc3339_nano
 from barge.graphdriver import Mount
 
 #: Bytes of file data read per chunk.
 CHUNK = 1 << 20
-MAXSYMLINKS = 40
 
 # Go's os.FileMode type bits (io/fs), which Docker's path stat carries.
 GO_DIR = 1 << 31
@@ -153,45 +152,6 @@ def target_of(path: str) -> Target:
     return Target(clean, parent.lstrip("/"), base, follow, rebase)
 
 
-def resolve_lexically(root_fd: int, rel: str) -> str:
-    """The container-absolute path ``rel`` names once every symlink on it is followed inside the root.
-
-    Missing components end the walk (the rest is appended as is), as
-    moby's ``FollowSymlinkInScope`` does.
-    """
-    todo = [p for p in rel.split("/") if p not in ("", ".")]
-    done: list[str] = []
-    hops = 0
-    while todo:
-        part = todo.pop(0)
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        try:
-            parent = open_in_root(root_fd, "/".join(done))
-        except (FileNotFoundError, NotADirectoryError):
-            return "/" + "/".join(done + [part] + todo)
-        try:
-            try:
-                st = os.stat(part, dir_fd=parent, follow_symlinks=False)
-            except FileNotFoundError:
-                return "/" + "/".join(done + [part] + todo)
-            if stat.S_ISLNK(st.st_mode):
-                hops += 1
-                if hops > MAXSYMLINKS:
-                    raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), rel)
-                link = os.readlink(part, dir_fd=parent)
-                if link.startswith("/"):
-                    done = []
-                todo[:0] = [p for p in link.split("/") if p not in ("", ".")]
-                continue
-            done.append(part)
-        finally:
-            os.close(parent)
-    return "/" + "/".join(done)
-
-
 @contextlib.contextmanager
 def opened_target(root_fd: int, t: Target, container_name: str) -> Iterator[tuple[int, str]]:
     """``(parent O_PATH fd, base name)`` of the target; 404 in Docker's words when it is not there.
@@ -231,7 +191,7 @@ def stat_path(root_fd: int, path: str, container_name: str) -> PathStat:
         st = os.stat(base, dir_fd=fd, follow_symlinks=False)
     link = ""
     if stat.S_ISLNK(st.st_mode):
-        link = resolve_lexically(root_fd, t.abs_path.lstrip("/"))
+        link = resolve_in_root(root_fd, t.abs_path.lstrip("/"))
     name = posixpath.basename(t.abs_path) or "/"
     if path.endswith("/.") or path == ".":
         name = "."
@@ -457,7 +417,7 @@ def extract(root_fd: int, path: str, stream: BinaryIO, container_name: str, *, t
     except NotADirectoryError:
         rel = t.abs_path.lstrip("/")
         try:
-            resolved = resolve_lexically(root_fd, rel)
+            resolved = resolve_in_root(root_fd, rel)
             pfd = open_in_root(root_fd, posixpath.dirname(resolved).lstrip("/"))
             os.close(pfd)
         except (FileNotFoundError, NotADirectoryError):

@@ -15,7 +15,7 @@ import os
 import posixpath
 from dataclasses import dataclass, field
 
-from barge.archive.resolve import open_in_root
+from barge.archive.resolve import open_in_root, resolve_in_root
 from barge.errors import BargeError
 
 MAX_ID = 2**31 - 1
@@ -190,36 +190,15 @@ def make_dirs_in_root(root: str, path: str, mode: int = 0o755) -> None:
     """
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        todo = [p for p in posixpath.normpath("/" + path).split("/") if p not in ("", ".", "..")]
-        done: list[str] = []
-        hops = 0
-        while todo:
-            part = todo.pop(0)
-            if part == "..":
-                if done:
-                    done.pop()
-                continue
-            parent = open_in_root(root_fd, "/".join(done))
+        parts = [p for p in resolve_in_root(root_fd, posixpath.normpath("/" + path)).split("/") if p]
+        for depth, part in enumerate(parts):
+            parent = open_in_root(root_fd, "/".join(parts[:depth]))
             try:
-                try:
-                    st = os.stat(part, dir_fd=parent, follow_symlinks=False)
-                except FileNotFoundError:
-                    os.mkdir(part, mode, dir_fd=parent)
-                    done.append(part)
-                    continue
-                if (st.st_mode & 0o170000) == 0o120000:
-                    hops += 1
-                    if hops > 40:
-                        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
-                    target = os.readlink(part, dir_fd=parent)
-                    if target.startswith("/"):
-                        done = []
-                    todo[:0] = [p for p in target.split("/") if p not in ("", ".")]
-                    continue
-                if (st.st_mode & 0o170000) != 0o040000:
-                    raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
-                done.append(part)
+                os.mkdir(part, mode, dir_fd=parent)
+            except FileExistsError:
+                pass
             finally:
                 os.close(parent)
+        os.close(open_in_root(root_fd, "/".join(parts)))  # NotADirectoryError when it is a file
     finally:
         os.close(root_fd)
