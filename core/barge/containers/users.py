@@ -48,39 +48,34 @@ class UserNotFound(BargeError):
     """Docker's message, as ``docker run -u`` users know it (500, like moby)."""
 
 
-def parse_passwd(text: str) -> list[_Passwd]:
+def _records(text: str, fields: int) -> list[list[str]]:
+    """The colon-separated lines of a passwd/group file with at least ``fields``
+    fields and numeric ids in field 2 (and 3 for passwd); others are skipped,
+    as libc's parsers do."""
     out = []
     for line in text.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         parts = line.split(":")
-        if len(parts) < 4:
+        if len(parts) < fields:
             continue
         try:
-            uid, gid = int(parts[2]), int(parts[3])
+            for k in range(2, min(fields, 4)):
+                int(parts[k])
         except ValueError:
             continue
-        out.append(_Passwd(parts[0], uid, gid, parts[5] if len(parts) > 5 else ""))
+        out.append(parts)
     return out
+
+
+def parse_passwd(text: str) -> list[_Passwd]:
+    return [_Passwd(p[0], int(p[2]), int(p[3]), p[5] if len(p) > 5 else "") for p in _records(text, 4)]
 
 
 def parse_group(text: str) -> list[_Group]:
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        parts = line.split(":")
-        if len(parts) < 3:
-            continue
-        try:
-            gid = int(parts[2])
-        except ValueError:
-            continue
-        members = [m for m in (parts[3].split(",") if len(parts) > 3 else []) if m]
-        out.append(_Group(parts[0], gid, members))
-    return out
+    return [_Group(p[0], int(p[2]), [m for m in (p[3].split(",") if len(p) > 3 else []) if m])
+            for p in _records(text, 3)]
 
 
 def _number(text: str) -> int | None:
