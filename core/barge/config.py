@@ -16,6 +16,17 @@ looks like::
     [exec]
     driver = "native"
 
+    [network]
+    driver = "bridge"    # the network driver (barge.network_drivers)
+    bridge = "barge0"    # the default bridge's interface (--bridge)
+    bip = "172.17.0.1/16"  # its gateway address and subnet (--bip; default: a free pool)
+    mtu = 1500
+    enable_icc = true    # containers on one network may talk to each other
+    ip_masq = true       # masquerade outbound traffic
+    default_address_pools = [{base = "172.17.0.0/12", size = 16}]
+
+    [network.options.bridge]   # the driver's own options
+
     [tls]
     verify = true
     cacert = "/etc/barge/ca.pem"
@@ -55,6 +66,29 @@ class TLSConfig:
 
 
 @dataclass
+class NetworkConfig:
+    """``[network]``: the network driver and the default bridge network."""
+
+    driver: str | None = None
+    bridge: str = "barge0"
+    bip: str | None = None
+    mtu: int = 0
+    enable_icc: bool = True
+    ip_masq: bool = True
+    #: ``[{"base": "172.17.0.0/16", "size": 16}, ...]``; empty: Docker's defaults
+    default_address_pools: list[dict[str, Any]] = field(default_factory=list)
+    #: per-driver option tables: ``{"bridge": {...}}``
+    options_tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def driver_options(self, name: str) -> dict[str, Any]:
+        return dict(self.options_tables.get(name, {}))
+
+
+_NETWORK_KEYS = {"driver": str, "bridge": str, "bip": str, "mtu": int, "enable_icc": bool, "ip_masq": bool,
+                 "default_address_pools": list}
+
+
+@dataclass
 class DaemonConfig:
     data_root: Path = Path("/var/lib/barge")
     exec_root: Path = Path("/run/barge")
@@ -68,6 +102,7 @@ class DaemonConfig:
     #: Exec driver (None: ``native``) and per-driver option tables.
     exec_driver: str | None = None
     exec_options_tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    network: "NetworkConfig" = field(default_factory=lambda: NetworkConfig())
     tls: TLSConfig = field(default_factory=TLSConfig)
     debug: bool = False
     config_file: Path | None = None
@@ -124,10 +159,30 @@ def _apply_file(cfg: DaemonConfig, data: Mapping[str, Any], path: Path) -> None:
         if not isinstance(table, dict):
             raise InvalidParameter(f"{path}: [exec] {name} must be a table [exec.{name}]")
         cfg.exec_options_tables[name] = table
+    _apply_network(cfg.network, dict(data.get("network", {})), path)
     tls = data.get("tls", {})
     for key in ("verify", "cacert", "cert", "key"):
         if key in tls:
             setattr(cfg.tls, key, tls[key])
+
+
+def _apply_network(net: NetworkConfig, table: dict[str, Any], path: Path) -> None:
+    for key, kind in _NETWORK_KEYS.items():
+        if key in table:
+            value = table.pop(key)
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise InvalidParameter(f"{path}: [network] {key} must be a {kind.__name__}")
+            setattr(net, key, value)
+    options = table.pop("options", {})
+    if table:
+        raise InvalidParameter(f"{path}: [network] unknown setting(s): {', '.join(sorted(table))}")
+    for name, sub in dict(options).items():
+        if not isinstance(sub, dict):
+            raise InvalidParameter(f"{path}: [network.options] {name} must be a table [network.options.{name}]")
+        net.options_tables[name] = sub
+    for pool in net.default_address_pools:
+        if not isinstance(pool, dict) or set(pool) != {"base", "size"}:
+            raise InvalidParameter(f"{path}: [network] default_address_pools entries are {{base = \"CIDR\", size = N}}")
 
 
 def load_config(
@@ -152,6 +207,10 @@ def load_config(
 
     if overrides.get("graph_driver"):
         cfg.graph_driver, cfg.graph_driver_source = overrides.pop("graph_driver"), "command line"
+    for key in ("bridge", "bip"):
+        if overrides.get(key) is not None:
+            setattr(cfg.network, key, overrides.pop(key))
+        overrides.pop(key, None)
     tls = overrides.pop("tls", None)
     if tls:
         for key, value in tls.items():

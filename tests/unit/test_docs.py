@@ -28,3 +28,11 @@ def test_every_graph_hook_is_implemented_by_the_adapter():
     graph_hooks = [n for n in hook_names() if n.startswith("barge_graph_")]
     missing = [n for n in graph_hooks if not hasattr(GraphDriverPlugin, n)]
     assert not missing
+
+
+def test_every_network_hook_is_implemented_by_the_adapter():
+    from barge.netdriver.plugin import NetworkDriverPlugin
+
+    hooks = [n for n in hook_names() if n.startswith("barge_network_")]
+    missing = [n for n in hooks if not hasattr(NetworkDriverPlugin, n)]
+    assert not missing

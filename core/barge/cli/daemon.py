@@ -26,6 +26,8 @@ def daemon(
     tlscacert: Annotated[Optional[str], typer.Option("--tlscacert", help="Trust certs signed only by this CA.")] = None,
     tlscert: Annotated[Optional[str], typer.Option("--tlscert", help="Path to TLS certificate file.")] = None,
     tlskey: Annotated[Optional[str], typer.Option("--tlskey", help="Path to TLS key file.")] = None,
+    bridge: Annotated[Optional[str], typer.Option("-b", "--bridge", help="Interface of the default bridge network.")] = None,
+    bip: Annotated[Optional[str], typer.Option("--bip", help="The default bridge's address and subnet (CIDR).")] = None,
     debug: Annotated[Optional[bool], typer.Option("-D", "--debug", help="Enable debug mode.")] = None,
 ) -> None:
     """Run the barge daemon."""
@@ -41,6 +43,8 @@ def daemon(
             hosts=list(host) if host else None,
             pidfile=pidfile,
             debug=debug,
+            bridge=bridge,
+            bip=bip,
             tls={"verify": tlsverify, "cacert": tlscacert, "cert": tlscert, "key": tlskey},
         )
     except BargeError as exc:

@@ -16,6 +16,9 @@ Sections:
 * exec driver hooks (``barge_exec_*``): running containers, after moby's
   execdriver and runc's create/start/state/kill/delete; a container is named
   by its id and described by a :class:`barge.execdriver.ContainerSpec`.
+* network driver hooks (``barge_network_*``): bridges, links, addresses
+  and firewall rules, after libnetwork's driver API; the data is in
+  :mod:`barge.netdriver`.
 * lifecycle hooks (``barge_daemon_*``, ``barge_image_*``, ``barge_job_*``,
   ``barge_container_*``):
   notifications for extension plugins (events, metrics, audit); their return
@@ -32,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from barge.engine.job import Job
     from barge.execdriver import ContainerSpec, ExecState, ProcessSpec, Resources
     from barge.graphdriver import Change, Mount
+    from barge.netdriver import EndpointSpec, NetworkSpec, PortMapping, Published
 
 PROJECT = "barge"
 
@@ -295,6 +299,71 @@ def barge_exec_update(container_id: str, state_dir: str, resources: Resources) -
 @hookspec(firstresult=True)
 def barge_exec_status() -> list[tuple[str, str]]:
     """Return (key, value) pairs for ``barge info`` (cgroup version, driver...)."""
+
+
+# ---------------------------------------------------------------------------
+# network driver (see barge.netdriver for the data and who owns what)
+# ---------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def barge_network_name() -> str:
+    """Return the driver's name (``bridge``), as ``network create -d`` names it."""
+
+
+@hookspec(firstresult=True)
+def barge_network_status() -> list[tuple[str, str]]:
+    """Return (key, value) pairs for ``barge info``; includes ``("Firewall Backend", name)``."""
+
+
+@hookspec(firstresult=True)
+def barge_network_create(network: NetworkSpec) -> bool | None:
+    """Make ``network`` exist on the host: its interface up with the gateway
+    address, and its firewall rules. Idempotent: an interface already there
+    is reused. Raises ``barge.errors.BargeError`` with the reason when the
+    host refuses (the network is then not recorded).
+    """
+
+
+@hookspec(firstresult=True)
+def barge_network_delete(network: NetworkSpec) -> bool | None:
+    """Remove ``network``'s interface and rules; nothing left is not an error."""
+
+
+@hookspec(firstresult=True)
+def barge_network_join(network: NetworkSpec, endpoint: EndpointSpec, sandbox: str) -> bool | None:
+    """Give the sandbox (a network namespace file) ``endpoint``'s interface:
+    named ``endpoint.ifname``, with its address, MAC, the network's MTU, up,
+    and a default route via ``endpoint.gateway`` when that is set. The
+    sandbox's loopback is up already (core brings it up).
+    """
+
+
+@hookspec(firstresult=True)
+def barge_network_leave(network: NetworkSpec, endpoint: EndpointSpec, sandbox: str | None) -> bool | None:
+    """Take ``endpoint`` out: ``sandbox`` is its namespace file when the
+    container goes on running (``network disconnect``), or ``None`` when the
+    whole sandbox is being destroyed (the kernel then removes the links with
+    it; the driver drops only its own records and rules).
+    """
+
+
+@hookspec(firstresult=True)
+def barge_network_publish(network: NetworkSpec, endpoint: EndpointSpec, ports: list[PortMapping]) -> bool | None:
+    """Forward the host ports in ``ports`` (reserved by core) to ``endpoint``."""
+
+
+@hookspec(firstresult=True)
+def barge_network_unpublish(network: NetworkSpec, endpoint: EndpointSpec, ports: list[PortMapping]) -> bool | None:
+    """Stop forwarding ``ports``; rules already gone are not an error."""
+
+
+@hookspec(firstresult=True)
+def barge_network_restore(networks: list[NetworkSpec], published: list[Published]) -> bool | None:
+    """Daemon start: make the host match exactly ``networks`` (interfaces
+    present, up, addressed) and the firewall match ``networks`` plus
+    ``published`` (rebuilt from nothing, atomically where the backend can).
+    """
 
 
 # ---------------------------------------------------------------------------

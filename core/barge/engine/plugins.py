@@ -31,6 +31,7 @@ DRIVER_GROUPS = {"graph": GRAPH_GROUP, "network": NETWORK_GROUP, "exec": EXEC_GR
 
 #: Automatic selection tries these in order; others are used only when named.
 GRAPH_PRIORITY = ("overlay", "btrfs", "vfs")
+DEFAULT_NETWORK_DRIVER = "bridge"
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ def make_plugin_manager(load_extensions: bool = True) -> pluggy.PluginManager:
 def _contract_version(kind: str) -> int:
     if kind == "graph":
         from barge.graphdriver import API_VERSION
+    elif kind == "network":
+        from barge.netdriver import API_VERSION
     else:
         from barge.execdriver import API_VERSION
     return API_VERSION
@@ -232,6 +235,23 @@ def select_exec_driver(cfg: DaemonConfig) -> GraphSelection:
     report = DriverReport("exec", name, found[name].package if name in found else "?", "selected")
     try:
         plugin = load_driver_plugin("exec", name, cfg.exec_root / "exec" / name, cfg.exec_options(name))
+    except DriverNotSupported as exc:
+        report.status, report.reason = "not supported", exc.reason
+        raise
+    except DriverLoadError as exc:
+        report.status, report.reason = "error", str(exc)
+        raise
+    return GraphSelection(plugin, name, [report])
+
+
+def select_network_driver(cfg: DaemonConfig) -> GraphSelection:
+    """Load the network driver configuration names (default ``bridge``); no fallback either."""
+    name = cfg.network.driver or DEFAULT_NETWORK_DRIVER
+    found = {d.name: d for d in find_drivers("network")}
+    report = DriverReport("network", name, found[name].package if name in found else "?", "selected")
+    try:
+        plugin = load_driver_plugin("network", name, cfg.exec_root / "network" / name,
+                                    cfg.network.driver_options(name))
     except DriverNotSupported as exc:
         report.status, report.reason = "not supported", exc.reason
         raise
