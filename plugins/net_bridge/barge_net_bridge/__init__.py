@@ -1,0 +1,1 @@
+"""barge's ``bridge`` network driver: Linux bridges, veth pairs, one nftables table."""
