@@ -60,13 +60,15 @@ def root(
         os.environ.setdefault("BARGE_DEBUG", "1")
 
 
-from barge.cli import commit, containers, copy, daemon, events, images, system, volumes  # noqa: E402  (they add commands to `app`)
+from barge.cli import commit, containers, copy, daemon, events, images, networks, port, system, volumes  # noqa: E402  (they add commands to `app`)
 
 containers.register(app)
 copy.register(app, containers.container_app)
 commit.register(app, containers.container_app)
 events.register(app)
 volumes.register(app)
+networks.register(app)
+port.register(app, containers.container_app)
 images.register(app)
 system.register(app)
 daemon.register(app)

@@ -371,6 +371,10 @@ class ContainerOptions:
     privileged: bool = False
     security_opt: list[str] = field(default_factory=list)
     network: list[str] = field(default_factory=list)
+    network_alias: list[str] = field(default_factory=list)
+    ip: str = ""
+    mac_address: str = ""
+    links: list[str] = field(default_factory=list)
     publish: list[str] = field(default_factory=list)
     publish_all: bool = False
     expose: list[str] = field(default_factory=list)
@@ -601,18 +605,76 @@ def build_create_body(o: ContainerOptions, environ: Mapping[str, str] | None = N
     if o.auto_remove and restart["Name"] not in ("", "no"):
         raise OptionError("conflicting options: cannot specify both --restart and --rm")
 
-    endpoints: dict[str, dict] = {}
-    if not networks:
-        endpoints["default"] = {}
-    elif len(networks) > 1:
-        for name in networks:
-            if name in endpoints:
-                raise OptionError(f'network "{name}" is specified multiple times')
-            endpoints[name] = {}
     body = dict(config)
     body["HostConfig"] = host_config
-    body["NetworkingConfig"] = {"EndpointsConfig": endpoints}
+    body["NetworkingConfig"] = {"EndpointsConfig": endpoints_config(o)}
     return body
+
+
+# ------------------------------------------------------------------ networks
+
+LINK_REFUSED = "--link is not supported: put the containers on a user-defined network and use --network-alias"
+_MAC = re.compile(r"^(?:[0-9A-Fa-f]{2}([:-]))(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}$|^(?:[0-9A-Fa-f]{4}\.){2}[0-9A-Fa-f]{4}$")
+
+
+def is_user_defined(mode: str) -> bool:
+    """docker's ``NetworkMode.IsUserDefined``: not one of the built-in modes."""
+    return mode not in ("default", "bridge", "host", "none") and not mode.startswith("container:")
+
+
+def _endpoint(target: str, o: ContainerOptions | None) -> dict:
+    """docker's ``parseNetworkAttachmentOpt`` for one network; ``o`` carries the
+    ``--ip``/``--network-alias``/``--mac-address`` flags on the first network."""
+    if not target.strip():
+        raise OptionError("no name set for network")
+    endpoint: dict = {}
+    if o is None:
+        return endpoint
+    if o.network_alias:
+        if not is_user_defined(target):
+            raise OptionError("network-scoped aliases are only supported for user-defined networks")
+        endpoint["Aliases"] = list(o.network_alias)
+    if o.ip:
+        endpoint["IPAMConfig"] = {"IPv4Address": o.ip}
+    if o.mac_address:
+        endpoint["MacAddress"] = o.mac_address
+    return endpoint
+
+
+def endpoints_config(o: ContainerOptions) -> dict[str, dict]:
+    """``NetworkingConfig.EndpointsConfig`` as docker CLI 28's ``parseNetworkOpts``
+    builds it: the per-endpoint flags go on the first network (``default``
+    when none is named); a single network without them is left out."""
+    if o.links:
+        raise OptionError(LINK_REFUSED)
+    if o.ip:
+        import ipaddress
+
+        try:
+            ipaddress.IPv4Address(o.ip)
+        except ValueError:
+            raise OptionError(f"invalid IPv4 address: {o.ip}") from None
+    if o.mac_address and not _MAC.match(o.mac_address.strip()):
+        raise OptionError(f"{o.mac_address} is not a valid mac address")
+    networks = o.network or []
+    if not networks:
+        return {"default": _endpoint("default", o)}
+    endpoints: dict[str, dict] = {}
+    user, builtin = False, False
+    for i, name in enumerate(networks):
+        if is_user_defined(name):
+            user = True
+        else:
+            builtin = True
+        endpoint = _endpoint(name, o if i == 0 else None)
+        if name in endpoints:
+            raise OptionError(f'network "{name}" is specified multiple times')
+        if i == 0 and len(networks) == 1 and not endpoint:
+            continue
+        endpoints[name] = endpoint
+    if user and builtin:
+        raise OptionError("conflicting options: cannot attach both user-defined and non-user-defined network-modes")
+    return endpoints
 
 
 def _env_from_files(paths: list[str], environ: Mapping[str, str]) -> list[str]:

@@ -1,0 +1,103 @@
+"""Network jobs: create, list, inspect, remove, prune, connect, disconnect.
+
+Thin: each job decodes what the API handed it (filters JSON, the request
+body) and calls :class:`barge.network.service.NetworkService`
+(``services.networks``), which owns the records, addresses and drivers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from barge.errors import InvalidParameter, NotFound, Unavailable
+from barge.graph.filters import parse_filters
+
+if TYPE_CHECKING:  # pragma: no cover
+    from barge.daemon.services import Services
+    from barge.engine import Engine
+
+#: The filters ``GET /networks`` and ``POST /networks/prune`` accept (moby's
+#: ``acceptedNetworkFilters`` and the prune route's).
+LIST_FILTERS = frozenset({"dangling", "driver", "id", "label", "name", "scope", "type"})
+PRUNE_FILTERS = frozenset({"label", "label!", "until"})
+SCOPES = ("local", "swarm", "global")
+
+
+@dataclass
+class NetworkCreateArgs:
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class NetworkFiltersArgs:
+    filters: str | None = None
+
+
+@dataclass
+class NetworkInspectArgs:
+    ref: str = ""
+    verbose: bool = False
+    scope: str = ""
+
+
+@dataclass
+class NetworkRefArgs:
+    ref: str = ""
+
+
+@dataclass
+class NetworkAttachArgs:
+    """connect/disconnect: the network and the request body (``Container`` ...)."""
+
+    ref: str = ""
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+def inspect(networks, ref: str, verbose: bool = False, scope: str = "") -> dict:
+    """``GET /networks/{id}``: a network of another scope is not found, as moby answers."""
+    if scope and scope not in SCOPES:
+        raise InvalidParameter(f"invalid scope: {scope}")
+    found = networks.inspect(ref, verbose)
+    if scope and found.get("Scope", "local") != scope:
+        raise NotFound(f"network {ref} not found")
+    return found
+
+
+def attach_body(body: Any, verb: str) -> dict:
+    """The connect/disconnect body: an object naming a container."""
+    if not isinstance(body, dict):
+        raise InvalidParameter(f"invalid network {verb} request: expected a JSON object")
+    container = body.get("Container")
+    if not isinstance(container, str) or not container:
+        raise InvalidParameter(f"invalid name or ID supplied: {json.dumps(container or '')}")
+    return body
+
+
+def register(engine: "Engine", services: "Services") -> None:
+    def service():
+        """``services.networks``, looked up per job: the daemon may set it after registering."""
+        networks = getattr(services, "networks", None)
+        if networks is None:
+            raise Unavailable("networking is not available on this daemon")
+        return networks
+
+    def create(job) -> dict[str, Any]:
+        body = job.args.body
+        if not isinstance(body, dict):
+            raise InvalidParameter("invalid network create request: expected a JSON object")
+        return service().create(body)
+
+    engine.register("network_create", NetworkCreateArgs, create)
+    engine.register("network_list", NetworkFiltersArgs,
+                    lambda job: service().list(parse_filters(job.args.filters, LIST_FILTERS)))
+    engine.register("network_inspect", NetworkInspectArgs,
+                    lambda job: inspect(service(), job.args.ref, job.args.verbose, job.args.scope))
+    engine.register("network_remove", NetworkRefArgs, lambda job: service().remove(job.args.ref))
+    engine.register("network_prune", NetworkFiltersArgs,
+                    lambda job: service().prune(parse_filters(job.args.filters, PRUNE_FILTERS)))
+    engine.register("network_connect", NetworkAttachArgs,
+                    lambda job: service().connect(job.args.ref, attach_body(job.args.body, "connect")))
+    engine.register("network_disconnect", NetworkAttachArgs,
+                    lambda job: service().disconnect(job.args.ref, attach_body(job.args.body, "disconnect")))
