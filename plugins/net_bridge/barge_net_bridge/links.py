@@ -10,7 +10,8 @@ IPRoute within the function ``run_in`` calls.
 A veth's sandbox end is created directly in the sandbox (``IFLA_NET_NS_FD``
 on the peer) with its final name, MAC and MTU: no rename, no move, and the
 host never sees an ``eth0`` of its own. The host end is created already
-enslaved to the bridge and up, in the same request.
+enslaved to the bridge and up, in the same request; hairpin mode lets a
+container reach its own published port through the host.
 """
 
 from __future__ import annotations
@@ -157,10 +158,8 @@ def add_endpoint(bridge: str, host_ifname: str, sandbox_path: str, ifname: str, 
                   lambda: ipr.link("add", ifname=host_ifname, kind="veth", mtu=mtu, master=br, state="up",
                                    peer={"ifname": ifname, "net_ns_fd": fd, "address": mac, "mtu": mtu}))
             try:
-                idx = _index(ipr, host_ifname)
-                if idx is None:
-                    raise LinkNotFound(f"veth {host_ifname} vanished right after it was created")
-                _call(f"hairpin mode on {host_ifname}", lambda: ipr.brport("set", index=idx, mode=1))
+                # sysfs: one write, where netlink would need a lookup and a request (~1 ms)
+                write_sysctl(f"/sys/class/net/{host_ifname}/brport/hairpin_mode", "1")
                 netns.run_in(sandbox_path, lambda: _configure_inside(ifname, address, prefixlen, gateway))
             except BaseException:
                 with contextlib.suppress(NetlinkError):
