@@ -72,7 +72,7 @@ class BridgeDriver(NetworkDriver):
         self._networks: dict[str, NetworkSpec] = {}
         self._endpoints: dict[str, EndpointSpec] = {}
         self._ports: dict[tuple[str, str], list[PortMapping]] = {}
-        self._forwarding = "off (not needed)"
+        self._forwarding: str | None = None  # what _settle_forwarding did, for status()
 
     # -- helpers -----------------------------------------------------------
 
@@ -112,7 +112,7 @@ class BridgeDriver(NetworkDriver):
             if current != "1":
                 self._links.write_sysctl(IP_FORWARD, "1")
                 self._forwarding = "on (switched on by barge)"
-            elif not self._forwarding.startswith("on"):
+            elif not (self._forwarding or "").startswith("on"):
                 self._forwarding = "on (already on)"
         elif needed:
             self._forwarding = f"{'on' if current == '1' else 'off'} (ip_forward = false: left as it is)"
@@ -122,8 +122,12 @@ class BridgeDriver(NetworkDriver):
     # -- hooks -------------------------------------------------------------
 
     def status(self) -> list[tuple[str, str]]:
+        forwarding = self._forwarding
+        if forwarding is None:
+            current = self._links.read_sysctl(IP_FORWARD)
+            forwarding = f"{'on' if current == '1' else 'off'} (no network yet)"
         return [("Firewall Backend", "nftables"), ("Firewall Table", f"ip {self.table}"),
-                ("IP Forwarding", self._forwarding)]
+                ("IP Forwarding", forwarding)]
 
     def create(self, network: NetworkSpec) -> None:
         prefixlen = self._check(network)
