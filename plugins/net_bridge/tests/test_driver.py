@@ -91,7 +91,7 @@ def test_published_on_one_host_ip_only(lab):
 
 def test_hairpin_through_the_host(lab):
     net = lab.network()
-    (a, ea), (b, eb) = lab.attach(net), lab.attach(net)
+    (a, ea), (b, _) = lab.attach(net), lab.attach(net)
     lab.serve(a, ea.address)
     m = lab.publish(net, ea)
     # b -> gateway:host_port -> a, on the same bridge; a sees the gateway (masqueraded)
@@ -102,7 +102,7 @@ def test_hairpin_through_the_host(lab):
 
 def test_two_networks_are_isolated(lab):
     n1, n2 = lab.network(), lab.network()
-    (a, ea), (b, eb) = lab.attach(n1), lab.attach(n2)
+    (a, _), (b, eb) = lab.attach(n1), lab.attach(n2)
     lab.serve(b, eb.address)
     assert open(IP_FORWARD).read().strip() == "1"
     assert _unreachable(lab, eb.address, 8000, a)
@@ -115,7 +115,7 @@ def test_two_networks_are_isolated(lab):
 
 def test_published_port_reachable_from_another_network(lab):
     n1, n2 = lab.network(), lab.network()
-    (a, ea), (b, eb) = lab.attach(n1), lab.attach(n2)
+    (a, _), (b, eb) = lab.attach(n1), lab.attach(n2)
     lab.serve(b, eb.address)
     m = lab.publish(n2, eb)
     assert lab.connect(n1.gateway, m.host_port, a) == n2.gateway
