@@ -154,8 +154,9 @@ def test_port_lines_all_and_one():
 
 
 @pytest.mark.parametrize("private, message", [
-    ("81", "Error: No public port '81/tcp' published for web"),
-    ("443", "Error: No public port '443/tcp' published for web"),
+    ("81", "Error: No public port '81' published for web"),  # the port as typed, as docker 28 prints it
+    ("81/tcp", "Error: No public port '81/tcp' published for web"),
+    ("443", "Error: No public port '443' published for web"),
     ("80/udp", "Error: No public port '80/udp' published for web"),
     ("abc", 'Error: invalid port (abc): strconv.ParseUint: parsing "abc": invalid syntax'),
 ])

@@ -377,7 +377,7 @@ def rm(
             continue
         out(f"{name}\n")
     if failed:
-        raise typer.Exit(1)
+        raise fail("exit status 1")  # docker 28 ends with its StatusError's text
 
 
 @handles_errors

@@ -32,7 +32,7 @@ def port_lines(ports: dict | None, container: str, private: str | None = None) -
         key = f"{port}/{proto}"
         frontends = ports.get(key) or []
         if not frontends:
-            raise ValueError(f"Error: No public port '{key}' published for {container}")
+            raise ValueError(f"Error: No public port '{private}' published for {container}")  # as typed, as docker 28
         lines = [join_host_port(f.get("HostIp", ""), f.get("HostPort", "")) for f in frontends]
     else:
         for key, frontends in ports.items():
