@@ -23,6 +23,9 @@ looks like::
     mtu = 1500
     enable_icc = true    # containers on one network may talk to each other
     ip_masq = true       # masquerade outbound traffic
+    dns = ["10.0.0.2"]   # containers' resolvers when they name none (default: the host's)
+    dns_search = []
+    dns_options = []
     default_address_pools = [{base = "172.17.0.0/12", size = 16}]
 
     [network.options.bridge]   # the driver's own options
@@ -75,6 +78,10 @@ class NetworkConfig:
     mtu: int = 0
     enable_icc: bool = True
     ip_masq: bool = True
+    #: daemon-wide ``--dns``, ``--dns-search``, ``--dns-option`` (Docker's daemon.json ``dns``...)
+    dns: list[str] = field(default_factory=list)
+    dns_search: list[str] = field(default_factory=list)
+    dns_options: list[str] = field(default_factory=list)
     #: ``[{"base": "172.17.0.0/16", "size": 16}, ...]``; empty: Docker's defaults
     default_address_pools: list[dict[str, Any]] = field(default_factory=list)
     #: per-driver option tables: ``{"bridge": {...}}``
@@ -85,7 +92,7 @@ class NetworkConfig:
 
 
 _NETWORK_KEYS = {"driver": str, "bridge": str, "bip": str, "mtu": int, "enable_icc": bool, "ip_masq": bool,
-                 "default_address_pools": list}
+                 "dns": list, "dns_search": list, "dns_options": list, "default_address_pools": list}
 
 
 @dataclass

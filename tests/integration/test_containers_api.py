@@ -330,7 +330,8 @@ def test_inspect_shape_and_defaults(box):
         assert Path(doc["HostnamePath"]).read_text() == cid[:12] + "\n"
         assert doc["GraphDriver"]["Name"] == test_driver() and doc["Platform"] == "linux"
         ns = doc["NetworkSettings"]
-        assert "bridge" in ns["Networks"] and ns["IPAddress"] == "" and "not implemented yet" in ns["BargeNote"]
+        assert "bridge" in ns["Networks"] and ns["IPAddress"] == ns["Networks"]["bridge"]["IPAddress"] != ""
+        assert ns["SandboxKey"].endswith(cid) and ns["Gateway"] and ns["MacAddress"].startswith("02:42:")
         sized = box.json("GET", "/containers/shape/json?size=1")
         assert sized["SizeRw"] >= 0 and sized["SizeRootFs"] >= sized["SizeRw"]
         hostname = Raw(box, "GET", "/containers/shape/json")

@@ -185,9 +185,11 @@ def test_bad_host_config_is_400_with_dockers_words(host, message):
         create({"Image": "busybox", "HostConfig": host})
 
 
-def test_unknown_network_is_404():
-    with pytest.raises(NotFound, match="network mynet not found"):
-        create({"Image": "busybox", "HostConfig": {"NetworkMode": "mynet"}})
+def test_user_network_names_pass_through_to_the_network_service():
+    body = create({"Image": "busybox", "HostConfig": {"NetworkMode": "mynet"}})
+    assert body.host_config["NetworkMode"] == "mynet"
+    with pytest.raises(InvalidParameter, match="container:<name|id>"):
+        create({"Image": "busybox", "HostConfig": {"NetworkMode": "container:"}})
 
 
 def test_bind_source_must_exist():
@@ -489,7 +491,7 @@ def test_summary_and_inspect_shapes(fleet):
                 "HostConfig", "GraphDriver", "Mounts", "Config", "NetworkSettings"):
         assert key in doc
     assert doc["HostConfig"]["Runtime"] == "native" and doc["Name"] == "/db"
-    assert "loopback" in doc["NetworkSettings"]["BargeNote"]
+    assert "BargeNote" not in doc["NetworkSettings"] and doc["NetworkSettings"]["Ports"] == {}
     assert command_string("echo", []) == "echo"
 
 

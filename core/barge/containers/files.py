@@ -33,6 +33,38 @@ def read_text(path: str) -> str:
         return ""
 
 
+def host_resolv_path() -> str:
+    """systemd-resolved's upstream list when it runs (its stub at 127.0.0.53 is useless in a container)."""
+    upstream = "/run/systemd/resolve/resolv.conf"
+    return upstream if os.path.exists(upstream) else "/etc/resolv.conf"
+
+
+def host_nameservers() -> list[str]:
+    """The host's resolvers, loopback ones included (the embedded DNS forwards from the host)."""
+    return [ln.split()[1] for ln in read_text(host_resolv_path()).splitlines()
+            if ln.startswith("nameserver") and len(ln.split()) > 1]
+
+
+def embedded_resolv_conf(host_text: str, host: dict[str, Any]) -> str:
+    """On user-defined networks: the embedded DNS server, with the host's search and options kept."""
+    lines = host_text.splitlines()
+    search = next((ln.split()[1:] for ln in reversed(lines) if ln.startswith("search")), [])
+    options = [w for ln in lines if ln.startswith("options") for w in ln.split()[1:]
+               if not w.startswith("ndots:")]
+    if host.get("DnsSearch"):
+        search = list(host["DnsSearch"])
+    if host.get("DnsOptions"):
+        options = [o for o in host["DnsOptions"] if not o.startswith("ndots:")] + \
+            [o for o in host["DnsOptions"] if o.startswith("ndots:")][-1:]
+    if not any(o.startswith("ndots:") for o in options):
+        options.append("ndots:0")
+    out = ["nameserver 127.0.0.11"]
+    if search:
+        out.append("search " + " ".join(search))
+    out.append("options " + " ".join(options))
+    return "\n".join(out) + "\n"
+
+
 def resolv_conf(host_text: str, host: dict[str, Any]) -> str:
     """The host's resolv.conf for a container: loopback nameservers dropped (not with --network host),
     Google's when none is left (moby's default), Dns/DnsSearch/DnsOptions replacing their lines."""
@@ -59,12 +91,24 @@ def resolv_conf(host_text: str, host: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_files(directory: Path, hostname: str, host: dict[str, Any]) -> None:
-    """hostname, hosts and resolv.conf for a container with HostConfig ``host``."""
+def write_files(directory: Path, hostname: str, host: dict[str, Any], address: str = "", gateway: str = "",
+                embedded_dns: bool = False) -> None:
+    """hostname, hosts and resolv.conf for a container with HostConfig ``host``.
+
+    Written at create, and again at each start once the container's address
+    is known (before they are bind-mounted, so a rename is safe).
+    """
     write_atomic(directory / "hostname", hostname + "\n")
     hosts = (read_text("/etc/hosts") or HOSTS_BASE) if host.get("NetworkMode") == "host" else HOSTS_BASE
     for entry in host.get("ExtraHosts") or []:
         name, _, ip = entry.partition(":")
+        if ip == "host-gateway":  # Docker's name for the host's address on the container's network
+            ip = gateway or "127.0.0.1"
         hosts += f"{ip}\t{name}\n"
+    if address:
+        hosts += f"{address}\t{hostname}\n"
     write_atomic(directory / "hosts", hosts)
-    write_atomic(directory / "resolv.conf", resolv_conf(read_text("/etc/resolv.conf"), host))
+    source = read_text(host_resolv_path())
+    text = embedded_resolv_conf(source, host) if embedded_dns else resolv_conf(source, host)
+    write_atomic(directory / "resolv.conf", text)
+

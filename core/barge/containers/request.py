@@ -389,9 +389,9 @@ def normalize_host_config(host: dict[str, Any] | None, config: dict[str, Any], *
     network = host.get("NetworkMode") or "default"
     if network == "default":
         network = "bridge"
-    if network not in ("bridge", "none", "host") and not network.startswith("container:"):
-        raise NotFound(f"network {network} not found")
-    host["NetworkMode"] = network
+    if network.startswith("container:") and len(network) == len("container:"):
+        raise InvalidParameter("--network: invalid container format container:<name|id>")
+    host["NetworkMode"] = network  # user-defined networks are resolved by the network service
     host["IpcMode"] = _mode(host, "IpcMode", ("private", "shareable", "host", "none"), "private")
     host["PidMode"] = _mode(host, "PidMode", ("", "host"), "")
     host["UTSMode"] = _mode(host, "UTSMode", ("", "host"), "")

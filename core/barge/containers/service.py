@@ -169,6 +169,8 @@ class ContainerService:
         self._closing = False
         #: the volume store (:class:`barge.volumes.VolumeStore`), set by the daemon
         self.volumes = None
+        #: the network service (:class:`barge.network.service.NetworkService`), set by the daemon
+        self.networks = None
         #: ``exec_ids(container_id)``: the container's exec instances for inspect, set by the daemon
         self.exec_ids: Callable[[str], list[str]] | None = None
 
@@ -220,7 +222,13 @@ class ContainerService:
             yield self.store.get(c.id) or c, rt
 
     def paths(self, c: Container) -> dict[str, str]:
-        d = self.store.container_dir(c.id)
+        """hostname, hosts and resolv.conf; a container on another's network namespace shares its files."""
+        mode = c.host_config.get("NetworkMode") or ""
+        owner = c.id
+        if mode.startswith("container:"):
+            with contextlib.suppress(NotFound):
+                owner = self.get(mode[len("container:"):]).id
+        d = self.store.container_dir(owner)
         return {"dir": str(d), "hostname": str(d / "hostname"), "hosts": str(d / "hosts"),
                 "resolv": str(d / "resolv.conf")}
 
@@ -260,6 +268,10 @@ class ContainerService:
             full_name = names.generate_name(lambda n: self.store.name_owner(n) is not None)
         cid = secrets.token_hex(32)
         config, host = norm.config, norm.host_config
+        if self.networks is not None:
+            norm.networking_config = self.networks.check_create(full_name, config, host, norm.networking_config)
+        elif host["NetworkMode"] not in ("none", "host") and not host["NetworkMode"].startswith("container:"):
+            raise NotFound(f"network {host['NetworkMode']} not found")
         config["Image"] = image_ref
         if not config.get("Hostname"):
             config["Hostname"] = socket.gethostname() if host["NetworkMode"] == "host" else cid[:12]
@@ -310,8 +322,10 @@ class ContainerService:
         shutil.rmtree(self.store.state_dir(cid), ignore_errors=True)
         self.store.drop_journal(cid)
 
-    def _write_files(self, c: Container) -> None:
-        files.write_files(self.store.container_dir(c.id), c.config.get("Hostname") or c.id[:12], c.host_config)
+    def _write_files(self, c: Container, address: str = "", gateway: str = "", embedded_dns: bool = False) -> None:
+        host = self.networks.dns_settings(c.host_config) if self.networks is not None else c.host_config
+        files.write_files(self.store.container_dir(c.id), c.config.get("Hostname") or c.id[:12], host,
+                          address, gateway, embedded_dns)
 
     # -- start ------------------------------------------------------------
 
@@ -349,7 +363,11 @@ class ContainerService:
                 if not other.state.Running or not other.state.Pid:
                     raise Conflict(f"cannot join network namespace of a non running container: {other.id}"
                                    if kind == "net" else f"container {other.id} is not running")
-                joined[kind] = f"/proc/{other.state.Pid}/ns/{kind}"
+                sandbox = self.networks.sandbox_path(other.id) if self.networks is not None else ""
+                if kind == "net" and sandbox and os.path.exists(sandbox):
+                    joined[kind] = sandbox
+                else:
+                    joined[kind] = f"/proc/{other.state.Pid}/ns/{kind}"
         return joined
 
     def _resolve_user(self, c: Container, rootfs_mounts) -> ExecUser:
@@ -405,6 +423,7 @@ class ContainerService:
             self._exec_delete(c.id)
         mounts = self.pm.hook.barge_graph_get(layer_id=c.rw_layer)
         created = False
+        networked = False
         try:
             try:
                 user = self._resolve_user(c, mounts)
@@ -414,6 +433,15 @@ class ContainerService:
                 self._record_start_failure(c, str(exc), 128)
                 raise
             paths = self.paths(c)
+            if self.networks is not None:
+                t_net = time.monotonic()
+                sandbox = self.networks.setup(c)
+                if sandbox is not None:
+                    networked = True
+                    joined["net"] = sandbox.path
+                    gateway = next((e.gateway for e in sandbox.endpoints if e.gateway), "")
+                    self._write_files(c, sandbox.address, gateway, sandbox.embedded_dns)
+                log.debug("start %s: network %.1f ms", c.short_id, (time.monotonic() - t_net) * 1e3)
             if self.volumes is not None:
                 from barge.volumes.copyup import prepare_volumes
 
@@ -450,9 +478,19 @@ class ContainerService:
             self._watch(c.id, rt.generation)
         except BaseException:
             self._fail_pending(rt, None)
+            if networked:
+                self._network_teardown(c.id)
             with contextlib.suppress(Exception):
                 self.pm.hook.barge_graph_put(layer_id=c.rw_layer)
             raise
+
+    def _network_teardown(self, cid: str) -> None:
+        if self.networks is None:
+            return
+        try:
+            self.networks.teardown(cid)
+        except Exception:
+            log.exception("releasing the network of container %s", cid[:12])
 
     def _record_start_failure(self, c: Container, message: str, code: int) -> None:
         """moby keeps a container that failed to start in its old state, with ExitCode and Error set."""
@@ -614,6 +652,7 @@ class ContainerService:
                 rt.cond.wait(max(0.0, deadline - time.monotonic()))
             if rt.generation == generation:
                 self._exec_delete(cid)
+                self._network_teardown(cid)
                 with contextlib.suppress(Exception):
                     self.pm.hook.barge_graph_put(layer_id=c.rw_layer)
             if restart and rt.generation == generation:
@@ -853,6 +892,7 @@ class ContainerService:
             self._exec_delete(c.id)
         else:
             shutil.rmtree(self.store.state_dir(c.id), ignore_errors=True)
+        self._network_teardown(c.id)
         self.pm.hook.barge_graph_remove(layer_id=c.rw_layer)
         shutil.rmtree(self.store.container_dir(c.id), ignore_errors=True)
         if volumes and self.volumes is None:
@@ -957,7 +997,8 @@ class ContainerService:
             data = self.pm.hook.barge_graph_metadata(layer_id=c.rw_layer) or {}
         return views.inspect(c, paths=self.paths(c), graph_data=data, runtime=self.exec_driver or "",
                              size=self._size(c) if size else None,
-                             exec_ids=self.exec_ids(c.id) if self.exec_ids is not None else None)
+                             exec_ids=self.exec_ids(c.id) if self.exec_ids is not None else None,
+                             net=self.networks.container_view(c) if self.networks is not None else None)
 
     def _size(self, c: Container) -> tuple[int, int]:
         top = self.images.layers.get(c.top_layer) if c.top_layer else None
@@ -986,7 +1027,10 @@ class ContainerService:
 
         picked = filters_mod.select(self.store.all(), query, self.get, ancestors)
         now = time.time()
-        return [views.summary(c, self._size(c) if size else None, now) for c in picked]
+        if self.networks is None:
+            return [views.summary(c, self._size(c) if size else None, now) for c in picked]
+        return [views.summary(c, self._size(c) if size else None, now, self.networks.container_view(c),
+                              self.networks.summary_ports(c)) for c in picked]
 
     def logs(self, ref: str, opts: LogOptions) -> tuple[Container, LogReader]:
         c = self.get(ref)
@@ -1053,6 +1097,8 @@ class ContainerService:
                 self._reconcile_running(c, report)
             elif self.exec_driver is not None and self.store.state_dir(c.id).exists():
                 self._exec_delete(c.id)  # a daemon killed mid-start left an instance behind
+        if self.networks is not None:
+            self.networks.recover({c.id for c in self.store.all() if c.state.Running})
         if self.exec_driver is not None:
             for c in self.store.all():
                 if c.state.Running or c.state.StartedAt == "0001-01-01T00:00:00Z":

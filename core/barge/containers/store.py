@@ -199,6 +199,10 @@ class ContainerStore:
         with self.db.write() as conn:
             conn.execute("UPDATE containers SET host_config = ? WHERE id = ?", (_dump(host), container_id))
 
+    def set_network_config(self, container_id: str, networking: dict[str, Any]) -> None:
+        with self.db.write() as conn:
+            conn.execute("UPDATE containers SET network_config = ? WHERE id = ?", (_dump(networking), container_id))
+
     def rename(self, container_id: str, new_name: str) -> None:
         with self.db.write() as conn:
             owner = conn.execute("SELECT id FROM containers WHERE name = ?", (new_name,)).fetchone()

@@ -1,9 +1,8 @@
 """Docker's shapes of a container: inspect (``GET /containers/{id}/json``) and ``ps`` rows.
 
-Networking comes with issue 4: until then ``bridge`` (the default) gives a
-container its own network namespace with only ``lo`` up, and
-``NetworkSettings`` says so in ``BargeNote`` instead of showing an address
-that does not exist.
+The network part (addresses, endpoints, published ports) comes from the
+network service (:meth:`barge.network.service.NetworkService.container_view`),
+given here as ``net``; without one (no network driver) only the modes show.
 """
 
 from __future__ import annotations
@@ -13,12 +12,6 @@ from typing import Any
 
 from barge.containers.state import status_string
 from barge.containers.store import Container
-
-BRIDGE_NOTE = (
-    "bridge networking is not implemented yet: the container has its own network namespace "
-    "with only the loopback interface up"
-)
-
 
 def command_string(path: str, args: list[str]) -> str:
     """moby's list ``Command``: arguments with spaces in single quotes."""
@@ -42,19 +35,18 @@ def _networks(c: Container) -> dict[str, Any]:
     return {mode: _endpoint()}
 
 
-def network_settings(c: Container) -> dict[str, Any]:
+def network_settings(c: Container, net: dict[str, Any] | None = None) -> dict[str, Any]:
     mode = c.host_config.get("NetworkMode") or "bridge"
     pid = c.state.Pid
-    ports = {port: None for port in (c.config.get("ExposedPorts") or {})}
     out: dict[str, Any] = {
         "Bridge": "", "SandboxID": "", "SandboxKey": f"/proc/{pid}/ns/net" if pid and mode != "host" else "",
-        "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": ports,
+        "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0, "Ports": {},
         "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None, "EndpointID": "", "Gateway": "",
         "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
         "MacAddress": "", "Networks": _networks(c),
     }
-    if mode == "bridge":
-        out["BargeNote"] = BRIDGE_NOTE
+    if net is not None:
+        out.update({k: v for k, v in net.items() if not (k == "SandboxKey" and not v)})
     return out
 
 
@@ -73,7 +65,8 @@ def mounts_view(c: Container) -> list[dict[str, Any]]:
 
 
 def inspect(c: Container, *, paths: dict[str, str], graph_data: dict[str, str], runtime: str,
-            size: tuple[int, int] | None = None, exec_ids: list[str] | None = None) -> dict[str, Any]:
+            size: tuple[int, int] | None = None, exec_ids: list[str] | None = None,
+            net: dict[str, Any] | None = None) -> dict[str, Any]:
     host = dict(c.host_config)
     host.setdefault("Runtime", runtime)
     if not host.get("Runtime"):
@@ -102,14 +95,15 @@ def inspect(c: Container, *, paths: dict[str, str], graph_data: dict[str, str], 
         "GraphDriver": {"Data": graph_data or {}, "Name": c.graph_driver},
         "Mounts": mounts_view(c),
         "Config": c.config,
-        "NetworkSettings": network_settings(c),
+        "NetworkSettings": network_settings(c, net),
     }
     if size is not None:
         out["SizeRw"], out["SizeRootFs"] = size
     return out
 
 
-def summary(c: Container, size: tuple[int, int] | None = None, now: float | None = None) -> dict[str, Any]:
+def summary(c: Container, size: tuple[int, int] | None = None, now: float | None = None,
+            net: dict[str, Any] | None = None, ports: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """One row of ``GET /containers/json``."""
     now = time.time() if now is None else now
     out: dict[str, Any] = {
@@ -119,12 +113,12 @@ def summary(c: Container, size: tuple[int, int] | None = None, now: float | None
         "ImageID": c.image_id,
         "Command": command_string(c.path, c.args),
         "Created": int(c.created_unix),
-        "Ports": [],
+        "Ports": ports or [],
         "Labels": c.config.get("Labels") or {},
         "State": c.state.status,
         "Status": status_string(c.state, now),
         "HostConfig": {"NetworkMode": c.host_config.get("NetworkMode") or "bridge"},
-        "NetworkSettings": {"Networks": _networks(c)},
+        "NetworkSettings": {"Networks": net["Networks"] if net is not None else _networks(c)},
         "Mounts": mounts_view(c),
     }
     if size is not None:

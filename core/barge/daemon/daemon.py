@@ -25,8 +25,8 @@ from barge.config import DaemonConfig
 from barge.daemon.services import Services
 from barge.engine import Engine
 from barge.engine.plugins import (
-    DEFAULT_EXEC_DRIVER, DriverReport, find_drivers, make_plugin_manager, probe_drivers, register_driver,
-    select_exec_driver, select_graph_driver,
+    DEFAULT_EXEC_DRIVER, DEFAULT_NETWORK_DRIVER, DriverReport, find_drivers, make_plugin_manager, probe_drivers,
+    register_driver, select_exec_driver, select_graph_driver, select_network_driver,
 )
 
 log = logging.getLogger("barge.daemon")
@@ -66,6 +66,32 @@ def select_exec(cfg: DaemonConfig, pm) -> tuple[str | None, str]:
     return selection.name, ""
 
 
+def select_network(cfg: DaemonConfig, pm) -> tuple[str | None, str]:
+    """Register the network driver, as :func:`select_exec` does the exec driver."""
+    name = cfg.network.driver or DEFAULT_NETWORK_DRIVER
+    if cfg.network.driver is None and name not in {d.name for d in find_drivers("network")}:
+        reason = f"network driver {name!r} is not installed (pip install -e plugins/net_{name})"
+        log.warning("starting without bridge networking: %s", reason)
+        return None, reason
+    selection = select_network_driver(cfg)
+    register_driver(pm, selection.plugin, "network", selection.name)
+    return selection.name, ""
+
+
+def make_network_service(cfg: DaemonConfig, pm, db, hub, driver: str | None, error: str):
+    """The network service with its embedded DNS server (answers come from the service's records)."""
+    from barge.network.dns import EmbeddedDNS
+    from barge.network.service import NetworkService
+    from barge.network.store import NetworkStore
+
+    service = NetworkService(store=NetworkStore(db), cfg=cfg.network, pm=pm, driver=driver, driver_error=error,
+                             exec_root=cfg.exec_root,
+                             emit=lambda action, nid, attrs: hub.publish("network", action, nid, attrs))
+    service.dns = EmbeddedDNS(service.dns_lookup, service.dns_upstreams, reverse=service.dns_reverse)
+    service.dns.start()
+    return service
+
+
 def build_services(cfg: DaemonConfig) -> Services:
     """Everything a request needs, or a :class:`barge.errors.BargeError` saying why not."""
     from barge.containers.service import ContainerService
@@ -75,6 +101,7 @@ def build_services(cfg: DaemonConfig) -> Services:
     from barge.daemon.jobs import events as event_jobs
     from barge.daemon.jobs import exec as exec_jobs
     from barge.daemon.jobs import images as image_jobs
+    from barge.daemon.jobs import networks as network_jobs
     from barge.daemon.jobs import system as system_jobs
     from barge.daemon.jobs import volumes as volume_jobs
     from barge.graph.store import ImageStore
@@ -85,6 +112,7 @@ def build_services(cfg: DaemonConfig) -> Services:
     register_driver(pm, selection.plugin, "graph", selection.name)
     try:
         exec_name, exec_error = select_exec(cfg, pm)
+        net_name, net_error = select_network(cfg, pm)
     except BaseException:
         pm.hook.barge_graph_cleanup()
         raise
@@ -101,6 +129,8 @@ def build_services(cfg: DaemonConfig) -> Services:
         holder.append(containers)
         hub = event_jobs.make_hub(store, pm)
         containers.volumes = volume_jobs.make_store(store.db, cfg.data_root, hub)
+        containers.networks = make_network_service(cfg, pm, store.db, hub, net_name, net_error)
+        containers.networks.containers = containers
         store.recover()
         report = containers.recover()
         if any(report.values()):
@@ -108,10 +138,15 @@ def build_services(cfg: DaemonConfig) -> Services:
         selected = {"graph": selection.name}
         if exec_name:
             selected["exec"] = exec_name
+        if net_name:
+            selected["network"] = net_name
         reports = probe_drivers(cfg, selected=selected)
         if exec_name is None:
             reports.append(DriverReport("exec", cfg.exec_driver or DEFAULT_EXEC_DRIVER, "?", "not installed",
                                         exec_error))
+        if net_name is None:
+            reports.append(DriverReport("network", cfg.network.driver or DEFAULT_NETWORK_DRIVER, "?",
+                                        "not installed", net_error))
         services = Services(
             config=cfg,
             pm=pm,
@@ -120,6 +155,7 @@ def build_services(cfg: DaemonConfig) -> Services:
             driver_reports=reports,
             images=store,
             containers=containers,
+            networks=containers.networks,
             started_at=time.time(),
         )
         services.extra["engine_id"] = engine_id(cfg.data_root)
@@ -127,11 +163,13 @@ def build_services(cfg: DaemonConfig) -> Services:
         system_jobs.register(engine, services)
         image_jobs.register(engine, services)
         container_jobs.register(engine, services)
-        for module in (event_jobs, volume_jobs, exec_jobs, archive_jobs):
+        for module in (event_jobs, volume_jobs, network_jobs, exec_jobs, archive_jobs):
             module.register(engine, services)
     except BaseException:
         if containers is not None:
             containers.close()
+            if containers.networks is not None:
+                containers.networks.close()
         store.close()
         pm.hook.barge_graph_cleanup()
         raise
@@ -146,6 +184,8 @@ def close_services(services: Services) -> None:
     """
     if services.containers is not None:
         services.containers.close()
+    if services.networks is not None:
+        services.networks.close()
     try:
         services.pm.hook.barge_graph_cleanup()
     finally:

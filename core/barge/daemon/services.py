@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from barge.engine import Engine
     from barge.engine.plugins import DriverReport
     from barge.graph.store import ImageStore
+    from barge.network.service import NetworkService
 
 
 @dataclass
@@ -28,5 +29,6 @@ class Services:
     driver_reports: list["DriverReport"] = field(default_factory=list)
     images: "ImageStore | None" = None
     containers: "ContainerService | None" = None
+    networks: "NetworkService | None" = None
     started_at: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)

@@ -120,8 +120,50 @@ CREATE TABLE volumes (
 );
 """
 
+SCHEMA_V4 = """
+-- Networks and endpoints (issue 4). An endpoint is a running container's
+-- attachment to a network: its row *is* the address allocation (unique per
+-- network), so an address is never handed out twice and is free again the
+-- moment the row goes. Endpoints live from a container's start to its exit;
+-- recover() drops those of containers no longer running. ``state`` journals
+-- network create/remove ('creating', 'ready', 'removing') so a killed daemon
+-- finishes or undoes them at its next start.
+CREATE TABLE networks (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    driver     TEXT NOT NULL,
+    interface  TEXT NOT NULL,
+    subnet     TEXT NOT NULL,
+    gateway    TEXT NOT NULL,
+    ip_range   TEXT NOT NULL,
+    internal   INTEGER NOT NULL,
+    attachable INTEGER NOT NULL,
+    options    TEXT NOT NULL,
+    labels     TEXT NOT NULL,
+    created    TEXT NOT NULL,
+    state      TEXT NOT NULL
+);
+
+CREATE TABLE endpoints (
+    id           TEXT PRIMARY KEY,
+    network_id   TEXT NOT NULL REFERENCES networks(id),
+    container_id TEXT NOT NULL,
+    ifname       TEXT NOT NULL,
+    address      TEXT NOT NULL,
+    prefixlen    INTEGER NOT NULL,
+    mac          TEXT NOT NULL,
+    gateway      TEXT NOT NULL,
+    dns_names    TEXT NOT NULL,
+    ports        TEXT NOT NULL,
+    created      REAL NOT NULL,
+    UNIQUE (network_id, address),
+    UNIQUE (network_id, container_id)
+);
+CREATE INDEX endpoints_container ON endpoints(container_id);
+"""
+
 #: ``MIGRATIONS[n]`` brings a file at version ``n`` to ``n + 1``.
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3]
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,0 +1,206 @@
+"""Network and endpoint records in the graph db.
+
+A :class:`Network` row is journaled through ``state`` ('creating' ->
+'ready' -> 'removing'); an :class:`Endpoint` row is an address allocation
+and lives while its container runs. Writes that allocate check and insert in
+one ``BEGIN IMMEDIATE`` transaction (see :mod:`barge.network.ipam`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from barge.errors import BargeError, NotFound
+from barge.graph.db import GraphDB
+from barge.netdriver import EndpointSpec, NetworkSpec, PortMapping
+
+#: drivers that core itself provides: no interface, no driver hooks
+BUILTIN_DRIVERS = ("host", "null")
+PREDEFINED = ("bridge", "host", "none")
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+@dataclass
+class Network:
+    id: str
+    name: str
+    driver: str
+    interface: str = ""
+    subnet: str = ""
+    gateway: str = ""
+    ip_range: str = ""
+    internal: bool = False
+    attachable: bool = False
+    options: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    created: str = ""
+    state: str = "ready"
+
+    @property
+    def builtin(self) -> bool:
+        return self.driver in BUILTIN_DRIVERS
+
+    @property
+    def predefined(self) -> bool:
+        return self.name in PREDEFINED
+
+    @property
+    def user_defined(self) -> bool:
+        """Docker's ``IsUserDefined``: only these get the embedded DNS server."""
+        return not self.predefined
+
+    @property
+    def prefixlen(self) -> int:
+        return int(self.subnet.partition("/")[2] or 0)
+
+    def spec(self, default_mtu: int = 0) -> NetworkSpec:
+        opts = self.options
+        mtu = int(opts.get("com.docker.network.driver.mtu") or default_mtu or 0)
+        return NetworkSpec(
+            id=self.id, name=self.name, interface=self.interface, subnet=self.subnet, gateway=self.gateway,
+            internal=self.internal, icc=_flag(opts.get("com.docker.network.bridge.enable_icc"), True),
+            masquerade=_flag(opts.get("com.docker.network.bridge.enable_ip_masquerade"), True),
+            mtu=mtu, options=dict(opts),
+        )
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return str(value).lower() in ("1", "true", "yes", "on")
+
+
+@dataclass
+class Endpoint:
+    id: str
+    network_id: str
+    container_id: str
+    ifname: str
+    address: str
+    prefixlen: int
+    mac: str
+    gateway: str
+    dns_names: list[str] = field(default_factory=list)
+    ports: list[PortMapping] = field(default_factory=list)
+
+    def spec(self) -> EndpointSpec:
+        return EndpointSpec(id=self.id, network_id=self.network_id, container_id=self.container_id,
+                            ifname=self.ifname, address=self.address, prefixlen=self.prefixlen, mac=self.mac,
+                            gateway=self.gateway)
+
+
+def _network(row) -> Network:
+    return Network(id=row["id"], name=row["name"], driver=row["driver"], interface=row["interface"],
+                   subnet=row["subnet"], gateway=row["gateway"], ip_range=row["ip_range"],
+                   internal=bool(row["internal"]), attachable=bool(row["attachable"]),
+                   options=json.loads(row["options"]), labels=json.loads(row["labels"]), created=row["created"],
+                   state=row["state"])
+
+
+def _endpoint(row) -> Endpoint:
+    return Endpoint(id=row["id"], network_id=row["network_id"], container_id=row["container_id"],
+                    ifname=row["ifname"], address=row["address"], prefixlen=row["prefixlen"], mac=row["mac"],
+                    gateway=row["gateway"], dns_names=json.loads(row["dns_names"]),
+                    ports=[PortMapping.from_dict(p) for p in json.loads(row["ports"])])
+
+
+class AddressInUse(BargeError):
+    status = 409
+
+
+class NetworkStore:
+    def __init__(self, db: GraphDB):
+        self.db = db
+
+    # -- networks -----------------------------------------------------------
+
+    def networks(self, states: tuple[str, ...] = ("ready",)) -> list[Network]:
+        marks = ",".join("?" * len(states))
+        rows = self.db.query(f"SELECT * FROM networks WHERE state IN ({marks}) ORDER BY created, name", states)
+        return [_network(r) for r in rows]
+
+    def get(self, network_id: str) -> Network | None:
+        row = self.db.query_one("SELECT * FROM networks WHERE id = ?", (network_id,))
+        return _network(row) if row else None
+
+    def resolve(self, ref: str) -> Network:
+        """By full id, then exact name, then unique id prefix (Docker's order)."""
+        for sql, arg in (("id = ?", ref), ("name = ?", ref)):
+            row = self.db.query_one(f"SELECT * FROM networks WHERE {sql} AND state = 'ready'", (arg,))
+            if row:
+                return _network(row)
+        if ref:
+            rows = self.db.query("SELECT * FROM networks WHERE id LIKE ? AND state = 'ready'", (ref + "%",))
+            if len(rows) == 1:
+                return _network(rows[0])
+            if len(rows) > 1:
+                from barge.errors import InvalidParameter
+
+                raise InvalidParameter(f"network {ref} is ambiguous ({len(rows)} matches found based on ID prefix)")
+        raise NotFound(f"network {ref} not found")
+
+    def insert(self, n: Network) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT INTO networks (id, name, driver, interface, subnet, gateway, ip_range, internal, attachable,"
+                " options, labels, created, state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (n.id, n.name, n.driver, n.interface, n.subnet, n.gateway, n.ip_range, int(n.internal),
+                 int(n.attachable), _dump(n.options), _dump(n.labels), n.created, n.state))
+
+    def set_state(self, network_id: str, state: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("UPDATE networks SET state = ? WHERE id = ?", (state, network_id))
+
+    def update_address(self, network_id: str, interface: str, subnet: str, gateway: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("UPDATE networks SET interface = ?, subnet = ?, gateway = ?, ip_range = '' WHERE id = ?",
+                         (interface, subnet, gateway, network_id))
+
+    def delete(self, network_id: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM endpoints WHERE network_id = ?", (network_id,))
+            conn.execute("DELETE FROM networks WHERE id = ?", (network_id,))
+
+    def begin_remove(self, network_id: str) -> list[Endpoint]:
+        """Mark a network 'removing' unless it has endpoints; returns them (then nothing is marked)."""
+        with self.db.write() as conn:
+            rows = conn.execute("SELECT * FROM endpoints WHERE network_id = ?", (network_id,)).fetchall()
+            if not rows:
+                conn.execute("UPDATE networks SET state = 'removing' WHERE id = ?", (network_id,))
+        return [_endpoint(r) for r in rows]
+
+    # -- endpoints ----------------------------------------------------------
+
+    def endpoints(self, *, network_id: str | None = None, container_id: str | None = None) -> list[Endpoint]:
+        if network_id is not None:
+            rows = self.db.query("SELECT * FROM endpoints WHERE network_id = ? ORDER BY created", (network_id,))
+        elif container_id is not None:
+            rows = self.db.query("SELECT * FROM endpoints WHERE container_id = ? ORDER BY ifname", (container_id,))
+        else:
+            rows = self.db.query("SELECT * FROM endpoints ORDER BY created")
+        return [_endpoint(r) for r in rows]
+
+    def used_addresses(self, conn, network_id: str) -> set[str]:
+        return {r[0] for r in conn.execute("SELECT address FROM endpoints WHERE network_id = ?", (network_id,))}
+
+    def insert_endpoint(self, conn, e: Endpoint) -> None:
+        conn.execute(
+            "INSERT INTO endpoints (id, network_id, container_id, ifname, address, prefixlen, mac, gateway,"
+            " dns_names, ports, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (e.id, e.network_id, e.container_id, e.ifname, e.address, e.prefixlen, e.mac, e.gateway,
+             _dump(e.dns_names), _dump([p.to_dict() for p in e.ports]), time.time()))
+
+    def set_ports(self, endpoint_id: str, ports: list[PortMapping]) -> None:
+        with self.db.write() as conn:
+            conn.execute("UPDATE endpoints SET ports = ? WHERE id = ?",
+                         (_dump([p.to_dict() for p in ports]), endpoint_id))
+
+    def delete_endpoint(self, endpoint_id: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM endpoints WHERE id = ?", (endpoint_id,))

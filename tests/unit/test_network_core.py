@@ -1,0 +1,291 @@
+"""Core network logic with a recording fake driver: IPAM, ports, records, recovery.
+
+Sandboxes are real namespace files (cheap, root); no link, bridge or rule
+is made on the host: the fake driver only records what it was asked.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import types
+from pathlib import Path
+
+import pytest
+
+from barge import netns
+from barge.config import NetworkConfig
+from barge.engine.hookspecs import hookimpl
+from barge.engine.plugins import make_plugin_manager
+from barge.errors import Conflict, Forbidden, InvalidParameter, NotFound
+from barge.graph.db import GraphDB
+from barge.network import ipam, ports
+from barge.network.service import NetworkService, dns_name_problem
+from barge.network.store import NetworkStore
+
+
+class FakeNet:
+    def __init__(self):
+        self.calls = []
+
+    @hookimpl
+    def barge_network_create(self, network):
+        self.calls.append(("create", network.name))
+        return True
+
+    @hookimpl
+    def barge_network_delete(self, network):
+        self.calls.append(("delete", network.name))
+        return True
+
+    @hookimpl
+    def barge_network_join(self, network, endpoint, sandbox):
+        assert netns.is_netns(sandbox)
+        self.calls.append(("join", network.name, endpoint.ifname, endpoint.address, endpoint.gateway))
+        return True
+
+    @hookimpl
+    def barge_network_leave(self, network, endpoint, sandbox):
+        self.calls.append(("leave", network.name, endpoint.address, sandbox))
+        return True
+
+    @hookimpl
+    def barge_network_publish(self, network, endpoint, ports):
+        self.calls.append(("publish", network.name, [(p.host_port, p.container_port) for p in ports]))
+        return True
+
+    @hookimpl
+    def barge_network_unpublish(self, network, endpoint, ports):
+        self.calls.append(("unpublish", network.name))
+        return True
+
+    @hookimpl
+    def barge_network_restore(self, networks, published):
+        self.calls.append(("restore", sorted(n.name for n in networks), len(published)))
+        return True
+
+
+class FakeContainers:
+    """Just enough of the container service for connect/disconnect and names."""
+
+    def __init__(self):
+        self.records = {}
+        self.store = types.SimpleNamespace(all=lambda: list(self.records.values()), get=self.records.get,
+                                           set_network_config=self._set)
+
+    def _set(self, cid, cfg):
+        self.records[cid].network_config = cfg
+
+    def add(self, name, mode="bridge", endpoints=None, exposed=None, bindings=None, running=False):
+        cid = secrets.token_hex(32)
+        c = types.SimpleNamespace(id=cid, name="/" + name, host_config={"NetworkMode": mode, "PortBindings": bindings},
+                                  config={"Hostname": cid[:12], "ExposedPorts": exposed},
+                                  network_config={"EndpointsConfig": endpoints or {}},
+                                  state=types.SimpleNamespace(Running=running))
+        self.records[cid] = c
+        return c
+
+    def locked(self, ref):
+        import contextlib
+
+        @contextlib.contextmanager
+        def held():
+            for c in self.records.values():
+                if c.id.startswith(ref) or c.name == "/" + ref:
+                    yield c
+                    return
+            raise NotFound(f"No such container: {ref}")
+        return held()
+
+
+@pytest.fixture
+def env(tmp_path):
+    tag = secrets.token_hex(3)
+    run = Path(f"/run/bt-nc-{tag}")
+    db = GraphDB(tmp_path / "barge.db")
+    pm = make_plugin_manager(load_extensions=False)
+    fake = FakeNet()
+    pm.register(fake, name="network:fake")
+    cfg = NetworkConfig(bridge=f"bt{tag}", default_address_pools=[{"base": "10.213.0.0/16", "size": 24}])
+    svc = NetworkService(store=NetworkStore(db), cfg=cfg, pm=pm, driver="bridge", exec_root=run)
+    svc.containers = FakeContainers()
+    svc.recover(set())
+    yield types.SimpleNamespace(svc=svc, fake=fake, db=db, run=run, containers=svc.containers)
+    for entry in os.listdir(run / "netns") if (run / "netns").exists() else []:
+        netns.remove(run / "netns" / entry)
+    svc.close()
+    db.close()
+    import shutil
+
+    shutil.rmtree(run, ignore_errors=True)
+
+
+def test_predefined_networks_and_default_pool(env):
+    names = {n["Name"]: n for n in env.svc.list({})}
+    assert set(names) == {"bridge", "host", "none"}
+    bridge = names["bridge"]
+    assert bridge["IPAM"]["Config"] == [{"Subnet": "10.213.0.0/24", "Gateway": "10.213.0.1"}]
+    assert bridge["Options"]["com.docker.network.bridge.default_bridge"] == "true"
+    assert ("restore", ["bridge"], 0) in env.fake.calls
+
+
+def test_create_picks_free_pools_and_refuses_overlaps(env):
+    a = env.svc.create({"Name": "a"})
+    b = env.svc.create({"Name": "b"})
+    sa, sb = (env.svc.inspect(x["Id"])["IPAM"]["Config"][0]["Subnet"] for x in (a, b))
+    assert sa == "10.213.1.0/24" and sb == "10.213.2.0/24"
+    with pytest.raises(Forbidden, match="overlaps with network a"):
+        env.svc.create({"Name": "c", "IPAM": {"Config": [{"Subnet": "10.213.1.128/25"}]}})
+    with pytest.raises(Conflict, match="already exists"):
+        env.svc.create({"Name": "a"})
+    with pytest.raises(Forbidden, match="pre-defined"):
+        env.svc.create({"Name": "host"})
+    assert [n["Name"] for n in env.svc.list({"type": ["custom"]})] == ["a", "b"]
+
+
+def test_subnet_colliding_with_a_host_route_is_refused(env):
+    route = next(net for net, dev in ipam.host_routes())
+    with pytest.raises(Forbidden, match="host route"):
+        env.svc.create({"Name": "clash", "IPAM": {"Config": [{"Subnet": str(route)}]}})
+    assert env.svc.list({"name": ["clash"]}) == []
+
+
+@pytest.mark.parametrize("conf, message", [
+    ({"Subnet": "10.214.0.0/33"}, "invalid subnet"),
+    ({"Subnet": "10.214.0.0/24", "Gateway": "10.215.0.1"}, "invalid gateway"),
+    ({"Subnet": "10.214.0.0/24", "IPRange": "10.214.1.0/28"}, "invalid ip-range"),
+    ({"Gateway": "10.214.0.1"}, "needs a subnet"),
+])
+def test_bad_ipam_config(env, conf, message):
+    with pytest.raises(InvalidParameter, match=message):
+        env.svc.create({"Name": "bad", "IPAM": {"Config": [conf]}})
+
+
+def test_setup_allocates_joins_publishes_and_teardown_releases(env):
+    env.svc.create({"Name": "u", "IPAM": {"Config": [{"Subnet": "10.214.7.0/24", "IPRange": "10.214.7.16/28"}]}})
+    c = env.containers.add("web", mode="u", exposed={"80/tcp": {}},
+                           bindings={"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]})
+    c.network_config = env.svc.check_create(c.name, c.config, c.host_config, c.network_config)
+    sb = env.svc.setup(c)
+    assert sb.address == "10.214.7.17" and sb.embedded_dns and netns.is_netns(sb.path)
+    ep = env.svc.store.endpoints(container_id=c.id)[0]
+    assert ep.mac == "02:42:0a:d6:07:11" and ep.gateway == "10.214.7.1"
+    port = ep.ports[0].host_port
+    with pytest.raises(OSError):  # held by the daemon while the container runs
+        socket.create_server(("127.0.0.1", port)).close()
+    assert env.svc.dns_lookup(c.id, "web") == ["10.214.7.17"]
+    assert env.svc.dns_lookup(c.id, "web.u") == ["10.214.7.17"]
+    assert env.svc.dns_lookup(c.id, "nosuch") is None
+    view = env.svc.container_view(c)
+    assert view["Ports"] == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
+    assert view["Networks"]["u"]["IPAddress"] == "10.214.7.17"
+    with pytest.raises(Forbidden, match="active endpoints"):
+        env.svc.remove("u")
+    env.svc.teardown(c.id)
+    assert env.svc.store.endpoints(container_id=c.id) == [] and not os.path.exists(sb.path)
+    socket.create_server(("127.0.0.1", port)).close()  # free again
+    env.svc.remove("u")
+    assert ("delete", "u") in env.fake.calls
+
+
+def test_static_ip_conflicts_and_validation(env):
+    env.svc.create({"Name": "s", "IPAM": {"Config": [{"Subnet": "10.214.8.0/24"}]}})
+    ok = {"s": {"IPAMConfig": {"IPv4Address": "10.214.8.50"}, "Aliases": ["db"]}}
+    a = env.containers.add("a", mode="s")
+    a.network_config = env.svc.check_create(a.name, a.config, a.host_config, {"EndpointsConfig": ok})
+    env.svc.setup(a)
+    b = env.containers.add("b", mode="s")
+    b.network_config = env.svc.check_create(b.name, b.config, b.host_config, {"EndpointsConfig": ok})
+    with pytest.raises(Conflict, match="Address already in use"):
+        env.svc.setup(b)
+    assert env.svc.store.endpoints(container_id=b.id) == []
+    assert not os.path.exists(env.svc.sandbox_path(b.id))
+    assert env.svc.dns_lookup(a.id, "db") == ["10.214.8.50"]
+    with pytest.raises(InvalidParameter, match="does not belong"):
+        env.svc.check_create("/x", {}, {"NetworkMode": "s"},
+                             {"EndpointsConfig": {"s": {"IPAMConfig": {"IPv4Address": "10.9.9.9"}}}})
+    with pytest.raises(InvalidParameter, match="user defined networks only"):
+        env.svc.check_create("/x", {}, {"NetworkMode": "bridge"},
+                             {"EndpointsConfig": {"bridge": {"IPAMConfig": {"IPv4Address": "10.213.0.9"}}}})
+    with pytest.raises(InvalidParameter, match="not a DNS label"):
+        env.svc.check_create("/" + "x" * 64, {}, {"NetworkMode": "s"}, {})
+    with pytest.raises(InvalidParameter, match="invalid network alias"):
+        env.svc.check_create("/x", {}, {"NetworkMode": "s"}, {"EndpointsConfig": {"s": {"Aliases": ["-bad"]}}})
+    with pytest.raises(NotFound, match="network nosuch not found"):
+        env.svc.check_create("/x", {}, {"NetworkMode": "nosuch"}, {})
+    env.svc.teardown(a.id)
+
+
+def test_recover_drops_endpoints_of_stopped_containers_and_rebuilds(env):
+    c = env.containers.add("r")
+    c.network_config = env.svc.check_create(c.name, c.config, c.host_config, c.network_config)
+    sb = env.svc.setup(c)
+    env.svc.store.insert(type(env.svc.get("bridge"))(id="f" * 64, name="half", driver="bridge",
+                                                    interface="btx", subnet="10.214.9.0/24",
+                                                    gateway="10.214.9.1", created="x", state="creating"))
+    env.fake.calls.clear()
+    env.svc.recover(set())  # the container is not running any more
+    assert env.svc.store.endpoints() == [] and not os.path.exists(sb.path)
+    assert ("delete", "half") in env.fake.calls and env.svc.list({"name": ["half"]}) == []
+    assert ("restore", ["bridge"], 0) in env.fake.calls
+
+
+def test_connect_and_disconnect(env):
+    env.svc.create({"Name": "n2", "IPAM": {"Config": [{"Subnet": "10.214.10.0/24"}]}})
+    c = env.containers.add("cc", running=True)
+    c.network_config = env.svc.check_create(c.name, c.config, c.host_config, c.network_config)
+    env.svc.setup(c)
+    env.svc.connect("n2", {"Container": "cc", "EndpointConfig": {"Aliases": ["alt"]}})
+    eps = {e.ifname: e for e in env.svc.store.endpoints(container_id=c.id)}
+    assert set(eps) == {"eth0", "eth1"} and eps["eth1"].gateway == ""  # the first network keeps the route
+    assert list(c.network_config["EndpointsConfig"]) == ["bridge", "n2"]
+    with pytest.raises(Forbidden, match="already exists"):
+        env.svc.connect("n2", {"Container": "cc"})
+    env.svc.disconnect("n2", {"Container": "cc"})
+    assert [e.ifname for e in env.svc.store.endpoints(container_id=c.id)] == ["eth0"]
+    assert ("leave", "n2", eps["eth1"].address, env.svc.sandbox_path(c.id)) in env.fake.calls
+    with pytest.raises(Forbidden, match="not connected"):
+        env.svc.disconnect("n2", {"Container": "cc"})
+    env.svc.teardown(c.id)
+
+
+def test_prune_keeps_networks_in_use(env):
+    env.svc.create({"Name": "used", "IPAM": {"Config": [{"Subnet": "10.214.11.0/24"}]}})
+    env.svc.create({"Name": "idle", "Labels": {"k": "v"}})
+    c = env.containers.add("p", mode="used")
+    c.network_config = env.svc.check_create(c.name, c.config, c.host_config, c.network_config)
+    assert env.svc.prune({})["NetworksDeleted"] == ["idle"]
+    assert {n["Name"] for n in env.svc.list({})} == {"bridge", "host", "none", "used"}
+
+
+def test_ports_parsing():
+    b = ports.requested({"80/tcp": [{"HostIp": "", "HostPort": "8000-8010"}]}, {"53/udp": {}}, True)
+    assert [(x.container_port, x.proto, x.host_ip, x.host_first, x.host_last) for x in b] == [
+        (80, "tcp", "0.0.0.0", 8000, 8010), (53, "udp", "0.0.0.0", 0, 0)]
+    for bad, msg in (({"abc": []}, "invalid port specification"), ({"80/xyz": []}, "invalid proto"),
+                     ({"80": [{"HostPort": "99999"}]}, "invalid hostPort"),
+                     ({"80": [{"HostIp": "1.2.3", "HostPort": "1"}]}, "invalid IP address")):
+        with pytest.raises(InvalidParameter, match=msg):
+            ports.check(bad, None)
+
+
+def test_port_reservations_conflict():
+    r = ports.PortReservations()
+    try:
+        port = r.reserve("tcp", "127.0.0.1", 0, 0)
+        with pytest.raises(Conflict, match="port is already allocated"):
+            r.reserve("tcp", "0.0.0.0", port, port)
+        assert r.reserve("udp", "127.0.0.1", port, port) == port  # another protocol
+        r.release("tcp", "127.0.0.1", port)
+        assert r.reserve("tcp", "0.0.0.0", port, port) == port
+    finally:
+        r.close()
+
+
+def test_ipam_helpers():
+    assert ipam.allocate("10.0.0.0/30", "", "10.0.0.1", set()) == "10.0.0.2"
+    with pytest.raises(Conflict, match="no available"):
+        ipam.allocate("10.0.0.0/30", "", "10.0.0.1", {"10.0.0.2"})
+    assert ipam.mac_for("172.17.0.2") == "02:42:ac:11:00:02"
+    assert dns_name_problem("web.internal") == "" and dns_name_problem("a" * 64)
