@@ -7,8 +7,8 @@ PYTHON   ?= python3
 VENV     := .venv
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
-DEB_PKGS := busybox-static openssl ca-certificates
-PLUGINS  := plugins/graph_vfs plugins/graph_overlay plugins/exec_native tests/example_driver
+DEB_PKGS := busybox-static openssl ca-certificates nftables iproute2
+PLUGINS  := plugins/graph_vfs plugins/graph_overlay plugins/exec_native plugins/net_bridge tests/example_driver
 SOCKET   := /run/barge/barge.sock
 DEMO_LOG := /var/log/barge-demo.log
 

@@ -9,7 +9,13 @@ module (cheap read-only checks). Each daemon runs as::
         -H unix://<tmp>/barge.sock [--storage-driver $BARGE_TEST_DRIVER]
 
 so ``/etc/barge/daemon.toml`` and the caller's BARGE_*/DOCKER_DRIVER
-variables never leak in. The exec root is a short directory under ``/run``
+variables never leak in. Each daemon gets networking of its own, derived
+from ``<tmp>`` like its exec root (:func:`network_args`): a default bridge
+``bt<hash>`` with its own /24, an address pool for user networks, the nft
+table ``barge_test_<hash>``, and ``--dns 127.0.0.1`` so that no container
+and no forwarded DNS query ever leaves the machine; teardown removes the
+networks, the bridge and the table. A test that writes a ``[network]``
+table into its ``daemon.toml`` takes all of that on itself. The exec root is a short directory under ``/run``
 derived from ``<tmp>`` (``/run/bt-<hash>``): a monitor's
 ``<exec_root>/containers/<64 hex id>/attach.sock`` must fit in a unix socket
 path (107 bytes), and a daemon restarted on the same ``<tmp>`` finds its
@@ -89,6 +95,27 @@ def short_exec_root(root: Path) -> Path:
     return base / ("bt-" + hashlib.sha256(str(root).encode()).hexdigest()[:8])
 
 
+def network_tag(root: Path) -> str:
+    return hashlib.sha256(str(root).encode()).hexdigest()[:8]
+
+
+def network_args(root: Path) -> list[str]:
+    """A test daemon's own bridge, subnets, firewall table and resolver (see the module docstring)."""
+    tag = network_tag(root)
+    h = int(tag, 16)
+    bip = f"10.{200 + h % 50}.{(h >> 8) % 256}.1/24"
+    pool = f"base=10.{100 + (h >> 16) % 100}.{(h >> 4) % 16 * 16}.0/20,size=24"
+    return ["--bridge", f"bt{tag}", "--bip", bip, "--default-address-pool", pool,
+            "--network-opt", f"bridge.table=barge_test_{tag}", "--dns", "127.0.0.1"]
+
+
+def remove_network_leftovers(root: Path) -> None:
+    """The default bridge and the firewall table stay after a daemon stops (as docker0 does): drop them."""
+    tag = network_tag(root)
+    subprocess.run(["ip", "link", "del", f"bt{tag}"], capture_output=True)
+    subprocess.run(["nft", "delete", "table", "ip", f"barge_test_{tag}"], capture_output=True)
+
+
 def remove_tree(path: Path) -> None:
     """Unmount (lazily, deepest first) anything under ``path``, then delete it."""
     if not path.exists():
@@ -163,7 +190,8 @@ class Daemon:
             cmd += ["-H", host]
         if self.driver:
             cmd += ["--storage-driver", self.driver]
-        return cmd + self.extra_args
+        own_network = self.config_file.exists() and "[network]" in self.config_file.read_text()
+        return cmd + ([] if own_network else network_args(self.root)) + self.extra_args
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
@@ -243,6 +271,11 @@ class Daemon:
                 return
             for c in json.loads(body):
                 self.request("DELETE", f"/containers/{c['Id']}?force=1&v=1", timeout=30)
+            status, _, body = self.request("GET", "/networks", timeout=10)
+            if status == 200:
+                for n in json.loads(body):
+                    if n["Name"] not in ("bridge", "host", "none"):
+                        self.request("DELETE", f"/networks/{n['Id']}", timeout=30)
         except OSError:
             pass
 
@@ -259,6 +292,7 @@ class Daemon:
             if self._log is not None:
                 self._log.close()
                 self._log = None
+            remove_network_leftovers(self.root)
 
     # -- HTTP -------------------------------------------------------------------
 

@@ -192,6 +192,35 @@ def _apply_network(net: NetworkConfig, table: dict[str, Any], path: Path) -> Non
             raise InvalidParameter(f"{path}: [network] default_address_pools entries are {{base = \"CIDR\", size = N}}")
 
 
+#: command-line flags of the network (Docker's dockerd flags) -> NetworkConfig fields
+NETWORK_FLAGS = ("bridge", "bip", "mtu", "enable_icc", "ip_masq", "dns", "dns_search", "dns_options")
+
+
+def parse_pool(text: str) -> dict[str, Any]:
+    """``base=10.10.0.0/16,size=24`` (``--default-address-pool``)."""
+    fields_ = dict(part.partition("=")[::2] for part in text.split(","))
+    try:
+        return {"base": fields_["base"], "size": int(fields_["size"])}
+    except (KeyError, ValueError):
+        raise InvalidParameter(f"invalid --default-address-pool {text!r}: expected base=CIDR,size=N") from None
+
+
+def _apply_network_flags(net: NetworkConfig, overrides: dict[str, Any]) -> None:
+    for key in NETWORK_FLAGS:
+        value = overrides.pop(key, None)
+        if value is not None and value != []:
+            setattr(net, key, list(value) if isinstance(value, (list, tuple)) else value)
+    pools = overrides.pop("default_address_pools", None)
+    if pools:
+        net.default_address_pools = [parse_pool(p) for p in pools]
+    for item in overrides.pop("network_opts", None) or []:
+        key, sep, value = item.partition("=")
+        driver, dot, name = key.partition(".")
+        if not sep or not dot or not name:
+            raise InvalidParameter(f"invalid --network-opt {item!r}: expected <driver>.<option>=<value>")
+        net.options_tables.setdefault(driver, {})[name] = value
+
+
 def load_config(
     config_file: Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -214,10 +243,7 @@ def load_config(
 
     if overrides.get("graph_driver"):
         cfg.graph_driver, cfg.graph_driver_source = overrides.pop("graph_driver"), "command line"
-    for key in ("bridge", "bip"):
-        if overrides.get(key) is not None:
-            setattr(cfg.network, key, overrides.pop(key))
-        overrides.pop(key, None)
+    _apply_network_flags(cfg.network, overrides)
     tls = overrides.pop("tls", None)
     if tls:
         for key, value in tls.items():

@@ -349,7 +349,7 @@ def test_container_sees_its_hostname_env_and_limits(box):
         out = joined(logs(box, cid, "stdout=1&stderr=1")[1], 1).decode().split("\n")
         assert out[0] == cid[:12] and out[1] == f"{cid[:12]} /root"
         assert out[2] == str(64 << 20)
-        assert out[3] == "1"  # only lo in the container's network namespace
+        assert out[3] == "2"  # lo and eth0 on the default bridge
         assert out[4] == "0"
     finally:
         rm(box, cid)

@@ -12,7 +12,7 @@ def test_container_service_is_a_field_of_services(tmp_path):
     from barge.containers.service import ContainerService
     from barge.daemon.daemon import build_services, close_services
 
-    (tmp_path / "daemon.toml").write_text("")
+    (tmp_path / "daemon.toml").write_text('[network]\ndriver = "fake"\n')
     cfg = load_config(tmp_path / "daemon.toml", env={}, data_root=str(tmp_path / "data"),
                       exec_root=str(tmp_path / "exec"), graph_driver="fake")
     try:
@@ -23,5 +23,7 @@ def test_container_service_is_a_field_of_services(tmp_path):
         assert isinstance(services.containers, ContainerService)
         assert "containers" not in services.extra
         assert services.containers.counts()["Containers"] == 0
+        assert services.networks is services.containers.networks
+        assert {n["Name"] for n in services.networks.list({})} == {"bridge", "host", "none"}
     finally:
         close_services(services)

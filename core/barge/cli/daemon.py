@@ -28,6 +28,14 @@ def daemon(
     tlskey: Annotated[Optional[str], typer.Option("--tlskey", help="Path to TLS key file.")] = None,
     bridge: Annotated[Optional[str], typer.Option("-b", "--bridge", help="Interface of the default bridge network.")] = None,
     bip: Annotated[Optional[str], typer.Option("--bip", help="The default bridge's address and subnet (CIDR).")] = None,
+    mtu: Annotated[Optional[int], typer.Option("--mtu", help="MTU of container networks.")] = None,
+    icc: Annotated[Optional[bool], typer.Option("--icc/--no-icc", help="Inter-container communication on the default bridge.")] = None,
+    ip_masq: Annotated[Optional[bool], typer.Option("--ip-masq/--no-ip-masq", help="Masquerade containers' outbound traffic.")] = None,
+    dns: Annotated[Optional[List[str]], typer.Option("--dns", help="DNS server for containers.")] = None,
+    dns_search: Annotated[Optional[List[str]], typer.Option("--dns-search", help="DNS search domain for containers.")] = None,
+    dns_opt: Annotated[Optional[List[str]], typer.Option("--dns-opt", help="DNS option for containers.")] = None,
+    default_address_pool: Annotated[Optional[List[str]], typer.Option("--default-address-pool", help="Address pool for new networks: base=CIDR,size=N.")] = None,
+    network_opt: Annotated[Optional[List[str]], typer.Option("--network-opt", help="Network driver option: <driver>.<option>=<value>.")] = None,
     debug: Annotated[Optional[bool], typer.Option("-D", "--debug", help="Enable debug mode.")] = None,
 ) -> None:
     """Run the barge daemon."""
@@ -45,6 +53,14 @@ def daemon(
             debug=debug,
             bridge=bridge,
             bip=bip,
+            mtu=mtu,
+            enable_icc=icc,
+            ip_masq=ip_masq,
+            dns=dns,
+            dns_search=dns_search,
+            dns_options=dns_opt,
+            default_address_pools=default_address_pool,
+            network_opts=network_opt,
             tls={"verify": tlsverify, "cacert": tlscacert, "cert": tlscert, "key": tlskey},
         )
     except BargeError as exc:

@@ -168,7 +168,19 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
     p.add_argument("--tlscacert")
     p.add_argument("--tlscert")
     p.add_argument("--tlskey")
+    p.add_argument("-b", "--bridge")
+    p.add_argument("--bip")
+    p.add_argument("--mtu", type=int)
+    p.add_argument("--icc", dest="enable_icc", type=_bool, default=None)
+    p.add_argument("--ip-masq", dest="ip_masq", type=_bool, default=None)
+    p.add_argument("--dns", action="append", default=[])
+    p.add_argument("--dns-search", action="append", default=[])
+    p.add_argument("--dns-opt", dest="dns_options", action="append", default=[])
+    p.add_argument("--default-address-pool", dest="default_address_pools", action="append", default=[])
+    p.add_argument("--network-opt", dest="network_opts", action="append", default=[])
     a = p.parse_args(argv)
+    network = {k: getattr(a, k) for k in ("bridge", "bip", "mtu", "enable_icc", "ip_masq", "dns", "dns_search",
+                                          "dns_options", "default_address_pools", "network_opts")}
     return load_config(
         config_file=a.config_file,
         graph_driver=a.graph_driver,
@@ -178,7 +190,16 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
         pidfile=a.pidfile,
         debug=a.debug,
         tls={"verify": a.tlsverify, "cacert": a.tlscacert, "cert": a.tlscert, "key": a.tlskey},
+        **network,
     )
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes"):
+        return True
+    if text.lower() in ("0", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
