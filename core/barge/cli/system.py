@@ -148,6 +148,12 @@ def _server_info_text(info: dict) -> str:
     for key, label in (("LoggingDriver", "Logging Driver"), ("CgroupDriver", "Cgroup Driver"), ("CgroupVersion", "Cgroup Version")):
         if info.get(key):
             lines.append(f" {label}: {info[key]}")
+    firewall = info.get("FirewallBackend") or {}
+    if firewall.get("Driver"):
+        lines.append(f" Firewall Backend: {firewall['Driver']}")
+        for pair in firewall.get("Info") or []:
+            if isinstance(pair, (list, tuple)) and len(pair) == 2:
+                lines.append(f"  {pair[0]}: {pair[1]}")
     drivers = info.get("BargeDrivers") or []
     if drivers:
         lines.append(" Drivers:")

@@ -955,6 +955,8 @@ class ContainerService:
         if full == c.name:
             raise InvalidParameter("Renaming a container with the same name as its current name")
         self.store.rename(c.id, full)
+        if self.networks is not None:
+            self.networks.renamed(c.id, c.name, full)
         renamed = self.store.get(c.id) or c
         self._event("rename", renamed, oldName=c.name)
 

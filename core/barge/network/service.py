@@ -649,12 +649,14 @@ class NetworkService:
             holder = self.containers.locked(str(body["Container"]))
             c = holder.__enter__()
         except NotFound:
-            if body.get("Force"):
-                for e in self.store.endpoints(network_id=n.id):
-                    if e.container_id.startswith(str(body["Container"])):
-                        self._drop_endpoint(n, e, None)
-                return
-            raise
+            # moby: with force, an endpoint whose container is gone is still dropped; none at all is 404
+            gone = [e for e in self.store.endpoints(network_id=n.id)
+                    if body.get("Force") and e.container_id.startswith(str(body["Container"]))]
+            if not gone:
+                raise
+            for e in gone:
+                self._drop_endpoint(n, e, None)
+            return
         try:
             if n.builtin or (c.host_config.get("NetworkMode") or "").startswith("container:"):
                 raise Forbidden("container cannot be disconnected from host network or connected to host network"
@@ -680,6 +682,13 @@ class NetworkService:
         live = sandbox if sandbox and netns.is_netns(sandbox) else None
         self.pm.hook.barge_network_leave(network=self._spec(n), endpoint=e.spec(), sandbox=live)
         self.store.delete_endpoint(e.id)
+
+    def renamed(self, container_id: str, old: str, new: str) -> None:
+        """A rename shows at once in the embedded DNS, as in Docker."""
+        old, new = old.lstrip("/"), new.lstrip("/")
+        for e in self.store.endpoints(container_id=container_id):
+            if old in e.dns_names:
+                self.store.set_dns_names(e.id, [new if n == old else n for n in e.dns_names])
 
     # -- the embedded DNS server's answers ---------------------------------
 

@@ -201,6 +201,10 @@ class NetworkStore:
             conn.execute("UPDATE endpoints SET ports = ? WHERE id = ?",
                          (_dump([p.to_dict() for p in ports]), endpoint_id))
 
+    def set_dns_names(self, endpoint_id: str, names: list[str]) -> None:
+        with self.db.write() as conn:
+            conn.execute("UPDATE endpoints SET dns_names = ? WHERE id = ?", (_dump(names), endpoint_id))
+
     def delete_endpoint(self, endpoint_id: str) -> None:
         with self.db.write() as conn:
             conn.execute("DELETE FROM endpoints WHERE id = ?", (endpoint_id,))

@@ -216,6 +216,16 @@ def _image_count(services: "Services") -> int:
     return len(store.all_images())
 
 
+def _firewall(pm) -> dict[str, Any] | None:
+    """API 1.48's ``FirewallBackend``: the network driver's backend and its details."""
+    try:
+        status = [(str(k), str(v)) for k, v in (pm.hook.barge_network_status() or [])]
+    except Exception as exc:  # a driver that cannot say still leaves /info working
+        return {"Driver": "unknown", "Info": [["Error", str(exc)]]}
+    backend = next((v for k, v in status if k == "Firewall Backend"), "")
+    return {"Driver": backend, "Info": [[k, v] for k, v in status if k != "Firewall Backend"]}
+
+
 def system_info(services: "Services") -> dict[str, Any]:
     cfg = services.config
     pm = services.pm
@@ -225,7 +235,9 @@ def system_info(services: "Services") -> dict[str, Any]:
     os_name, os_version = _os_release()
     driver_status = [[str(k), str(v)] for k, v in (pm.hook.barge_graph_status() or [])]
     exec_drivers = [d.name for d in find_drivers("exec")]
-    network_drivers = [d.name for d in find_drivers("network")]
+    network = services.networks
+    network_drivers = ([network.driver] if network is not None and network.driver else []) + ["host", "null"]
+    firewall = _firewall(pm) if network is not None and network.driver else None
     containers = services.containers
     counts = containers.counts() if containers is not None else {}
     return {
@@ -302,7 +314,9 @@ def system_info(services: "Services") -> dict[str, Any]:
         "InitCommit": {"ID": "", "Expected": ""},
         "SecurityOptions": [],
         "ProductLicense": "",
-        "DefaultAddressPools": None,
+        "DefaultAddressPools": ([{"Base": p["base"], "Size": p["size"]} for p in cfg.network.default_address_pools]
+                                or None),
+        "FirewallBackend": firewall,
         "CDISpecDirs": [],
         "Containerd": None,
         "Warnings": _warnings(services, limits),
