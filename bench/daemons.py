@@ -122,7 +122,7 @@ class Barge(Daemon):
     def __init__(self, root: Path, driver: str | None = None):
         self.driver = driver
         if _link_exists(self.bridge):
-            raise SystemExit(f"{self.bridge} exists: another benchmark running, or left over (ip link del {self.bridge})")
+            raise SystemExit(f"{self.bridge} exists: another benchmark running, or a leftover (ip link del it)")
         _check_subnet_free(self.bip)
         super().__init__(root)
         self.cli_env = dict(self.env, BARGE_HOST=self.url)
