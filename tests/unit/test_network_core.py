@@ -289,3 +289,13 @@ def test_ipam_helpers():
         ipam.allocate("10.0.0.0/30", "", "10.0.0.1", {"10.0.0.2"})
     assert ipam.mac_for("172.17.0.2") == "02:42:ac:11:00:02"
     assert dns_name_problem("web.internal") == "" and dns_name_problem("a" * 64)
+
+
+def test_container_wide_mac_address_goes_to_the_main_network(env):
+    env.svc.create({"Name": "m", "IPAM": {"Config": [{"Subnet": "10.214.12.0/24"}]}})
+    out = env.svc.check_create("/m1", {"MacAddress": "02:42:ac:11:99:05"}, {"NetworkMode": "m"}, {})
+    assert out["EndpointsConfig"]["m"]["MacAddress"] == "02:42:ac:11:99:05"
+    with pytest.raises(InvalidParameter, match="must match"):
+        env.svc.check_create("/m2", {"MacAddress": "02:42:ac:11:99:05"}, {"NetworkMode": "m"},
+                             {"EndpointsConfig": {"m": {"MacAddress": "02:42:ac:11:99:06"}}})
+    assert env.svc.host_gateway() == "10.213.0.1"  # the default bridge's, whatever network asks

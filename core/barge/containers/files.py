@@ -91,7 +91,7 @@ def resolv_conf(host_text: str, host: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_files(directory: Path, hostname: str, host: dict[str, Any], address: str = "", gateway: str = "",
+def write_files(directory: Path, hostname: str, host: dict[str, Any], address: str = "", host_gateway: str = "",
                 embedded_dns: bool = False) -> None:
     """hostname, hosts and resolv.conf for a container with HostConfig ``host``.
 
@@ -103,7 +103,7 @@ def write_files(directory: Path, hostname: str, host: dict[str, Any], address: s
     for entry in host.get("ExtraHosts") or []:
         name, _, ip = entry.partition(":")
         if ip == "host-gateway":  # Docker's name for the host's address on the container's network
-            ip = gateway or "127.0.0.1"
+            ip = host_gateway or "127.0.0.1"
         hosts += f"{ip}\t{name}\n"
     if address:
         hosts += f"{address}\t{hostname}\n"

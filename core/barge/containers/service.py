@@ -322,10 +322,11 @@ class ContainerService:
         shutil.rmtree(self.store.state_dir(cid), ignore_errors=True)
         self.store.drop_journal(cid)
 
-    def _write_files(self, c: Container, address: str = "", gateway: str = "", embedded_dns: bool = False) -> None:
+    def _write_files(self, c: Container, address: str = "", host_gateway: str = "",
+                     embedded_dns: bool = False) -> None:
         host = self.networks.dns_settings(c.host_config) if self.networks is not None else c.host_config
         files.write_files(self.store.container_dir(c.id), c.config.get("Hostname") or c.id[:12], host,
-                          address, gateway, embedded_dns)
+                          address, host_gateway, embedded_dns)
 
     # -- start ------------------------------------------------------------
 
@@ -439,8 +440,7 @@ class ContainerService:
                 if sandbox is not None:
                     networked = True
                     joined["net"] = sandbox.path
-                    gateway = next((e.gateway for e in sandbox.endpoints if e.gateway), "")
-                    self._write_files(c, sandbox.address, gateway, sandbox.embedded_dns)
+                    self._write_files(c, sandbox.address, self.networks.host_gateway(), sandbox.embedded_dns)
                 log.debug("start %s: network %.1f ms", c.short_id, (time.monotonic() - t_net) * 1e3)
             if self.volumes is not None:
                 from barge.volumes.copyup import prepare_volumes

@@ -459,6 +459,11 @@ class NetworkService:
             if n.builtin:
                 raise InvalidParameter(f"container cannot be connected to network endpoints: {mode}, {key}")
             cfg = dict(given.get(key) or (given.get("default") if key == mode else None) or {})
+            if key == mode and config.get("MacAddress"):  # moby's handleMACAddressBC: the old, container-wide field
+                if cfg.get("MacAddress") and cfg["MacAddress"] != config["MacAddress"]:
+                    raise InvalidParameter("the container-wide MAC address must match the endpoint-specific MAC "
+                                           "address for the main network, or be left empty")
+                cfg["MacAddress"] = config["MacAddress"]
             self._check_endpoint_config(n, cfg, name)
             cfg["NetworkID"] = n.id
             out[n.name] = cfg
@@ -683,6 +688,12 @@ class NetworkService:
         self.pm.hook.barge_network_leave(network=self._spec(n), endpoint=e.spec(), sandbox=live)
         self.store.delete_endpoint(e.id)
 
+    def host_gateway(self) -> str:
+        """``host-gateway`` in ``--add-host``: the default bridge's gateway, as Docker's default."""
+        with contextlib.suppress(NotFound):
+            return self.get("bridge").gateway
+        return ""
+
     def renamed(self, container_id: str, old: str, new: str) -> None:
         """A rename shows at once in the embedded DNS, as in Docker."""
         old, new = old.lstrip("/"), new.lstrip("/")
@@ -782,14 +793,10 @@ class NetworkService:
         primary = networks.get("bridge") if mode in ("bridge", "default") else None
         running = bool(endpoints)
         out = {
-            "Networks": networks, "Ports": port_map if running else ({} if exposed else {}),
+            "Networks": networks, "Ports": port_map if running else {},
             "SandboxKey": self.sandbox_path(c.id) if running else "",
             "SandboxID": c.id if running else "",
         }
-        if running:
-            out["Ports"] = port_map
-        else:
-            out["Ports"] = {}
         if primary is not None:
             out.update({"EndpointID": primary["EndpointID"], "Gateway": primary["Gateway"],
                         "IPAddress": primary["IPAddress"], "IPPrefixLen": primary["IPPrefixLen"],
