@@ -1031,8 +1031,9 @@ class ContainerService:
         now = time.time()
         if self.networks is None:
             return [views.summary(c, self._size(c) if size else None, now) for c in picked]
-        return [views.summary(c, self._size(c) if size else None, now, self.networks.container_view(c),
-                              self.networks.summary_ports(c)) for c in picked]
+        snap = self.networks.snapshot()
+        return [views.summary(c, self._size(c) if size else None, now, self.networks.container_view(c, snap),
+                              self.networks.summary_ports(c, snap)) for c in picked]
 
     def logs(self, ref: str, opts: LogOptions) -> tuple[Container, LogReader]:
         c = self.get(ref)

@@ -31,7 +31,7 @@ from barge import netns
 from barge.errors import BargeError, Conflict, Forbidden, InvalidParameter, NotFound
 from barge.graph.filters import labels_match
 from barge.netdriver import PortMapping, Published
-from barge.network import ipam, ports
+from barge.network import ipam, ports, views
 from barge.network.store import Endpoint, Network, NetworkStore
 
 log = logging.getLogger("barge.network")
@@ -759,65 +759,15 @@ class NetworkService:
 
     # -- a container's view ---------------------------------------------------
 
-    def container_view(self, c) -> dict[str, Any]:
-        """``NetworkSettings``' network part for inspect, and the ``ps`` ports."""
-        mode = c.host_config.get("NetworkMode") or "bridge"
-        endpoints = {e.network_id: e for e in self.store.endpoints(container_id=c.id)}
-        networks: dict[str, Any] = {}
-        exposed = {k: None for k in (c.config.get("ExposedPorts") or {})}
-        port_map: dict[str, Any] = dict(exposed)
-        eps = (c.network_config or {}).get("EndpointsConfig") or {}
-        if mode.startswith("container:"):
-            eps = {}
-        for key, cfg in eps.items():
-            cfg = cfg or {}
-            n = self.store.get(cfg.get("NetworkID") or "") if cfg.get("NetworkID") else None
-            if n is None:
-                with contextlib.suppress(NotFound):
-                    n = self.get(key)
-            e = endpoints.get(n.id) if n is not None else None
-            entry = {
-                "IPAMConfig": cfg.get("IPAMConfig") or None, "Links": None, "Aliases": cfg.get("Aliases") or None,
-                "MacAddress": e.mac if e else (cfg.get("MacAddress") or ""), "DriverOpts": cfg.get("DriverOpts"),
-                "GwPriority": 0, "NetworkID": n.id if n else "", "EndpointID": e.id if e else "",
-                "Gateway": n.gateway if (e and n) else "", "IPAddress": e.address if e else "",
-                "IPPrefixLen": e.prefixlen if e else 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0, "DNSNames": (e.dns_names if e else None) if (n and n.user_defined) else None,
-            }
-            networks[key if n is None else n.name] = entry
-            if e is not None:
-                for p in e.ports:
-                    port_map.setdefault(f"{p.container_port}/{p.proto}", None)
-                    port_map[f"{p.container_port}/{p.proto}"] = (port_map[f"{p.container_port}/{p.proto}"] or []) + [
-                        {"HostIp": p.host_ip, "HostPort": str(p.host_port)}]
-        primary = networks.get("bridge") if mode in ("bridge", "default") else None
-        running = bool(endpoints)
-        out = {
-            "Networks": networks, "Ports": port_map if running else {},
-            "SandboxKey": self.sandbox_path(c.id) if running else "",
-            "SandboxID": c.id if running else "",
-        }
-        if primary is not None:
-            out.update({"EndpointID": primary["EndpointID"], "Gateway": primary["Gateway"],
-                        "IPAddress": primary["IPAddress"], "IPPrefixLen": primary["IPPrefixLen"],
-                        "MacAddress": primary["MacAddress"], "Bridge": self.cfg.bridge if running else ""})
-        return out
+    def snapshot(self) -> "views.Snapshot":
+        """Networks and endpoints read once, for inspect or a whole ``ps``."""
+        return views.Snapshot(self.store.networks(), self.store.endpoints())
 
-    def summary_ports(self, c) -> list[dict[str, Any]]:
-        """``ps``'s ``Ports``: published ones with their host side, exposed ones bare."""
-        out = []
-        published = set()
-        for e in self.store.endpoints(container_id=c.id):
-            for p in e.ports:
-                out.append({"IP": p.host_ip, "PrivatePort": p.container_port, "PublicPort": p.host_port,
-                            "Type": p.proto})
-                published.add((p.container_port, p.proto))
-        for key in c.config.get("ExposedPorts") or {}:
-            with contextlib.suppress(InvalidParameter):
-                port, proto = ports.parse_port_key(key)
-                if (port, proto) not in published:
-                    out.append({"PrivatePort": port, "Type": proto})
-        return out
+    def container_view(self, c, snapshot: "views.Snapshot | None" = None) -> dict[str, Any]:
+        return views.container_view(snapshot or self.snapshot(), c, self.cfg.bridge, self.sandbox_path(c.id))
+
+    def summary_ports(self, c, snapshot: "views.Snapshot | None" = None) -> list[dict[str, Any]]:
+        return views.summary_ports(snapshot or self.snapshot(), c)
 
 
 ipaddress_net = ipam.Net
