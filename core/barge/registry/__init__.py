@@ -1,0 +1,1 @@
+"""Registry client, daemon-side pull/push and barge's own registry server."""
