@@ -60,7 +60,7 @@ def root(
         os.environ.setdefault("BARGE_DEBUG", "1")
 
 
-from barge.cli import commit, containers, copy, daemon, events, images, networks, port, registry, system, volumes  # noqa: E402  (they add commands to `app`)
+from barge.cli import commit, containers, copy, daemon, events, images, networks, port, registry, registry_commands, system, volumes  # noqa: E402  (they add commands to `app`)
 
 containers.register(app)
 copy.register(app, containers.container_app)
@@ -72,6 +72,7 @@ port.register(app, containers.container_app)
 images.register(app)
 system.register(app)
 daemon.register(app)
+registry_commands.register(app)
 registry.register(app)
 
 

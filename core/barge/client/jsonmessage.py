@@ -50,25 +50,71 @@ def decode(chunks: Iterable[bytes]) -> Iterator[dict]:
         raise StreamError(f"invalid JSON message from the daemon: {rest[:80]!r}")
 
 
-def progress_bar(detail: dict, width: int = 80) -> str:
-    """docker's ``JSONProgress.String()``: ``[====>   ]  12.3MB/45.6MB``."""
-    current = int(detail.get("current") or 0)
-    total = int(detail.get("total") or 0)
+def progress_bar(detail: dict, width: int = 80, now: float | None = None) -> str:
+    """docker's ``JSONProgress.String()``: ``[====>   ]  12.3MB/45.6MB 3s``.
+
+    The bar needs more than 110 columns, the time left more than 50 (and a
+    ``start`` in the message); ``units`` counts things other than bytes and
+    ``hidecounts`` leaves the numbers out.
+    """
+    current = _int(detail.get("current"))
+    total = _int(detail.get("total"))
+    unit = str(detail.get("units") or "")
     if current <= 0 and total <= 0:
         return ""
     if total <= 0:
-        return f"{units.human_size(current):>8}"
+        return f"{units.human_size(current):>8}" if not unit else f"{current} {unit}"
     percentage = min(50, int(current / total * 100) // 2)
     bar = ""
     if width > 110:
         bar = "[" + "=" * percentage + ">" + " " * max(0, 50 - percentage) + "] "
-    numbers = f"{units.human_size(current):>8}/{units.human_size(total)}"
-    if current > total:
-        numbers = f"{units.human_size(current):>8}"
-    return bar + numbers
+    numbers = ""
+    if detail.get("hidecounts"):
+        pass
+    elif not unit:
+        numbers = f"{units.human_size(current):>8}/{units.human_size(total)}"
+        if current > total:
+            numbers = f"{units.human_size(current):>8}"
+    else:
+        numbers = f"{current}/{total} {unit}" if current <= total else f"{current} {unit}"
+    left = ""
+    start = _int(detail.get("start"))
+    if width > 50 and current > 0 and start > 0 and percentage < 50:
+        import time
+
+        elapsed = max(0.0, (time.time() if now is None else now) - start)
+        left = " " + _go_duration(round((total - current) * elapsed / current))
+    return bar + numbers + left
+
+
+def _int(value) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _go_duration(seconds: int) -> str:
+    """Go's ``time.Duration.String()`` of whole seconds: ``0s``, ``42s``, ``1m5s``, ``2h0m1s``."""
+    if seconds <= 0:
+        return "0s"
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    if h:
+        return f"{h}h{m}m{s}s"
+    if m:
+        return f"{m}m{s}s"
+    return f"{s}s"
 
 
 def _terminal_width(out: IO[str]) -> int:
+    """The width of the terminal behind ``out`` (200 when unknown, as docker assumes)."""
+    import os
+
+    try:
+        return os.get_terminal_size(out.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        pass
     import shutil
 
     return shutil.get_terminal_size((200, 24)).columns
@@ -84,61 +130,68 @@ def error_of(message: dict) -> str | None:
 
 
 def display(messages: Iterable[dict], out: IO[str], tty: bool = False) -> list[dict]:
-    """Show every message; raise :class:`StreamError` on the first error.
+    """Show every message as docker's ``DisplayJSONMessagesStream`` does;
+    raise :class:`StreamError` on the first error.
+
+    A message with an ``id`` and progress (``progressDetail``, even empty, or
+    a pre-rendered ``progress``) owns a line: on a terminal it is redrawn in
+    place with cursor moves, and the cursor rests on the line below them
+    all. Any other message starts a new block (``pull -a`` across tags).
+    Off a terminal, messages carrying a progress bar are left out.
 
     Returns the ``aux`` payloads seen (image ids of builds, digests of pushes).
     """
-    lines: dict[str, int] = {}  # id -> line index, for redrawing progress in place
+    lines: dict[str, int] = {}  # id -> line index in the current block
     aux: list[dict] = []
-    width = _terminal_width(out) if tty else 80
+    width = _terminal_width(out) if tty else 200
     for msg in messages:
         error = error_of(msg)
         if error is not None:
             raise StreamError(error)
-        if "aux" in msg:
+        if msg.get("aux") is not None:
             if isinstance(msg["aux"], dict):
                 aux.append(msg["aux"])
             continue
-        detail = msg.get("progressDetail") or {}
-        bar = progress_bar(detail, width) if detail else (msg.get("progress") or "")
-        ident = msg.get("id") or ""
-        if not tty:
-            if bar:
-                continue
-            _plain(msg, ident, out)
-            continue
-        up = 0
-        if ident:
+        has_progress = isinstance(msg.get("progressDetail"), dict)
+        ident = str(msg.get("id") or "")
+        diff = 0
+        if ident and (has_progress or msg.get("progress")):
             if ident not in lines:
                 lines[ident] = len(lines)
-                out.write("\n")
-            up = len(lines) - lines[ident]
-            out.write(f"\x1b[{up}A")
+                if tty:
+                    out.write("\n")
+            diff = len(lines) - lines[ident]
+            if tty:
+                out.write(f"\x1b[{diff}A")
         else:
-            lines.clear()
-        out.write("\r\x1b[2K")
-        if ident:
-            out.write(f"{ident}: ")
-        if msg.get("stream"):
-            out.write(msg["stream"])
-        elif bar:
-            out.write(f"{msg.get('status', '')} {bar}\r")
-        else:
-            out.write(f"{msg.get('status', '')}" + ("" if ident else "\n"))
-        if ident:
-            out.write(f"\x1b[{up}B\r")
-        out.flush()
-    if tty and lines:
-        out.write("\n")
+            lines = {}
+        _show(msg, ident, has_progress, out, tty, width)
+        if ident and tty and diff:
+            out.write(f"\x1b[{diff}B")
         out.flush()
     return aux
 
 
-def _plain(msg: dict, ident: str, out: IO[str]) -> None:
+def _show(msg: dict, ident: str, has_progress: bool, out: IO[str], tty: bool, width: int) -> None:
+    """docker's ``JSONMessage.Display`` of one message."""
+    stream = msg.get("stream") or ""
+    bar = progress_bar(msg["progressDetail"], width) if has_progress else ""
+    endl = ""
+    if tty and not stream and has_progress:
+        out.write("\x1b[2K\r")
+        endl = "\r"
+    elif has_progress and bar:
+        return  # no progress bars off a terminal
     if ident:
         out.write(f"{ident}: ")
-    if msg.get("stream"):
-        out.write(msg["stream"])
+    if msg.get("from"):
+        out.write(f"(from {msg['from']}) ")
+    status = msg.get("status") or ""
+    if has_progress and tty:
+        out.write(f"{status} {bar}{endl}")
+    elif msg.get("progress"):
+        out.write(f"{status} {msg['progress']}{endl}")
+    elif stream:
+        out.write(f"{stream}{endl}")
     else:
-        out.write(f"{msg.get('status', '')}\n")
-    out.flush()
+        out.write(f"{status}{endl}\n")

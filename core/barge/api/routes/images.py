@@ -21,16 +21,12 @@ from barge.daemon.jobs.images import (
     TagArgs,
     error_message,
 )
-from barge.errors import BargeError, InvalidParameter
+from barge.errors import InvalidParameter
 from barge.graph.filters import parse_filters
 
 routes = Routes()
 
 NAME = "{name:.+}"
-
-
-class PullNotAvailable(BargeError):
-    status = 501
 
 
 def query_bool(request: web.Request, key: str, default: bool = False) -> bool:
@@ -84,7 +80,13 @@ async def load_images(request: web.Request) -> web.StreamResponse:
 async def create_image(request: web.Request) -> web.StreamResponse:
     q = request.query
     if q.get("fromImage"):
-        raise PullNotAvailable("pull is not available yet: registry support is not built")
+        if "fromSrc" in q:
+            raise InvalidParameter("fromImage and fromSrc are mutually exclusive")
+        from barge.daemon.jobs.registry import PullArgs
+
+        pull = PullArgs(image=q["fromImage"], tag=q.get("tag", ""), platform=q.get("platform", ""),
+                        auth=request.headers.get("X-Registry-Auth", ""))
+        return await stream_job(request, "pull", pull, on_error=error_message)
     if "fromSrc" not in q:
         raise InvalidParameter("fromImage or fromSrc is required")
     args = ImportArgs(
