@@ -31,7 +31,8 @@ from barge.registry.endpoints import RegistryConfig, endpoints_for
 REGISTRY = "/usr/bin/docker-registry"
 HTPASSWD = "/usr/bin/htpasswd"
 
-pytestmark = pytest.mark.skipif(not os.path.exists(REGISTRY), reason=f"{REGISTRY} missing (apt-get install docker-registry)")
+pytestmark = pytest.mark.skipif(not os.path.exists(REGISTRY),
+                                reason=f"{REGISTRY} missing (apt-get install docker-registry)")
 
 
 def _free_port() -> int:
