@@ -89,25 +89,22 @@ async def receive(request: web.Request, uid: str) -> int:
     total = 0
     buf = bytearray()
     try:
-        async for chunk in request.content.iter_any():
-            buf += chunk
-            total += len(chunk)
-            if len(buf) >= WRITE_CHUNK:
-                if pending is not None:
-                    await pending
-                pending = loop.run_in_executor(None, store.write_chunk, fh, state, buf)
-                buf = bytearray()
-        if pending is not None:
-            await pending
-            pending = None
-        if buf:
-            await loop.run_in_executor(None, store.write_chunk, fh, state, buf)
-    finally:
-        if pending is not None:
-            try:
+        try:
+            async for chunk in request.content.iter_any():
+                buf += chunk
+                total += len(chunk)
+                if len(buf) >= WRITE_CHUNK:
+                    if pending is not None:
+                        await pending
+                    pending = loop.run_in_executor(None, store.write_chunk, fh, state, buf)
+                    buf = bytearray()
+        finally:  # also when the client went away: keep what arrived
+            if pending is not None:
                 await pending
-            except Exception:
-                pass
+                pending = None
+            if buf:
+                await loop.run_in_executor(None, store.write_chunk, fh, state, buf)
+    finally:
         fh.close()
     return total
 
