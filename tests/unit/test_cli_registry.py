@@ -586,3 +586,46 @@ def test_search_and_auth_routes():
     assert json.loads(res[5][1]) == {"Status": "Login Succeeded", "IdentityToken": ""}
     assert rec.calls[-1][1].body == {"username": "u", "password": "bad"}
     assert "401 Unauthorized" in json.loads(res[6][1])["message"]
+
+
+def test_login_prompts_on_a_terminal_without_echoing_the_password(fake, docker_config):
+    """A real pseudo-terminal: the username is asked, the password typed with echo off."""
+    import pty
+    import subprocess
+    import sys
+    import time
+
+    fake.route("POST", "/v1.47/auth", body={"Status": "Login Succeeded", "IdentityToken": ""})
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "barge", "-H", "unix://" + fake.path, "login", "127.0.0.1:5000"],
+                            stdin=slave, stdout=slave, stderr=slave, env=dict(os.environ), close_fds=True)
+    os.close(slave)
+    seen = b""
+
+    def read_until(token: bytes, timeout: float = 20.0) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while token not in seen and time.monotonic() < deadline:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+
+    try:
+        read_until(b"Username: ")
+        os.write(master, b"alice\n")
+        read_until(b"Password: ")
+        os.write(master, b"hunter2\n")
+        read_until(b"Login Succeeded")
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    assert b"Login Succeeded" in seen and b"hunter2" not in seen
+    assert json.loads(fake.requests[-1]["body"])["password"] == "hunter2"
+    assert creds.ConfigFile.load().get("127.0.0.1:5000").username == "alice"

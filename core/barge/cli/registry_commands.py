@@ -128,7 +128,8 @@ def push(
     name: Annotated[str, typer.Argument(metavar="NAME[:TAG]")],
     all_tags: Annotated[bool, typer.Option("-a", "--all-tags", help="Push all tags of an image to the repository.")] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Suppress verbose output.")] = False,
-    platform: Annotated[Optional[str], typer.Option("--platform", help="Push a platform-specific manifest as a single-platform image to the registry.")] = None,
+    platform: Annotated[Optional[str], typer.Option(
+        "--platform", help="Push a platform-specific manifest as a single-platform image to the registry.")] = None,
 ) -> None:
     """Upload an image to a registry."""
     from barge.client.credentials import auth_key
@@ -353,7 +354,8 @@ def login(
     server: Annotated[Optional[str], typer.Argument(metavar="[SERVER]", show_default=False)] = None,
     username: Annotated[Optional[str], typer.Option("-u", "--username", help="Username.")] = None,
     password: Annotated[Optional[str], typer.Option("-p", "--password", help="Password or Personal Access Token (PAT).")] = None,
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Take the Password or Personal Access Token (PAT) from stdin.")] = False,
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="Take the Password or Personal Access Token (PAT) from stdin.")] = False,
 ) -> None:
     """Authenticate to a registry.
     Defaults to Docker Hub if no server is specified."""
