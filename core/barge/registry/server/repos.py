@@ -101,6 +101,8 @@ class Repos:
     # -- tags --------------------------------------------------------------
 
     def set_tag(self, name: str, tag: str, digest: Digest) -> None:
+        if not is_tag(tag):
+            raise ValueError(f"invalid tag {tag!r}")
         write_atomic(self.dir(name) / "_manifests" / "tags" / tag, str(digest).encode())
 
     def tag(self, name: str, tag: str) -> Digest | None:
@@ -115,6 +117,8 @@ class Repos:
         return [t for t in _entries(self.dir(name) / "_manifests" / "tags") if is_tag(t)]
 
     def remove_tag(self, name: str, tag: str) -> bool:
+        if not is_tag(tag):
+            return False
         try:
             (self.dir(name) / "_manifests" / "tags" / tag).unlink()
             return True
