@@ -30,6 +30,12 @@ looks like::
 
     [network.options.bridge]   # the driver's own options
 
+    [registry]
+    insecure_registries = ["myregistry.local:5000", "10.0.0.0/8"]  # loopback always is
+    registry_mirrors = ["https://mirror.example"]                   # for docker.io
+    max_concurrent_downloads = 3
+    max_concurrent_uploads = 5
+
     [tls]
     verify = true
     cacert = "/etc/barge/ca.pem"
@@ -96,6 +102,20 @@ _NETWORK_KEYS = {"driver": str, "bridge": str, "bip": str, "mtu": int, "enable_i
 
 
 @dataclass
+class RegistrySettings:
+    """``[registry]``: how the daemon reaches registries (Docker's daemon.json keys)."""
+
+    insecure_registries: list[str] = field(default_factory=list)
+    registry_mirrors: list[str] = field(default_factory=list)
+    max_concurrent_downloads: int = 3
+    max_concurrent_uploads: int = 5
+
+
+_REGISTRY_KEYS = {"insecure_registries": list, "registry_mirrors": list, "max_concurrent_downloads": int,
+                  "max_concurrent_uploads": int}
+
+
+@dataclass
 class DaemonConfig:
     data_root: Path = Path("/var/lib/barge")
     exec_root: Path = Path("/run/barge")
@@ -110,6 +130,7 @@ class DaemonConfig:
     exec_driver: str | None = None
     exec_options_tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     network: "NetworkConfig" = field(default_factory=lambda: NetworkConfig())
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
     tls: TLSConfig = field(default_factory=TLSConfig)
     debug: bool = False
     config_file: Path | None = None
@@ -167,10 +188,23 @@ def _apply_file(cfg: DaemonConfig, data: Mapping[str, Any], path: Path) -> None:
             raise InvalidParameter(f"{path}: [exec] {name} must be a table [exec.{name}]")
         cfg.exec_options_tables[name] = table
     _apply_network(cfg.network, dict(data.get("network", {})), path)
+    _apply_registry(cfg.registry, dict(data.get("registry", {})), path)
     tls = data.get("tls", {})
     for key in ("verify", "cacert", "cert", "key"):
         if key in tls:
             setattr(cfg.tls, key, tls[key])
+
+
+def _apply_registry(reg: RegistrySettings, table: dict[str, Any], path: Path) -> None:
+    for key, kind in _REGISTRY_KEYS.items():
+        if key in table:
+            value = table.pop(key)
+            if not isinstance(value, kind) or (kind is int and (isinstance(value, bool) or value < 1)):
+                raise InvalidParameter(f"{path}: [registry] {key} must be a {'positive ' if kind is int else ''}"
+                                       f"{kind.__name__}")
+            setattr(reg, key, value)
+    if table:
+        raise InvalidParameter(f"{path}: [registry] unknown setting(s): {', '.join(sorted(table))}")
 
 
 def _apply_network(net: NetworkConfig, table: dict[str, Any], path: Path) -> None:
@@ -244,6 +278,10 @@ def load_config(
     if overrides.get("graph_driver"):
         cfg.graph_driver, cfg.graph_driver_source = overrides.pop("graph_driver"), "command line"
     _apply_network_flags(cfg.network, overrides)
+    for key in ("insecure_registries", "registry_mirrors", "max_concurrent_downloads", "max_concurrent_uploads"):
+        value = overrides.pop(key, None)
+        if value is not None and value != []:
+            setattr(cfg.registry, key, value)
     tls = overrides.pop("tls", None)
     if tls:
         for key, value in tls.items():

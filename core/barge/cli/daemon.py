@@ -36,6 +36,10 @@ def daemon(
     dns_opt: Annotated[Optional[List[str]], typer.Option("--dns-opt", help="DNS option for containers.")] = None,
     default_address_pool: Annotated[Optional[List[str]], typer.Option("--default-address-pool", help="Address pool for new networks: base=CIDR,size=N.")] = None,
     network_opt: Annotated[Optional[List[str]], typer.Option("--network-opt", help="Network driver option: <driver>.<option>=<value>.")] = None,
+    insecure_registry: Annotated[Optional[List[str]], typer.Option("--insecure-registry", help="Registry (host:port or CIDR) reached without TLS verification.")] = None,
+    registry_mirror: Annotated[Optional[List[str]], typer.Option("--registry-mirror", help="Mirror of docker.io to pull from first.")] = None,
+    max_concurrent_downloads: Annotated[Optional[int], typer.Option("--max-concurrent-downloads", help="Layers pulled at once (default 3).")] = None,
+    max_concurrent_uploads: Annotated[Optional[int], typer.Option("--max-concurrent-uploads", help="Layers pushed at once (default 5).")] = None,
     debug: Annotated[Optional[bool], typer.Option("-D", "--debug", help="Enable debug mode.")] = None,
 ) -> None:
     """Run the barge daemon."""
@@ -61,6 +65,10 @@ def daemon(
             dns_options=dns_opt,
             default_address_pools=default_address_pool,
             network_opts=network_opt,
+            insecure_registries=insecure_registry,
+            registry_mirrors=registry_mirror,
+            max_concurrent_downloads=max_concurrent_downloads,
+            max_concurrent_uploads=max_concurrent_uploads,
             tls={"verify": tlsverify, "cacert": tlscacert, "cert": tlscert, "key": tlskey},
         )
     except BargeError as exc:

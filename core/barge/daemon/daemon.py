@@ -102,6 +102,7 @@ def build_services(cfg: DaemonConfig) -> Services:
     from barge.daemon.jobs import exec as exec_jobs
     from barge.daemon.jobs import images as image_jobs
     from barge.daemon.jobs import networks as network_jobs
+    from barge.daemon.jobs import registry as registry_jobs
     from barge.daemon.jobs import system as system_jobs
     from barge.daemon.jobs import volumes as volume_jobs
     from barge.graph.store import ImageStore
@@ -163,7 +164,7 @@ def build_services(cfg: DaemonConfig) -> Services:
         system_jobs.register(engine, services)
         image_jobs.register(engine, services)
         container_jobs.register(engine, services)
-        for module in (event_jobs, volume_jobs, network_jobs, exec_jobs, archive_jobs):
+        for module in (event_jobs, volume_jobs, network_jobs, registry_jobs, exec_jobs, archive_jobs):
             module.register(engine, services)
     except BaseException:
         if containers is not None:

@@ -178,9 +178,15 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
     p.add_argument("--dns-opt", dest="dns_options", action="append", default=[])
     p.add_argument("--default-address-pool", dest="default_address_pools", action="append", default=[])
     p.add_argument("--network-opt", dest="network_opts", action="append", default=[])
+    p.add_argument("--insecure-registry", dest="insecure_registries", action="append", default=[])
+    p.add_argument("--registry-mirror", dest="registry_mirrors", action="append", default=[])
+    p.add_argument("--max-concurrent-downloads", type=int)
+    p.add_argument("--max-concurrent-uploads", type=int)
     a = p.parse_args(argv)
     network = {k: getattr(a, k) for k in ("bridge", "bip", "mtu", "enable_icc", "ip_masq", "dns", "dns_search",
-                                          "dns_options", "default_address_pools", "network_opts")}
+                                          "dns_options", "default_address_pools", "network_opts",
+                                          "insecure_registries", "registry_mirrors", "max_concurrent_downloads",
+                                          "max_concurrent_uploads")}
     return load_config(
         config_file=a.config_file,
         graph_driver=a.graph_driver,

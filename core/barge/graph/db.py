@@ -162,8 +162,26 @@ CREATE TABLE endpoints (
 CREATE INDEX endpoints_container ON endpoints(container_id);
 """
 
+SCHEMA_V5 = """
+-- Distribution metadata (issue 5): which compressed blob in which registry
+-- repository holds a layer (by diff ID). Push uses it to skip blobs the
+-- registry has (HEAD) or to mount them from another repository of the same
+-- registry instead of compressing and uploading again. Pull records it.
+CREATE TABLE blob_digests (
+    digest     TEXT NOT NULL,
+    diff_id    TEXT NOT NULL,
+    registry   TEXT NOT NULL,
+    repo       TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    created    REAL NOT NULL,
+    PRIMARY KEY (registry, repo, digest)
+);
+CREATE INDEX blob_digests_diff ON blob_digests(diff_id);
+"""
+
 #: ``MIGRATIONS[n]`` brings a file at version ``n`` to ``n + 1``.
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4]
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -146,18 +146,24 @@ class LayerStore:
 
     # -- creating ---------------------------------------------------------
 
-    def apply(self, stream: BinaryIO, parent: str | None, expected_diff_id: str | None = None) -> PreparedLayer:
+    def apply(self, stream: BinaryIO, parent: "str | PreparedLayer | None",
+              expected_diff_id: str | None = None) -> PreparedLayer:
         """Unpack a (possibly compressed) layer tar on top of layer ``parent``.
 
         Hashing and unpacking happen in one pass over the stream. On any
         failure the driver layer and its pending row are gone. The caller
         records the result with :meth:`record` inside its own transaction,
-        then calls :meth:`finish`.
+        then calls :meth:`finish`. ``parent`` may itself be a prepared,
+        unrecorded layer (a pull records a whole image's layers at once, in
+        order, in one transaction).
         """
-        parent_layer = self.get(parent) if parent else None
-        if parent is not None and parent_layer is None:
-            raise RuntimeError(f"graph db: parent layer {parent} is missing")
-        parent_cache = parent_layer.cache_id if parent_layer else None
+        if isinstance(parent, PreparedLayer):
+            parent_cache, parent = parent.cache_id, parent.chain_id
+        else:
+            parent_layer = self.get(parent) if parent else None
+            if parent is not None and parent_layer is None:
+                raise RuntimeError(f"graph db: parent layer {parent} is missing")
+            parent_cache = parent_layer.cache_id if parent_layer else None
         cache = secrets.token_hex(32)
         with self.db.write() as conn:
             conn.execute("INSERT INTO pending_layers (cache_id, created) VALUES (?, ?)", (cache, time.time()))

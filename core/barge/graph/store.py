@@ -237,6 +237,46 @@ class ImageStore:
         assert img is not None
         return img
 
+    def add_pulled(self, config_bytes: bytes, top: str | None, prepared: list, tags: list[reference.Reference],
+                   repo_digests: list[reference.Reference], extra=None) -> tuple[str, list[str]]:
+        """Record an image a pull made: its new layers (in order), the image, its tags and repo
+        digest, and ``extra(conn)`` (distribution metadata), in ONE transaction.
+
+        Returns ``(image id, ids of images that lost a tag to it)``. On failure the
+        prepared layers are discarded: nothing of the pull is left.
+        """
+        image_id = image_id_of(config_bytes)
+        replaced: list[str] = []
+        try:
+            with self.db.write() as conn:
+                for p in prepared:
+                    self.layers.record(conn, p)
+                self._insert_image(conn, image_id, config_bytes, top, None)
+                for ref in tags:
+                    old = self._set_tag(conn, ref, image_id)
+                    if old:
+                        replaced.append(old)
+                for ref in repo_digests:
+                    conn.execute("INSERT OR REPLACE INTO repo_digests (repo, digest, image_id, created)"
+                                 " VALUES (?, ?, ?, ?)", (ref.name, ref.digest, image_id, time.time()))
+                if extra is not None:
+                    extra(conn)
+        except BaseException:
+            for p in prepared:
+                self.layers.abort(p)
+            raise
+        for p in prepared:
+            self.layers.finish(p)
+        for ref in tags:
+            self.event("tag", image_id, ref.familiar())
+        return image_id, replaced
+
+    def add_repo_digest(self, ref: reference.Reference, image_id: str) -> None:
+        """After a push: the image is known by its manifest digest there too (RepoDigests)."""
+        with self.db.write() as conn:
+            conn.execute("INSERT OR REPLACE INTO repo_digests (repo, digest, image_id, created) VALUES (?, ?, ?, ?)",
+                         (ref.name, ref.digest, image_id, time.time()))
+
     def _insert_image(self, conn, image_id: str, config_bytes: bytes, top: str | None, parent: str | None) -> None:
         config = json.loads(config_bytes)
         size = 0

@@ -279,11 +279,15 @@ def system_info(services: "Services") -> dict[str, Any]:
         "RegistryConfig": {
             "AllowNondistributableArtifactsCIDRs": None,
             "AllowNondistributableArtifactsHostnames": None,
-            "InsecureRegistryCIDRs": ["::1/128", "127.0.0.0/8"],
+            "InsecureRegistryCIDRs": ["::1/128", "127.0.0.0/8"] + [r for r in cfg.registry.insecure_registries
+                                                                   if "/" in r],
             "IndexConfigs": {
-                "docker.io": {"Name": "docker.io", "Mirrors": [], "Secure": True, "Official": True},
+                "docker.io": {"Name": "docker.io", "Mirrors": list(cfg.registry.registry_mirrors), "Secure": True,
+                              "Official": True},
+                **{r: {"Name": r, "Mirrors": [], "Secure": False, "Official": False}
+                   for r in cfg.registry.insecure_registries if "/" not in r},
             },
-            "Mirrors": None,
+            "Mirrors": list(cfg.registry.registry_mirrors) or None,
         },
         "GenericResources": None,
         "NCPU": os.cpu_count() or 1,

@@ -1,0 +1,177 @@
+"""The daemon's registry jobs: what ``pull``, ``push``, ``search`` and ``auth`` do.
+
+Thin: they read the job's arguments, pick the registry's endpoints from
+the daemon's ``[registry]`` settings, and hand over to :mod:`pull`,
+:mod:`push` and the client. Messages are Docker's (``Pulling from``,
+``Digest:``, ``Status: Downloaded newer image for``...).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from barge import reference
+from barge.errors import InvalidParameter
+from barge.graph.filters import parse_filters
+from barge.registry.auth import AuthConfig
+from barge.registry.endpoints import RegistryConfig, endpoints_for
+from barge.registry.progress import Progress
+
+log = logging.getLogger("barge.registry")
+
+SEARCH_FILTERS = frozenset({"is-official", "is-automated", "stars"})
+
+
+def registry_config(services) -> RegistryConfig:
+    s = services.config.registry
+    return RegistryConfig(insecure_registries=list(s.insecure_registries), mirrors=list(s.registry_mirrors),
+                          max_concurrent_downloads=s.max_concurrent_downloads,
+                          max_concurrent_uploads=s.max_concurrent_uploads)
+
+
+def tmp_root(services) -> Path:
+    return Path(services.config.data_root) / "tmp"
+
+
+def clean_leftovers(services) -> None:
+    """Temporary pull/push files a killed daemon left behind."""
+    root = tmp_root(services)
+    if root.is_dir():
+        for entry in root.iterdir():
+            if entry.name.startswith(("pull-", "push-")):
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def first_answering(ref: reference.Reference, auth: AuthConfig, actions: tuple[str, ...], cfg: RegistryConfig):
+    """A repository on the first endpoint of ``ref``'s registry that answers ``GET /v2/``."""
+    from barge.registry.client import EndpointUnreachable, Repository
+
+    last: BaseException | None = None
+    for endpoint in endpoints_for(ref.domain, cfg):
+        repo = Repository(endpoint, ref.path, auth, actions, cfg, display=ref.familiar_name)
+        try:
+            repo.ping()
+            return repo
+        except EndpointUnreachable as exc:
+            last = exc
+    raise last  # type: ignore[misc]
+
+
+def on_first_answering(endpoints, call):
+    """``call(endpoint)`` on the first endpoint that answers at all (https, then http when insecure)."""
+    from barge.registry.client import EndpointUnreachable
+
+    last: BaseException | None = None
+    for endpoint in endpoints:
+        try:
+            return call(endpoint)
+        except EndpointUnreachable as exc:
+            last = exc
+    raise last  # type: ignore[misc]
+
+
+def pull_reference(image: str, tag: str) -> tuple[reference.Reference, bool]:
+    """``fromImage`` + ``tag`` -> (reference, all tags?), as moby's ``postImagesCreate``."""
+    ref = reference.parse(image)
+    if tag:
+        if tag.startswith("sha256:") or ":" in tag:
+            ref = reference.parse(f"{ref.name}@{tag}")
+        else:
+            ref = reference.parse(f"{ref.name}:{tag}")
+    return ref, ref.tag is None and ref.digest is None
+
+
+def pull(services, job) -> None:
+    from barge.registry.pull import Puller
+
+    args = job.args
+    ref, all_tags = pull_reference(args.image, args.tag)
+    auth = AuthConfig.from_header(args.auth)
+    progress = Progress(job.stdout)
+    tmp = tmp_root(services)
+    tmp.mkdir(parents=True, exist_ok=True)
+    puller = Puller(services.images, registry_config(services), tmp, progress)
+    if all_tags:
+        tags = sorted(first_answering(ref, auth, ("pull",), puller.cfg).tags())
+        refs = [reference.Reference(ref.domain, ref.path, t, None) for t in tags]
+        progress.status(f"Pulling from {ref.path}", "")
+    else:
+        refs = [ref]
+    newer = False
+    for r in refs:
+        progress.status(f"Pulling from {r.path}", r.tag or r.digest)
+        plan = puller.resolve(r, auth, args.platform)
+        image_id, new = puller.pull(plan)
+        newer = newer or new
+        progress.status(f"Digest: {plan.manifest_digest}")
+        if new:
+            services.images.event("pull", image_id, r.familiar())
+    shown = reference.Reference(ref.domain, ref.path, None, None).familiar() if all_tags else ref.familiar()
+    if newer:
+        progress.status(f"Status: Downloaded newer image for {shown}")
+    else:
+        progress.status(f"Status: Image is up to date for {shown}")
+
+
+def push(services, job) -> None:
+    from barge.registry.push import Pusher
+
+    args = job.args
+    ref = reference.parse(args.name)
+    if ref.digest:
+        raise InvalidParameter("cannot push a digest reference")
+    auth = AuthConfig.from_header(args.auth)
+    progress = Progress(job.stdout)
+    tmp = tmp_root(services)
+    tmp.mkdir(parents=True, exist_ok=True)
+    pusher = Pusher(services.images, registry_config(services), tmp, progress)
+    pusher.push(ref, args.tag or ref.tag or "", auth)
+
+
+def search(services, args) -> list[dict[str, Any]]:
+    from barge.registry.client import search as search_registry
+
+    term = (args.term or "").strip()
+    if not term:
+        raise InvalidParameter("term is required")
+    filters = parse_filters(args.filters, SEARCH_FILTERS)
+    limit = int(args.limit or 25)
+    if not 1 <= limit <= 100:
+        raise InvalidParameter(f"limit {limit} is outside the range of [1, 100]")
+    from barge.registry.endpoints import search_endpoints, split_search_term
+
+    domain, query = split_search_term(term)
+    cfg = registry_config(services)
+    auth = AuthConfig.from_header(args.auth)
+    results = on_first_answering(search_endpoints(domain, cfg),
+                                 lambda ep: search_registry(ep, query, limit, auth, cfg))
+    stars = 0
+    for value in filters.get("stars", []):
+        try:
+            stars = int(value)
+        except ValueError:
+            raise InvalidParameter(f"invalid filter 'stars={value}'") from None
+    out = []
+    for r in results:
+        if r.get("star_count", 0) < stars:
+            continue
+        if any(bool(r.get("is_official")) != (v.lower() == "true") for v in filters.get("is-official", [])):
+            continue
+        if any(bool(r.get("is_automated")) != (v.lower() == "true") for v in filters.get("is-automated", [])):
+            continue
+        out.append(r)
+    return out[:limit]
+
+
+def login(services, args) -> dict[str, Any]:
+    from barge.registry.client import login as login_registry
+
+    auth = AuthConfig.from_json(args.body or {})
+    server = auth.serveraddress or "https://index.docker.io/v1/"
+    host = server.split("://", 1)[-1].rstrip("/").split("/", 1)[0]
+    domain = reference.DEFAULT_DOMAIN if host in ("index.docker.io", "registry-1.docker.io", "docker.io") else host
+    cfg = registry_config(services)
+    return on_first_answering(endpoints_for(domain, cfg), lambda ep: login_registry(ep, auth, cfg))
