@@ -748,3 +748,32 @@ def test_killed_server_mid_upload_leaves_no_blob(tmp_path):
         assert reg.push_blob("crash/kill", data) == sha(data)
     finally:
         stop_registry(proc)
+
+
+# ---------------------------------------------------------------------------
+# tokens, in process
+# ---------------------------------------------------------------------------
+
+
+def test_tokens_expire_and_are_bound_to_the_service_and_secret(monkeypatch):
+    from barge.registry.server import tokens
+
+    issuer = tokens.TokenIssuer(b"k" * 32, "svc", expiry=60)
+    access = [{"type": "repository", "name": "a/b", "actions": ["pull"]}]
+    token = issuer.mint("alice", access).token
+    claims = issuer.verify(token)
+    assert claims["sub"] == "alice" and claims["access"] == access
+    assert tokens.TokenIssuer(b"other" * 8, "svc").verify(token) is None
+    assert tokens.TokenIssuer(b"k" * 32, "other-svc").verify(token) is None
+    now = time.time()
+    monkeypatch.setattr(tokens.time, "time", lambda: now + 61)
+    assert issuer.verify(token) is None
+
+
+def test_token_secret_file_is_created_private_and_reused(tmp_path):
+    from barge.registry.server.tokens import load_secret
+
+    path = tmp_path / "secret"
+    first = load_secret(path)
+    assert load_secret(path) == first and len(first) >= 32
+    assert path.stat().st_mode & 0o777 == 0o600
