@@ -176,8 +176,12 @@ class ContainerAPI:
     # ------------------------------------------------------------ images
     def pull(self, from_image: str, tag: str | None = None, platform: str | None = None):
         """``POST /images/create?fromImage=`` (progress messages)."""
+        from barge.client import credentials
+        from barge.reference import parse
+
         query = {"fromImage": from_image, "tag": tag or None, "platform": platform or None}
-        return self.request("POST", "/images/create", query, None, {"X-Registry-Auth": "e30="})
+        header = credentials.ConfigFile.load_or_warn().header_for(credentials.auth_key(parse(from_image).domain))
+        return self.request("POST", "/images/create", query, None, {"X-Registry-Auth": header})
 
 
 def _q(name: str) -> str:

@@ -97,12 +97,12 @@ def pull(services, job) -> None:
     if all_tags:
         tags = sorted(first_answering(ref, auth, ("pull",), puller.cfg).tags())
         refs = [reference.Reference(ref.domain, ref.path, t, None) for t in tags]
-        progress.status(f"Pulling from {ref.path}", "")
+        progress.status(f"Pulling from {ref.path}")
     else:
         refs = [ref]
     newer = False
     for r in refs:
-        progress.status(f"Pulling from {r.path}", r.tag or r.digest)
+        progress.header(f"Pulling from {r.path}", r.tag or r.digest)
         plan = puller.resolve(r, auth, args.platform)
         image_id, new = puller.pull(plan)
         newer = newer or new

@@ -26,10 +26,17 @@ class Progress:
             self._out.write(data)
 
     def status(self, status: str, id: str | None = None) -> None:
+        """A message; ``id`` makes it a layer's line (with moby's empty ``progressDetail``, which
+        tells clients to rewrite that line in place rather than print a new one)."""
         msg: dict[str, Any] = {"status": status}
         if id:
+            msg["progressDetail"] = {}
             msg["id"] = id
         self._write(msg)
+
+    def header(self, status: str, id: str) -> None:
+        """``Pulling from ...`` with the tag as id: a line of its own, not a layer's."""
+        self._write({"status": status, "id": id})
 
     def bytes(self, action: str, id: str, current: int, total: int | None, force: bool = False) -> None:
         """``Downloading``/``Extracting``/``Pushing`` with ``progressDetail``."""
