@@ -8,9 +8,11 @@ Order of work, after moby's ``pull_v2``:
    any download: layers already here are ``Already exists``;
 3. missing layers download in parallel (``max_concurrent_downloads``) into
    temporary files, their digests checked as they stream (a dropped
-   connection resumes with ``Range``); each is unpacked as soon as it and
-   the layers below it are there (decompressed while it is read), checked
-   against its diff ID, and kept as a *prepared* layer;
+   connection resumes with ``Range``); the lowest layer not yet unpacked
+   is decompressed and unpacked *while* it downloads, reading its file as
+   it grows (:class:`GrowingFile`); a digest that does not match at the end
+   aborts that unpack. Each is checked against its diff ID and kept as a
+   *prepared* layer;
 4. the prepared layers, the image, its tag, its repo digest and the blob
    records go into the graph db in ONE transaction. Anything failing before
    that leaves nothing: the prepared layers are discarded, the temporary
@@ -189,27 +191,29 @@ class Puller:
         return held
 
     def _fetch_and_unpack(self, plan: Plan, missing: list[int], work: Path) -> list[PreparedLayer]:
-        done = {i: threading.Event() for i in missing}
-        files = {i: work / f"{i}.blob" for i in missing}
-        errors: list[BaseException] = []
+        files = {i: GrowingFile(work / f"{i}.blob") for i in missing}
         cancel = threading.Event()
 
         def download(i: int) -> None:
             desc = plan.layers[i]
             sid = short(desc.digest)
+            growing = files[i]
             try:
                 if cancel.is_set():
-                    return
-                with open(files[i], "wb") as fh:
-                    plan.repo.fetch_blob(desc.digest, fh, desc.size,
-                                         progress=lambda n: self.progress.bytes("Downloading", sid, n, desc.size))
+                    raise InvalidParameter("pull cancelled")
+                def report(n: int) -> None:
+                    if cancel.is_set():  # another layer failed: stop this download too
+                        raise InvalidParameter("pull cancelled")
+                    self.progress.bytes("Downloading", sid, n, desc.size)
+
+                with growing.writer() as fh:
+                    plan.repo.fetch_blob(desc.digest, fh, desc.size, progress=report)
                 self.progress.status("Verifying Checksum", sid)
                 self.progress.status("Download complete", sid)
+                growing.finish()
             except BaseException as exc:
-                errors.append(exc)
+                growing.finish(exc)
                 cancel.set()
-            finally:
-                done[i].set()
 
         workers = max(1, int(self.cfg.max_concurrent_downloads or 3))
         for i in missing[workers:]:
@@ -221,38 +225,90 @@ class Puller:
             try:
                 parent: str | PreparedLayer | None = None
                 for i in range(len(plan.layers)):
-                    if i not in done:
+                    if i not in files:
                         parent = plan.chains[i]
                         continue
-                    done[i].wait()
-                    if errors:
-                        raise errors[0]
                     parent = self._unpack(plan, i, files[i], parent)
                     prepared.append(parent)
-                    files[i].unlink(missing_ok=True)
+                    files[i].path.unlink(missing_ok=True)
             except BaseException:
                 cancel.set()
+                for f in files.values():
+                    f.abandon()
                 for p in prepared:
                     self.images.layers.abort(p)
                 raise
         return prepared
 
-    def _unpack(self, plan: Plan, i: int, path: Path, parent) -> PreparedLayer:
+    def _unpack(self, plan: Plan, i: int, growing: "GrowingFile", parent) -> PreparedLayer:
         desc = plan.layers[i]
         sid = short(desc.digest)
-        size = path.stat().st_size
-        with open(path, "rb") as raw:
-            reader = _CountingReader(raw, lambda n: self.progress.bytes("Extracting", sid, n, size))
+        with growing.reader(lambda n: self.progress.bytes("Extracting", sid, n, desc.size)) as reader:
             layer = self.images.layers.apply(reader, parent, expected_diff_id=plan.diff_ids[i])
         self.progress.status("Pull complete", sid)
         return layer
 
 
-class _CountingReader(io.RawIOBase):
-    """Reports how much of a layer file has been read (``Extracting`` progress)."""
+class GrowingFile:
+    """A blob file one thread downloads while another reads it.
 
-    def __init__(self, raw, report):
+    The reader blocks at the current end of the file until more arrives or
+    the download finishes; a download that failed (digest mismatch,
+    truncated, registry gone) makes the reader raise that error, so a layer
+    unpacked from a bad blob is aborted, never recorded.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._cond = threading.Condition()
+        self._done = False
+        self._error: BaseException | None = None
+        self._abandoned = False
+        path.touch()
+
+    def writer(self):
+        return _NotifyingWriter(open(self.path, "r+b", buffering=0), self._cond)
+
+    def finish(self, error: BaseException | None = None) -> None:
+        with self._cond:
+            self._done, self._error = True, error
+            self._cond.notify_all()
+
+    def abandon(self) -> None:
+        """The puller gave up: a reader still waiting stops."""
+        with self._cond:
+            self._abandoned = True
+            self._cond.notify_all()
+
+    def reader(self, report) -> "_GrowingReader":
+        return _GrowingReader(self, report)
+
+
+class _NotifyingWriter:
+    def __init__(self, raw, cond: threading.Condition):
         self._raw = raw
+        self._cond = cond
+
+    def write(self, data) -> int:
+        n = self._raw.write(data)
+        with self._cond:
+            self._cond.notify_all()
+        return n
+
+    def __getattr__(self, name):  # seek/read/truncate for a resumed fetch
+        return getattr(self._raw, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._raw.close()
+
+
+class _GrowingReader(io.RawIOBase):
+    def __init__(self, growing: GrowingFile, report):
+        self._g = growing
+        self._raw = open(growing.path, "rb", buffering=0)
         self._report = report
         self._n = 0
 
@@ -260,8 +316,32 @@ class _CountingReader(io.RawIOBase):
         return True
 
     def readinto(self, b) -> int:
-        n = self._raw.readinto(b)
-        if n:
-            self._n += n
-            self._report(self._n)
-        return n or 0
+        while True:
+            n = self._raw.readinto(b)
+            if n:
+                self._n += n
+                self._report(self._n)
+                return n
+            g = self._g
+            with g._cond:
+                if g._abandoned:
+                    raise InvalidParameter("pull cancelled")
+                if g._done:
+                    if g._error is not None:
+                        raise g._error
+                    n = self._raw.readinto(b)  # the last bytes may have come with the notice
+                    if n:
+                        self._n += n
+                        return n
+                    return 0
+                g._cond.wait(1.0)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
