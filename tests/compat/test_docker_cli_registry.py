@@ -154,5 +154,27 @@ def test_resolve_errors_are_daemon_errors(docker, anon_registry):
     missing = docker("pull", f"{anon_registry}/cli/none:nosuch", check=False)
     assert missing.returncode == 1
     assert missing.stdout.decode() == ""  # dockerd says nothing before the manifest is found
-    assert missing.stderr.decode().strip() == (f"Error response from daemon: manifest for {anon_registry}/cli/none:nosuch"
-                                               " not found: manifest unknown: manifest unknown")
+    assert missing.stderr.decode().strip() == (
+        f"Error response from daemon: manifest for {anon_registry}/cli/none:nosuch"
+        " not found: manifest unknown: manifest unknown")
+
+
+def test_docker_pull_progress_bars_on_a_pty(d, docker, anon_registry):
+    """``docker pull`` on a terminal draws its own per-layer bars from barge's JSON messages."""
+    import os
+
+    from tests.compat.conftest import pty_run
+    from tests.registry_peers import compress, http_upload, layer_tar, make_image
+
+    big = layer_tar({"big": os.urandom(24 << 20)})
+    img = make_image([(big, *compress(big, "none"))])
+    http_upload(f"http://{anon_registry}", "cli/big", img, "v1")
+    ref = f"{anon_registry}/cli/big:v1"
+    code, raw = pty_run(dict(docker.env, TERM="xterm"), [DOCKER, "pull", ref], [], timeout=120, size=(40, 160))
+    text = raw.decode(errors="replace")
+    assert code == 0, text
+    short = img.layer_digests[0][7:19]
+    assert re.search(re.escape(short) + r": Downloading \[[=> ]+\]\s+\S+MB/\S+MB", text), text[-2000:]
+    assert f"{short}: Pull complete" in text and f"Status: Downloaded newer image for {ref}" in text
+    assert "\x1b[" in text
+    docker("rmi", ref)
