@@ -147,9 +147,6 @@ def test_login_push_pull_logout(docker, d, tmp_path, auth):
         remove_tree(tmp)
 
 
-@pytest.mark.xfail(strict=True, reason="barge bug: the pull job writes 'Pulling from' before it resolves the "
-                                        "manifest (registry/jobs.py pull), so resolve errors arrive mid-stream "
-                                        "instead of as dockerd's 'Error response from daemon: ...'")
 def test_resolve_errors_are_daemon_errors(docker, anon_registry):
     missing = docker("pull", f"{anon_registry}/cli/none:nosuch", check=False)
     assert missing.returncode == 1

@@ -92,10 +92,6 @@ def pulls(d, ref: str, image) -> list[dict]:
 # ---------------------------------------------------------------------------
 
 
-#: pull.py: when one download fails, the other layers' downloads raise "pull cancelled", and the
-#: layer loop re-raises the first layer's error (often that cancellation), not the failing one's
-MASKED = pytest.mark.xfail(strict=True, reason="barge bug: the failing layer's error is reported as "
-                                                 "'pull cancelled' (registry/pull.py _fetch_and_unpack)")
 
 
 def _bad_blob_registry(fake):
@@ -116,7 +112,6 @@ def test_blob_digest_mismatch_records_nothing(d, fake):
     pulls(d, f"{fake.host}/bad/blob:v1", img)
 
 
-@MASKED
 def test_blob_digest_mismatch_message(d, fake):
     img, good = _bad_blob_registry(fake)
     err = fails_cleanly(d, f"{fake.host}/bad/blob:v1")
@@ -195,7 +190,6 @@ def test_manifest_references_missing_blob_records_nothing(d, fake):
     assert fake.count("GET", f"/blobs/{img.layer_digests[1]}") >= 1
 
 
-@MASKED
 def test_manifest_references_missing_blob_message(d, fake):
     _missing_blob_registry(fake)
     err = fails_cleanly(d, f"{fake.host}/bad/missing:v1")

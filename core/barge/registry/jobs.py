@@ -102,8 +102,8 @@ def pull(services, job) -> None:
         refs = [ref]
     newer = False
     for r in refs:
+        plan = puller.resolve(r, auth, args.platform)  # before any output: its errors are the daemon's answer
         progress.header(f"Pulling from {r.path}", r.tag or r.digest)
-        plan = puller.resolve(r, auth, args.platform)
         image_id, new = puller.pull(plan)
         newer = newer or new
         progress.status(f"Digest: {plan.manifest_digest}")

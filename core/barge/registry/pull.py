@@ -170,6 +170,7 @@ class Puller:
                     distmeta.add(conn, distmeta.BlobRecord(desc.digest, diff_id, plan.ref.domain, plan.ref.path,
                                                            desc.media_type, desc.size))
 
+            tag_moved = any(self._tag_target(t) != image_id for t in tags)
             image_id, _ = self.images.add_pulled(plan.config_bytes, top, prepared, tags, [digest_ref], blob_records)
             prepared = []
         finally:
@@ -178,7 +179,11 @@ class Puller:
             shutil.rmtree(work, ignore_errors=True)
             for lock in locks:
                 lock.release()
-        return image_id, not have_image
+        return image_id, not have_image or tag_moved
+
+    def _tag_target(self, ref: reference.Reference) -> str | None:
+        row = self.images.db.query_one("SELECT image_id FROM tags WHERE repo = ? AND tag = ?", (ref.name, ref.tag))
+        return row["image_id"] if row else None
 
     @staticmethod
     def _hold(chains) -> list[threading.Lock]:
@@ -193,6 +198,8 @@ class Puller:
     def _fetch_and_unpack(self, plan: Plan, missing: list[int], work: Path) -> list[PreparedLayer]:
         files = {i: GrowingFile(work / f"{i}.blob") for i in missing}
         cancel = threading.Event()
+        #: the first real failure: what the user is told (the other downloads only stop because of it)
+        first: list[BaseException] = []
 
         def download(i: int) -> None:
             desc = plan.layers[i]
@@ -200,10 +207,10 @@ class Puller:
             growing = files[i]
             try:
                 if cancel.is_set():
-                    raise InvalidParameter("pull cancelled")
+                    raise PullCancelled("pull cancelled")
                 def report(n: int) -> None:
                     if cancel.is_set():  # another layer failed: stop this download too
-                        raise InvalidParameter("pull cancelled")
+                        raise PullCancelled("pull cancelled")
                     self.progress.bytes("Downloading", sid, n, desc.size)
 
                 with growing.writer() as fh:
@@ -212,6 +219,9 @@ class Puller:
                 self.progress.status("Download complete", sid)
                 growing.finish()
             except BaseException as exc:
+                if not isinstance(exc, PullCancelled):
+                    with _busy_lock:
+                        first.append(exc)
                 growing.finish(exc)
                 cancel.set()
 
@@ -231,12 +241,14 @@ class Puller:
                     parent = self._unpack(plan, i, files[i], parent)
                     prepared.append(parent)
                     files[i].path.unlink(missing_ok=True)
-            except BaseException:
+            except BaseException as exc:
                 cancel.set()
                 for f in files.values():
                     f.abandon()
                 for p in prepared:
                     self.images.layers.abort(p)
+                if isinstance(exc, PullCancelled) and first:
+                    raise first[0] from None
                 raise
         return prepared
 
@@ -247,6 +259,10 @@ class Puller:
             layer = self.images.layers.apply(reader, parent, expected_diff_id=plan.diff_ids[i])
         self.progress.status("Pull complete", sid)
         return layer
+
+
+class PullCancelled(InvalidParameter):
+    """Another layer failed; this download or unpack stopped because of it."""
 
 
 class GrowingFile:
@@ -325,7 +341,7 @@ class _GrowingReader(io.RawIOBase):
             g = self._g
             with g._cond:
                 if g._abandoned:
-                    raise InvalidParameter("pull cancelled")
+                    raise PullCancelled("pull cancelled")
                 if g._done:
                     if g._error is not None:
                         raise g._error
