@@ -138,8 +138,12 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 
     def connect(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._unix_path)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(self._unix_path)
+        except BaseException:
+            sock.close()  # a daemon not listening yet must not leak the socket
+            raise
         self.sock = sock
 
 
