@@ -12,7 +12,7 @@ PLUGINS  := plugins/graph_vfs plugins/graph_overlay plugins/exec_native plugins/
 SOCKET   := /run/barge/barge.sock
 DEMO_LOG := /var/log/barge-demo.log
 
-.PHONY: install deps demo test unit bench bench-containers bench-network stop clean
+.PHONY: install deps demo test unit bench bench-containers bench-network bench-registry stop clean
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -58,6 +58,9 @@ bench-containers: install
 
 bench-network: install
 	$(BIN)/python bench/network.py
+
+bench-registry: install
+	$(BIN)/python bench/registry.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -8,7 +8,6 @@ the first bytes (gzip, bzip2, xz, zstd). zstd needs the optional
 from __future__ import annotations
 
 import bz2
-import gzip
 import hashlib
 import io
 import lzma
@@ -78,7 +77,7 @@ def decompressed(stream: BinaryIO) -> BinaryIO:
     buffered = io.BufferedReader(_Peekable(stream, head), buffer_size=CHUNK)
     kind = detect(head)
     if kind == "gzip":
-        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+        return io.BufferedReader(ThreadedGunzip(buffered), buffer_size=CHUNK)  # type: ignore[return-value]
     if kind == "bzip2":
         return bz2.BZ2File(buffered, mode="rb")  # type: ignore[return-value]
     if kind == "xz":
@@ -92,6 +91,88 @@ def decompressed(stream: BinaryIO) -> BinaryIO:
             ) from None
         return zstandard.ZstdDecompressor().stream_reader(buffered)  # type: ignore[return-value]
     return buffered  # type: ignore[return-value]
+
+
+class ThreadedGunzip(io.RawIOBase):
+    """gunzip on a helper thread, a few MiB ahead of the reader.
+
+    zlib releases the GIL while it inflates, so the unpacker (tar parsing
+    and file creation, on the calling thread) and the inflating run on two
+    cores instead of one after the other. Concatenated gzip members (pigz,
+    ``cat a.gz b.gz``) are read as one stream, as gzip(1) does.
+    """
+
+    def __init__(self, raw: BinaryIO, depth: int = 8):
+        self._raw = raw
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._buf = memoryview(b"")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._inflate, name="gunzip", daemon=True)
+        self._thread.start()
+
+    def readable(self) -> bool:
+        return True
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _inflate(self) -> None:
+        import zlib
+
+        try:
+            d = zlib.decompressobj(wbits=31)
+            started = False
+            while not self._stop.is_set():
+                chunk = self._raw.read(CHUNK)
+                if not chunk:
+                    break
+                while chunk:
+                    out = d.decompress(chunk)
+                    started = True
+                    if out and not self._put(out):
+                        return
+                    if d.eof:
+                        chunk = d.unused_data
+                        d = zlib.decompressobj(wbits=31)
+                        started = False
+                        if chunk.strip(b"\0") == b"":
+                            chunk = b""
+                    else:
+                        chunk = b""
+            if started and not d.eof:
+                raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+            tail = d.flush()
+            if tail:
+                self._put(tail)
+            self._put(b"")
+        except BaseException as exc:  # handed to the reader
+            self._put(exc)
+
+    def readinto(self, b) -> int:
+        while not self._buf:
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                if isinstance(item, (OSError, EOFError)) or item.__class__.__name__ == "error":
+                    raise InvalidParameter(f"invalid gzip stream: {item}") from item
+                raise item
+            if item == b"":
+                self._queue.put(b"")  # stay at EOF for later reads
+                return 0
+            self._buf = memoryview(item)
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+    def close(self) -> None:
+        self._stop.set()
+        super().close()
 
 
 class HashingReader(io.RawIOBase):
