@@ -7,7 +7,6 @@ on 127.0.0.1; the daemon is one per module, except where it gets killed."""
 from __future__ import annotations
 
 import http.client
-
 import json
 import os
 import shutil
