@@ -15,7 +15,7 @@ import pytest
 
 from barge.registry.server.testing import start_registry, stop_registry
 from tests.compat.conftest import DOCKER, DockerCLI, small_rootfs_tar
-from tests.conftest import Daemon, disk_tmp_root, remove_tree, require_graph_driver, short_exec_root, test_driver
+from tests.conftest import remove_tree
 
 pytestmark = [pytest.mark.daemon,
               pytest.mark.skipif(DOCKER is None, reason="the docker CLI is not installed (/usr/local/bin/docker)")]
@@ -24,18 +24,9 @@ DIGEST_LINE = re.compile(r"^(\S+): digest: (sha256:[0-9a-f]{64}) size: (\d+)$", 
 
 
 @pytest.fixture(scope="module")
-def d():
-    require_graph_driver(test_driver())
-    root = Path(tempfile.mkdtemp(prefix="barge-dr-", dir=disk_tmp_root()))
-    dm = None
-    try:
-        dm = Daemon(root, test_driver())
-        yield dm
-    finally:
-        if dm is not None:
-            dm.close()
-        remove_tree(root)
-        remove_tree(short_exec_root(root))
+def d(shared_daemon):
+    """One daemon for the module (its images and records change from test to test)."""
+    return shared_daemon
 
 
 @pytest.fixture

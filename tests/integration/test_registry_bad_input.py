@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import tarfile
-import tempfile
 import threading
 import time
 import uuid
@@ -20,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Daemon, disk_tmp_root, remove_tree, require_graph_driver, short_exec_root, test_driver
 from tests.registry_peers import (
     FakeRegistry,
     api_pull,
@@ -38,18 +36,9 @@ pytestmark = pytest.mark.daemon
 
 
 @pytest.fixture(scope="module")
-def d():
-    require_graph_driver(test_driver())
-    root = Path(tempfile.mkdtemp(prefix="barge-rb-", dir=disk_tmp_root()))
-    dm = None
-    try:
-        dm = Daemon(root, test_driver())
-        yield dm
-    finally:
-        if dm is not None:
-            dm.close()
-        remove_tree(root)
-        remove_tree(short_exec_root(root))
+def d(shared_daemon):
+    """One daemon for the module (its images and records change from test to test)."""
+    return shared_daemon
 
 
 @pytest.fixture

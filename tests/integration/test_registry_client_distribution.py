@@ -7,13 +7,6 @@ import io
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -28,67 +21,18 @@ from barge.registry.client import (
 )
 from barge.registry.endpoints import RegistryConfig, endpoints_for
 
-REGISTRY = "/usr/bin/docker-registry"
-HTPASSWD = "/usr/bin/htpasswd"
+from tests import registry_peers
+from tests.registry_peers import REGISTRY
 
 pytestmark = pytest.mark.skipif(not os.path.exists(REGISTRY),
                                 reason=f"{REGISTRY} missing (apt-get install docker-registry)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Distribution:
-    def __init__(self, root: Path, auth: tuple[str, str] | None):
-        self.root = root
-        self.port = _free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        lines = [
-            "version: 0.1",
-            "log: {level: error}",
-            f"storage: {{filesystem: {{rootdirectory: {root / 'data'}}}, delete: {{enabled: true}}}}",
-            f"http: {{addr: '{self.host}'}}",
-        ]
-        if auth:
-            if not os.path.exists(HTPASSWD):
-                pytest.skip(f"{HTPASSWD} missing (apt-get install apache2-utils)")
-            line = subprocess.run([HTPASSWD, "-Bbn", *auth], check=True, capture_output=True, text=True).stdout
-            (root / "htpasswd").write_text(line.strip() + "\n")
-            lines.append(f"auth: {{htpasswd: {{realm: barge-test, path: {root / 'htpasswd'}}}}}")
-        (root / "config.yml").write_text("\n".join(lines) + "\n")
-        self.log = open(root / "registry.log", "wb")
-        self.proc = subprocess.Popen([REGISTRY, "serve", str(root / "config.yml")], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1).close()
-                break
-            except urllib.error.HTTPError:
-                break  # 401: up, wants auth
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    pytest.fail(f"docker-registry did not start: {(root / 'registry.log').read_text()}")
-                time.sleep(0.05)
-
+class Distribution(registry_peers.Distribution):
     @property
     def endpoint(self):
         # loopback is insecure: https (no verify) first, then http; the registry speaks http
         return endpoints_for(self.host, RegistryConfig())[-1]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 @pytest.fixture
