@@ -96,6 +96,14 @@ def pull(
     """Download an image from a registry."""
     from barge.client.credentials import auth_key
 
+    ref = _tagged(name, all_tags, quiet)
+    auth = _config().header_for(auth_key(ref.domain))
+    _display(request_pull(client(ctx), ref, all_tags, platform, auth), quiet)
+    out(f"{ref}\n")
+
+
+def _tagged(name: str, all_tags: bool, quiet: bool):
+    """The reference to pull or push: ``latest`` added (and said) unless ``-a`` or a tag/digest is given."""
     ref = _parse(name)
     name_only = ref.tag is None and ref.digest is None
     if all_tags and not name_only:
@@ -104,9 +112,7 @@ def pull(
         ref = ref.with_default_tag()
         if not quiet:
             out(f"Using default tag: {ref.tag}\n")
-    auth = _config().header_for(auth_key(ref.domain))
-    _display(request_pull(client(ctx), ref, all_tags, platform, auth), quiet)
-    out(f"{ref}\n")
+    return ref
 
 
 # ---------------------------------------------------------------- push
@@ -143,14 +149,7 @@ def push(
         out("\n Info -> Using --platform pushes only the specified platform manifest of a multi-platform image index.\n"
             "         Other components, like attestations, will not be included.\n"
             "         To push the complete multi-platform image, remove the --platform flag.\n")
-    ref = _parse(name)
-    name_only = ref.tag is None and ref.digest is None
-    if all_tags and not name_only:
-        raise fail("tag can't be used with --all-tags/-a")
-    if not all_tags and name_only:
-        ref = ref.with_default_tag()
-        if not quiet:
-            out(f"Using default tag: {ref.tag}\n")
+    ref = _tagged(name, all_tags, quiet)
     if ref.digest:
         raise fail("cannot push a digest reference")
     if not all_tags:

@@ -224,6 +224,21 @@ def select_graph_driver(cfg: DaemonConfig) -> GraphSelection:
 DEFAULT_EXEC_DRIVER = "native"
 
 
+def _select_named(kind: str, name: str, home: Path, options: dict[str, Any]) -> GraphSelection:
+    """Load driver ``name`` of ``kind``; its report says why when it cannot."""
+    found = {d.name: d for d in find_drivers(kind)}
+    report = DriverReport(kind, name, found[name].package if name in found else "?", "selected")
+    try:
+        plugin = load_driver_plugin(kind, name, home, options)
+    except DriverNotSupported as exc:
+        report.status, report.reason = "not supported", exc.reason
+        raise
+    except DriverLoadError as exc:
+        report.status, report.reason = "error", str(exc)
+        raise
+    return GraphSelection(plugin, name, [report])
+
+
 def select_exec_driver(cfg: DaemonConfig) -> GraphSelection:
     """Load the exec driver configuration names (default ``native``).
 
@@ -231,34 +246,13 @@ def select_exec_driver(cfg: DaemonConfig) -> GraphSelection:
     containers the way the user asked must say so, not pick another way.
     """
     name = cfg.exec_driver or DEFAULT_EXEC_DRIVER
-    found = {d.name: d for d in find_drivers("exec")}
-    report = DriverReport("exec", name, found[name].package if name in found else "?", "selected")
-    try:
-        plugin = load_driver_plugin("exec", name, cfg.exec_root / "exec" / name, cfg.exec_options(name))
-    except DriverNotSupported as exc:
-        report.status, report.reason = "not supported", exc.reason
-        raise
-    except DriverLoadError as exc:
-        report.status, report.reason = "error", str(exc)
-        raise
-    return GraphSelection(plugin, name, [report])
+    return _select_named("exec", name, cfg.exec_root / "exec" / name, cfg.exec_options(name))
 
 
 def select_network_driver(cfg: DaemonConfig) -> GraphSelection:
     """Load the network driver configuration names (default ``bridge``); no fallback either."""
     name = cfg.network.driver or DEFAULT_NETWORK_DRIVER
-    found = {d.name: d for d in find_drivers("network")}
-    report = DriverReport("network", name, found[name].package if name in found else "?", "selected")
-    try:
-        plugin = load_driver_plugin("network", name, cfg.exec_root / "network" / name,
-                                    cfg.network.driver_options(name))
-    except DriverNotSupported as exc:
-        report.status, report.reason = "not supported", exc.reason
-        raise
-    except DriverLoadError as exc:
-        report.status, report.reason = "error", str(exc)
-        raise
-    return GraphSelection(plugin, name, [report])
+    return _select_named("network", name, cfg.exec_root / "network" / name, cfg.network.driver_options(name))
 
 
 def register_driver(pm: pluggy.PluginManager, plugin: Any, kind: str, name: str) -> None:
