@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from daemons import Barge, Dockerd, descendants, pss_uss_kib, rss_kib  # noqa: E402
+from daemons import descendants, pss_uss_kib, rss_kib, with_busybox  # noqa: E402
 
 
 def median_ms(fn, runs: int) -> tuple[float, float, float]:
@@ -111,16 +111,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="barge-bench-", dir="/var/tmp") as tmp:
         root = Path(tmp)
-        barge = Barge(root / "barge", opts.driver)
-        peer = None
+        barge, peer = with_busybox(root, opts.driver)
         try:
-            barge.cli("mkimage", "busybox")
-            why = Dockerd.available()
-            if why is None:
-                peer = Dockerd(root / "dockerd")
-                peer.docker("load", input=barge.cli("save", "busybox").stdout)
-            else:
-                print(f"peer: {why}; its figures are left out")
 
             print(f"run --rm --network none busybox true ({opts.runs} runs, median):")
             cmd = ("run", "--rm", "--network", "none", "busybox", "true")

@@ -292,6 +292,24 @@ class Dockerd(Daemon):
                 print("dockerd left in the firewall (remove by hand):", *left, sep="\n  ", file=sys.stderr)
 
 
+def with_busybox(root: Path, driver: str | None, networking: bool = False) -> tuple["Barge", "Dockerd | None"]:
+    """barge with the busybox image, and dockerd with the same image when it is installed
+    (otherwise None, with the reason printed). The caller stops both."""
+    barge = Barge(root / "barge", driver)
+    barge.cli("mkimage", "busybox")
+    why = Dockerd.available()
+    if why is not None:
+        print(f"peer: {why}; its figures are left out")
+        return barge, None
+    try:
+        peer = Dockerd(root / "dockerd", networking=networking)
+        peer.docker("load", input=barge.cli("save", "busybox").stdout)
+    except BaseException:
+        barge.stop()
+        raise
+    return barge, peer
+
+
 def rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as fh:
         for line in fh:

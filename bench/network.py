@@ -41,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from daemons import Barge, Dockerd  # noqa: E402
+from daemons import Barge, Dockerd, with_busybox  # noqa: E402
 
 SINK_PORT = 5001
 #: one dd per connection: reads what arrives, throws it away, exits at EOF (closing the connection)
@@ -220,16 +220,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="barge-bench-", dir="/var/tmp") as tmp:
         root = Path(tmp)
-        barge = Barge(root / "barge", opts.driver)
-        peer = None
+        barge, peer = with_busybox(root, opts.driver, networking=True)
         try:
-            barge.cli("mkimage", "busybox")
-            why = Dockerd.available()
-            if why is None:
-                peer = Dockerd(root / "dockerd", networking=True)
-                peer.docker("load", input=barge.cli("save", "busybox").stdout)
-            else:
-                print(f"peer: {why}; its figures are left out")
             if shutil.which("podman") is None:
                 print("podman: not installed; left out")
             setup_cost(barge, peer, opts.runs)
