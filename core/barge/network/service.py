@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import ipaddress
 import logging
 import os
 import re
@@ -113,10 +114,10 @@ class NetworkService:
     def _spec(self, n: Network):
         return n.spec(self.cfg.mtu)
 
-    def _taken(self, exclude: str = "") -> list[tuple[ipaddress_net, str]]:
-        own = {n.interface for n in self.store.networks(("ready", "creating", "removing")) if n.interface}
-        taken = [(ipam.Net(n.subnet), f"network {n.name}")
-                 for n in self.store.networks(("ready", "creating", "removing")) if n.subnet and n.id != exclude]
+    def _taken(self, exclude: str = "") -> list[tuple[ipam.Net, str]]:
+        networks = self.store.networks(("ready", "creating", "removing"))
+        own = {n.interface for n in networks if n.interface}
+        taken = [(ipam.Net(n.subnet), f"network {n.name}") for n in networks if n.subnet and n.id != exclude]
         taken += [(net, f"the host route {net} on {dev}") for net, dev in ipam.host_routes() if dev not in own]
         return taken
 
@@ -162,7 +163,7 @@ class NetworkService:
     def _default_address(self, current: Network | None) -> tuple[str, str]:
         if self.cfg.bip:
             try:
-                iface = ipam.ipaddress.IPv4Interface(self.cfg.bip)
+                iface = ipaddress.IPv4Interface(self.cfg.bip)
             except ValueError:
                 raise InvalidParameter(f"invalid bip {self.cfg.bip}: expected an address with a prefix, "
                                        "e.g. 172.17.0.1/16") from None
@@ -769,5 +770,3 @@ class NetworkService:
     def summary_ports(self, c, snapshot: "views.Snapshot | None" = None) -> list[dict[str, Any]]:
         return views.summary_ports(snapshot or self.snapshot(), c)
 
-
-ipaddress_net = ipam.Net
