@@ -20,6 +20,7 @@ import uuid
 import pytest
 
 from tests.conftest import make_busybox, require_exec_driver
+from tests.net_helpers import serve, wget_loop
 
 pytestmark = pytest.mark.compat
 
@@ -32,15 +33,6 @@ def docker(docker_cli, daemon):
     require_exec_driver()
     make_busybox(daemon)
     return docker_cli
-
-
-def serve(text: str) -> list[str]:
-    return ["sh", "-c", f"mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -p 80 -h /www"]
-
-
-def wget_loop(url: str) -> list[str]:
-    """A client that retries while the server starts (``-T`` crashes busybox here: ``timeout`` bounds it)."""
-    return ["sh", "-c", f"for i in $(seq 50); do timeout 2 wget -qO- {url} && exit 0; sleep 0.1; done; exit 1"]
 
 
 def host_get(url: str, timeout: float = 10) -> str:

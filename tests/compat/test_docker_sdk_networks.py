@@ -18,6 +18,7 @@ import uuid
 import pytest
 
 from tests.conftest import make_busybox, require_exec_driver
+from tests.net_helpers import free_subnet, serve, wget_loop
 
 pytestmark = pytest.mark.compat
 
@@ -32,40 +33,6 @@ def sdk(docker_sdk, daemon):
     return docker_sdk
 
 
-def serve(text: str) -> list[str]:
-    return ["sh", "-c", f"mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -p 80 -h /www"]
-
-
-def wget_loop(url: str) -> list[str]:
-    return ["sh", "-c", f"for i in $(seq 50); do timeout 2 wget -qO- {url} && exit 0; sleep 0.1; done; exit 1"]
-
-
-def _host_routes() -> list[ipaddress.IPv4Network]:
-    out = []
-    with open("/proc/net/route") as fh:
-        next(fh)
-        for line in fh:
-            f = line.split()
-            dest = socket.inet_ntoa(int(f[1], 16).to_bytes(4, "little"))
-            mask = socket.inet_ntoa(int(f[7], 16).to_bytes(4, "little"))
-            net = ipaddress.ip_network(f"{dest}/{mask}", strict=False)
-            if net.prefixlen:
-                out.append(net)
-    return out
-
-
-def free_subnet(client) -> ipaddress.IPv4Network:
-    taken = [ipaddress.ip_network(c["Subnet"]) for n in client.api.networks()
-             for c in (n["IPAM"]["Config"] or [])] + _host_routes()
-    start = int(TAG, 16)
-    for i in range(4096):
-        k = (start + i * 11) % 4096
-        cand = ipaddress.ip_network(f"10.{240 + k // 256}.{k % 256}.0/24")
-        if not any(cand.overlaps(t) for t in taken):
-            return cand
-    pytest.skip("no free /24 under 10.240.0.0/12")
-
-
 def bridge_opt(suffix: str) -> dict:
     return {"com.docker.network.bridge.name": f"bt{TAG}{suffix}"}
 
@@ -74,7 +41,7 @@ def test_create_with_ipam_get_list_remove(sdk):
     import docker
     import docker.errors
 
-    subnet = free_subnet(sdk)
+    subnet = free_subnet(sdk.api.networks(), TAG)
     gateway = str(subnet[1])
     ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=str(subnet), gateway=gateway,
                                                                        iprange=str(list(subnet.subnets(1))[1]))])
@@ -115,7 +82,7 @@ def test_create_with_ipam_get_list_remove(sdk):
 def test_connect_with_aliases_and_address_then_disconnect(sdk):
     import docker.errors
 
-    subnet = free_subnet(sdk)
+    subnet = free_subnet(sdk.api.networks(), TAG)
     back = sdk.networks.create(f"back{TAG}", ipam=docker.types.IPAMConfig(
         pool_configs=[docker.types.IPAMPool(subnet=str(subnet))]), options=bridge_opt("b"))
     front = sdk.networks.create(f"front{TAG}", options=bridge_opt("f"))

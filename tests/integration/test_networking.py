@@ -29,7 +29,10 @@ import uuid
 import pytest
 
 from tests.conftest import Daemon, make_busybox, network_tag, require_exec_driver
+from barge.network.ipam import host_routes
+from tests import net_helpers
 from tests.integration.helpers import UPGRADE, Raw, create, frames, inspect, rm, wait_until
+from tests.net_helpers import serve
 
 pytestmark = pytest.mark.daemon
 
@@ -91,11 +94,6 @@ def host_wait_get(url: str, expect: str, timeout: float = 10) -> None:
     pytest.fail(f"{url} from the host: {last!r}")
 
 
-def serve(text: str) -> list[str]:
-    """A busybox httpd on port 80 whose index is ``text``."""
-    return ["sh", "-c", f"mkdir -p /www && echo {text} > /www/index.html && exec httpd -f -p 80 -h /www"]
-
-
 SLEEP = ["sleep", "600"]
 
 
@@ -136,31 +134,7 @@ def default_bridge(d: Daemon) -> dict:
 
 
 def free_subnet(d: Daemon) -> ipaddress.IPv4Network:
-    """A /24 under 10.240-249 overlapping no network of ``d`` and no host route."""
-    taken = [ipaddress.ip_network(c["Subnet"]) for n in d.json("GET", "/networks")
-             for c in (n["IPAM"]["Config"] or [])]
-    taken += [net for net, _ in host_routes()]
-    rnd = int(TAG, 16)
-    for i in range(2560):
-        k = (rnd + i * 7) % 2560
-        cand = ipaddress.ip_network(f"10.{240 + k // 256}.{k % 256}.0/24")
-        if not any(cand.overlaps(t) for t in taken):
-            return cand
-    pytest.skip("no free 10.24x.y.0/24")
-
-
-def host_routes() -> list[tuple[ipaddress.IPv4Network, str]]:
-    out = []
-    with open("/proc/net/route") as fh:
-        next(fh)
-        for line in fh:
-            f = line.split()
-            dest = socket.inet_ntoa(int(f[1], 16).to_bytes(4, "little"))
-            mask = socket.inet_ntoa(int(f[7], 16).to_bytes(4, "little"))
-            net = ipaddress.ip_network(f"{dest}/{mask}", strict=False)
-            if net.prefixlen:
-                out.append((net, f[0]))
-    return out
+    return net_helpers.free_subnet(d.json("GET", "/networks"), TAG)
 
 
 class Lab:
@@ -338,7 +312,7 @@ def test_internal_network_has_no_route_out(box, lab):
     inside = lab.net(Internal=True)
     assert inside["Internal"] is True
     outside = lab.net()
-    srv = lab.run(serve("inside"), name=f"isrv{TAG}", network=inside["Name"])
+    lab.run(serve("inside"), name=f"isrv{TAG}", network=inside["Name"])
     cli = lab.run(SLEEP, name=f"icli{TAG}", network=inside["Name"])
     far = lab.run(serve("outside"), name=f"osrv{TAG}", network=outside["Name"])
     far_cli = lab.run(SLEEP, name=f"ocli{TAG}", network=outside["Name"])
@@ -401,7 +375,7 @@ def test_connect_and_disconnect_a_running_container(box, lab):
     code, out = sh(box, peer, "nslookup moved 127.0.0.11")
     assert code == 0 and c_ip_b in out, out
     code, routes = sh(box, c, "ip route")
-    assert routes.count("default") == 1 and f"dev eth0" in routes.split("default")[1].splitlines()[0]
+    assert routes.count("default") == 1 and "dev eth0" in routes.split("default")[1].splitlines()[0]
     assert set(box.json("GET", f"/networks/{b['Id']}")["Containers"]) == {peer, c}
 
     status, _, data = box.request("POST", f"/v1.47/networks/{b['Id']}/disconnect", {"Container": c})
