@@ -12,7 +12,7 @@ from barge.containers.detach import DetachScanner, parse_detach_keys
 from barge.containers.request import (
     DEFAULT_PATH, mount_points, normalize_config, normalize_create, parse_cpuset, ram_in_bytes,
 )
-from barge.containers.files import resolv_conf
+from barge.containers.files import embedded_resolv_conf, resolv_conf
 from barge.containers.service import exit_code_for_start_error, should_restart
 from barge.containers.signals import parse_signal
 from barge.containers.spec import StartInputs, build_spec, capabilities, process_env, tmpfs_options
@@ -539,6 +539,13 @@ def test_resolv_conf_drops_loopback_servers():
     assert resolv_conf("nameserver 127.0.0.1\n", {}) == "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
     assert resolv_conf("nameserver 127.0.0.1\n", {"NetworkMode": "host"}) == "nameserver 127.0.0.1\n"
     assert resolv_conf(host, {"Dns": ["1.1.1.1"], "DnsSearch": ["a"]}).startswith("nameserver 1.1.1.1\nsearch a\n")
+
+
+def test_embedded_resolv_conf_points_at_the_dns_server():
+    host = "nameserver 10.0.0.2\nsearch example.org\noptions edns0 ndots:5\n"
+    assert embedded_resolv_conf(host, {}) == "nameserver 127.0.0.11\nsearch example.org\noptions edns0 ndots:0\n"
+    assert embedded_resolv_conf(host, {"DnsOptions": ["ndots:2", "rotate"], "DnsSearch": ["a"]}) == \
+        "nameserver 127.0.0.11\nsearch a\noptions rotate ndots:2\n"
 
 
 def test_normalize_config_keeps_image_stop_signal():

@@ -41,54 +41,50 @@ def host_resolv_path() -> str:
 
 def host_nameservers() -> list[str]:
     """The host's resolvers, loopback ones included (the embedded DNS forwards from the host)."""
-    return [ln.split()[1] for ln in read_text(host_resolv_path()).splitlines()
-            if ln.startswith("nameserver") and len(ln.split()) > 1]
+    return _resolv_parts(read_text(host_resolv_path()), {})[0]
 
 
-def embedded_resolv_conf(host_text: str, host: dict[str, Any]) -> str:
-    """On user-defined networks: the embedded DNS server, with the host's search and options kept."""
+def _resolv_parts(host_text: str, host: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """Nameservers, search domains and options of a resolv.conf, DnsSearch/DnsOptions replacing theirs."""
     lines = host_text.splitlines()
-    search = next((ln.split()[1:] for ln in reversed(lines) if ln.startswith("search")), [])
-    options = [w for ln in lines if ln.startswith("options") for w in ln.split()[1:]
-               if not w.startswith("ndots:")]
-    if host.get("DnsSearch"):
-        search = list(host["DnsSearch"])
-    if host.get("DnsOptions"):
-        options = [o for o in host["DnsOptions"] if not o.startswith("ndots:")] + \
-            [o for o in host["DnsOptions"] if o.startswith("ndots:")][-1:]
-    if not any(o.startswith("ndots:") for o in options):
-        options.append("ndots:0")
-    out = ["nameserver 127.0.0.11"]
-    if search:
-        out.append("search " + " ".join(search))
-    out.append("options " + " ".join(options))
-    return "\n".join(out) + "\n"
-
-
-def resolv_conf(host_text: str, host: dict[str, Any]) -> str:
-    """The host's resolv.conf for a container: loopback nameservers dropped (not with --network host),
-    Google's when none is left (moby's default), Dns/DnsSearch/DnsOptions replacing their lines."""
-    lines = host_text.splitlines()
-    network_host = host.get("NetworkMode") == "host"
     servers = [ln.split()[1] for ln in lines if ln.startswith("nameserver") and len(ln.split()) > 1]
     search = next((ln.split()[1:] for ln in reversed(lines) if ln.startswith("search")), [])
     options = [w for ln in lines if ln.startswith("options") for w in ln.split()[1:]]
-    if not network_host:
-        servers = [s for s in servers if not (s.startswith("127.") or s == "::1")]
-        if not servers:
-            servers = ["8.8.8.8", "8.8.4.4"]
-    if host.get("Dns"):
-        servers = list(host["Dns"])
     if host.get("DnsSearch"):
         search = list(host["DnsSearch"])
     if host.get("DnsOptions"):
         options = list(host["DnsOptions"])
+    return servers, search, options
+
+
+def _render(servers: list[str], search: list[str], options: list[str]) -> str:
     out = [f"nameserver {s}" for s in servers]
     if search:
         out.append("search " + " ".join(search))
     if options:
         out.append("options " + " ".join(options))
     return "\n".join(out) + "\n"
+
+
+def embedded_resolv_conf(host_text: str, host: dict[str, Any]) -> str:
+    """On user-defined networks: the embedded DNS server, with the host's search and options kept
+    (its ndots dropped: ``ndots:0`` unless the container asks for another)."""
+    _, search, options = _resolv_parts(host_text, host)
+    if not host.get("DnsOptions"):
+        options = [o for o in options if not o.startswith("ndots:")]
+    ndots = [o for o in options if o.startswith("ndots:")][-1:] or ["ndots:0"]
+    return _render(["127.0.0.11"], search, [o for o in options if not o.startswith("ndots:")] + ndots)
+
+
+def resolv_conf(host_text: str, host: dict[str, Any]) -> str:
+    """The host's resolv.conf for a container: loopback nameservers dropped (not with --network host),
+    Google's when none is left (moby's default), Dns/DnsSearch/DnsOptions replacing their lines."""
+    servers, search, options = _resolv_parts(host_text, host)
+    if host.get("NetworkMode") != "host":
+        servers = [s for s in servers if not (s.startswith("127.") or s == "::1")] or ["8.8.8.8", "8.8.4.4"]
+    if host.get("Dns"):
+        servers = list(host["Dns"])
+    return _render(servers, search, options)
 
 
 def write_files(directory: Path, hostname: str, host: dict[str, Any], address: str = "", host_gateway: str = "",
