@@ -16,7 +16,7 @@ import io
 import json
 import re
 import time
-from typing import BinaryIO, Callable, Iterable, Sequence
+from typing import BinaryIO, Callable, Iterable, Sequence, TypeVar
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from barge.registry.auth import AuthConfig, Authorizer, repository_scope
@@ -587,6 +587,27 @@ def _json(data: bytes):
 
 
 # --- index operations ------------------------------------------------------------
+
+
+T = TypeVar("T")
+
+
+def first_answering(endpoints: Iterable[Endpoint], call: Callable[[Endpoint], T]) -> T:
+    """``call(endpoint)`` on the first endpoint that answers at all: https, then plain http for an
+    insecure registry, as Docker tries them. Errors other than no answer are the registry's."""
+    last: BaseException | None = None
+    for endpoint in endpoints:
+        try:
+            return call(endpoint)
+        except EndpointUnreachable as exc:
+            last = exc
+    raise last or EndpointUnreachable("no endpoint to try")
+
+
+def pinged(repo: "Repository") -> "Repository":
+    """``repo`` once its ``/v2/`` answered (for :func:`first_answering`)."""
+    repo.ping()
+    return repo
 
 
 def _session(endpoint: Endpoint, auth: AuthConfig, cfg: RegistryConfig | None, *,

@@ -45,34 +45,6 @@ def clean_leftovers(services) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-def first_answering(ref: reference.Reference, auth: AuthConfig, actions: tuple[str, ...], cfg: RegistryConfig):
-    """A repository on the first endpoint of ``ref``'s registry that answers ``GET /v2/``."""
-    from barge.registry.client import EndpointUnreachable, Repository
-
-    last: BaseException | None = None
-    for endpoint in endpoints_for(ref.domain, cfg):
-        repo = Repository(endpoint, ref.path, auth, actions, cfg, display=ref.familiar_name)
-        try:
-            repo.ping()
-            return repo
-        except EndpointUnreachable as exc:
-            last = exc
-    raise last  # type: ignore[misc]
-
-
-def on_first_answering(endpoints, call):
-    """``call(endpoint)`` on the first endpoint that answers at all (https, then http when insecure)."""
-    from barge.registry.client import EndpointUnreachable
-
-    last: BaseException | None = None
-    for endpoint in endpoints:
-        try:
-            return call(endpoint)
-        except EndpointUnreachable as exc:
-            last = exc
-    raise last  # type: ignore[misc]
-
-
 def pull_reference(image: str, tag: str) -> tuple[reference.Reference, bool]:
     """``fromImage`` + ``tag`` -> (reference, all tags?), as moby's ``postImagesCreate``."""
     ref = reference.parse(image)
@@ -95,7 +67,10 @@ def pull(services, job) -> None:
     tmp.mkdir(parents=True, exist_ok=True)
     puller = Puller(services.images, registry_config(services), tmp, progress)
     if all_tags:
-        tags = sorted(first_answering(ref, auth, ("pull",), puller.cfg).tags())
+        from barge.registry.client import Repository, first_answering
+
+        tags = sorted(first_answering(endpoints_for(ref.domain, puller.cfg), lambda ep: Repository(
+            ep, ref.path, auth, ("pull",), puller.cfg, display=ref.familiar_name).tags()))
         refs = [reference.Reference(ref.domain, ref.path, t, None) for t in tags]
         progress.status(f"Pulling from {ref.path}")
     else:
@@ -132,6 +107,7 @@ def push(services, job) -> None:
 
 
 def search(services, args) -> list[dict[str, Any]]:
+    from barge.registry.client import first_answering
     from barge.registry.client import search as search_registry
 
     term = (args.term or "").strip()
@@ -146,7 +122,7 @@ def search(services, args) -> list[dict[str, Any]]:
     domain, query = split_search_term(term)
     cfg = registry_config(services)
     auth = AuthConfig.from_header(args.auth)
-    results = on_first_answering(search_endpoints(domain, cfg),
+    results = first_answering(search_endpoints(domain, cfg),
                                  lambda ep: search_registry(ep, query, limit, auth, cfg))
     stars = 0
     for value in filters.get("stars", []):
@@ -167,6 +143,7 @@ def search(services, args) -> list[dict[str, Any]]:
 
 
 def login(services, args) -> dict[str, Any]:
+    from barge.registry.client import first_answering
     from barge.registry.client import login as login_registry
 
     auth = AuthConfig.from_json(args.body or {})
@@ -174,4 +151,4 @@ def login(services, args) -> dict[str, Any]:
     host = server.split("://", 1)[-1].rstrip("/").split("/", 1)[0]
     domain = reference.DEFAULT_DOMAIN if host in ("index.docker.io", "registry-1.docker.io", "docker.io") else host
     cfg = registry_config(services)
-    return on_first_answering(endpoints_for(domain, cfg), lambda ep: login_registry(ep, auth, cfg))
+    return first_answering(endpoints_for(domain, cfg), lambda ep: login_registry(ep, auth, cfg))

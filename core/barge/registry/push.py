@@ -25,10 +25,10 @@ import threading
 from pathlib import Path
 
 from barge import reference
-from barge.errors import ImageNotFound, NotFound
+from barge.errors import ImageNotFound
 from barge.registry import distmeta, mediatypes
 from barge.registry.auth import AuthConfig
-from barge.registry.client import EndpointUnreachable, Repository
+from barge.registry.client import Repository, first_answering, pinged
 from barge.registry.endpoints import RegistryConfig, endpoints_for
 from barge.registry.progress import Progress
 
@@ -70,17 +70,9 @@ class Pusher:
         return [reference.Reference(repo_name.domain, repo_name.path, r["tag"], None) for r in rows]
 
     def _repository(self, ref: reference.Reference, auth: AuthConfig) -> Repository:
-        last: BaseException | None = None
-        for endpoint in endpoints_for(ref.domain, self.cfg):
-            if endpoint.mirror:
-                continue  # never push to a mirror
-            repo = Repository(endpoint, ref.path, auth, ("pull", "push"), self.cfg, display=ref.familiar_name)
-            try:
-                repo.ping()
-                return repo
-            except EndpointUnreachable as exc:  # this scheme does not answer: try the next (https -> http)
-                last = exc
-        raise last or NotFound(f"no endpoint to push to for {ref.domain}")
+        endpoints = [e for e in endpoints_for(ref.domain, self.cfg) if not e.mirror]  # never push to a mirror
+        return first_answering(endpoints, lambda ep: pinged(
+            Repository(ep, ref.path, auth, ("pull", "push"), self.cfg, display=ref.familiar_name)))
 
     def _push_tag(self, repo: Repository, ref: reference.Reference) -> None:
         try:
