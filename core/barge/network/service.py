@@ -651,19 +651,18 @@ class NetworkService:
         if not isinstance(body, dict) or not body.get("Container"):
             raise InvalidParameter("invalid disconnect request: Container is required")
         n = self.get(ref)
-        try:
-            holder = self.containers.locked(str(body["Container"]))
-            c = holder.__enter__()
-        except NotFound:
-            # moby: with force, an endpoint whose container is gone is still dropped; none at all is 404
-            gone = [e for e in self.store.endpoints(network_id=n.id)
-                    if body.get("Force") and e.container_id.startswith(str(body["Container"]))]
-            if not gone:
-                raise
-            for e in gone:
-                self._drop_endpoint(n, e, None)
-            return
-        try:
+        with contextlib.ExitStack() as held:
+            try:
+                c = held.enter_context(self.containers.locked(str(body["Container"])))
+            except NotFound:
+                # moby: with force, an endpoint whose container is gone is still dropped; none at all is 404
+                gone = [e for e in self.store.endpoints(network_id=n.id)
+                        if body.get("Force") and e.container_id.startswith(str(body["Container"]))]
+                if not gone:
+                    raise
+                for e in gone:
+                    self._drop_endpoint(n, e, None)
+                return
             if n.builtin or (c.host_config.get("NetworkMode") or "").startswith("container:"):
                 raise Forbidden("container cannot be disconnected from host network or connected to host network"
                                 if n.name == "host" else f"container {c.id[:12]} is not connected to network {n.name}")
@@ -676,8 +675,6 @@ class NetworkService:
                     self._drop_endpoint(n, e, self.sandbox_path(c.id))
             del eps[key]
             self.containers.store.set_network_config(c.id, {"EndpointsConfig": eps})
-        finally:
-            holder.__exit__(None, None, None)
         self._event("disconnect", n, container=c.id)
 
     def _drop_endpoint(self, n: Network, e: Endpoint, sandbox: str | None) -> None:
