@@ -414,7 +414,7 @@ class NetworkService:
                 continue
             if "label!" in filters and any(labels_match(n.labels, [item]) for item in filters["label!"]):
                 continue
-            if until and any(self._created_unix(n) >= u for u in until if u is not None):
+            if until and any((parse_time(n.created) or 0) >= u for u in until if u is not None):  # both in ns
                 continue
             try:
                 self.remove(n.id)
@@ -422,12 +422,6 @@ class NetworkService:
             except (Forbidden, NotFound):
                 pass
         return {"NetworksDeleted": deleted}
-
-    @staticmethod
-    def _created_unix(n: Network) -> float:
-        from barge.containers.events import parse_time
-
-        return parse_time(n.created) or 0
 
     # -- a container's networks --------------------------------------------
 
