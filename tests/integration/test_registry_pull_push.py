@@ -341,3 +341,15 @@ def test_pull_that_only_adds_a_tag_reports_newer_image(box, app, registry):
     out = barge(box, "pull", ref).stdout
     assert image_id(box, ref) == app
     assert f"Status: Downloaded newer image for {ref}" in out, out
+
+
+def test_push_platform_must_be_the_images(box, app, registry):
+    _, host = registry
+    ref = f"{host}/barge/plat:v1"
+    tag(box, app, ref)
+    wrong = barge(box, "push", "--platform", "linux/arm64", ref, check=False)
+    assert wrong.returncode == 1 and "does not match the specified platform: wanted linux/arm64" in wrong.stderr
+    assert "The push refers to" not in wrong.stdout
+    right = barge(box, "push", "--platform", "linux/amd64", ref).stdout
+    assert len(DIGEST_LINE.findall(right)) == 1
+    rmi(box, ref)

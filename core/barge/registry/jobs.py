@@ -103,7 +103,7 @@ def push(services, job) -> None:
     tmp = tmp_root(services)
     tmp.mkdir(parents=True, exist_ok=True)
     pusher = Pusher(services.images, registry_config(services), tmp, progress)
-    pusher.push(ref, args.tag or ref.tag or "", auth)
+    pusher.push(ref, args.tag or ref.tag or "", auth, args.platform)
 
 
 def search(services, args) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ import threading
 from pathlib import Path
 
 from barge import reference
-from barge.errors import ImageNotFound
+from barge.errors import ImageNotFound, NotFound
 from barge.registry import distmeta, mediatypes
 from barge.registry.auth import AuthConfig
 from barge.registry.client import Repository, first_answering, pinged
@@ -52,7 +52,7 @@ class Pusher:
         self.tmp_root = Path(tmp_root)
         self.progress = progress
 
-    def push(self, ref: reference.Reference, tag: str, auth: AuthConfig) -> None:
+    def push(self, ref: reference.Reference, tag: str, auth: AuthConfig, platform: str = "") -> None:
         repo_name = reference.Reference(ref.domain, ref.path, None, None)
         if tag:
             tags = [tag]
@@ -60,6 +60,14 @@ class Pusher:
             tags = sorted(t.tag for t in self._local_tags(repo_name))
             if not tags:
                 raise ImageNotFound(f"An image does not exist locally with the tag: {repo_name.familiar_name}")
+        if platform:  # barge's images are single-platform: the one asked for must be the image's
+            want = mediatypes.parse_platform(platform)
+            for t in tags:
+                config = self._image(reference.Reference(ref.domain, ref.path, t, None)).config
+                if (config.get("os"), config.get("architecture")) != (want.os, want.architecture):
+                    raise NotFound(f"image with reference {ref.familiar_name}:{t} was found but does not match "
+                                   f"the specified platform: wanted {want.os}/{want.architecture}, "
+                                   f"actual: {config.get('os')}/{config.get('architecture')}")
         self.progress.status(f"The push refers to repository [{repo_name.name}]")
         repo = self._repository(ref, auth)
         for t in tags:
@@ -74,11 +82,14 @@ class Pusher:
         return first_answering(endpoints, lambda ep: pinged(
             Repository(ep, ref.path, auth, ("pull", "push"), self.cfg, display=ref.familiar_name)))
 
-    def _push_tag(self, repo: Repository, ref: reference.Reference) -> None:
+    def _image(self, ref: reference.Reference):
         try:
-            img = self.images.resolve(ref.familiar())
+            return self.images.resolve(ref.familiar())
         except ImageNotFound:
             raise ImageNotFound(f"tag does not exist: {ref.familiar()}") from None
+
+    def _push_tag(self, repo: Repository, ref: reference.Reference) -> None:
+        img = self._image(ref)
         layers = self.images.layer_chain(img)
         for layer in layers:
             self.progress.status("Preparing", short(layer.diff_id))
