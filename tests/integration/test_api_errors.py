@@ -1,7 +1,8 @@
 """Error shapes of the API framework, on a scratch app with the real middlewares.
 
 The system routes cannot fail in most of these ways, so routes here raise
-each kind of failure on purpose; the server, middlewares and socket are real.
+each kind of failure on purpose; the server (the daemon's runner and
+protocol), middlewares and socket are real.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import tempfile
 from pathlib import Path
 
@@ -19,17 +21,20 @@ from aiohttp import web
 import barge
 from barge.api.middleware import common_headers, error_middleware, version_middleware
 from barge.api.routing import Routes, json_response, query_bool, read_json
+from barge.api.server import CLIENT_MAX_SIZE, MAX_FIELD_SIZE, MAX_HEADERS, MAX_LINE_SIZE, ApiRunner
 from barge.errors import Conflict, ImageNotFound, NotModified
+from barge.gojson import INT64, STRING, Obj
 
 # request["api_version"] is a plain string key by the project's convention.
 pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web.NotAppKeyWarning")
 
 routes = Routes()
+THING = Obj("things.Thing", {"Image": STRING, "Memory": INT64})
 
 
 @routes.post("/things/create")
 async def create(request):
-    body = await read_json(request, default={})
+    body = await read_json(request, THING)
     return json_response({"Got": body, "Version": request["api_version"]}, status=201)
 
 
@@ -66,16 +71,21 @@ async def stream_then_fail(request):
     raise RuntimeError("failed half way")
 
 
-async def _with_app(check):
-    app = web.Application(middlewares=[error_middleware, version_middleware])
+async def _with_app(check, raw: bool = False):
+    app = web.Application(
+        middlewares=[error_middleware, version_middleware], client_max_size=CLIENT_MAX_SIZE,
+        handler_args={"max_line_size": MAX_LINE_SIZE, "max_field_size": MAX_FIELD_SIZE, "max_headers": MAX_HEADERS},
+    )
     app.on_response_prepare.append(common_headers)
     routes.add_to(app)
-    runner = web.AppRunner(app, access_log=None)
+    runner = ApiRunner(app, access_log=None)
     await runner.setup()
     with tempfile.TemporaryDirectory(prefix="barge-er-") as tmp:
         path = str(Path(tmp) / "s.sock")
         await web.UnixSite(runner, path).start()
         try:
+            if raw:
+                return await asyncio.get_running_loop().run_in_executor(None, check, path)
             async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=path)) as session:
                 return await check(session)
         finally:
@@ -84,6 +94,31 @@ async def _with_app(check):
 
 def run(check):
     return asyncio.run(_with_app(check))
+
+
+def run_raw(request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` as it is over a plain socket; the answer's status, headers and body."""
+
+    def send(path):
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(10)
+            sock.connect(path)
+            try:
+                sock.sendall(request)
+            except BrokenPipeError:  # the server answered and closed before reading it all
+                pass
+            data = b""
+            try:
+                while chunk := sock.recv(65536):
+                    data += chunk
+            except ConnectionResetError:  # closed with the request unread: after the answer
+                assert data
+        head, _, body = data.partition(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = dict(line.split(": ", 1) for line in lines)
+        return int(status_line.split()[1]), headers, body
+
+    return asyncio.run(_with_app(send, raw=True))
 
 
 async def _call(session, method, path, **kw):
@@ -126,13 +161,71 @@ def test_json_body_and_version_reach_handler():
     assert json.loads(body) == {"Got": {}, "Version": barge.API_VERSION}
 
 
-def test_unexpected_exception_is_500_and_logged(caplog):
-    with caplog.at_level(logging.ERROR, logger="barge.api"):
-        status, headers, body = run(lambda s: _call(s, "GET", "/boom"))
+def test_unexpected_exception_is_a_generic_500_with_an_error_id(caplog):
+    with caplog.at_level(logging.INFO, logger="barge.api"):
+        status, headers, body = run(lambda s: _call(s, "GET", "/boom?secret=hunter2"))
     assert status == 500 and headers["Content-Type"] == "application/json"
-    assert json.loads(body) == {"message": "the flux capacitor broke"}
+    message = json.loads(body)["message"]
+    assert "flux capacitor" not in message and "RuntimeError" not in message
+    error_id = message.split("error ID ")[1].split(")")[0]
     [record] = [r for r in caplog.records if r.name == "barge.api"]
-    assert record.exc_info and "RuntimeError" in caplog.text and "Traceback" in caplog.text
+    logged = record.getMessage()
+    assert error_id in logged and "GET /boom" in logged and "builtins.RuntimeError" in logged
+    assert 'in boom' in logged and 'raise RuntimeError("the flux capacitor broke")' in logged  # the frames
+    assert "hunter2" not in caplog.text and "the flux capacitor broke" not in logged.splitlines()[0]
+    assert not record.exc_info
+
+
+def test_the_exception_text_is_logged_only_at_debug(caplog):
+    with caplog.at_level(logging.DEBUG, logger="barge.api"):
+        run(lambda s: _call(s, "GET", "/boom"))
+    debug = [r for r in caplog.records if r.name == "barge.api" and r.levelno == logging.DEBUG and r.exc_info]
+    assert debug and "RuntimeError: the flux capacitor broke" in caplog.text
+
+
+def test_a_wrong_type_is_400_naming_the_field():
+    status, headers, body = run(lambda s: _call(s, "POST", "/things/create", json={"Image": "x", "Memory": "1g"}))
+    assert status == 400 and headers["Content-Type"] == "application/json"
+    assert json.loads(body) == {
+        "message": "json: cannot unmarshal string into Go struct field Thing.Memory of type int64"}
+
+
+def test_deep_nesting_is_400():
+    deep = b'{"Image": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    status, headers, body = run(lambda s: _call(s, "POST", "/things/create", data=deep))
+    assert status == 400 and headers["Content-Type"] == "application/json"
+    assert json.loads(body)["message"] == "invalid JSON: nested deeper than 100 levels"
+
+
+def test_a_body_over_the_cap_is_413_in_docker_shape():
+    big = json.dumps({"Image": "x" * CLIENT_MAX_SIZE}).encode()
+    status, headers, body = run(lambda s: _call(s, "POST", "/things/create", data=big))
+    assert status == 413 and headers["Content-Type"] == "application/json"
+    assert "Maximum request body size" in json.loads(body)["message"]
+    status, _, body = run(lambda s: _call(s, "POST", "/things/create", json={"Image": "x" * (1 << 20)}))
+    assert status == 201  # a big body under the cap is parsed off the loop
+
+
+@pytest.mark.parametrize("size", [100_000, 1 << 20])
+def test_a_header_too_large_is_a_json_400(size):
+    request = b"GET /_ping HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * size + b"\r\n\r\n"
+    status, headers, body = run_raw(request)
+    assert status == 400 and headers["Content-Type"] == "application/json"
+    assert "header" in json.loads(body)["message"].lower()
+
+
+def test_a_malformed_request_is_a_json_400():
+    for request in (b"GARBAGE\r\n\r\n", b"GET /x HTTP/1.1\r\nBad Header\r\n\r\n",
+                    b"GET /" + b"a" * (MAX_LINE_SIZE + 1) + b" HTTP/1.1\r\n\r\n"):
+        status, headers, body = run_raw(request)
+        assert status == 400 and headers["Content-Type"] == "application/json", request[:40]
+        assert json.loads(body)["message"]
+
+
+def test_headers_under_the_limits_are_served():
+    request = b"GET /flags?a=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Registry-Auth: " + b"a" * 40_000 + b"\r\n\r\n"
+    status, _, body = run_raw(request)
+    assert status == 200 and json.loads(body)["a"] is True
 
 
 def test_failure_after_stream_began_ends_connection():

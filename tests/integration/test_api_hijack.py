@@ -18,11 +18,13 @@ from aiohttp import StreamReader, web
 
 from barge.api.middleware import common_headers, error_middleware, version_middleware
 from barge.api.routing import Routes, read_json
+from barge.gojson import STRING, Obj
 
 # request["api_version"] is a plain string key by the project's convention.
 pytestmark = pytest.mark.filterwarnings("ignore::aiohttp.web.NotAppKeyWarning")
 
 routes = Routes()
+OPTIONS = Obj("test.Options", {"Tag": STRING})
 
 
 class HijackReader:
@@ -68,7 +70,7 @@ class HalfCloseProtocol(asyncio.Protocol):
 
 @routes.post("/echo/{name}/attach")
 async def upgrade_echo(request: web.Request) -> web.StreamResponse:
-    options = await read_json(request, default={})  # the body before the upgrade
+    options = await read_json(request, OPTIONS)  # the body before the upgrade
     # Take the connection's incoming bytes *before* the 101 goes out: the
     # client may send its stream as soon as it reads the 101.
     incoming = StreamReader(request.protocol, 1 << 16, loop=asyncio.get_running_loop())

@@ -40,15 +40,31 @@ import warnings
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.http_exceptions import LineTooLong
+from aiohttp.web_protocol import RequestHandler
 
-from barge.api.middleware import common_headers, error_middleware, version_middleware
+from barge.api.middleware import (
+    add_common_headers, common_headers, error_middleware, error_response, internal_error, log, log_internal_error,
+    version_middleware,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from barge.daemon.services import Services
 
-#: Largest body read whole (JSON). Streamed bodies (image tars) read
+#: Largest body read whole: the JSON bodies (413 beyond). docker-compose's
+#: biggest create requests (hundreds of env entries, labels and mounts) are
+#: tens of KiB; 4 MiB is ample for them and bounds what one request makes
+#: the daemon parse. Streamed bodies (image tars, archives) read
 #: ``request.content`` and are not bounded by this.
-CLIENT_MAX_SIZE = 10 << 20
+CLIENT_MAX_SIZE = 4 << 20
+#: Longest request line and longest header value. aiohttp's 8 KiB default
+#: is short for a request line with JSON ``filters`` or an
+#: ``X-Registry-Auth`` carrying an identity token; Go's server allows 1 MiB
+#: of headers in all. Beyond them the parser's 400 is answered in Docker's
+#: shape (:class:`ApiProtocol`).
+MAX_LINE_SIZE = MAX_FIELD_SIZE = 64 << 10
+#: Headers per request (aiohttp's default; clients send about ten).
+MAX_HEADERS = 128
 #: Worker threads for jobs. asyncio's default (cores + 4) is too few when
 #: several ``stop``s each wait out a container's stop timeout.
 JOB_THREADS = 64
@@ -72,6 +88,7 @@ def make_app(services: "Services", modules: list | None = None) -> web.Applicati
     app = web.Application(
         middlewares=[error_middleware, version_middleware],
         client_max_size=CLIENT_MAX_SIZE,
+        handler_args={"max_line_size": MAX_LINE_SIZE, "max_field_size": MAX_FIELD_SIZE, "max_headers": MAX_HEADERS},
     )
     # The project's conventions name string keys (app["engine"],
     # request["api_version"]); aiohttp 3.14 would warn on each use.
@@ -83,3 +100,56 @@ def make_app(services: "Services", modules: list | None = None) -> web.Applicati
     for module in route_modules() if modules is None else modules:
         module.routes.add_to(app)
     return app
+
+
+class ApiProtocol(RequestHandler):
+    """aiohttp's connection protocol, its own error answers in Docker's shape.
+
+    A request aiohttp's parser rejects (a header over :data:`MAX_FIELD_SIZE`,
+    a malformed request line) never reaches the middlewares: the protocol
+    answers it with ``handle_error``, in text/plain. Here that answer is
+    ``{"message": ...}`` with ``Content-Type: application/json``, and a 500
+    (an exception that escaped the middlewares) is the generic one with an
+    error ID. Nothing of the request goes to the log at INFO.
+    """
+
+    def handle_error(self, request, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        if request.writer.output_size > 0:  # a response began: no second one, the connection ends
+            raise ConnectionError("the response began before the error")
+        if status >= 500:
+            response = internal_error(request.method, request.rel_url.raw_path, exc or RuntimeError(message))
+        else:
+            log.debug("bad request refused by the HTTP parser: %s %s", status, message)
+            if isinstance(exc, LineTooLong):
+                message = f"request line or header too large (over {max(self.max_line_size, self.max_field_size)} bytes)"
+            response = error_response(status, f"bad request: {message or exc or status}")
+        add_common_headers(response)  # no app signal runs for a request that never reached the app
+        response.force_close()
+        return response
+
+    def log_exception(self, *args, exc_info=None, **kw) -> None:
+        """aiohttp's own failures: an exception's type and frames, never its message."""
+        if isinstance(exc_info, BaseException):
+            log_internal_error("-", "-", exc_info)
+        else:
+            log.error(*args, **kw)  # aiohttp's fixed texts ("Missing return statement on request handler")
+
+
+class _ApiServer(web.Server):
+    def __call__(self) -> RequestHandler:
+        return ApiProtocol(self, loop=self._loop, **self._kwargs)
+
+
+class ApiRunner(web.AppRunner):
+    """``AppRunner`` whose connections are :class:`ApiProtocol`.
+
+    aiohttp builds its ``Server`` inside the runner with no hook for the
+    protocol class; the subclass adds only the protocol factory, so the
+    server built is retyped to it.
+    """
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _ApiServer
+        return server

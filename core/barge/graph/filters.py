@@ -7,10 +7,10 @@ against the familiar name with and without its tag.
 
 from __future__ import annotations
 
-import json
 import re
 from functools import lru_cache
 
+from barge import gojson
 from barge.errors import InvalidParameter
 
 IMAGE_FILTERS = frozenset({"dangling", "label", "before", "since", "reference", "until"})
@@ -23,7 +23,7 @@ def parse_filters(raw: str | None, accepted: frozenset[str] = IMAGE_FILTERS) -> 
     if not raw:
         return {}
     try:
-        data = json.loads(raw)
+        data = gojson.loads(raw)
     except ValueError as exc:
         raise InvalidParameter(f"invalid filter: {exc}") from None
     if not isinstance(data, dict):

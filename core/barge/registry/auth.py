@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Sequence
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from barge import gojson
 from barge.errors import InvalidParameter
 from barge.registry.transport import (
     RegistryError,
@@ -70,7 +71,7 @@ class AuthConfig:
         padded = value + "=" * (-len(value) % 4)
         try:
             raw = base64.urlsafe_b64decode(padded.replace("+", "-").replace("/", "_"))
-            doc = json.loads(raw)
+            doc = gojson.loads(raw)
         except (binascii.Error, ValueError):
             raise InvalidParameter("invalid X-Registry-Auth header: not base64-encoded JSON") from None
         return cls.from_json(doc)

@@ -15,6 +15,7 @@ import threading
 
 from aiohttp import web
 
+from barge.api import bodies
 from barge.api.jobs import run_job
 from barge.api.routing import Routes, json_response, query_bool, read_json
 from barge.containers.archive import PATH_STAT_HEADER
@@ -162,9 +163,7 @@ async def changes(request: web.Request) -> web.Response:
 @routes.post("/commit")
 async def commit(request: web.Request) -> web.Response:
     q = request.query
-    body = await read_json(request, default=None)
-    if body is not None and not isinstance(body, dict):
-        raise InvalidParameter("invalid commit config: expected a JSON object")
+    body = await read_json(request, bodies.COMMIT)
     if not q.get("container"):
         raise InvalidParameter("No container name or ID supplied")
     changes = q.getall("changes", [])

@@ -22,6 +22,8 @@ import logging
 
 from aiohttp import web
 
+from barge import gojson
+from barge.api import bodies
 from barge.api.hijack import frame, hijack, stream_content_type
 from barge.api.proxy import proxy
 from barge.api.jobs import run_job
@@ -83,9 +85,7 @@ def _client_gone(request: web.Request) -> bool:
 
 @routes.post("/containers/create")
 async def create(request: web.Request) -> web.Response:
-    body = await read_json(request, default={})
-    if body is None or not isinstance(body, dict):
-        raise InvalidParameter("invalid create request: expected a JSON object")
+    body = await read_json(request, bodies.CONTAINER_CREATE)
     result = await run_job(request, "container_create", jobs.CreateArgs(body, request.query.get("name", "")))
     return json_response(result, status=201)
 
@@ -95,13 +95,20 @@ async def list_containers(request: web.Request) -> web.Response:
     raw_filters = request.query.get("filters")
     legacy = {k: request.query[k] for k in ("before", "since") if request.query.get(k)}
     if legacy:
-        merged = json.loads(raw_filters) if raw_filters else {}
+        try:
+            merged = gojson.loads(raw_filters) if raw_filters else {}
+        except ValueError as exc:
+            raise InvalidParameter(f"invalid filter: {exc}") from None
+        if not isinstance(merged, dict):
+            raise InvalidParameter("invalid filter: expected a JSON object")
         for key, value in legacy.items():
-            merged.setdefault(key, {})
-            if isinstance(merged[key], dict):
-                merged[key][value] = True
+            entry = merged.setdefault(key, {})
+            if isinstance(entry, dict):
+                entry[value] = True
+            elif isinstance(entry, list):
+                entry.append(value)
             else:
-                merged[key].append(value)
+                raise InvalidParameter(f"invalid filter: bad value for {key!r}")
         raw_filters = json.dumps(merged)
     limit = _int(request, "limit", -1)
     if query_bool(request, "latest"):
@@ -188,8 +195,8 @@ async def rename(request: web.Request) -> web.Response:
 
 @routes.post(f"/containers/{ID}/update")
 async def update(request: web.Request) -> web.Response:
-    body = await read_json(request, default={})
-    return json_response(await run_job(request, "container_update", jobs.UpdateArgs(_ref(request), body or {})))
+    body = await read_json(request, bodies.CONTAINER_UPDATE)
+    return json_response(await run_job(request, "container_update", jobs.UpdateArgs(_ref(request), body)))
 
 
 @routes.post(f"/containers/{ID}/resize")

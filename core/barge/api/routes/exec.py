@@ -17,6 +17,7 @@ import logging
 
 from aiohttp import web
 
+from barge.api import bodies
 from barge.api.hijack import frame, hijack, stream_content_type
 from barge.api.proxy import proxy
 from barge.api.jobs import run_job
@@ -40,9 +41,7 @@ def _int(request: web.Request, name: str) -> int:
 
 @routes.post("/containers/{id}/exec")
 async def create(request: web.Request) -> web.Response:
-    body = await read_json(request, default={})
-    if not isinstance(body, dict):
-        raise InvalidParameter("invalid exec config: expected a JSON object")
+    body = await read_json(request, bodies.EXEC_CREATE)
     result = await run_job(request, "exec_create", jobs.ExecCreateArgs(request.match_info["id"], body))
     return json_response(result, status=201)
 
@@ -61,9 +60,7 @@ async def resize(request: web.Request) -> web.Response:
 
 @routes.post("/exec/{id}/start")
 async def start(request: web.Request) -> web.StreamResponse:
-    body = await read_json(request, default={}) or {}
-    if not isinstance(body, dict):
-        raise InvalidParameter("invalid exec start config: expected a JSON object")
+    body = await read_json(request, bodies.EXEC_START)
     detach = bool(body.get("Detach"))
     args = jobs.ExecStartArgs(request.match_info["id"], detach, body.get("ConsoleSize") or None)
     if detach:

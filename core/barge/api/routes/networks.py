@@ -6,21 +6,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from barge.api import bodies
 from barge.api.jobs import run_job
 from barge.api.routing import Routes, json_response, query_bool, read_json
 from barge.daemon.jobs import networks as jobs
-from barge.errors import InvalidParameter
 
 routes = Routes()
-
-
-async def _object_body(request: web.Request, what: str) -> dict:
-    body = await read_json(request, default={})
-    if body is None:
-        body = {}
-    if not isinstance(body, dict):
-        raise InvalidParameter(f"invalid network {what} request: expected a JSON object")
-    return body
 
 
 @routes.get("/networks")
@@ -31,7 +22,7 @@ async def list_networks(request: web.Request) -> web.Response:
 
 @routes.post("/networks/create")
 async def create(request: web.Request) -> web.Response:
-    body = await _object_body(request, "create")
+    body = await read_json(request, bodies.NETWORK_CREATE)
     return json_response(await run_job(request, "network_create", jobs.NetworkCreateArgs(body)), status=201)
 
 
@@ -56,13 +47,13 @@ async def remove(request: web.Request) -> web.Response:
 
 @routes.post("/networks/{id}/connect")
 async def connect(request: web.Request) -> web.Response:
-    body = await _object_body(request, "connect")
+    body = await read_json(request, bodies.NETWORK_CONNECT)
     await run_job(request, "network_connect", jobs.NetworkAttachArgs(request.match_info["id"], body))
     return web.Response(status=200)
 
 
 @routes.post("/networks/{id}/disconnect")
 async def disconnect(request: web.Request) -> web.Response:
-    body = await _object_body(request, "disconnect")
+    body = await read_json(request, bodies.NETWORK_DISCONNECT)
     await run_job(request, "network_disconnect", jobs.NetworkAttachArgs(request.match_info["id"], body))
     return web.Response(status=200)

@@ -14,6 +14,8 @@ import json
 
 from aiohttp import web
 
+from barge import gojson
+from barge.api import bodies
 from barge.api.jobs import run_job, stream_job
 from barge.api.routing import Routes, json_response, read_json
 from barge.daemon.jobs.images import error_message
@@ -44,15 +46,16 @@ async def push_auth(request: web.Request) -> str:
         return header
     raw = await request.read()
     try:
-        body = json.loads(raw) if raw.strip() else None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body = gojson.loads(raw) if raw.strip() else None
+    except ValueError as exc:
         raise InvalidParameter(f"bad parameters and missing X-Registry-Auth: invalid X-Registry-Auth header: {exc}") from None
     if body is None:
         raise InvalidParameter("bad parameters and missing X-Registry-Auth: invalid X-Registry-Auth header: EOF")
-    if not isinstance(body, dict):
-        raise InvalidParameter("bad parameters and missing X-Registry-Auth: invalid X-Registry-Auth header: "
-                               "expected a JSON object")
-    return encode_auth(body)
+    try:
+        auth = gojson.decode(bodies.AUTH_CONFIG, body)
+    except InvalidParameter as exc:
+        raise InvalidParameter(f"bad parameters and missing X-Registry-Auth: invalid X-Registry-Auth header: {exc}") from None
+    return encode_auth(auth)
 
 
 def encode_auth(doc: dict) -> str:
@@ -65,7 +68,7 @@ def push_platform(request: web.Request) -> str:
     if not raw:
         return ""
     try:
-        doc = json.loads(raw)
+        doc = gojson.loads(raw)
     except ValueError as exc:
         raise InvalidParameter(f"failed to parse platform: {exc}") from None
     if not isinstance(doc, dict):
@@ -110,11 +113,7 @@ async def search_images(request: web.Request) -> web.Response:
 
 @routes.post("/auth")
 async def login(request: web.Request) -> web.Response:
-    body = await read_json(request, default={})
-    if body is None:
-        body = {}
-    if not isinstance(body, dict):
-        raise InvalidParameter("invalid JSON: expected an AuthConfig object")
+    body = await read_json(request, bodies.AUTH_CONFIG)
     result = await run_job(request, "auth", LoginArgs(body=body))
     if isinstance(result, tuple):
         status, token = (list(result) + ["", ""])[:2]

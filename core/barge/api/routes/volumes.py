@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from barge.api import bodies
 from barge.api.jobs import run_job
 from barge.api.routing import Routes, json_response, query_bool, read_json
 from barge.daemon.jobs import volumes as jobs
-from barge.errors import InvalidParameter
 
 routes = Routes()
 
 
 @routes.post("/volumes/create")
 async def create(request: web.Request) -> web.Response:
-    body = await read_json(request, default={})
-    if body is None:
-        body = {}
-    if not isinstance(body, dict):
-        raise InvalidParameter("invalid volume create request: expected a JSON object")
+    body = await read_json(request, bodies.VOLUME_CREATE)
     return json_response(await run_job(request, "volume_create", jobs.VolumeCreateArgs(body)), status=201)
 
 
