@@ -6,6 +6,7 @@ looks like::
     data_root = "/var/lib/barge"
     exec_root = "/run/barge"
     hosts = ["unix:///run/barge/barge.sock"]
+    seccomp_profile = "builtin"   # containers' default: builtin (Docker's), unconfined, or a profile's path
 
     [graph]
     driver = "overlay"
@@ -134,6 +135,8 @@ class DaemonConfig:
     tls: TLSConfig = field(default_factory=TLSConfig)
     debug: bool = False
     config_file: Path | None = None
+    #: Containers' seccomp profile: ``builtin`` (Docker's default), ``unconfined``, or a profile's path.
+    seccomp_profile: str | None = None
 
     @property
     def pid_path(self) -> Path:
@@ -172,6 +175,10 @@ def _apply_file(cfg: DaemonConfig, data: Mapping[str, Any], path: Path) -> None:
         cfg.pidfile = Path(data["pidfile"])
     if "debug" in data:
         cfg.debug = bool(data["debug"])
+    if "seccomp_profile" in data:
+        if not isinstance(data["seccomp_profile"], str):
+            raise InvalidParameter(f"{path}: seccomp_profile must be a string (builtin, unconfined or a path)")
+        cfg.seccomp_profile = data["seccomp_profile"]
     graph = dict(data.get("graph", {}))
     driver = graph.pop("driver", None)
     if driver:

@@ -9,9 +9,8 @@ import pytest
 
 from barge.containers import filters, names
 from barge.containers.detach import DetachScanner, parse_detach_keys
-from barge.containers.request import (
-    DEFAULT_PATH, mount_points, normalize_config, normalize_create, parse_cpuset, ram_in_bytes,
-)
+from barge.containers.limits import parse_cpuset
+from barge.containers.request import DEFAULT_PATH, mount_points, normalize_config, normalize_create, ram_in_bytes
 from barge.containers.files import embedded_resolv_conf, resolv_conf
 from barge.containers.service import exit_code_for_start_error, should_restart
 from barge.containers.signals import parse_signal
@@ -408,6 +407,18 @@ def test_files_are_read_inside_the_root(tmp_path):
     assert (root / str(tmp_path).lstrip("/") / "made" / "deeper").is_dir() and not (tmp_path / "made").exists()
     make_dirs_in_root(str(root), "/plain/../w/x")
     assert (root / "w" / "x").is_dir()
+
+
+def test_a_looping_passwd_link_is_no_passwd(tmp_path):
+    """An image's /etc/passwd -> ../../etc/passwd loops inside the root (on the host it would
+    be the host's passwd): no passwd, as runc treats one it cannot open, not an error."""
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "passwd").symlink_to("../" * 20 + "etc/passwd")
+    (root / "loop").symlink_to("loop")
+    assert read_file_in_root(str(root), "/etc/passwd") is None
+    assert read_file_in_root(str(root), "/loop/passwd") is None
+    assert resolve_user("1000", read_file_in_root(str(root), "/etc/passwd"), None).uid == 1000
 
 
 # ---------------------------------------------------------------------------

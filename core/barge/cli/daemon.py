@@ -40,6 +40,7 @@ def daemon(
     registry_mirror: Annotated[Optional[List[str]], typer.Option("--registry-mirror", help="Mirror of docker.io to pull from first.")] = None,
     max_concurrent_downloads: Annotated[Optional[int], typer.Option("--max-concurrent-downloads", help="Layers pulled at once (default 3).")] = None,
     max_concurrent_uploads: Annotated[Optional[int], typer.Option("--max-concurrent-uploads", help="Layers pushed at once (default 5).")] = None,
+    seccomp_profile: Annotated[Optional[str], typer.Option("--seccomp-profile", help="Containers' default seccomp profile: builtin, unconfined, or a profile's path.")] = None,
     debug: Annotated[Optional[bool], typer.Option("-D", "--debug", help="Enable debug mode.")] = None,
 ) -> None:
     """Run the barge daemon."""
@@ -55,6 +56,7 @@ def daemon(
             hosts=list(host) if host else None,
             pidfile=pidfile,
             debug=debug,
+            seccomp_profile=seccomp_profile,
             bridge=bridge,
             bip=bip,
             mtu=mtu,

@@ -414,6 +414,29 @@ class ContainerOptions:
     cidfile: str = ""
 
 
+def security_opt(opt: str) -> str:
+    """One ``--security-opt`` checked as the docker CLI checks it; ``seccomp=<file>``
+    becomes ``seccomp=<the file's JSON, compacted>``: the daemon never reads
+    the client's files."""
+    key, sep, value = opt.partition("=")
+    if not sep and key != "no-new-privileges":
+        key, sep, value = opt.partition(":")
+    if (not sep or not value) and key != "no-new-privileges":
+        raise OptionError(f'Invalid --security-opt: "{opt}"')
+    if key != "seccomp" or value in ("builtin", "unconfined"):
+        return opt
+    import json
+
+    try:
+        with open(value, "rb") as fh:
+            profile = json.loads(fh.read())
+    except OSError as exc:
+        raise OptionError(f"opening seccomp profile ({value}) failed: {exc.strerror}") from None
+    except ValueError as exc:
+        raise OptionError(f"compacting json for seccomp profile ({value}) failed: {exc}") from None
+    return "seccomp=" + json.dumps(profile, separators=(",", ":"))
+
+
 def _size_flag(value: str | None, flag: str, swap: bool = False) -> int:
     if value is None:
         return 0
@@ -471,13 +494,7 @@ def build_create_body(o: ContainerOptions, environ: Mapping[str, str] | None = N
     log_config = kv_map(o.log_opt)
     if o.log_driver == "none" and o.log_opt:
         raise OptionError(f"invalid logging opts for driver {o.log_driver}")
-    for opt in o.security_opt:
-        key, sep, value = opt.partition("=")
-        if not sep and key != "no-new-privileges":
-            key, sep, value = opt.partition(":")
-        if (not sep or not value) and key != "no-new-privileges":
-            raise OptionError(f'Invalid --security-opt: "{opt}"')
-    security = [s for s in o.security_opt if s != "systempaths=unconfined"]
+    security = [security_opt(opt) for opt in o.security_opt if opt != "systempaths=unconfined"]
     unconfined = len(security) != len(o.security_opt)
 
     ulimits = []

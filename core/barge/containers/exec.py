@@ -28,11 +28,12 @@ from typing import Any
 from barge.containers import monitor
 from barge.containers.detach import parse_detach_keys
 from barge.containers.request import ALL_CAPABILITIES
-from barge.containers.spec import capabilities, no_new_privileges, process_env
+from barge.containers.spec import capabilities, process_env
 from barge.containers.users import read_file_in_root, resolve_user
 from barge.engine.hookspecs import hookimpl
 from barge.errors import BargeError, Conflict, InvalidParameter, NotFound
 from barge.execdriver import ProcessSpec, Rlimit, User
+from barge.security.options import parse_security_opt
 
 log = logging.getLogger("barge.exec")
 
@@ -233,7 +234,7 @@ class ExecService:
             stdin=inst.attach_stdin and not detach,
             stdin_once=True,  # the client's EOF closes the process's stdin (moby's CloseStdin)
             capabilities=caps,
-            no_new_privileges=no_new_privileges(c.host_config),
+            no_new_privileges=parse_security_opt(c.host_config.get("SecurityOpt")).no_new_privileges,
             rlimits=[Rlimit("RLIMIT_" + u["Name"].upper(), int(u.get("Soft", 0)), int(u.get("Hard", 0)))
                      for u in c.host_config.get("Ulimits") or []],
         )

@@ -6,24 +6,29 @@ and ``NetworkingConfig``. :func:`normalize_create` checks it the way moby's
 ``verifyContainerSettings`` / ``verifyPlatformContainerResources`` do (same
 messages), merges the image's config in (moby's ``merge``: user values win,
 the image fills the gaps), and fills the HostConfig defaults inspect shows.
-Nothing here touches the machine except the ``exists`` callback for bind
-sources.
+Nothing here touches the machine except through the ``exists`` callback for
+bind sources and the :class:`~barge.containers.sysinfo.SysInfo` it is given
+(block devices, real-time budgets).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from barge.errors import InvalidParameter, NotFound
+from barge.containers.limits import int_field, normalize_resources
+from barge.containers.signals import parse_signal
+from barge.containers.sysinfo import SysInfo
+from barge.errors import InvalidParameter
+from barge.execdriver import PROC_MOUNTABLE, sysctl_namespace
+from barge.security.options import parse_security_opt
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_SHM_SIZE = 64 << 20
-MIN_MEMORY = 6 << 20
-MIN_CPU_SHARES, MAX_CPU_SHARES = 2, 262144
 DEFAULT_STOP_TIMEOUT = 10
 
 #: Capabilities by number (linux/capability.h); the kernel may know fewer.
@@ -81,25 +86,10 @@ def ram_in_bytes(text: str) -> int:
     m = _RAM_RE.match(str(text).strip())
     if not m:
         raise InvalidParameter(f"invalid size: '{text}'")
-    return int(float(m.group(1)) * _UNITS[(m.group(2) or "").lower()])
-
-
-def parse_cpuset(text: str) -> set[int]:
-    """``0-2,4`` -> {0, 1, 2, 4}; Docker's message on bad syntax."""
-    out: set[int] = set()
-    if not text:
-        return out
-    for part in text.split(","):
-        lo, sep, hi = part.partition("-")
-        try:
-            a = int(lo)
-            b = int(hi) if sep else a
-        except ValueError:
-            raise InvalidParameter(f"Invalid value {text} for cpuset cpus") from None
-        if a < 0 or b < a:
-            raise InvalidParameter(f"Invalid value {text} for cpuset cpus")
-        out.update(range(a, b + 1))
-    return out
+    size = float(m.group(1)) * _UNITS[(m.group(2) or "").lower()]
+    if not size < 1 << 63:  # also inf, from a number too long for a float
+        raise InvalidParameter(f"invalid size: '{text}': larger than 8 EiB")
+    return int(size)
 
 
 def strslice(value: Any, what: str) -> list[str] | None:
@@ -132,23 +122,36 @@ def _bool(value: Any) -> bool:
     return bool(value)
 
 
-def _int(host: dict, key: str) -> int:
-    value = host.get(key)
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidParameter(f"json: cannot unmarshal {type(value).__name__} into Go struct field HostConfig.{key} of type int64")
-    return int(value)
-
-
 # ---------------------------------------------------------------------------
 # mounts
 # ---------------------------------------------------------------------------
 
 _BIND_MODES = {"ro", "rw", "z", "Z", "nocopy", "shared", "rshared", "slave", "rslave", "private", "rprivate"}
 
+def check_sysctls(host: dict[str, Any]) -> None:
+    """runc's rule, at create rather than at start: a container may set only the sysctls
+    of a namespace of its own (IPC, UTS, network), never one it shares with the host."""
+    shared = {"ipc": host.get("IpcMode") == "host", "net": host.get("NetworkMode") == "host",
+              "uts": host.get("UTSMode") == "host" or host.get("NetworkMode") == "host"}
+    for key in host.get("Sysctls") or {}:
+        kind = sysctl_namespace(key)
+        if kind is None:
+            raise InvalidParameter(f"sysctl {key!r} is not allowed: it is not namespaced")
+        if shared[kind]:
+            raise InvalidParameter(f"sysctl {key!r} is not allowed in host {kind} namespace")
 
-def _check_target(kind: str, target: str) -> str:
+
+def check_destination(destination: str, source: str) -> None:
+    """runc's ``checkProcMount``, at create: nothing may cover the container's /proc or
+    anything in it (its masked and read-only paths would go with it) but the few
+    files lxcfs emulates. The exec driver checks again where the path resolves."""
+    if destination == "/proc":
+        raise InvalidParameter(f'"{source}" cannot be mounted because it is not of type proc')
+    if destination.startswith("/proc/") and destination not in PROC_MOUNTABLE:
+        raise InvalidParameter(f'"{destination}" cannot be mounted because it is inside /proc')
+
+
+def _check_target(kind: str, target: str, source: str = "") -> str:
     if not target:
         raise InvalidParameter(f'invalid mount config for type "{kind}": field Target must not be empty')
     if not target.startswith("/"):
@@ -158,6 +161,7 @@ def _check_target(kind: str, target: str) -> str:
     clean = posixpath.normpath(target)
     if clean == "/":
         raise InvalidParameter(f"invalid mount config for type \"{kind}\": invalid specification: destination can't be '/'")
+    check_destination(clean, source or kind)
     return clean
 
 
@@ -174,6 +178,10 @@ def parse_bind(spec: str, exists: Callable[[str], bool]) -> dict[str, Any]:
     if not dst.startswith("/"):
         raise InvalidParameter(f"invalid volume specification: '{spec}': invalid mount config for type \"bind\": "
                                f"invalid mount path: '{dst}' mount path must be absolute")
+    if posixpath.normpath(dst) == "/":
+        raise InvalidParameter(f"invalid volume specification: '{spec}': invalid mount config for type \"bind\": "
+                               "invalid specification: destination can't be '/'")
+    check_destination(posixpath.normpath(dst), src)
     rw = "ro" not in modes
     propagation = next((m for m in modes if m in ("shared", "rshared", "slave", "rslave", "private", "rprivate")), "")
     if src.startswith("/"):
@@ -203,8 +211,8 @@ def parse_mount(m: dict[str, Any], exists: Callable[[str], bool]) -> dict[str, A
     if not isinstance(m, dict):
         raise InvalidParameter("invalid mount config: expected an object")
     kind = m.get("Type") or ""
-    target = _check_target(kind, m.get("Target") or "")
     source = m.get("Source") or ""
+    target = _check_target(kind, m.get("Target") or "", source)
     rw = not m.get("ReadOnly", False)
     if kind == "bind":
         if not source:
@@ -261,8 +269,9 @@ def mount_points(host: dict[str, Any], config: dict[str, Any], exists: Callable[
              "Mode": "", "Propagation": "", "Options": [o for o in (opts or "").split(",") if o]})
     for dst in (config.get("Volumes") or {}):
         clean = posixpath.normpath(dst) if dst.startswith("/") else None
-        if clean is None:
+        if clean is None or clean == "/":
             raise InvalidParameter(f"invalid volume specification: '{dst}'")
+        check_destination(clean, "volume")
         if clean in seen:
             continue  # a bind or mount over an image volume replaces it
         add({"Type": "volume", "Name": "", "Destination": clean, "RW": True, "Mode": "", "Propagation": "",
@@ -325,63 +334,70 @@ def _mode(host: dict[str, Any], key: str, allowed: tuple[str, ...], default: str
     raise InvalidParameter(f"invalid {key[:-4] if key.endswith('Mode') else key} mode: {value}")
 
 
-def normalize_resources(host: dict[str, Any], ncpu: int, warnings: list[str], swap_limit: bool = True) -> None:
-    """moby's resource checks, in place (also used by ``update``)."""
-    memory = _int(host, "Memory")
-    swap = _int(host, "MemorySwap")
-    if memory and memory < MIN_MEMORY:
-        raise InvalidParameter("Minimum memory limit allowed is 6MB")
-    if swap > 0 and memory == 0:
-        raise InvalidParameter("You should always set the Memory limit when using Memoryswap limit, see usage")
-    if memory > 0 and swap > 0 and swap < memory:
-        raise InvalidParameter("Minimum memoryswap limit should be larger than memory limit, see usage")
-    if memory > 0 and swap == 0:
-        swap = memory * 2  # moby's default: as much swap as memory
-    if memory > 0 and swap > 0 and not swap_limit:
-        warnings.append("Your kernel does not support swap limit capabilities or the cgroup is not mounted. "
-                        "Memory limited without swap.")
-        swap = -1
-    host["Memory"], host["MemorySwap"] = memory, swap
-    reservation = _int(host, "MemoryReservation")
-    if reservation and reservation < MIN_MEMORY:
-        raise InvalidParameter("Minimum memory reservation allowed is 6MB")
-    host["MemoryReservation"] = reservation
-    nano = _int(host, "NanoCpus")
-    period, quota = _int(host, "CpuPeriod"), _int(host, "CpuQuota")
-    if nano and period:
-        raise InvalidParameter("Conflicting options: Nano CPUs and CPU Period cannot both be set")
-    if nano and quota:
-        raise InvalidParameter("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
-    if nano < 0 or nano > ncpu * 1_000_000_000:
-        raise InvalidParameter(f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available")
-    if period and (period < 1000 or period > 1_000_000):
-        raise InvalidParameter("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)")
-    if quota and 0 < quota < 1000:
-        raise InvalidParameter("CPU cfs quota can not be less than 1ms (i.e. 1000)")
-    host["NanoCpus"], host["CpuPeriod"], host["CpuQuota"] = nano, period, quota
-    shares = _int(host, "CpuShares")
-    if shares and shares < MIN_CPU_SHARES:
-        warnings.append(f"Your kernel does not support CPU shares lower than {MIN_CPU_SHARES}: shares set to {MIN_CPU_SHARES}")
-        shares = MIN_CPU_SHARES
-    if shares > MAX_CPU_SHARES:
-        warnings.append(f"Your kernel does not support CPU shares higher than {MAX_CPU_SHARES}: shares set to {MAX_CPU_SHARES}")
-        shares = MAX_CPU_SHARES
-    host["CpuShares"] = shares
-    cpuset = host.get("CpusetCpus") or ""
-    wanted = parse_cpuset(cpuset)
-    if wanted and max(wanted) >= ncpu:
-        raise InvalidParameter(f"Requested CPUs are not available - requested {cpuset}, available: 0-{ncpu - 1}")
-    host["CpusetCpus"] = cpuset
-    pids = host.get("PidsLimit")
-    if pids is not None and not isinstance(pids, int):
-        raise InvalidParameter("invalid PidsLimit")
-    host["PidsLimit"] = pids if pids and pids > 0 else None
+#: dockerd binds the other container's /dev/shm, which it keeps on the host; barge's lives in the
+#: other container's mount namespace, out of reach of a bind mount.
+IPC_CONTAINER_SHM = ("IpcMode container: the IPC namespace is shared, /dev/shm is not: the container gets a "
+                     "/dev/shm of its own")
 
 
-def normalize_host_config(host: dict[str, Any] | None, config: dict[str, Any], *, ncpu: int,
-                          exists: Callable[[str], bool], cgroup_v2: bool = False, swap_limit: bool = True,
+def check_host_fields(host: dict[str, Any], si: SysInfo, warnings: list[str]) -> None:
+    """The HostConfig fields outside Resources that dockerd may take and ignore: each is applied
+    (checked here), refused naming it, or discarded with a warning."""
+    adj = int_field(host, "OomScoreAdj")
+    if not -1000 <= adj <= 1000:
+        raise InvalidParameter(f"Invalid value {adj}, range for oom score adj is [-1000, 1000]")
+    floor = min(si.oom_score_adj, 0)
+    if adj < floor and not si.sys_resource:
+        raise InvalidParameter(f"Invalid value {adj} for OomScoreAdj: going below {floor} needs CAP_SYS_RESOURCE, "
+                               "which this daemon does not have")
+    host["OomScoreAdj"] = adj
+    runtime = host.get("Runtime") or si.runtime
+    if runtime != si.runtime:
+        raise InvalidParameter(f"Unknown runtime specified {runtime}")
+    host["Runtime"] = runtime
+    isolation = host.get("Isolation") or ""
+    if isolation.lower() not in ("", "default"):
+        raise InvalidParameter(f"Invalid isolation: \"{isolation}\" - linux only supports 'default'")
+    if host.get("Cgroup"):
+        raise InvalidParameter(f"invalid Cgroup {host['Cgroup']}: running in another container's cgroup is not "
+                               "supported by barge (CgroupParent is)")
+    if ".." in (host.get("CgroupParent") or "").split("/"):
+        raise InvalidParameter(f"invalid CgroupParent {host['CgroupParent']}: it must stay inside the cgroup "
+                               "hierarchies (no '..')")
+    driver = host.get("VolumeDriver") or ""
+    if driver not in ("", "local"):
+        raise InvalidParameter(f'VolumeDriver: error looking up volume plugin {driver}: plugin "{driver}" not found')
+    if host.get("StorageOpt"):
+        raise InvalidParameter(f"--storage-opt (StorageOpt) is not supported by the {si.graph_driver or 'current'} "
+                               "graph driver")
+    annotations = host.get("Annotations")
+    if annotations is not None and not (isinstance(annotations, dict)
+                                        and all(isinstance(v, str) for v in annotations.values())):
+        raise InvalidParameter("invalid Annotations: expected an object of strings")
+    if annotations and "" in annotations:
+        raise InvalidParameter("invalid Annotations: the empty string is not permitted as an annotation key")
+    if host.get("NetworkMode") == "host" and (host.get("PortBindings") or host.get("PublishAllPorts")):
+        warnings.append("Published ports are discarded when using host network mode")
+    if str(host.get("IpcMode") or "").startswith("container:"):
+        warnings.append(IPC_CONTAINER_SHM)
+
+
+def machine(sysinfo: SysInfo | None = None, *, ncpu: int | None = None, cgroup_v2: bool | None = None,
+            swap_limit: bool | None = None) -> SysInfo:
+    """``sysinfo`` (default: a full cgroup v1 machine) with the given facts replaced (tests use these)."""
+    si = sysinfo or SysInfo()
+    given = {"ncpu": ncpu, "cgroup_v2": cgroup_v2, "swap_limit": swap_limit}
+    return dataclasses.replace(si, **{k: v for k, v in given.items() if v is not None})
+
+
+def normalize_host_config(host: dict[str, Any] | None, config: dict[str, Any], *,
+                          exists: Callable[[str], bool], sysinfo: SysInfo | None = None, ncpu: int | None = None,
+                          cgroup_v2: bool | None = None, swap_limit: bool | None = None,
                           warnings: list[str] | None = None) -> dict[str, Any]:
+    """Check and complete a HostConfig: every field applied, refused or discarded with a warning
+    (docs/hostconfig.md is the table)."""
     host = copy.deepcopy(host or {})
+    si = machine(sysinfo, ncpu=ncpu, cgroup_v2=cgroup_v2, swap_limit=swap_limit)
     warnings = warnings if warnings is not None else []
     for key, flag in UNSUPPORTED_HOST.items():
         if host.get(key):
@@ -395,22 +411,25 @@ def normalize_host_config(host: dict[str, Any] | None, config: dict[str, Any], *
     host["IpcMode"] = _mode(host, "IpcMode", ("private", "shareable", "host", "none"), "private")
     host["PidMode"] = _mode(host, "PidMode", ("", "host"), "")
     host["UTSMode"] = _mode(host, "UTSMode", ("", "host"), "")
-    cgroupns = host.get("CgroupnsMode") or ("private" if cgroup_v2 else "host")
+    cgroupns = host.get("CgroupnsMode") or ("private" if si.cgroup_v2 else "host")
     if cgroupns not in ("private", "host"):
         raise InvalidParameter(f"invalid cgroup namespace mode: {cgroupns}")
     host["CgroupnsMode"] = cgroupns
-    if host.get("UsernsMode"):
+    if host.get("UsernsMode") not in (None, "", "host"):
         raise InvalidParameter("user namespaces (UsernsMode) are not supported by barge")
+    parse_security_opt(host.get("SecurityOpt"))  # dockerd's refusals, and a seccomp profile that cannot work
+    check_sysctls(host)
     host["LogConfig"] = _log_config(host)
     host["RestartPolicy"] = restart_policy(host)
     host["AutoRemove"] = _bool(host.get("AutoRemove"))
     if host["AutoRemove"] and host["RestartPolicy"]["Name"] != "no":
         raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
-    shm = _int(host, "ShmSize")
+    shm = int_field(host, "ShmSize")
     if shm < 0:
         raise InvalidParameter("SHM size can not be less than 0")
     host["ShmSize"] = shm or DEFAULT_SHM_SIZE
-    normalize_resources(host, ncpu, warnings, swap_limit)
+    normalize_resources(host, si, warnings)
+    check_host_fields(host, si, warnings)
     for key in ("CapAdd", "CapDrop"):
         caps = host.get(key)
         if caps:
@@ -439,6 +458,25 @@ def normalize_host_config(host: dict[str, Any] | None, config: dict[str, Any], *
     return host
 
 
+#: Every field of moby's HostConfig, its Resources included, in moby's order (API 1.47);
+#: docs/hostconfig.md gives each one's treatment, and a test holds the two together.
+HOST_CONFIG_FIELDS = (
+    "Binds", "ContainerIDFile", "LogConfig", "NetworkMode", "PortBindings", "RestartPolicy", "AutoRemove",
+    "VolumeDriver", "VolumesFrom", "ConsoleSize", "Annotations", "CapAdd", "CapDrop", "CgroupnsMode", "Dns",
+    "DnsOptions", "DnsSearch", "ExtraHosts", "GroupAdd", "IpcMode", "Cgroup", "Links", "OomScoreAdj", "PidMode",
+    "Privileged", "PublishAllPorts", "ReadonlyRootfs", "SecurityOpt", "StorageOpt", "Tmpfs", "UTSMode",
+    "UsernsMode", "ShmSize", "Sysctls", "Runtime", "Isolation",
+    # Resources
+    "CpuShares", "Memory", "NanoCpus", "CgroupParent", "BlkioWeight", "BlkioWeightDevice", "BlkioDeviceReadBps",
+    "BlkioDeviceWriteBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps", "CpuPeriod", "CpuQuota",
+    "CpuRealtimePeriod", "CpuRealtimeRuntime", "CpusetCpus", "CpusetMems", "Devices", "DeviceCgroupRules",
+    "DeviceRequests", "KernelMemory", "KernelMemoryTCP", "MemoryReservation", "MemorySwap", "MemorySwappiness",
+    "OomKillDisable", "PidsLimit", "Ulimits", "CpuCount", "CpuPercent", "IOMaximumIOps", "IOMaximumBandwidth",
+    # after Resources
+    "Mounts", "MaskedPaths", "ReadonlyPaths", "Init",
+)
+
+
 #: What inspect shows for HostConfig fields nobody set (moby's zero values).
 HOST_DEFAULTS: dict[str, Any] = {
     "Binds": None, "ContainerIDFile": "", "PortBindings": {}, "VolumeDriver": "", "VolumesFrom": None,
@@ -449,7 +487,7 @@ HOST_DEFAULTS: dict[str, Any] = {
     "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [], "BlkioDeviceReadIOps": [],
     "BlkioDeviceWriteIOps": [], "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetMems": "",
     "Devices": [], "DeviceCgroupRules": None, "DeviceRequests": None, "MemorySwappiness": None,
-    "OomKillDisable": None, "Ulimits": [], "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0,
+    "OomKillDisable": False, "Ulimits": [], "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0,
     "IOMaximumBandwidth": 0, "Init": None, "Mounts": None, "Tmpfs": None, "Sysctls": None,
 }
 
@@ -512,11 +550,12 @@ def normalize_config(body: dict[str, Any], image_config: dict[str, Any] | None) 
     volumes = dict(image.get("Volumes") or {})
     volumes.update(config.get("Volumes") or {})
     config["Volumes"] = volumes or None
-    if not config.get("StopSignal"):
-        if image.get("StopSignal"):
-            config["StopSignal"] = image["StopSignal"]
-        else:
-            config.pop("StopSignal", None)
+    if config.get("StopSignal"):
+        parse_signal(config["StopSignal"])  # moby refuses it at create: "Invalid signal: SIGFOO"
+    elif image.get("StopSignal"):
+        config["StopSignal"] = image["StopSignal"]
+    else:
+        config.pop("StopSignal", None)
     if config.get("StopTimeout") is None:
         config.pop("StopTimeout", None)
     config["OnBuild"] = config.get("OnBuild") or image.get("OnBuild") or None
@@ -535,9 +574,9 @@ def command_of(config: dict[str, Any]) -> tuple[str, list[str]]:
     return full[0], full[1:]
 
 
-def normalize_create(body: dict[str, Any], image_config: dict[str, Any] | None, *, ncpu: int,
-                     exists: Callable[[str], bool], cgroup_v2: bool = False,
-                     swap_limit: bool = True) -> Normalized:
+def normalize_create(body: dict[str, Any], image_config: dict[str, Any] | None, *,
+                     exists: Callable[[str], bool], sysinfo: SysInfo | None = None, ncpu: int | None = None,
+                     cgroup_v2: bool | None = None, swap_limit: bool | None = None) -> Normalized:
     """Check and complete a create request; raises Docker's 400s."""
     if not isinstance(body, dict):
         raise InvalidParameter("invalid create request: expected a JSON object")
@@ -546,7 +585,7 @@ def normalize_create(body: dict[str, Any], image_config: dict[str, Any] | None, 
         raise InvalidParameter("invalid HostConfig: expected an object")
     config = normalize_config(body, image_config)
     warnings: list[str] = []
-    host = normalize_host_config(host_in, config, ncpu=ncpu, exists=exists, cgroup_v2=cgroup_v2,
+    host = normalize_host_config(host_in, config, exists=exists, sysinfo=sysinfo, ncpu=ncpu, cgroup_v2=cgroup_v2,
                                  swap_limit=swap_limit, warnings=warnings)
     networking = copy.deepcopy(body.get("NetworkingConfig") or {})
     return Normalized(config, host, networking, warnings)

@@ -32,12 +32,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 from barge.containers import filters as filters_mod
-from barge.containers import files, metrics, monitor, names, views
+from barge.containers import files, metrics, monitor, names, propagation, views
+from barge.containers import sysinfo as sysinfo_mod
 from barge.containers.logs import LogOptions, LogReader
 from barge.containers.detach import parse_detach_keys
-from barge.containers.request import command_of, mount_points, normalize_create, normalize_resources, restart_policy
+from barge.containers.limits import merge_update, normalize_resources
+from barge.containers.request import command_of, mount_points, normalize_create, restart_policy
 from barge.containers.signals import parse_signal
 from barge.containers.spec import StartInputs, build_spec, resources as resources_of
+from barge.security.seccomp import daemon_profile
 from barge.containers.state import State
 from barge.containers.store import Container, ContainerStore, name_in_use
 from barge.containers.users import ExecUser, UserNotFound, make_dirs_in_root, read_file_in_root, resolve_user
@@ -125,18 +128,6 @@ def should_restart(policy: dict, exit_code: int, manually_stopped: bool, restart
     return False
 
 
-def _cgroup_v2() -> bool:
-    try:
-        with open("/proc/self/mountinfo") as fh:
-            for line in fh:
-                fields = line.split()
-                if len(fields) > 4 and fields[4] == "/sys/fs/cgroup" and " - cgroup2 " in line:
-                    return True
-    except OSError:
-        pass
-    return False
-
-
 def _cap_last() -> int:
     try:
         return int(Path("/proc/sys/kernel/cap_last_cap").read_text())
@@ -151,17 +142,22 @@ def _cap_last() -> int:
 
 class ContainerService:
     def __init__(self, *, store: ContainerStore, images, pm, graph_driver: str, exec_driver: str | None,
-                 exec_error: str = "", ncpu: int | None = None):
+                 exec_error: str = "", ncpu: int | None = None, seccomp_profile: str | None = None):
+        """``seccomp_profile``: the daemon's setting (``builtin`` by default, ``unconfined``, or a
+        profile's path), read here once; a bad profile stops the daemon."""
         self.store = store
         self.images = images
         self.pm = pm
         self.graph_driver = graph_driver
         self.exec_driver = exec_driver
         self.exec_error = exec_error
-        self.ncpu = ncpu or os.cpu_count() or 1
-        self.cgroup_v2 = _cgroup_v2()
+        #: what this machine's cgroups and kernel can apply (warnings and refusals depend on it)
+        self.sysinfo = sysinfo_mod.detect(runtime=exec_driver or "native", graph_driver=graph_driver, ncpu=ncpu)
+        self.ncpu = self.sysinfo.ncpu
+        self.cgroup_v2 = self.sysinfo.cgroup_v2
         self.cap_last = _cap_last()
-        self.swap_limit = self.cgroup_v2 or Path("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
+        self.seccomp_profile = daemon_profile(seccomp_profile)
+        self.swap_limit = self.sysinfo.swap_limit
         self._runtimes: dict[str, _Runtime] = {}
         self._rt_lock = threading.Lock()
         #: passwd and group of images (by top layer), for containers' first starts
@@ -257,8 +253,7 @@ class ContainerService:
         if not image_ref:
             raise InvalidParameter("config cannot be empty in order to create a container")
         img = self.images.resolve(image_ref)
-        norm = normalize_create(body, (img.config or {}).get("config"), ncpu=self.ncpu, exists=os.path.exists,
-                                cgroup_v2=self.cgroup_v2, swap_limit=self.swap_limit)
+        norm = normalize_create(body, (img.config or {}).get("config"), exists=os.path.exists, sysinfo=self.sysinfo)
         if name:
             full_name = names.validate_name(name)
             owner = self.store.name_owner(full_name)
@@ -277,6 +272,7 @@ class ContainerService:
             config["Hostname"] = socket.gethostname() if host["NetworkMode"] == "host" else cid[:12]
         host["Runtime"] = self.exec_driver
         points = mount_points(host, config, os.path.exists)
+        propagation.check(points)
         for p in points:
             if p["Type"] == "volume":
                 if not p.get("Name"):
@@ -449,7 +445,9 @@ class ContainerService:
             sources = {p["Destination"]: p["Source"] for p in c.mounts if p["Type"] == "volume"}
             inputs = StartInputs(rootfs=[m.to_dict() for m in mounts], user=user, hostname_path=paths["hostname"],
                                  hosts_path=paths["hosts"], resolv_path=paths["resolv"], log_path=c.log_path,
-                                 volume_sources=sources, joined=joined, cap_last=self.cap_last)
+                                 volume_sources=sources, joined=joined, cap_last=self.cap_last,
+                                 daemon_seccomp=self.seccomp_profile)
+            propagation.check(c.mounts)  # the host's mounts may have changed since create
             spec = build_spec(c.id, c.config, c.host_config, c.mounts, inputs)
             Path(state_dir).parent.mkdir(parents=True, exist_ok=True, mode=0o711)
             try:
@@ -969,14 +967,13 @@ class ContainerService:
         warnings: list[str] = []
         with rt.lock:
             c = self.store.get(c.id) or c
-            host = dict(c.host_config)
-            for key in ("Memory", "MemorySwap", "MemoryReservation", "NanoCpus", "CpuPeriod", "CpuQuota",
-                        "CpuShares", "CpusetCpus", "CpusetMems", "PidsLimit", "BlkioWeight", "KernelMemory"):
-                if key in body and body[key] not in (None, 0, ""):
-                    host[key] = body[key]
-            if "Memory" in body and body["Memory"] and "MemorySwap" not in body:
-                host["MemorySwap"] = 0  # recomputed as twice the memory, as on create
-            normalize_resources(host, self.ncpu, warnings, self.swap_limit)
+            host = merge_update(c.host_config, body)
+            normalize_resources(host, self.sysinfo, warnings, update=True)
+            # only what this update asked for: the record's own settings were warned about at create
+            settled: list[str] = []
+            with contextlib.suppress(InvalidParameter):
+                normalize_resources(dict(c.host_config), self.sysinfo, settled, update=True)
+            warnings = [w for w in warnings if w not in settled]
             if body.get("RestartPolicy") and (body["RestartPolicy"].get("Name") or ""):
                 policy = restart_policy({"RestartPolicy": body["RestartPolicy"]})
                 if host.get("AutoRemove") and policy["Name"] != "no":
@@ -984,8 +981,10 @@ class ContainerService:
                 host["RestartPolicy"] = policy
             if c.state.Running and not c.state.Restarting:
                 self._require_driver()
-                self.pm.hook.barge_exec_update(container_id=c.id, state_dir=self._state_dir(c),
-                                               resources=resources_of(host))
+                resources = resources_of(host)
+                if body.get("PidsLimit") is not None and body["PidsLimit"] <= 0:
+                    resources.pids_limit = -1  # lifted: written as "max"
+                self.pm.hook.barge_exec_update(container_id=c.id, state_dir=self._state_dir(c), resources=resources)
             self.store.save_host_config(c.id, host)
         self._event("update", c)
         return {"Warnings": warnings}

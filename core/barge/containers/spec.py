@@ -12,14 +12,20 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
+from barge.containers.propagation import root_propagation
 from barge.containers.request import ALL_CAPABILITIES, DEFAULT_PATH, command_of, normalize_capability, ram_in_bytes
+from barge.containers.sysinfo import block_device
 from barge.containers.users import ExecUser
+from barge.errors import InvalidParameter
 from barge.execdriver import (
     DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS, ContainerSpec, LogSpec, MountSpec, ProcessSpec,
-    Resources, Rlimit, User,
+    Resources, Rlimit, ThrottleDevice, User, WeightDevice,
 )
+from barge.security.default_seccomp import default_profile
+from barge.security.options import parse_security_opt
+from barge.security.seccomp import container_filter
 
 CPU_PERIOD = 100_000
 
@@ -40,6 +46,8 @@ class StartInputs:
     joined: dict[str, str] = field(default_factory=dict)
     #: Highest capability number the kernel knows (/proc/sys/kernel/cap_last_cap).
     cap_last: int = len(ALL_CAPABILITIES) - 1
+    #: The daemon's seccomp profile (its ``seccomp_profile`` setting); None: unconfined.
+    daemon_seccomp: dict[str, Any] | None = field(default_factory=default_profile)
 
 
 def capabilities(host: dict[str, Any], cap_last: int) -> list[str]:
@@ -83,21 +91,49 @@ def process_env(config: dict[str, Any], home: str) -> list[str]:
     return out
 
 
-def resources(host: dict[str, Any]) -> Resources:
+def resources(host: dict[str, Any], block_device: Callable[[str], tuple[int, int]] = block_device) -> Resources:
+    """The cgroup limits of a normalised HostConfig (:mod:`.limits` checked them and dropped
+    what this machine cannot apply); block device paths are resolved to numbers now, at start."""
     nano = host.get("NanoCpus") or 0
     quota, period = host.get("CpuQuota") or None, host.get("CpuPeriod") or None
     if nano:
         period = CPU_PERIOD
         quota = nano * CPU_PERIOD // 1_000_000_000
     pids = host.get("PidsLimit")
+    swappiness = host.get("MemorySwappiness")
+
+    def number(key: str, path: str) -> tuple[int, int]:
+        try:
+            return block_device(path)
+        except ValueError as exc:  # gone since create
+            raise InvalidParameter(f"invalid {key}: {exc}") from None
+
+    def throttles(key: str) -> list[ThrottleDevice] | None:
+        return [ThrottleDevice(*number(key, d["Path"]), int(d["Rate"])) for d in host.get(key) or []] or None
+
     return Resources(
         memory=host.get("Memory") or None,
         memory_swap=host.get("MemorySwap") or None,
+        memory_reservation=host.get("MemoryReservation") or None,
+        memory_swappiness=swappiness if swappiness is not None and swappiness >= 0 else None,
+        oom_kill_disable=True if host.get("OomKillDisable") else None,
+        kernel_memory=host.get("KernelMemory") or None,
+        kernel_memory_tcp=host.get("KernelMemoryTCP") or None,
         cpu_shares=host.get("CpuShares") or None,
         cpu_quota=quota,
         cpu_period=period,
+        cpu_rt_period=host.get("CpuRealtimePeriod") or None,
+        cpu_rt_runtime=host.get("CpuRealtimeRuntime") or None,
         cpuset_cpus=host.get("CpusetCpus") or None,
+        cpuset_mems=host.get("CpusetMems") or None,
         pids_limit=pids if pids and pids > 0 else None,
+        blkio_weight=host.get("BlkioWeight") or None,
+        blkio_weight_device=[WeightDevice(*number("BlkioWeightDevice", d["Path"]), int(d["Weight"]))
+                             for d in host.get("BlkioWeightDevice") or []] or None,
+        blkio_throttle_read_bps_device=throttles("BlkioDeviceReadBps"),
+        blkio_throttle_write_bps_device=throttles("BlkioDeviceWriteBps"),
+        blkio_throttle_read_iops_device=throttles("BlkioDeviceReadIOps"),
+        blkio_throttle_write_iops_device=throttles("BlkioDeviceWriteIOps"),
     )
 
 
@@ -114,7 +150,8 @@ def log_spec(host: dict[str, Any], log_path: str) -> LogSpec | None:
 
 
 def default_mounts(host: dict[str, Any]) -> list[MountSpec]:
-    """moby's ``DefaultLinuxSpec`` mounts; /dev/shm sized by ShmSize, /sys rw when privileged."""
+    """moby's ``DefaultLinuxSpec`` mounts; /dev/shm sized by ShmSize (the host's with ``--ipc host``,
+    none with ``--ipc none``), /sys rw when privileged."""
     ro = [] if host.get("Privileged") else ["ro"]
     mounts = [
         MountSpec("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
@@ -175,18 +212,12 @@ def namespaces(host: dict[str, Any], joined: dict[str, str]) -> dict[str, str]:
     return ns
 
 
-def no_new_privileges(host: dict[str, Any]) -> bool:
-    for opt in host.get("SecurityOpt") or []:
-        key, sep, value = opt.replace("=", ":", 1).partition(":")
-        if key == "no-new-privileges" and (not sep or value == "true"):
-            return True
-    return False
-
-
 def build_spec(container_id: str, config: dict[str, Any], host: dict[str, Any], points: list[dict[str, Any]],
                inputs: StartInputs) -> ContainerSpec:
     """The ContainerSpec of one start of the container."""
     path, args = command_of(config)
+    security = parse_security_opt(host.get("SecurityOpt"))
+    caps = capabilities(host, inputs.cap_last)
     tty = bool(config.get("Tty"))
     console = host.get("ConsoleSize") or [0, 0]
     process = ProcessSpec(
@@ -199,10 +230,11 @@ def build_spec(container_id: str, config: dict[str, Any], host: dict[str, Any], 
         console_width=int(console[1] or 0),
         stdin=bool(config.get("OpenStdin")),
         stdin_once=bool(config.get("StdinOnce")),
-        capabilities=capabilities(host, inputs.cap_last),
-        no_new_privileges=no_new_privileges(host),
+        capabilities=caps,
+        no_new_privileges=security.no_new_privileges,
         rlimits=[Rlimit("RLIMIT_" + u["Name"].upper(), int(u.get("Soft", 0)), int(u.get("Hard", 0)))
                  for u in host.get("Ulimits") or []],
+        oom_score_adj=int(host.get("OomScoreAdj") or 0),  # always written, as dockerd does: not the daemon's
     )
     users = user_mounts(points, inputs.volume_sources)
     taken = {m.destination for m in users}
@@ -215,6 +247,7 @@ def build_spec(container_id: str, config: dict[str, Any], host: dict[str, Any], 
     users.sort(key=lambda m: len([p for p in posixpath.normpath(m.destination).split("/") if p]))
     mounts += users
     privileged = bool(host.get("Privileged"))
+    unmasked = privileged or security.unmasked
     masked = host.get("MaskedPaths")
     readonly = host.get("ReadonlyPaths")
     parent = (host.get("CgroupParent") or "barge").strip("/")
@@ -226,13 +259,16 @@ def build_spec(container_id: str, config: dict[str, Any], host: dict[str, Any], 
         readonly_rootfs=bool(host.get("ReadonlyRootfs")),
         mounts=mounts,
         namespaces=namespaces(host, inputs.joined),
-        masked_paths=[] if privileged else list(masked if masked is not None else MASKED_PATHS),
-        readonly_paths=[] if privileged else list(readonly if readonly is not None else READONLY_PATHS),
+        masked_paths=[] if unmasked else list(masked if masked is not None else MASKED_PATHS),
+        readonly_paths=[] if unmasked else list(readonly if readonly is not None else READONLY_PATHS),
         privileged=privileged,
-        shm_size=int(host.get("ShmSize") or (64 << 20)),
+        shm_size=0 if host.get("IpcMode") == "none" else int(host.get("ShmSize") or (64 << 20)),  # 0: no /dev/shm
         sysctls=dict(host.get("Sysctls") or {}),
         resources=resources(host),
         cgroup_path=f"{parent}/{container_id}",
         log=log_spec(host, inputs.log_path),
         init=bool(host.get("Init")),
+        annotations=dict(host.get("Annotations") or {}),
+        seccomp=container_filter(security.seccomp, privileged, caps, inputs.daemon_seccomp),
+        root_propagation=root_propagation(points),
     )

@@ -33,8 +33,13 @@ log = logging.getLogger("barge.daemon")
 
 
 def prepare_dirs(cfg: DaemonConfig) -> None:
+    """The data root and the trees holding containers' files closed to other users (0710,
+    moby's fix for CVE-2021-41091): none may reach a setuid program in a layer or a rootfs."""
     cfg.data_root.mkdir(parents=True, exist_ok=True)
     os.chmod(cfg.data_root, 0o710)
+    for tree in ("graph", "containers"):
+        (cfg.data_root / tree).mkdir(exist_ok=True)
+        os.chmod(cfg.data_root / tree, 0o710)
     cfg.exec_root.mkdir(parents=True, exist_ok=True, mode=0o711)
 
 
@@ -126,6 +131,7 @@ def build_services(cfg: DaemonConfig) -> Services:
         containers = ContainerService(
             store=ContainerStore(store.db, cfg.data_root, cfg.exec_root), images=store, pm=pm,
             graph_driver=selection.name, exec_driver=exec_name, exec_error=exec_error,
+            seccomp_profile=cfg.seccomp_profile,
         )
         holder.append(containers)
         hub = event_jobs.make_hub(store, pm)

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import signal
+import stat
 import sys
 from pathlib import Path
 
@@ -67,7 +68,20 @@ def remove_pidfile(path: Path) -> None:
 # ---------------------------------------------------------------------------
 
 
+def restrict_log_file(fd: int = 2) -> None:
+    """When the daemon's stderr is a file (``barge daemon 2>>/var/log/barge.log``),
+    make it readable by root and its group only: errors name containers, images
+    and paths, which other users of the host have no business reading."""
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and st.st_mode & 0o027:
+            os.fchmod(fd, stat.S_IMODE(st.st_mode) & 0o750)
+    except OSError:
+        pass
+
+
 def setup_logging(debug: bool) -> None:
+    restrict_log_file()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -84,6 +98,7 @@ def serve(cfg: DaemonConfig) -> int:
     from barge.daemon.daemon import build_services, close_services, prepare_dirs
 
     setup_logging(cfg.debug)
+    os.umask(0o022)  # as dockerd: the modes of layers, volumes and containers' files must not depend on the caller's
     pid_path = cfg.pid_path
     try:
         prepare_dirs(cfg)
@@ -121,7 +136,7 @@ def serve(cfg: DaemonConfig) -> int:
 
 
 async def _run(services, listeners) -> None:
-    from barge.api.server import make_app
+    from barge.api.server import ApiRunner, make_app
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -129,7 +144,7 @@ async def _run(services, listeners) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     app = make_app(services)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
+    runner = ApiRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
     await runner.setup()
     try:
         for listener in listeners:
@@ -182,6 +197,7 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
     p.add_argument("--registry-mirror", dest="registry_mirrors", action="append", default=[])
     p.add_argument("--max-concurrent-downloads", type=int)
     p.add_argument("--max-concurrent-uploads", type=int)
+    p.add_argument("--seccomp-profile")
     a = p.parse_args(argv)
     network = {k: getattr(a, k) for k in ("bridge", "bip", "mtu", "enable_icc", "ip_masq", "dns", "dns_search",
                                           "dns_options", "default_address_pools", "network_opts",
@@ -195,6 +211,7 @@ def parse_args(argv: list[str] | None = None) -> DaemonConfig:
         hosts=a.hosts,
         pidfile=a.pidfile,
         debug=a.debug,
+        seccomp_profile=a.seccomp_profile,
         tls={"verify": a.tlsverify, "cacert": a.tlscacert, "cert": a.tlscert, "key": a.tlskey},
         **network,
     )

@@ -74,6 +74,30 @@ MASKED_PATHS = (
     "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
 )
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+#: sysctls a container may set: the ones its IPC (exact names and ``fs.mqueue.*``), UTS and
+#: network (``net.*``) namespaces own; any other would change the host.
+_IPC_SYSCTLS = frozenset({"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+                          "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"})
+_UTS_SYSCTLS = frozenset({"kernel.domainname", "kernel.hostname"})
+
+
+def sysctl_namespace(key: str) -> str | None:
+    """The namespace kind (``ipc``, ``uts``, ``net``) that owns sysctl ``key``, or None."""
+    if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+        return "ipc"
+    if key in _UTS_SYSCTLS:
+        return "uts"
+    if key.startswith("net."):
+        return "net"
+    return None
+
+
+#: The only places under /proc a mount may cover (runc's ``checkProcMount``: files lxcfs and CRIU emulate).
+PROC_MOUNTABLE = frozenset({
+    "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps", "/proc/uptime",
+    "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid",
+    "/proc/sys/crypto/fips_enabled",
+})
 
 
 @dataclass
@@ -121,19 +145,60 @@ class ProcessSpec:
     capabilities: list[str] = field(default_factory=lambda: list(DEFAULT_CAPABILITIES))
     no_new_privileges: bool = False
     rlimits: list[Rlimit] = field(default_factory=list)
+    #: Written to the process's ``/proc/self/oom_score_adj`` before it drops its
+    #: capabilities; None leaves the monitor's. An exec'd process without one
+    #: takes the container init's (as dockerd's execs take the container's).
+    oom_score_adj: int | None = None
+
+
+@dataclass
+class ThrottleDevice:
+    """A block device's I/O limit (bytes or operations per second; 0: none)."""
+
+    major: int
+    minor: int
+    rate: int
+
+
+@dataclass
+class WeightDevice:
+    """A block device's proportional I/O weight (10-1000)."""
+
+    major: int
+    minor: int
+    weight: int
 
 
 @dataclass
 class Resources:
-    """Cgroup limits; ``None`` means "not set" (unlimited / inherited)."""
+    """Cgroup limits; ``None`` means "not set" (unlimited / inherited).
+
+    Core has already dropped (with dockerd's warning) what this machine's
+    cgroups cannot apply; a driver given one anyway fails with the reason
+    rather than ignore it. docs/hostconfig.md maps each to its v1 and v2 files.
+    """
 
     memory: int | None = None  # bytes
     memory_swap: int | None = None  # bytes, memory+swap; -1 unlimited
+    memory_reservation: int | None = None  # bytes: a soft limit (v1 soft_limit_in_bytes, v2 memory.low)
+    memory_swappiness: int | None = None  # 0-100 (v1 only)
+    oom_kill_disable: bool | None = None  # v1 only
+    kernel_memory: int | None = None  # bytes (v1 kernels before 5.16)
+    kernel_memory_tcp: int | None = None  # bytes (v1 only)
     cpu_shares: int | None = None
     cpu_quota: int | None = None  # microseconds per cpu_period
     cpu_period: int | None = None
+    cpu_rt_period: int | None = None  # microseconds (v1 only)
+    cpu_rt_runtime: int | None = None  # microseconds per cpu_rt_period (v1 only)
     cpuset_cpus: str | None = None
+    cpuset_mems: str | None = None
     pids_limit: int | None = None
+    blkio_weight: int | None = None  # 10-1000
+    blkio_weight_device: list[WeightDevice] | None = None
+    blkio_throttle_read_bps_device: list[ThrottleDevice] | None = None
+    blkio_throttle_write_bps_device: list[ThrottleDevice] | None = None
+    blkio_throttle_read_iops_device: list[ThrottleDevice] | None = None
+    blkio_throttle_write_iops_device: list[ThrottleDevice] | None = None
 
 
 @dataclass
@@ -143,6 +208,53 @@ class LogSpec:
     path: str
     max_size: int | None = None  # bytes; rotate when the file would exceed it
     max_file: int = 1
+
+
+@dataclass
+class SeccompArg:
+    """One comparison of a system call argument (libseccomp's ``scmp_arg_cmp``).
+
+    ``op`` is ``SCMP_CMP_NE``, ``_LT``, ``_LE``, ``_EQ``, ``_GE``, ``_GT`` or
+    ``_MASKED_EQ`` (``arg & value == value_two``).
+    """
+
+    index: int
+    value: int
+    op: str
+    value_two: int = 0
+
+
+@dataclass
+class SeccompRule:
+    """``action`` for the calls ``names`` when every one of ``args`` holds.
+
+    Actions are libseccomp's names: ``SCMP_ACT_ALLOW``, ``SCMP_ACT_ERRNO``
+    (with ``errno_ret``), ``SCMP_ACT_KILL``, ``SCMP_ACT_KILL_PROCESS``,
+    ``SCMP_ACT_KILL_THREAD``, ``SCMP_ACT_TRAP``, ``SCMP_ACT_TRACE`` (with
+    ``errno_ret`` as the tracer's message), ``SCMP_ACT_LOG``.
+    """
+
+    names: list[str]
+    action: str
+    errno_ret: int | None = None
+    args: list[SeccompArg] = field(default_factory=list)
+
+
+@dataclass
+class Seccomp:
+    """A container's system call filter, already resolved for its capabilities,
+    architecture and kernel (the OCI runtime spec's ``linux.seccomp``).
+
+    ``architectures`` are libseccomp names (``SCMP_ARCH_X86_64``...); empty
+    means the native one only. ``flags`` are ``SECCOMP_FILTER_FLAG_*`` names.
+    The exec driver loads it as the last step before the user's command.
+    """
+
+    default_action: str
+    default_errno_ret: int | None = None
+    architectures: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    syscalls: list[SeccompRule] = field(default_factory=list)
 
 
 @dataclass
@@ -173,6 +285,14 @@ class ContainerSpec:
     #: Run a minimal reaper as PID 1 that execs nothing but forwards signals
     #: to the user's process and reaps zombies (``--init``).
     init: bool = False
+    #: HostConfig.Annotations: metadata for the runtime, which barge's drivers keep in the spec.
+    annotations: dict[str, str] = field(default_factory=dict)
+    #: The system call filter of the init and of every exec'd process; None: unconfined.
+    seccomp: Seccomp | None = None
+    #: Propagation of the container's root (runc's ``rootfsPropagation``): ``rslave`` keeps
+    #: every mount made inside from the host; ``rshared`` when a bind asks for shared
+    #: propagation, so mounts under that bind reach the host.
+    root_propagation: str = "rslave"
 
 
 @dataclass
@@ -202,6 +322,17 @@ def _build(cls, data: dict):
     return cls(**kwargs)
 
 
+def resources_from_dict(data: dict) -> Resources:
+    data = dict(data)
+    for f in dataclasses.fields(Resources):
+        value = data.get(f.name)
+        if f.name == "blkio_weight_device" and value is not None:
+            data[f.name] = [_build(WeightDevice, d) for d in value]
+        elif f.name.startswith("blkio_throttle_") and value is not None:
+            data[f.name] = [_build(ThrottleDevice, d) for d in value]
+    return _build(Resources, data)
+
+
 def process_from_dict(data: dict) -> ProcessSpec:
     data = dict(data)
     data["user"] = _build(User, data.get("user") or {})
@@ -213,7 +344,18 @@ def spec_from_json(text: str) -> ContainerSpec:
     data = json.loads(text)
     data["process"] = process_from_dict(data["process"])
     data["mounts"] = [_build(MountSpec, m) for m in data.get("mounts") or []]
-    data["resources"] = _build(Resources, data.get("resources") or {})
+    data["resources"] = resources_from_dict(data.get("resources") or {})
     if data.get("log"):
         data["log"] = _build(LogSpec, data["log"])
+    if data.get("seccomp"):
+        data["seccomp"] = seccomp_from_dict(data["seccomp"])
     return _build(ContainerSpec, data)
+
+
+def seccomp_from_dict(data: dict) -> Seccomp:
+    data = dict(data)
+    data["syscalls"] = [
+        _build(SeccompRule, dict(rule, args=[_build(SeccompArg, a) for a in rule.get("args") or []]))
+        for rule in data.get("syscalls") or []
+    ]
+    return _build(Seccomp, data)

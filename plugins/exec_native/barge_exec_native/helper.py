@@ -26,6 +26,7 @@ import signal
 import socket
 
 from barge.execdriver import process_from_dict, spec_from_json
+from barge_exec_native import state as st
 from barge_exec_native.libcontainer import Cgroup, ExecFailed, Stdio, spawn_exec, spawn_init
 
 
@@ -107,13 +108,24 @@ def _stdio(fds: tuple[int, ...], terminal: bool) -> Stdio:
     return Stdio(terminal=True, console_socket=fds[0]) if terminal else Stdio(*fds)
 
 
+def _seccomp_program(spec, state_dir: str) -> bytes | None:
+    """The compiled filter the driver left in the state dir, when the spec has one."""
+    if spec.seccomp is None:
+        return None
+    try:
+        return st.read_bytes(os.path.join(state_dir, st.SECCOMP))
+    except FileNotFoundError:
+        return None  # libcontainer refuses to run without it
+
+
 def init_job(spec_text: str, stdio_fds: tuple[int, ...], terminal: bool, workdir: str):
     """The job of the init's helper: spawn_init, report, wait for "start", start."""
 
     def job(sock: socket.socket) -> None:
         spec = spec_from_json(spec_text)
         try:
-            init = spawn_init(spec, _stdio(stdio_fds, terminal), Cgroup(spec.cgroup_path), workdir)
+            init = spawn_init(spec, _stdio(stdio_fds, terminal), Cgroup(spec.cgroup_path), workdir,
+                              _seccomp_program(spec, workdir))
         except Exception as exc:  # noqa: BLE001 - every failure goes back to the driver
             _send(sock, error_reply(exc))
             return
@@ -140,14 +152,15 @@ def init_job(spec_text: str, stdio_fds: tuple[int, ...], terminal: bool, workdir
     return job
 
 
-def exec_job(spec_text: str, init_pid: int, process: dict, stdio_fds: tuple[int, ...], terminal: bool):
+def exec_job(spec_text: str, init_pid: int, process: dict, stdio_fds: tuple[int, ...], terminal: bool,
+             state_dir: str):
     """The job of an exec's helper: spawn_exec into the running container, report."""
 
     def job(sock: socket.socket) -> None:
         spec = spec_from_json(spec_text)
         try:
             pid = spawn_exec(init_pid, spec, process_from_dict(process), _stdio(stdio_fds, terminal),
-                             Cgroup(spec.cgroup_path))
+                             Cgroup(spec.cgroup_path), _seccomp_program(spec, state_dir))
         except Exception as exc:  # noqa: BLE001
             _send(sock, error_reply(exc))
             return

@@ -754,7 +754,7 @@ class Monitor:
         proc.started_at = st.rfc3339_nano()
         try:
             _, sock = helper.fork_helper(
-                helper.exec_job(self.spec_text, init.pid, process, stdio, terminal), list(stdio))
+                helper.exec_job(self.spec_text, init.pid, process, stdio, terminal, self.dir), list(stdio))
         except BaseException:
             proc.close_fds()
             raise

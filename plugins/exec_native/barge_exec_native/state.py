@@ -4,7 +4,10 @@ The monitor writes them, the driver reads them; a driver started after a
 daemon restart knows a container from these files alone. Every write is a
 temporary file renamed into place, so a reader never sees half a file.
 
-* ``spec.json``      the ContainerSpec (written by the driver);
+* ``spec.json``      the ContainerSpec (written by the driver), its seccomp
+  filter without the rules;
+* ``seccomp.bpf``    that filter compiled (written by the driver, read by the
+  helpers that start the init and exec'd processes);
 * ``monitor.pid``    ``"<pid> <starttime>"`` of the monitor;
 * ``state.json``     ``{"status": "created"|"running", "pid", "pid_start",
   "created_at", "started_at"}`` of the init;
@@ -24,6 +27,7 @@ import os
 import time
 
 SPEC = "spec.json"
+SECCOMP = "seccomp.bpf"
 MONITOR_PID = "monitor.pid"
 STATE = "state.json"
 EXIT = "exit.json"
@@ -72,11 +76,13 @@ def read_bytes(path: str) -> bytes:
         os.close(fd)
 
 
-def write_atomic(path: str, text: str) -> None:
+def write_atomic(path: str, data: str | bytes) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
-        os.write(fd, text.encode())
+        view = memoryview(data.encode() if isinstance(data, str) else data)
+        while view:
+            view = view[os.write(fd, view):]
     finally:
         os.close(fd)
     os.rename(tmp, path)

@@ -23,6 +23,7 @@ from barge.execdriver import DEFAULT_CAPABILITIES, ContainerSpec, MountSpec, Pro
 
 from barge_exec_native.libcontainer import Cgroup, ContainerError, ExecFailed, Stdio, spawn_exec, spawn_init
 from barge_exec_native.libcontainer import caps, syscalls
+from barge_exec_native.libcontainer.seccomp import compile_filter
 
 PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -65,7 +66,8 @@ class Box:
         return cg
 
     def create(self, spec: ContainerSpec, stdio: Stdio):
-        init = spawn_init(spec, stdio, self.cgroup(spec), str(self.tmp / spec.id))
+        program = compile_filter(spec.seccomp) if spec.seccomp else None  # the driver's job
+        init = spawn_init(spec, stdio, self.cgroup(spec), str(self.tmp / spec.id), program)
         self.pids.append(init.pid)
         return init
 
@@ -180,15 +182,82 @@ def test_new_network_namespace_has_only_loopback_up(box):
     assert int(out.splitlines()[-1], 16) & 0x1  # IFF_UP
 
 
-def test_host_network_shares_interfaces_and_binds_sys(box):
-    spec = box.spec("sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; grep ' /sys ' /proc/mounts")
+def test_host_network_shares_interfaces_and_a_fresh_read_only_sys(box):
+    """The host's network, so the host's devices in /sys; but a fresh sysfs: none
+    of the host's sub-mounts under /sys (but the container's cgroups and the masks), read-only."""
+    spec = box.spec("sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; echo --; "
+                                "ls /sys/class/net; echo --; grep ' /sys' /proc/mounts")
     spec.namespaces["net"] = "host"
     code, out, _ = box.run(spec)
-    assert code == 0
+    assert code == 0, out
+    devs, listed, mounts = (part.split() if i < 2 else part.strip().splitlines()
+                            for i, part in enumerate(out.split("--\n")))
     with open("/proc/net/dev") as fh:
         host = sorted(line.split(":")[0].strip() for line in fh.readlines()[2:])
-    assert sorted(out.splitlines()[:-1]) == host
-    assert " ro," in out.splitlines()[-1] or out.splitlines()[-1].split()[3].startswith("ro")
+    assert sorted(devs) == host and sorted(listed) == sorted(os.listdir("/sys/class/net"))
+    assert mounts[0].split()[:4] == ["sysfs", "/sys", "sysfs", mounts[0].split()[3]]
+    assert mounts[0].split()[3].startswith("ro,")
+    ours = [m.split()[1] for m in mounts[1:]]
+    assert all(m.startswith("/sys/fs/cgroup") or m in spec.masked_paths for m in ours), ours
+
+
+def test_a_joined_network_namespace_gets_its_own_sys(box, tmp_path):
+    """The bridge case: the sandbox's namespace is joined by path; /sys must show
+    its devices, not the host's (a bind of the host's /sys would)."""
+    import threading
+
+    ns_file = tmp_path / "netns"
+    ns_file.touch()
+    made = {}
+
+    def make():  # a namespace bound on a file, as core's sandboxes are
+        try:
+            syscalls.unshare(syscalls.CLONE_NEWNET)
+            syscalls.mount("/proc/thread-self/ns/net", str(ns_file), None, syscalls.MS_BIND)
+        except Exception as exc:  # noqa: BLE001
+            made["error"] = exc
+
+    t = threading.Thread(target=make)
+    t.start()
+    t.join()
+    assert "error" not in made, made
+    try:
+        spec = box.spec("sh", "-c", "ls /sys/class/net; grep -c ' /sys/' /proc/mounts || true",
+                        sysctls={"net.ipv4.ip_unprivileged_port_start": "77"})
+        spec.namespaces["net"] = str(ns_file)
+        code, out, err = box.run(spec)
+        assert code == 0, err
+        assert out.split()[0] == "lo", out
+    finally:
+        syscalls.umount2(str(ns_file), syscalls.MNT_DETACH)
+
+
+def test_net_sysctls_in_the_hosts_namespace_are_refused(box):
+    spec = box.spec("true", sysctls={"net.ipv4.ip_forward": "1"})
+    spec.namespaces["net"] = "host"
+    with pytest.raises(InvalidParameter, match="not allowed in host net namespace"):
+        box.run(spec)
+
+
+def test_seccomp_filter_from_the_spec(box):
+    from barge.security.default_seccomp import default_profile
+    from barge.security.seccomp import resolve
+
+    spec = box.spec("sh", "-c", "grep Seccomp: /proc/self/status; unshare -U true; echo rc=$?",
+                    seccomp=resolve(default_profile(), DEFAULT_CAPABILITIES))
+    code, out, err = box.run(spec)
+    assert code == 0 and out.split()[:2] == ["Seccomp:", "2"] and "rc=1" in out, (out, err)
+    assert "Operation not permitted" in err
+    spec = box.spec("grep", "Seccomp:", "/proc/self/status", seccomp=spec.seccomp, no_new_privileges=True)
+    assert box.run(spec)[1].split()[1] == "2"
+
+
+def test_seccomp_without_its_program_never_runs_unconfined(box):
+    from barge.execdriver import Seccomp
+
+    spec = box.spec("true", seccomp=Seccomp(default_action="SCMP_ACT_ALLOW"))
+    with pytest.raises(ContainerError, match="compiled program is missing"):
+        spawn_init(spec, Stdio(0, 1, 2), box.cgroup(spec), str(box.tmp / spec.id))
 
 
 def test_docker_mounts_and_readonly_places(box):
@@ -885,3 +954,45 @@ def test_device_filter_program_shape():
     assert len(code) % 8 == 0
     # 6 loads, rule 1: type+access(3)+major+minor+mov+exit = 8, rule 2: 7, deny: 2
     assert len(code) // 8 == 6 + 8 + 7 + 2
+
+
+def test_oom_score_adj_is_the_inits_and_the_execs(box):
+    """The init writes its own oom_score_adj (before dropping capabilities, here a user's); an
+    exec without one takes the init's, one with its own keeps it; the monitor's stays."""
+    spec = box.spec("sh", "-c", "cat /proc/self/oom_score_adj; read x", user=User(1000, 1000))
+    spec.process.oom_score_adj = 500
+    mine = Path("/proc/self/oom_score_adj").read_text()
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    cg = box.cgroup(spec)
+    init = box.create(spec, Stdio(in_r, out_w, out_w))
+    os.close(in_r)
+    os.close(out_w)
+    try:
+        init.start()
+        assert os.read(out_r, 100) == b"500\n"
+        assert Path(f"/proc/{init.pid}/oom_score_adj").read_text() == "500\n"
+        for own, expected in ((None, "500"), (800, "800")):
+            er, ew = os.pipe()
+            proc = ProcessSpec(args=["cat", "/proc/self/oom_score_adj"], env=[PATH], oom_score_adj=own)
+            pid = spawn_exec(init.pid, spec, proc, Stdio(0, ew, ew), cg)
+            os.close(ew)
+            out, _ = _drain(er, os.open("/dev/null", os.O_RDONLY), 10)
+            os.close(er)
+            assert box.wait(pid) == 0 and out.decode().strip() == expected
+        assert Path("/proc/self/oom_score_adj").read_text() == mine
+        os.write(in_w, b"\n")
+        assert box.wait(init.pid) == 0
+    finally:
+        os.close(in_w)
+        os.close(out_r)
+
+
+def test_oom_score_adj_below_the_floor_fails_the_start_with_the_reason(box):
+    eff = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("CapEff:"))
+    if int(eff.split()[1], 16) >> 24 & 1:  # CAP_SYS_RESOURCE
+        pytest.skip("this process has CAP_SYS_RESOURCE: any score can be set")
+    spec = box.spec("true")
+    spec.process.oom_score_adj = -1000
+    with pytest.raises(ContainerError, match="cannot set oom_score_adj to -1000: .*CAP_SYS_RESOURCE"):
+        box.run(spec)

@@ -132,19 +132,6 @@ def cgroup_version(mountinfo: str | None = None) -> str:
     return "1" if v1 else ""
 
 
-def _cgroup_controllers() -> set[str]:
-    """Controllers the kernel has enabled (/proc/cgroups)."""
-    out = set()
-    try:
-        for line in Path("/proc/cgroups").read_text().splitlines()[1:]:
-            parts = line.split()
-            if len(parts) >= 4 and parts[3] == "1":
-                out.add(parts[0])
-    except OSError:
-        pass
-    return out
-
-
 def _read(path: str) -> str:
     try:
         return Path(path).read_text().strip()
@@ -171,28 +158,22 @@ def _rfc3339_now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).astimezone().isoformat(timespec="microseconds")
 
 
-def _limits(cgroup_v: str) -> dict[str, bool]:
-    enabled = _cgroup_controllers()
-    if cgroup_v == "2":
-        available = set(_read("/sys/fs/cgroup/cgroup.controllers").split())
-        swap = Path("/sys/fs/cgroup/memory.swap.max").exists() or "memory" in available
-        return {
-            "MemoryLimit": "memory" in available,
-            "SwapLimit": swap and "memory" in available,
-            "CpuCfsPeriod": "cpu" in available,
-            "CpuCfsQuota": "cpu" in available,
-            "CPUShares": "cpu" in available,
-            "CPUSet": "cpuset" in available,
-            "PidsLimit": "pids" in available,
-        }
+def _limits(services: "Services") -> dict[str, bool]:
+    """What containers get here: the SysInfo that create checks requests against."""
+    from barge.containers import sysinfo
+
+    containers = services.containers
+    si = containers.sysinfo if containers is not None else sysinfo.detect()
     return {
-        "MemoryLimit": "memory" in enabled,
-        "SwapLimit": Path("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists(),
-        "CpuCfsPeriod": Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").exists(),
-        "CpuCfsQuota": Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").exists(),
-        "CPUShares": Path("/sys/fs/cgroup/cpu/cpu.shares").exists(),
-        "CPUSet": "cpuset" in enabled,
-        "PidsLimit": "pids" in enabled,
+        "MemoryLimit": si.memory_limit,
+        "SwapLimit": si.swap_limit,
+        "KernelMemoryTCP": si.kernel_memory_tcp,
+        "CpuCfsPeriod": si.cpu_cfs,
+        "CpuCfsQuota": si.cpu_cfs,
+        "CPUShares": si.cpu_shares,
+        "CPUSet": si.cpuset,
+        "PidsLimit": si.pids_limit,
+        "OomKillDisable": si.oom_kill_disable,
     }
 
 
@@ -206,6 +187,20 @@ def _warnings(services: "Services", limits: dict[str, bool]) -> list[str]:
         out.append("WARNING: No swap limit support")
     if _read("/proc/sys/net/ipv4/ip_forward") != "1":
         out.append("WARNING: IPv4 forwarding is disabled")
+    return out
+
+
+def _security_options(cfg, cgroup_v: str) -> list[str]:
+    """moby's list: seccomp with the daemon's profile (``builtin``, or ``custom``) when the
+    kernel filters system calls; ``cgroupns`` when containers get a private cgroup namespace."""
+    from barge.security.seccomp import BUILTIN, UNCONFINED
+
+    out = []
+    setting = cfg.seccomp_profile or BUILTIN
+    if "Seccomp:" in _read("/proc/self/status") and setting != UNCONFINED:
+        out.append(f"name=seccomp,profile={BUILTIN if setting == BUILTIN else 'custom'}")
+    if cgroup_v == "2":
+        out.append("name=cgroupns")
     return out
 
 
@@ -231,7 +226,7 @@ def system_info(services: "Services") -> dict[str, Any]:
     pm = services.pm
     uname = os.uname()
     cgroup_v = cgroup_version()
-    limits = _limits(cgroup_v)
+    limits = _limits(services)
     os_name, os_version = _os_release()
     driver_status = [[str(k), str(v)] for k, v in (pm.hook.barge_graph_status() or [])]
     exec_drivers = [d.name for d in find_drivers("exec")]
@@ -257,13 +252,11 @@ def system_info(services: "Services") -> dict[str, Any]:
             "Log": ["json-file"],
         },
         **limits,
-        "KernelMemoryTCP": False,
         "IPv4Forwarding": _read("/proc/sys/net/ipv4/ip_forward") == "1",
         "BridgeNfIptables": _read("/proc/sys/net/bridge/bridge-nf-call-iptables") == "1",
         "BridgeNfIp6tables": _read("/proc/sys/net/bridge/bridge-nf-call-ip6tables") == "1",
         "Debug": cfg.debug,
         "NFd": len(os.listdir("/proc/self/fd")),
-        "OomKillDisable": False,
         "NGoroutines": threading.active_count(),
         "SystemTime": _rfc3339_now(),
         "LoggingDriver": "json-file",
@@ -316,7 +309,7 @@ def system_info(services: "Services") -> dict[str, Any]:
         "ContainerdCommit": {"ID": "", "Expected": ""},
         "RuncCommit": {"ID": "", "Expected": ""},
         "InitCommit": {"ID": "", "Expected": ""},
-        "SecurityOptions": [],
+        "SecurityOptions": _security_options(cfg, cgroup_v),
         "ProductLicense": "",
         "DefaultAddressPools": ([{"Base": p["base"], "Size": p["size"]} for p in cfg.network.default_address_pools]
                                 or None),

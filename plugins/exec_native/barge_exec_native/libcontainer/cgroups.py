@@ -3,8 +3,9 @@
 A :class:`Cgroup` is a relative path (``barge/<id>``) made under the *root*
 of every hierarchy it needs (v1: one dir per controller hierarchy; v2: one
 dir with the controllers enabled in the parents' ``cgroup.subtree_control``).
-Limits come from :class:`barge.execdriver.Resources`; reading back gives
-Docker's ``stats`` shape. Layout and mount points are read once from
+Limits come from :class:`barge.execdriver.Resources` and are written by
+:mod:`.cglimits`; reading back (:mod:`.cgstats`) gives Docker's ``stats``
+shape. Layout and mount points are read once from
 ``/proc/self/mountinfo`` and ``/proc/cgroups``.
 """
 
@@ -390,66 +391,14 @@ class Cgroup:
     # -- limits ------------------------------------------------------------------------------
 
     def set(self, resources) -> None:
-        """Apply the limits that are set (None leaves a limit as it is)."""
+        """Apply the limits that are set (None leaves a limit as it is); see :mod:`.cglimits`."""
+        from barge_exec_native.libcontainer import cglimits
+
         check_resources(resources)
-        r = resources
         if self.kind == "v2":
-            self._set_v2(r)
+            cglimits.apply_v2(self.unique[0], resources)
         else:
-            self._set_v1(r)
-
-    def _set_v1(self, r) -> None:
-        mem = self.dirs.get("memory")
-        if mem and (r.memory is not None or r.memory_swap is not None):
-            writes = []
-            if r.memory is not None:
-                writes.append(("memory.limit_in_bytes", r.memory if r.memory > 0 else -1))
-            memsw = os.path.join(mem, "memory.memsw.limit_in_bytes")
-            if r.memory_swap is not None and os.path.exists(memsw):
-                writes.append(("memory.memsw.limit_in_bytes", r.memory_swap if r.memory_swap > 0 else -1))
-            try:  # memsw must stay >= limit: the right order depends on the direction
-                for name, value in writes:
-                    _write(os.path.join(mem, name), value)
-            except _WriteError as exc:
-                if exc.errno != errno.EINVAL or len(writes) < 2:
-                    raise _memory_error(exc) from None
-                for name, value in reversed(writes):
-                    _write(os.path.join(mem, name), value)
-        cpu = self.dirs.get("cpu")
-        if cpu:
-            if r.cpu_shares:
-                _write(os.path.join(cpu, "cpu.shares"), r.cpu_shares)
-            if r.cpu_period:
-                _write(os.path.join(cpu, "cpu.cfs_period_us"), r.cpu_period)
-            if r.cpu_quota:
-                _write(os.path.join(cpu, "cpu.cfs_quota_us"), r.cpu_quota if r.cpu_quota > 0 else -1)
-        if r.cpuset_cpus and "cpuset" in self.dirs:
-            _set_cpus(os.path.join(self.dirs["cpuset"], "cpuset.cpus"), r.cpuset_cpus)
-        if r.pids_limit is not None and "pids" in self.dirs:
-            _write(os.path.join(self.dirs["pids"], "pids.max"), r.pids_limit if r.pids_limit > 0 else "max")
-
-    def _set_v2(self, r) -> None:
-        d = self.unique[0]
-        if r.memory is not None:
-            try:
-                _write(os.path.join(d, "memory.max"), r.memory if r.memory > 0 else "max")
-            except _WriteError as exc:
-                raise _memory_error(exc) from None
-        if r.memory_swap is not None and os.path.exists(os.path.join(d, "memory.swap.max")):
-            if r.memory_swap > 0 and r.memory:
-                _write(os.path.join(d, "memory.swap.max"), max(r.memory_swap - r.memory, 0))
-            elif r.memory_swap < 0:
-                _write(os.path.join(d, "memory.swap.max"), "max")
-        if r.cpu_shares:
-            weight = 1 + ((r.cpu_shares - 2) * 9999) // 262142
-            _write(os.path.join(d, "cpu.weight"), min(max(weight, 1), 10000))
-        if r.cpu_quota or r.cpu_period:
-            quota = r.cpu_quota if r.cpu_quota and r.cpu_quota > 0 else "max"
-            _write(os.path.join(d, "cpu.max"), f"{quota} {r.cpu_period or 100000}")
-        if r.cpuset_cpus:
-            _set_cpus(os.path.join(d, "cpuset.cpus"), r.cpuset_cpus)
-        if r.pids_limit is not None:
-            _write(os.path.join(d, "pids.max"), r.pids_limit if r.pids_limit > 0 else "max")
+            cglimits.apply_v1(self.dirs, resources)
 
     # -- reading back ------------------------------------------------------------------------
 
@@ -468,27 +417,11 @@ class Cgroup:
 
 
 def check_resources(r) -> None:
+    """The few limits the kernel would take but no container can live with (core checks the rest)."""
     if r.memory is not None and 0 < r.memory < MIN_MEMORY:
         raise InvalidParameter("Minimum memory limit allowed is 6MB")
-
-
-def _memory_error(exc: _WriteError) -> ContainerError:
-    if exc.errno in (errno.EBUSY, errno.EINVAL):
-        return InvalidParameter(f"cannot set memory limit: {exc} (the container uses more than the new limit?)")
-    return exc
-
-
-def _set_cpus(path: str, cpus: str) -> None:
-    try:
-        _write(path, cpus)
-    except _WriteError as exc:
-        if exc.errno not in (errno.EINVAL, errno.ERANGE):
-            raise
-        try:
-            available = _read(os.path.join(os.path.dirname(os.path.dirname(path)), os.path.basename(path)))
-        except OSError:
-            available = "?"
-        raise InvalidParameter(f"Requested CPUs are not available - requested {cpus}, available: {available}") from None
+    if r.memory_swappiness is not None and not 0 <= r.memory_swappiness <= 100:
+        raise InvalidParameter(f"Invalid value: {r.memory_swappiness}, valid memory swappiness range is 0-100")
 
 
 def _copy_cpuset(parent: str, child: str) -> None:

@@ -32,8 +32,9 @@ from dataclasses import dataclass
 
 from barge.errors import InvalidParameter
 
-from barge_exec_native.libcontainer import caps
+from barge_exec_native.libcontainer import caps, oomscore
 from barge_exec_native.libcontainer import rootfs as rfs
+from barge_exec_native.libcontainer import seccomp
 from barge_exec_native.libcontainer import syscalls as sc
 from barge_exec_native.libcontainer.cgroups import Cgroup, check_resources
 from barge_exec_native.libcontainer.errors import ContainerError, ExecFailed
@@ -290,12 +291,30 @@ class _ChildPidNamespace:
         return os.fork()
 
 
-def spawn_init(spec, stdio: Stdio, cgroup: Cgroup, workdir: str) -> Init:
+@dataclass
+class Filter:
+    """A compiled seccomp program (:func:`seccomp.compile_filter`) and its ``seccomp(2)`` flags."""
+
+    program: bytes
+    flags: int = 0
+
+
+def _filter(spec, program: bytes | None) -> Filter | None:
+    """The filter to install; a spec that asks for one never runs without it."""
+    if spec.seccomp is None:
+        return None
+    if not program:
+        raise ContainerError("seccomp: the container has a filter but its compiled program is missing")
+    return Filter(program, seccomp.flag_bits(spec.seccomp.flags))
+
+
+def spawn_init(spec, stdio: Stdio, cgroup: Cgroup, workdir: str, seccomp_program: bytes | None = None) -> Init:
     """Create the container's init in its namespaces and cgroup, waiting for start.
 
-    The init is a child of the caller. Raises :class:`ContainerError` (or
-    ``InvalidParameter``) with the reason; then nothing is left running, and
-    a cgroup this call created is removed.
+    The init is a child of the caller. ``seccomp_program`` is ``spec.seccomp``
+    compiled (:func:`seccomp.compile_filter`). Raises :class:`ContainerError`
+    (or ``InvalidParameter``) with the reason; then nothing is left running,
+    and a cgroup this call created is removed.
     """
     check_resources(spec.resources)
     mounts = rfs.plan_mounts(spec)
@@ -304,6 +323,7 @@ def spawn_init(spec, stdio: Stdio, cgroup: Cgroup, workdir: str) -> Init:
     rfs.check_sysctls(spec.sysctls, modes)
     limits = _rlimits(spec.process)
     keep = _cap_mask(spec.privileged, spec.process)
+    filt = _filter(spec, seccomp_program)
     rootfs = os.path.join(workdir, "rootfs")
     os.makedirs(rootfs, exist_ok=True)
     if stdio.terminal and stdio.console_socket < 0:
@@ -314,7 +334,7 @@ def spawn_init(spec, stdio: Stdio, cgroup: Cgroup, workdir: str) -> Init:
     flags &= ~sc.CLONE_NEWPID
     created = not cgroup.exists()
     cgroup.create(spec.resources, privileged=spec.privileged)
-    ctx = _InitContext(spec, stdio, cgroup, rootfs, mounts, modes, limits, keep)
+    ctx = _InitContext(spec, stdio, cgroup, rootfs, mounts, modes, limits, keep, filt)
     ctl_r, ctl_w = os.pipe()
     start_r, start_w = os.pipe()
     pid = 0
@@ -367,6 +387,7 @@ class _InitContext:
     modes: dict
     limits: list
     keep: int
+    filt: Filter | None
 
 
 def _join(joins) -> None:
@@ -383,7 +404,9 @@ def _init_child(ctx: _InitContext, flags: int, joins, ctl_r: int, ctl_w: int, st
     try:
         os.close(ctl_r)
         os.close(start_w)
+        _seal_child(ctl_w, start_r, *_stdio_fds(ctx.stdio))
         ctx.cgroup.join_self()
+        oomscore.set_own(ctx.spec.process.oom_score_adj)  # before any capability is dropped
         _join(joins)
         sc.unshare(flags)
         spec = ctx.spec
@@ -392,8 +415,8 @@ def _init_child(ctx: _InitContext, flags: int, joins, ctl_r: int, ctl_w: int, st
         terminal = ctx.stdio.terminal
         if not terminal:
             _setup_stdio(ctx.stdio)
-        builder = rfs.RootfsBuilder(spec, ctx.rootfs, ctx.cgroup, host_net=ctx.modes.get("net") != "new",
-                                    cgroupns=ctx.modes.get("cgroup") == "new", console=terminal)
+        builder = rfs.RootfsBuilder(spec, ctx.rootfs, ctx.cgroup, cgroupns=ctx.modes.get("cgroup") == "new",
+                                    console=terminal)
         builder.prepare(ctx.mounts)
         if ctx.modes.get("net") == "new":
             sc.link_up("lo")
@@ -412,7 +435,7 @@ def _init_child(ctx: _InitContext, flags: int, joins, ctl_r: int, ctl_w: int, st
             rfs.readonly_root()
         if spec.init:
             _name_reaper(spec.process.args)
-        _finalize(spec.process, ctx.limits, ctx.keep)
+        _finalize(spec.process, ctx.limits, ctx.keep, ctx.filt)
         _send(ctl_w, {"ready": True})
         if not os.read(start_r, 1):
             code = 0  # cancelled before start
@@ -427,6 +450,30 @@ def _init_child(ctx: _InitContext, flags: int, joins, ctl_r: int, ctl_w: int, st
         _send_error(ctl_w, exc)
     finally:
         os._exit(code)
+
+
+def _seal_child(*keep: int) -> None:
+    """First thing in a child that will enter a container (CVE-2019-5736, CVE-2024-21626).
+
+    Until its execve it is the monitor's Python: its exe is the host's
+    interpreter, its cwd and root the host's, its fds the monitor's.
+    Non-dumpable (as runc's nsexec makes its init), none of that can be
+    opened through ``/proc/<pid>/`` by a process of the container; execve
+    makes the command dumpable again. Every fd it does not need is closed
+    now, so none can reach the command or become its working directory
+    (``-w /proc/self/fd/N``).
+    """
+    sc.prctl(sc.PR_SET_DUMPABLE, 0)
+    low = 0
+    for fd in sorted({0, 1, 2, *(k for k in keep if k >= 0)}):
+        if fd > low:
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
+
+
+def _stdio_fds(stdio: Stdio) -> tuple[int, ...]:
+    return (stdio.stdin, stdio.stdout, stdio.stderr, stdio.console_socket)
 
 
 def _setup_stdio(stdio: Stdio) -> None:
@@ -463,8 +510,14 @@ def _setup_console(stdio: Stdio, process) -> str:
     return name
 
 
-def _finalize(process, limits, keep: int) -> None:
-    """rlimits, bounding set, user, capabilities, no_new_privs, umask, cwd (runc's order)."""
+def _finalize(process, limits, keep: int, filt: Filter | None = None) -> None:
+    """rlimits, bounding set, user, capabilities, no_new_privs, umask, cwd, seccomp (runc's order).
+
+    The filter goes on as late as it can: installing one needs CAP_SYS_ADMIN
+    or no_new_privs, so without no_new_privs before the capabilities are
+    dropped (the calls after it — setresuid, capset, prctl — are ones every
+    sane profile allows), with it at the very end.
+    """
     for res, soft, hard in limits:
         try:
             sc.prlimit(0, res, (soft, hard))
@@ -472,6 +525,8 @@ def _finalize(process, limits, keep: int) -> None:
             raise ContainerError(
                 f"cannot set ulimit {_rlimit_name(res)}={soft}:{hard}: raising a hard limit needs "
                 "CAP_SYS_RESOURCE, which this daemon does not have") from None
+    if filt is not None and not process.no_new_privileges:
+        seccomp.install(filt.program, filt.flags)
     caps.drop_bounding(keep)
     user = process.user
     os.setgroups(list(user.additional_gids))
@@ -490,6 +545,20 @@ def _finalize(process, limits, keep: int) -> None:
     except OSError as exc:
         raise ExecFailed(f"chdir to cwd ({process.cwd!r}) set in config.json failed: {exc.strerror.lower()}",
                          126) from None
+    _check_cwd_inside()
+    if filt is not None and process.no_new_privileges:
+        seccomp.install(filt.program, filt.flags)
+
+
+def _check_cwd_inside() -> None:
+    """CVE-2024-21626: a cwd reached through a leaked fd (``/proc/self/fd/N``)
+    lies outside the container's root, and getcwd(3) then fails (the kernel
+    says "(unreachable)"); runc's check, with its message."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        raise ExecFailed("current working directory is outside of container mount namespace root -- "
+                         "possible container breakout detected", 126) from None
 
 
 def _rlimit_name(res: int) -> str:
@@ -616,6 +685,7 @@ def _reaper(process, ctl_w: int) -> None:
     if child == 0:
         _exec_or_report(process, ctl_w)  # never returns
     os.close(ctl_w)  # only the child reports exec errors; EOF then means it ran
+    os.closerange(3, 1 << 20)  # the stdio it was given too: the command's output must not wait for it
     devnull = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):  # do not hold the container's output open
         os.dup2(devnull, fd)
@@ -663,18 +733,21 @@ def _same_ns(a: str, b: str) -> bool:
     return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
-def spawn_exec(init_pid: int, spec, process, stdio: Stdio, cgroup: Cgroup) -> int:
+def spawn_exec(init_pid: int, spec, process, stdio: Stdio, cgroup: Cgroup,
+               seccomp_program: bytes | None = None) -> int:
     """Run ``process`` inside the container whose init is ``init_pid``; return its pid.
 
     The process (a child of the caller) joins the init's namespaces and the
-    cgroup, then takes the process's cwd, rlimits, user and capabilities.
-    Raises :class:`ExecFailed` when the command is not found or not
-    executable.
+    cgroup, then takes the process's cwd, rlimits, user, capabilities and
+    the container's seccomp filter. Raises :class:`ExecFailed` when the
+    command is not found or not executable.
     """
     if stdio.terminal and stdio.console_socket < 0:
         raise ContainerError("a terminal needs a console socket")
+    process = oomscore.inherit(process, spec)
     limits = _rlimits(process)
     keep = _cap_mask(spec.privileged, process)
+    filt = _filter(spec, seccomp_program)
     fds = []
     pid_fd = None
     try:
@@ -699,7 +772,7 @@ def spawn_exec(init_pid: int, spec, process, stdio: Stdio, cgroup: Cgroup) -> in
         with _ChildPidNamespace(pid_fd) as pidns:
             pid = pidns.fork()
             if pid == 0:
-                _exec_child(fds, cgroup, process, stdio, limits, keep, ctl_r, ctl_w)  # never returns
+                _exec_child(fds, cgroup, process, stdio, limits, keep, filt, ctl_r, ctl_w)  # never returns
     finally:
         for fd, _ in fds:
             os.close(fd)
@@ -720,11 +793,13 @@ def spawn_exec(init_pid: int, spec, process, stdio: Stdio, cgroup: Cgroup) -> in
     return pid
 
 
-def _exec_child(fds, cgroup, process, stdio, limits, keep, ctl_r, ctl_w) -> None:
+def _exec_child(fds, cgroup, process, stdio, limits, keep, filt, ctl_r, ctl_w) -> None:
     code = 126
     try:
         os.close(ctl_r)
+        _seal_child(ctl_w, *_stdio_fds(stdio), *(fd for fd, _ in fds))
         cgroup.join_self()
+        oomscore.set_own(process.oom_score_adj)  # before any capability is dropped
         for fd, flag in fds:  # mount last: its /proc hides the host's afterwards
             sc.setns(fd, flag)
         os.setsid()
@@ -732,7 +807,7 @@ def _exec_child(fds, cgroup, process, stdio, limits, keep, ctl_r, ctl_w) -> None
             _setup_console(stdio, process)
         else:
             _setup_stdio(stdio)
-        _finalize(process, limits, keep)
+        _finalize(process, limits, keep, filt)
         _exec(process, keep_fd=ctl_w)
     except BaseException as exc:  # noqa: BLE001
         if isinstance(exc, ExecFailed):

@@ -9,7 +9,14 @@ inside, hostname, sysctls, read-only and masked paths, read-only root.
 
 Mount points are created and opened with ``openat2(RESOLVE_IN_ROOT)`` and
 mounted through ``/proc/self/fd/N``: a symlink in the image can never make a
-mount land outside the root.
+mount land outside the root, nor, through a symlink to ``/proc``, over the
+container's procfs (runc's ``checkProcMount``, checked where the path resolves).
+
+``/sys`` is always a fresh sysfs, mounted after the init joined or made its
+network namespace: sysfs shows the devices of the namespace that mounts it,
+and a fresh mount carries none of the host's sub-mounts (bpf, debugfs,
+tracefs, securityfs, configfs...). With the host's network it shows the
+host's devices, read-only, as Docker's does.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
+from barge.execdriver import PROC_MOUNTABLE, sysctl_namespace
 from barge.mount import parse_options  # mount(8) words: core's table, also in the container init
 from barge_exec_native.libcontainer import syscalls as sc
 from barge_exec_native.libcontainer.errors import ContainerError
@@ -166,19 +174,27 @@ def _fdpath(fd: int) -> str:
 class RootfsBuilder:
     """Builds one container's root; every method runs in the init process."""
 
-    def __init__(self, spec, rootfs: str, cgroup, host_net: bool, cgroupns: bool, console: bool):
+    def __init__(self, spec, rootfs: str, cgroup, cgroupns: bool, console: bool):
         self.spec = spec
         self.rootfs = rootfs
         self.cgroup = cgroup
-        self.host_net = host_net
         self.cgroupns = cgroupns
         self.console = console
         self.root_fd = -1
         self.dev_tmpfs = False
 
     def prepare(self, mounts: list[Mount]) -> None:
-        """Everything before pivot_root."""
-        sc.mount(None, "/", None, sc.MS_SLAVE | sc.MS_REC)
+        """Everything before pivot_root.
+
+        ``/`` becomes rslave (nothing of ours reaches the host), or rshared
+        when a bind asks for shared propagation (the spec's root
+        propagation); then the mount holding the root's directory is made
+        private, so mounting the root there, and pivot_root, stay ours.
+        """
+        shared = self.spec.root_propagation == "rshared"
+        sc.mount(None, "/", None, (sc.MS_SHARED if shared else sc.MS_SLAVE) | sc.MS_REC)
+        if shared:
+            sc.mount(None, _mount_point(os.path.dirname(self.rootfs)), None, sc.MS_PRIVATE)
         self._mount_rootfs()
         self.root_fd = os.open(self.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         for m in mounts:
@@ -209,15 +225,13 @@ class RootfsBuilder:
         flags, prop, data = parse_options(m.options)
         rel = m.destination
         is_bind = m.type == "bind" or bool(flags & sc.MS_BIND)
-        if m.type == "sysfs" and self.host_net:
-            # sysfs belongs to the network namespace: without our own, bind the host's (runc)
-            is_bind, flags, m = True, flags | sc.MS_BIND | sc.MS_REC, Mount(m.destination, "bind", "/sys")
         if m.type == "cgroup":
             self._mount_cgroup(rel, flags)
             return
         if is_bind:
             fd = ensure_dir(self.root_fd, rel) if os.path.isdir(m.source) else ensure_file(self.root_fd, rel)
             try:
+                self._check_proc(fd, m)
                 sc.mount(m.source, _fdpath(fd), None, sc.MS_BIND | (flags & sc.MS_REC))
             finally:
                 os.close(fd)
@@ -227,6 +241,7 @@ class RootfsBuilder:
             return
         fd = ensure_dir(self.root_fd, rel)
         try:
+            self._check_proc(fd, m)
             sc.mount(m.source or m.type, _fdpath(fd), m.type, flags, data or None)
         finally:
             os.close(fd)
@@ -234,6 +249,16 @@ class RootfsBuilder:
             self._remount(rel, 0, prop)
         if rel == "/dev" and m.type == "tmpfs":
             self.dev_tmpfs = True
+
+    def _check_proc(self, fd: int, m: Mount) -> None:
+        """Refuse a mount that resolved onto the container's /proc or into it (but
+        procfs itself and the files lxcfs emulates), whatever path led there."""
+        where = os.readlink(_fdpath(fd))
+        proc = os.path.join(self.rootfs, "proc")
+        if where == proc and m.type != "proc":
+            raise ContainerError(f'"{m.source}" cannot be mounted because it is not of type proc')
+        if where.startswith(proc + "/") and "/proc" + where[len(proc):] not in PROC_MOUNTABLE:
+            raise ContainerError(f'"{m.destination}" cannot be mounted because it is inside /proc')
 
     def _remount(self, rel: str, flags: int, prop: int = 0) -> None:
         """Apply flags to the mount now *on* ``rel`` (reopened: the old fd is under it)."""
@@ -333,14 +358,41 @@ class RootfsBuilder:
             os.close(pfd)
 
     def pivot(self) -> None:
-        """pivot_root(".", ".") and drop the old root (runc's ``pivotRoot``)."""
-        os.fchdir(self.root_fd)
-        os.close(self.root_fd)
-        self.root_fd = -1
-        sc.pivot_root(".", ".")
+        """pivot_root(".", ".") and drop the old root (runc's ``pivotRoot``).
+
+        After the pivot the old root is stacked on the new one; ``.`` names
+        the old root only from a directory *of* the old root (the process's
+        cwd is the new root's), hence the fchdir to it before making it
+        rslave — else the new root's mounts would be made slaves instead,
+        and a shared bind would stop sharing. The root's own propagation
+        (rshared for a shared bind) is applied last, to the new ``/``.
+        """
+        old_root = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            os.fchdir(self.root_fd)
+            os.close(self.root_fd)
+            self.root_fd = -1
+            sc.pivot_root(".", ".")
+            os.fchdir(old_root)
+        finally:
+            os.close(old_root)
         sc.mount(None, ".", None, sc.MS_SLAVE | sc.MS_REC)  # the umount must not reach the host
         sc.umount2(".", sc.MNT_DETACH)
         os.chdir("/")
+        if self.spec.root_propagation == "rshared":
+            sc.mount(None, "/", None, sc.MS_SHARED | sc.MS_REC)
+
+
+def _mount_point(path: str) -> str:
+    """The mount point of the mount holding ``path`` (the last one listed wins: it is on top)."""
+    path = os.path.realpath(path)
+    best = "/"
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            point = line.split()[4].encode().decode("unicode_escape")
+            if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+                best = point
+    return best
 
 
 def _host_devices() -> list[tuple[str, int, int]]:
@@ -394,10 +446,18 @@ def readonly_root() -> None:
     sc.mount(None, "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | keep)
 
 
-#: sysctls namespaced by IPC (exact names and the fs.mqueue prefix), UTS and net.
-_IPC_SYSCTLS = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
-                "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"}
-_UTS_SYSCTLS = {"kernel.domainname", "kernel.hostname"}
+def _own_namespace(kind: str, mode: str | None) -> bool:
+    """Whether a namespace mode is one of the container's own: new, or joined
+    (a bridge network's sandbox, another container's) but not the host's."""
+    if mode == "new":
+        return True
+    if not mode or mode == "host":
+        return False
+    try:
+        theirs, ours = os.stat(mode), os.stat(f"/proc/self/ns/{sc.NAMESPACES[kind][1]}")
+    except OSError:
+        return False
+    return (theirs.st_dev, theirs.st_ino) != (ours.st_dev, ours.st_ino)
 
 
 def check_sysctls(sysctls: dict, namespaces: dict) -> None:
@@ -405,15 +465,10 @@ def check_sysctls(sysctls: dict, namespaces: dict) -> None:
     from barge.errors import InvalidParameter
 
     for key in sysctls:
-        if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
-            kind = "ipc"
-        elif key in _UTS_SYSCTLS:
-            kind = "uts"
-        elif key.startswith("net."):
-            kind = "net"
-        else:
+        kind = sysctl_namespace(key)
+        if kind is None:
             raise InvalidParameter(f"sysctl {key!r} is not allowed: it is not namespaced")
-        if namespaces.get(kind, "host") != "new":
+        if not _own_namespace(kind, namespaces.get(kind, "host")):
             raise InvalidParameter(f"sysctl {key!r} is not allowed in host {kind} namespace")
 
 

@@ -1,0 +1,50 @@
+"""docs/hostconfig.md has one row per HostConfig field, and agrees with the code's lists."""
+
+from __future__ import annotations
+
+import re
+
+from barge.containers import limits
+from barge.containers.request import HOST_CONFIG_FIELDS, HOST_DEFAULTS, UNSUPPORTED_HOST, normalize_create
+from tests.hostconfig_doc import DOC, TREATMENTS, rows
+
+RESOURCES = HOST_CONFIG_FIELDS[HOST_CONFIG_FIELDS.index("CpuShares"):HOST_CONFIG_FIELDS.index("IOMaximumBandwidth") + 1]
+
+
+def test_every_hostconfig_field_has_exactly_one_row_in_moby_s_order():
+    fields = [r.field for r in rows()]
+    assert len(fields) == len(set(fields)), "a field has two rows"
+    missing = [f for f in HOST_CONFIG_FIELDS if f not in fields]
+    extra = [f for f in fields if f not in HOST_CONFIG_FIELDS]
+    assert not missing, f"docs/hostconfig.md has no row for: {', '.join(missing)}"
+    assert not extra, f"docs/hostconfig.md has rows for fields HostConfig lacks: {', '.join(extra)}"
+    assert fields == list(HOST_CONFIG_FIELDS)
+
+
+def test_each_row_names_known_treatments_and_quotes_its_messages():
+    for row in rows():
+        assert row.treatments and row.treatments <= TREATMENTS, row
+        if row.treatments & {"refused", "warned"}:
+            assert re.search(r'"[^"]+"', row.how), f"{row.field}: a refused or warned row quotes the message"
+
+
+def test_what_inspect_shows_is_in_the_table():
+    """A key normalisation writes into the record (and so into inspect) needs a row."""
+    host = normalize_create({"Image": "busybox", "Cmd": ["true"]}, {}, exists=lambda p: True).host_config
+    assert set(HOST_DEFAULTS) <= set(HOST_CONFIG_FIELDS)
+    assert set(host) <= set(HOST_CONFIG_FIELDS), set(host) - set(HOST_CONFIG_FIELDS)
+
+
+def test_unsupported_fields_are_refused_rows_with_the_code_s_message():
+    table = {r.field: r for r in rows()}
+    for key, flag in UNSUPPORTED_HOST.items():
+        assert "refused" in table[key].treatments
+        assert table[key].quotes(f"{flag} ({key}) is not supported by barge")
+
+
+def test_update_lists_every_resource_once_and_the_doc_says_which():
+    assert set(limits.UPDATABLE) | set(limits.NOT_UPDATABLE) == set(RESOURCES)
+    assert not set(limits.UPDATABLE) & set(limits.NOT_UPDATABLE)
+    update = DOC.read_text().partition("## Update")[2]
+    for key in (*limits.UPDATABLE, *limits.NOT_UPDATABLE):
+        assert f"`{key}`" in update, f"the Update section does not say what update does with {key}"
