@@ -118,6 +118,25 @@ def test_hardlink_outside_is_an_error(target, tmp_path):
     assert os.stat(tmp_path / "secret").st_nlink == 1
 
 
+def test_a_node_swapped_for_a_symlink_before_its_chmod_is_refused(target, tmp_path, monkeypatch):
+    """CVE-2018-15664 class: a running container replaces the FIFO just made by a symlink to a
+    host file; the mode meant for the FIFO must not land on that file (chmod follows links)."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"secret")
+    victim.chmod(0o600)
+    real_mknod = os.mknod
+
+    def mknod_then_swap(name, mode, device=0, *, dir_fd=None):
+        real_mknod(name, mode, device, dir_fd=dir_fd)
+        os.unlink(name, dir_fd=dir_fd)  # what the racing container does
+        os.symlink(str(victim), name, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "mknod", mknod_then_swap)
+    with pytest.raises(ArchiveError, match="replaced while it was unpacked"):
+        apply_layer(LayerTar().fifo("p", mode=0o666).stream(), target)
+    assert stat.S_IMODE(victim.stat().st_mode) == 0o600
+
+
 @pytest.mark.parametrize("cut", [100, 512 + 100, 1024 + 5000])
 def test_truncated_tar_is_an_error(target, cut):
     data = LayerTar().file("big", b"a" * 10000).bytes()

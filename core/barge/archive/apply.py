@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from barge.archive import reader as tr
 from barge.archive.errors import ArchiveError
-from barge.archive.resolve import open_in_root
+from barge.archive.resolve import O_PATH, open_in_root
 from barge.archive.whiteouts import (
     WHITEOUT_META_PREFIX,
     WHITEOUT_OPAQUE,
@@ -139,7 +139,7 @@ class _Unpacker:
         elif typ == tr.LNKTYPE:
             self._hardlink(pfd, base, h)
         elif typ in (tr.CHRTYPE, tr.BLKTYPE, tr.FIFOTYPE):
-            kind = {tr.CHRTYPE: stat.S_IFCHR, tr.BLKTYPE: stat.S_IFBLK, tr.FIFOTYPE: stat.S_IFIFO}[typ]
+            kind = _NODE_TYPES[typ]
             try:
                 os.mknod(base, kind | (h.mode & 0o7777), os.makedev(h.devmajor, h.devminor), dir_fd=pfd)
             except PermissionError:
@@ -185,7 +185,7 @@ class _Unpacker:
     def _finish(self, pfd: int, base: str, h: tr.Header, chmod: bool = True) -> None:
         self._owner(pfd, base, h)
         if chmod:
-            os.chmod(base, h.mode, dir_fd=pfd)  # fifos/devices: chmod never follows them anywhere
+            _chmod_node(pfd, base, h)
         if h.xattrs:
             self._xattrs(f"/proc/self/fd/{pfd}/{base}", h, follow=False)
         os.utime(base, ns=_times(h), dir_fd=pfd, follow_symlinks=False)
@@ -230,6 +230,27 @@ class _Unpacker:
                 os.utime(proc, ns=_times(h))
             finally:
                 os.close(fd)
+
+
+_NODE_TYPES = {tr.CHRTYPE: stat.S_IFCHR, tr.BLKTYPE: stat.S_IFBLK, tr.FIFOTYPE: stat.S_IFIFO}
+
+
+def _chmod_node(pfd: int, base: str, h: tr.Header) -> None:
+    """chmod of the FIFO or device just made, through an fd of it, never by its name.
+
+    chmod(2) follows symlinks (and Linux has no lchmod): if the target is a
+    running container that swapped the node for a symlink to a host path
+    since mknod, a chmod by name would change that host file's mode
+    (the CVE-2018-15664 class). The fd is of the entry itself; if it is no
+    longer the node we made, the unpack stops.
+    """
+    fd = os.open(base, O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd)
+    try:
+        if stat.S_IFMT(os.fstat(fd).st_mode) != _NODE_TYPES[h.type]:
+            raise ArchiveError(f"invalid tar entry: {h.name!r} was replaced while it was unpacked")
+        os.chmod(f"/proc/self/fd/{fd}", h.mode)
+    finally:
+        os.close(fd)
 
 
 def _times(h: tr.Header) -> tuple[int, int]:

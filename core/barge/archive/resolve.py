@@ -123,6 +123,10 @@ def resolve_in_root(root_fd: int, rel: str) -> str:
             parent = open_in_root(root_fd, "/".join(done))
         except (FileNotFoundError, NotADirectoryError):
             return "/" + "/".join(done + [part] + todo)
+        except OSError as exc:  # a kernel magic link on the way (/proc/<pid>/fd/N): never entered
+            if exc.errno != errno.ELOOP:
+                raise
+            return "/" + "/".join(done + [part] + todo)
         try:
             try:
                 st = os.stat(part, dir_fd=parent, follow_symlinks=False)
@@ -132,7 +136,10 @@ def resolve_in_root(root_fd: int, rel: str) -> str:
                 hops += 1
                 if hops > MAXSYMLINKS:
                     raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), rel)
-                link = os.readlink(part, dir_fd=parent)
+                try:
+                    link = os.readlink(part, dir_fd=parent)
+                except FileNotFoundError:  # procfs's "self" read from outside the container's pid namespace
+                    return "/" + "/".join(done + [part] + todo)
                 if link.startswith("/"):
                     done = []
                 todo[:0] = [p for p in link.split("/") if p not in ("", ".")]

@@ -423,6 +423,10 @@ def extract(root_fd: int, path: str, stream: BinaryIO, container_name: str, *, t
         except (FileNotFoundError, NotADirectoryError):
             raise missing from None
         raise InvalidParameter("extraction point is not a directory") from None
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise missing from None  # a symlink loop, or a kernel magic link (/proc/<pid>/root): never followed
     try:
         os.makedirs(tmp_dir, exist_ok=True)
         with tempfile.NamedTemporaryFile(prefix="cp-", dir=tmp_dir) as spool:

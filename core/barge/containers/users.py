@@ -141,6 +141,8 @@ def read_file_in_root(root: str, path: str, limit: int = 4 << 20) -> str | None:
     Directories resolve with :func:`barge.archive.resolve.open_in_root`; a
     symlink as the last component is followed by hand, restarting at the
     root for absolute targets, so ``/etc/passwd -> /../../host`` stays in.
+    A symlink loop (an image's ``/etc/passwd -> ../../etc/passwd``) counts
+    as absent, as runc takes a passwd it cannot open for none.
     """
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -151,6 +153,10 @@ def read_file_in_root(root: str, path: str, limit: int = 4 << 20) -> str | None:
                 dir_fd = open_in_root(root_fd, parent)
             except (FileNotFoundError, NotADirectoryError):
                 return None
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    return None
+                raise
             try:
                 try:
                     fd = os.open(leaf, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dir_fd)
@@ -172,7 +178,7 @@ def read_file_in_root(root: str, path: str, limit: int = 4 << 20) -> str | None:
                     return fh.read(limit).decode("utf-8", errors="replace")
             finally:
                 os.close(fd)
-        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+        return None  # too many levels of symbolic links
     finally:
         os.close(root_fd)
 

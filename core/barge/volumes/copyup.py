@@ -42,7 +42,7 @@ def copy_up(root: str, destination: str, volume_dir: str) -> bool:
                 yield from TarWalker().tree(src, ".", "")
                 yield b"\0" * (2 * BLOCK)
 
-            apply_layer(IterReader(entries()), volume_dir, whiteouts="delete")
+            apply_layer(IterReader(entries()), volume_dir, whiteouts=None)  # a copy, not a layer: .wh. names are files
             st = os.stat(f"/proc/self/fd/{src}")
             os.chown(volume_dir, st.st_uid, st.st_gid)
             os.chmod(volume_dir, stat.S_IMODE(st.st_mode))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import array
+import fcntl
 import json
 import os
 import select
@@ -31,14 +32,16 @@ class SpawnerClient:
 
     def _start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        exe = sealed_interpreter()
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-S", "-m", "barge_exec_native.spawner", str(theirs.fileno())],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                cwd="/", env=_spawner_env(),
+                executable=f"/proc/self/fd/{exe}", pass_fds=[theirs.fileno(), exe],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, cwd="/", env=_spawner_env(),
             )
         finally:
             theirs.close()
+            os.close(exe)
         self._sock = ours
 
     def _reap_dead(self) -> None:
@@ -91,6 +94,31 @@ class SpawnerClient:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+
+
+def sealed_interpreter() -> int:
+    """A sealed in-memory copy of this Python's executable (an fd), which the spawner runs.
+
+    Every monitor, and every container init and exec'd process until its
+    execve, is forked from the spawner, so ``/proc/<pid>/exe`` of each is
+    this copy, not the host's interpreter: a container that makes its
+    command a ``#!/proc/self/exe`` script (CVE-2019-5736) gets the copy to
+    run and to hold, and no seal lets anyone change it. runc runs itself
+    from such a copy for the same reason. The launcher is small (the
+    interpreter's code is in its libraries), so the copy costs little.
+    """
+    fd = os.memfd_create("barge-python", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        with open(os.path.realpath(sys.executable), "rb") as src:
+            while chunk := src.read(1 << 20):
+                while chunk:
+                    chunk = chunk[os.write(fd, chunk):]
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS,
+                    fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _spawner_env() -> dict[str, str]:

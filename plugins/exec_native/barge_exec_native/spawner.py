@@ -108,6 +108,8 @@ def serve(control: socket.socket) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     control = socket.socket(fileno=int(argv[0]))
+    os.closerange(3, control.fileno())  # anything else inherited (the interpreter's sealed copy)
+    os.closerange(control.fileno() + 1, 1 << 20)  # would live on in every monitor
     os.chdir("/")
     try:
         Cgroup.layout()  # reads the cgroup mounts once, for every monitor
