@@ -7,7 +7,10 @@ PYTHON   ?= python3
 VENV     := .venv
 BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
-DEB_PKGS := busybox-static openssl ca-certificates nftables iproute2 docker-registry skopeo apache2-utils
+# libseccomp2: the exec driver compiles containers' seccomp filters with it.
+# gcc, libc6-dev: the security tests build a small static probe (tests/security/probe.c).
+DEB_PKGS := busybox-static openssl ca-certificates nftables iproute2 libseccomp2 docker-registry skopeo apache2-utils \
+            gcc libc6-dev
 PLUGINS  := plugins/graph_vfs plugins/graph_overlay plugins/exec_native plugins/net_bridge tests/example_driver
 SOCKET   := /run/barge/barge.sock
 DEMO_LOG := /var/log/barge-demo.log
@@ -32,7 +35,7 @@ install: deps $(STAMP)
 demo: install
 	@if $(BIN)/barge version >/dev/null 2>&1; then echo "barge daemon already running"; else \
 	  echo "starting barge daemon (log: $(DEMO_LOG))"; \
-	  nohup $(BIN)/barge daemon >$(DEMO_LOG) 2>&1 & \
+	  (umask 077; nohup $(BIN)/barge daemon >$(DEMO_LOG) 2>&1 &) ; \
 	  for i in $$(seq 50); do [ -S $(SOCKET) ] && $(BIN)/barge version >/dev/null 2>&1 && break; sleep 0.1; done; \
 	fi
 	$(BIN)/barge info --format 'storage driver: {{.Driver}}'

@@ -5,7 +5,12 @@ Same run, same machine, same busybox image (made by `barge mkimage busybox`,
 loaded into the peer with `docker load`):
 
   1. `run --rm --network none busybox true`: the barge CLI against barge,
-     the docker CLI against barge, the docker CLI against dockerd (peer).
+     the docker CLI against barge, the docker CLI against dockerd (peer);
+     then what the seccomp filter costs a start: the same run with the
+     default profile and with `--security-opt seccomp=unconfined`,
+     alternated, on both engines; and, in isolation, what libseccomp takes
+     to compile Docker's default profile (once per daemon) and the kernel
+     to install the program (once per start).
   2. daemon memory idle (RSS), then with 50 running containers (`sleep`):
      per container the monitor's PSS and USS (peer: containerd-shim), and
      the total PSS added per container by everything the engine runs
@@ -45,6 +50,48 @@ def line(label: str, figure: tuple[float, float, float], peer: float | None = No
     med, lo, hi = figure
     ratio = f"  {med / peer:5.2f}x peer" if peer else ""
     print(f"  {label:<52} {med:8.1f} {unit}  (min {lo:.1f}, max {hi:.1f}){ratio}")
+
+
+def seccomp_cost(daemon, runs: int) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """(with the default profile, unconfined): runs alternate, so drift hits both alike."""
+    base = ("run", "--rm", "--network", "none")
+    timed = {True: [], False: []}
+    for _ in range(runs):
+        for confined in (True, False):
+            opts = () if confined else ("--security-opt", "seccomp=unconfined")
+            start = time.perf_counter()
+            daemon.docker(*base, *opts, "busybox", "true")
+            timed[confined].append((time.perf_counter() - start) * 1000)
+    figure = {k: (statistics.median(v), min(v), max(v)) for k, v in timed.items()}
+    return figure[True], figure[False]
+
+
+def seccomp_parts(runs: int) -> tuple[tuple[float, float, float], tuple[float, float, float], int]:
+    """(libseccomp's compile, the kernel's install in a fresh child, program length) of the default filter."""
+    import os
+
+    from barge.execdriver import DEFAULT_CAPABILITIES
+    from barge.security.default_seccomp import default_profile
+    from barge.security.seccomp import resolve
+    from barge_exec_native.libcontainer import seccomp
+
+    spec = resolve(default_profile(), DEFAULT_CAPABILITIES)
+    compiled = median_ms(lambda: seccomp.compile_filter(spec), max(3, runs // 4))
+    program = seccomp.compile_filter(spec)
+    installs = []
+    for _ in range(runs):
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            start = time.perf_counter()
+            seccomp.install(program)
+            os.write(w, str((time.perf_counter() - start) * 1000).encode())
+            os._exit(0)
+        os.close(w)
+        os.waitpid(pid, 0)
+        installs.append(float(os.read(r, 64)))
+        os.close(r)
+    return compiled, (statistics.median(installs), min(installs), max(installs)), len(program) // 8
 
 
 def engine_pids(daemon, monitor_marker: str | None) -> tuple[list[int], list[int]]:
@@ -125,6 +172,19 @@ def main() -> int:
             line("docker CLI -> barge", median_ms(lambda: barge.docker(*cmd), opts.runs), ref and ref[0])
             if ref:
                 line("docker CLI -> dockerd (peer)", ref)
+
+            print(f"seccomp: docker run --rm --network none busybox true ({opts.runs} runs each, alternated):")
+            engines = [("barge", barge)] + ([("dockerd (peer)", peer)] if peer else [])
+            added = {}
+            for name, daemon in engines:
+                confined, unconfined = seccomp_cost(daemon, opts.runs)
+                added[name] = confined[0] - unconfined[0]
+                line(f"{name}: default profile", confined)
+                line(f"{name}: seccomp=unconfined", unconfined)
+                print(f"  {name + ': added by the filter':<52} {added[name]:8.1f} ms")
+            compiled, installed, length = seccomp_parts(opts.runs)
+            line(f"barge: libseccomp compiles the default ({length} insns)", compiled)
+            line("barge: the kernel installs it (per start)", installed)
 
             print(f"memory and ps with {opts.count} running containers:")
             b = memory_report("barge", barge, [barge.proc.pid] + descendants(barge.proc.pid), "barge_exec_native", opts.count)
