@@ -7,6 +7,7 @@ import signal
 
 import pytest
 
+from barge.api import bodies
 from barge.containers import filters, names
 from barge.containers.detach import DetachScanner, parse_detach_keys
 from barge.containers.limits import parse_cpuset
@@ -21,6 +22,7 @@ from barge.containers.users import ExecUser, UserNotFound, make_dirs_in_root, re
 from barge.containers.views import command_string, inspect, summary
 from barge.errors import InvalidParameter, NotFound
 from barge.execdriver import DEFAULT_CAPABILITIES, MASKED_PATHS
+from barge.gojson import decode
 from barge.graph.timefmt import rfc3339_nano
 
 BUSYBOX = {"Cmd": ["sh"], "Env": [f"PATH={DEFAULT_PATH}"]}
@@ -28,7 +30,8 @@ CID = "a" * 64
 
 
 def create(body, image=BUSYBOX, exists=lambda p: True, ncpu=2, **kw):
-    return normalize_create(body, image, ncpu=ncpu, exists=exists, **kw)
+    """``body`` as the create route hands it on: decoded."""
+    return normalize_create(decode(bodies.CONTAINER_CREATE, body), image, ncpu=ncpu, exists=exists, **kw)
 
 
 # ---------------------------------------------------------------------------
@@ -130,6 +133,22 @@ def test_entrypoint_given_resets_image_cmd():
     assert (c["Entrypoint"], c["Cmd"]) == (None, ["echo", "hi"])
     c = create({"Image": "x", "Cmd": "echo hi"}, {}).config  # older clients send a string
     assert c["Cmd"] == ["echo hi"]
+
+
+def test_the_image_config_is_decoded_as_moby_decodes_it():
+    """Images come from pulls, loads and imports, past every API schema: their config is checked at create."""
+    assert create({"Image": "x"}, {"Cmd": "nginx", "Env": None, "Bogus": 5}).config["Cmd"] == ["nginx"]
+    for image, message in [
+        ({"Cmd": [5]}, "array into Go struct field Config.Cmd of type string"),  # StrSlice says array
+        ({"Entrypoint": {}}, "object into Go struct field Config.Entrypoint of type string"),
+        ({"Env": "A=1"}, "string into Go struct field Config.Env of type []string"),
+        ({"Labels": ["a"]}, "array into Go struct field Config.Labels of type map[string]string"),
+        ({"WorkingDir": 5}, "number into Go struct field Config.WorkingDir of type string"),
+        ([], "array into Go value of type container.Config"),
+    ]:
+        with pytest.raises(InvalidParameter) as err:
+            create({"Image": "x", "Cmd": ["true"]}, image)
+        assert str(err.value) == "invalid image config: json: cannot unmarshal " + message
 
 
 def test_no_command_and_bad_env_are_400():

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from barge.api import bodies
 from barge.containers import sysinfo
 from barge.containers.limits import merge_update, normalize_resources
 from barge.containers.request import normalize_create
@@ -13,6 +14,7 @@ from barge.containers.spec import resources
 from barge.containers.sysinfo import SysInfo
 from barge.errors import InvalidParameter
 from barge.execdriver import ThrottleDevice, WeightDevice
+from barge.gojson import decode
 
 DEVICES = {"/dev/vda": (254, 0), "/dev/sdb": (8, 16)}
 
@@ -31,8 +33,8 @@ V2 = dataclasses.replace(V1, cgroup_v2=True, memory_swappiness=False, oom_kill_d
 
 
 def host_of(host: dict, si: SysInfo = HERE):
-    n = normalize_create({"Image": "busybox", "Cmd": ["true"], "HostConfig": host}, {}, exists=lambda p: True,
-                         sysinfo=si)
+    body = decode(bodies.CONTAINER_CREATE, {"Image": "busybox", "Cmd": ["true"], "HostConfig": host})  # as the route
+    n = normalize_create(body, {}, exists=lambda p: True, sysinfo=si)
     return n.host_config, n.warnings
 
 
@@ -154,7 +156,7 @@ def test_throttles_need_block_devices_and_are_kept():
     assert h["BlkioDeviceReadBps"] == throttle["BlkioDeviceReadBps"] and w == []
     assert refused({"BlkioDeviceReadBps": [{"Path": "/etc/passwd", "Rate": 1}]}) == \
         "invalid BlkioDeviceReadBps: /etc/passwd is not a block device"
-    assert "invalid BlkioDeviceWriteBps" in refused({"BlkioDeviceWriteBps": [{"Path": "/dev/vda", "Rate": -1}]})
+    assert refused({"BlkioDeviceWriteBps": [{"Rate": 1}]}) == "invalid BlkioDeviceWriteBps: a device needs a Path"
     h, w = host_of(throttle, dataclasses.replace(V1, blkio_throttle=False))
     assert h["BlkioDeviceReadBps"] == [] and w == [
         "Your kernel does not support BPS Block I/O read limit or the cgroup is not mounted. "

@@ -247,6 +247,9 @@ def test_connect_and_disconnect(env):
     assert ("leave", "n2", eps["eth1"].address, env.svc.sandbox_path(c.id)) in env.fake.calls
     with pytest.raises(Forbidden, match="not connected"):
         env.svc.disconnect("n2", {"Container": "cc"})
+    for verb in (env.svc.connect, env.svc.disconnect):  # moby's words for no container
+        with pytest.raises(InvalidParameter, match='^invalid name or ID supplied: ""$'):
+            verb("n2", {"Container": ""})
     env.svc.teardown(c.id)
 
 

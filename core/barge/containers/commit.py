@@ -23,7 +23,6 @@ from typing import Any
 
 from barge import reference
 from barge.containers.archive import IterReader
-from barge.errors import InvalidParameter
 from barge.graph import changes as changes_mod
 from barge.graph.store import canonical_json, go_arch, image_id_of
 from barge.graph.timefmt import rfc3339_nano
@@ -79,10 +78,9 @@ class CommitService:
 
     def commit(self, ref: str, *, repo: str = "", tag: str = "", comment: str = "", author: str = "",
                pause: bool = True, changes: list[str] | None = None, config: dict | None = None) -> str:
-        """``POST /commit``: the new image's id. Bad input is refused before anything is written."""
+        """``POST /commit`` (``config`` decoded): the new image's id. Bad input is refused before
+        anything is written."""
         target = reference.parse_repo_and_tag(repo, tag) if repo else None
-        if config is not None and not isinstance(config, dict):
-            raise InvalidParameter("invalid commit config: expected a JSON object")
         changes = [c for c in (changes or []) if c.strip()]
         c = self.svc.get(ref)
         with self.svc.locked(c.id) as c:

@@ -91,23 +91,9 @@ class ExecInstance:
         }
 
 
-def _strings(body: dict, key: str) -> list[str]:
-    value = body.get(key)
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise InvalidParameter(f"invalid exec config: {key} must be a list of strings")
-    return list(value)
-
-
-def _console(value) -> list[int] | None:
-    if not value:
-        return None
-    if not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, int) and v >= 0 for v in value):
-        raise InvalidParameter("invalid exec config: ConsoleSize must be [height, width]")
-    return [int(value[0]), int(value[1])] if value[0] and value[1] else None
+def _console(size: list[int] | None) -> list[int] | None:
+    """A decoded ``ConsoleSize`` ([height, width], Go's ``[2]uint``); a zero in it means no size."""
+    return list(size) if size and size[0] and size[1] else None
 
 
 class ExecService:
@@ -150,14 +136,12 @@ class ExecService:
     # -- create -----------------------------------------------------------------
 
     def create(self, ref: str, body: dict[str, Any]) -> dict[str, str]:
-        """``POST /containers/{id}/exec``: 404 no container, 409 not running, 400 bad config."""
-        if not isinstance(body, dict):
-            raise InvalidParameter("invalid exec config: expected a JSON object")
+        """``POST /containers/{id}/exec`` (``body`` decoded): 404 no container, 409 not running, 400 bad config."""
         c = self.svc.get(ref)
-        cmd = _strings(body, "Cmd")
+        cmd = body.get("Cmd", [])
         if not cmd:
             raise InvalidParameter("No exec command specified")
-        env = _strings(body, "Env")
+        env = body.get("Env", [])
         for entry in env:
             if not entry or entry.startswith("="):
                 raise InvalidParameter(f"invalid environment variable: {entry}")
@@ -167,10 +151,10 @@ class ExecService:
         self.svc._require_driver()
         self._running(c)
         inst = ExecInstance(
-            id=secrets.token_hex(32), container_id=c.id, cmd=cmd, env=env, user=str(body.get("User") or ""),
-            working_dir=str(body.get("WorkingDir") or ""), tty=bool(body.get("Tty")),
-            attach_stdin=bool(body.get("AttachStdin")), attach_stdout=bool(body.get("AttachStdout")),
-            attach_stderr=bool(body.get("AttachStderr")), privileged=bool(body.get("Privileged")),
+            id=secrets.token_hex(32), container_id=c.id, cmd=cmd, env=env, user=body.get("User", ""),
+            working_dir=body.get("WorkingDir", ""), tty=body.get("Tty", False),
+            attach_stdin=body.get("AttachStdin", False), attach_stdout=body.get("AttachStdout", False),
+            attach_stderr=body.get("AttachStderr", False), privileged=body.get("Privileged", False),
             detach_keys=keys, console_size=_console(body.get("ConsoleSize")),
         )
         with self._lock:

@@ -6,13 +6,14 @@ naming it, or discarded with a warning in the create (or update) answer —
 never kept and silently ignored. What the machine supports comes from
 :class:`barge.containers.sysinfo.SysInfo`; bad values are refused before a
 discard is considered, so the same request is a 400 on every machine.
-Used by create and by ``update``.
+Used by create and by ``update``. Values arrive with Go's types and ranges
+already checked (:mod:`barge.api.bodies`): the create and update bodies when
+they entered, and the stored HostConfig an update merges into because create
+wrote it from such a body.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
 from barge.containers.sysinfo import DEFAULT_RT_PERIOD, SysInfo
@@ -32,28 +33,15 @@ THROTTLES = {
 
 
 def int_field(host: dict, key: str, *, minimum: int | None = None) -> int:
-    """An integer field (null: 0); ``minimum`` refuses smaller values naming the field."""
-    value = host.get(key)
-    if value is None:
-        return 0
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-            or (isinstance(value, float) and not (math.isfinite(value) and value.is_integer()))
-            or not -(1 << 63) <= value < (1 << 63)):
-        raise InvalidParameter(f"json: cannot unmarshal {_go_kind(value)} into Go struct field "
-                               f"HostConfig.{key} of type int64")
-    value = int(value)
+    """An integer field (unset: 0); ``minimum`` refuses smaller values naming the field.
+
+    Type and range are Go's, checked where the body entered (:mod:`barge.api.bodies`);
+    what is left is the meaning of the value.
+    """
+    value = host.get(key) or 0
     if minimum is not None and value < minimum:
         raise InvalidParameter(f"invalid {key}: {value} (must be at least {minimum})")
     return value
-
-
-def _go_kind(value: Any) -> str:
-    """How Go's encoding/json names a JSON value in its unmarshal errors."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return f"number {json.dumps(value)}"
-    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
 
 
 #: Past the kernel's largest CPU or node number (NR_CPUS is at most 8192): a bigger
@@ -167,16 +155,14 @@ def _kernel_memory(host: dict, si: SysInfo, warnings: list[str]) -> None:
 
 
 def _oom_kill_disable(host: dict, si: SysInfo, warnings: list[str]) -> None:
-    oom_kill_disable = host.get("OomKillDisable")
-    if oom_kill_disable is not None and not isinstance(oom_kill_disable, bool):
-        raise InvalidParameter("json: cannot unmarshal into Go struct field HostConfig.OomKillDisable of type bool")
+    oom_kill_disable = bool(host.get("OomKillDisable"))
     if oom_kill_disable and not si.oom_kill_disable:
         warnings.append("Your kernel does not support OomKillDisable. OomKillDisable discarded.")
         oom_kill_disable = False
     if oom_kill_disable and host["Memory"] == 0:
         warnings.append("OOM killer is disabled for the container, but no memory limit is set, this can result in "
                         "the system running out of resources.")
-    host["OomKillDisable"] = bool(oom_kill_disable)
+    host["OomKillDisable"] = oom_kill_disable
 
 
 def _pids(host: dict, si: SysInfo, warnings: list[str]) -> None:
@@ -292,23 +278,17 @@ def _blkio(host: dict, si: SysInfo, warnings: list[str]) -> None:
 
 
 def _device_list(host: dict, key: str, value_key: str, si: SysInfo) -> list[dict[str, Any]]:
-    """``[{"Path": block device, value_key: int >= 0}]``; each path must be a block device here."""
-    entries = host.get(key) or []
-    if not isinstance(entries, list):
-        raise InvalidParameter(f"invalid {key}: expected a list of {{Path, {value_key}}}")
+    """``[{"Path": block device, value_key: int}]``; each path must be a block device here."""
     out = []
-    for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("Path"), str):
-            raise InvalidParameter(f"invalid {key}: expected a list of {{Path, {value_key}}}")
+    for entry in host.get(key) or []:
+        path = entry.get("Path", "")
+        if not path:
+            raise InvalidParameter(f"invalid {key}: a device needs a Path")
         try:
-            value = int_field(entry, value_key, minimum=0)
-        except InvalidParameter as exc:
-            raise InvalidParameter(f"invalid {key}: {exc} for {entry['Path']}") from None
-        try:
-            si.block_device(entry["Path"])
+            si.block_device(path)
         except ValueError as exc:
             raise InvalidParameter(f"invalid {key}: {exc}") from None
-        out.append({"Path": entry["Path"], value_key: value})
+        out.append({"Path": path, value_key: entry.get(value_key, 0)})
     return out
 
 

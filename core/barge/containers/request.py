@@ -9,6 +9,11 @@ the image fills the gaps), and fills the HostConfig defaults inspect shows.
 Nothing here touches the machine except through the ``exists`` callback for
 bind sources and the :class:`~barge.containers.sysinfo.SysInfo` it is given
 (block devices, real-time budgets).
+
+The request arrives decoded (:data:`barge.api.bodies.CONTAINER_CREATE`):
+every field has Go's type and range, so what is checked here is meaning.
+The image's config has been through no API schema: :func:`decode_image_config`
+decodes it, in one place.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from barge.containers.signals import parse_signal
 from barge.containers.sysinfo import SysInfo
 from barge.errors import InvalidParameter
 from barge.execdriver import PROC_MOUNTABLE, sysctl_namespace
+from barge.gojson import STRING, STRSLICE, List, Map, Obj, decode
 from barge.security.options import parse_security_opt
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -92,15 +98,22 @@ def ram_in_bytes(text: str) -> int:
     return int(size)
 
 
-def strslice(value: Any, what: str) -> list[str] | None:
-    """Docker's ``StrSlice``: null, a string, or a list of strings."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return list(value)
-    raise InvalidParameter(f"json: cannot unmarshal {type(value).__name__} into Go struct field Config.{what} of type strslice.StrSlice")
+#: The fields of an image's config a container inherits (:func:`normalize_config`), typed as in
+#: moby's ``container.Config``. Images come from pulls, loads, imports and commits: untrusted, and
+#: never through the API's schemas.
+IMAGE_CONFIG = Obj("container.Config", {
+    "User": STRING, "ExposedPorts": Map(Obj("struct {}", {})), "Env": List(STRING), "Cmd": STRSLICE,
+    "Entrypoint": STRSLICE, "WorkingDir": STRING, "Volumes": Map(Obj("struct {}", {})), "StopSignal": STRING,
+    "OnBuild": List(STRING), "Labels": Map(STRING),
+})
+
+
+def decode_image_config(config: Any) -> dict[str, Any]:
+    """An image's config decoded as moby decodes it (``Cmd`` may be one string); a misfit is a 400 naming it."""
+    try:
+        return decode(IMAGE_CONFIG, config)
+    except InvalidParameter as exc:
+        raise InvalidParameter(f"invalid image config: {exc}") from None
 
 
 def env_key(entry: str) -> str:
@@ -116,10 +129,6 @@ def normalize_capability(name: str, known: tuple[str, ...] = ALL_CAPABILITIES) -
     if cap not in known:
         raise InvalidParameter(f'unknown capability: "{cap}"')
     return cap
-
-
-def _bool(value: Any) -> bool:
-    return bool(value)
 
 
 # ---------------------------------------------------------------------------
@@ -208,8 +217,6 @@ def _check_volume_name(name: str) -> None:
 
 def parse_mount(m: dict[str, Any], exists: Callable[[str], bool]) -> dict[str, Any]:
     """One entry of ``HostConfig.Mounts`` -> a mount point dict."""
-    if not isinstance(m, dict):
-        raise InvalidParameter("invalid mount config: expected an object")
     kind = m.get("Type") or ""
     source = m.get("Source") or ""
     target = _check_target(kind, m.get("Target") or "", source)
@@ -231,11 +238,11 @@ def parse_mount(m: dict[str, Any], exists: Callable[[str], bool]) -> dict[str, A
         opts = m.get("TmpfsOptions") or {}
         words = []
         if opts.get("SizeBytes"):
-            if int(opts["SizeBytes"]) < 0:
+            if opts["SizeBytes"] < 0:
                 raise InvalidParameter('invalid mount config for type "tmpfs": invalid tmpfs size')
-            words.append(f"size={int(opts['SizeBytes'])}")
+            words.append(f"size={opts['SizeBytes']}")
         if opts.get("Mode"):
-            words.append(f"mode={int(opts['Mode']):o}")
+            words.append(f"mode={opts['Mode']:o}")
         return {"Type": "tmpfs", "Source": "", "Destination": target, "RW": rw, "Mode": "",
                 "Propagation": "", "Options": words}
     if kind == "volume":
@@ -258,8 +265,6 @@ def mount_points(host: dict[str, Any], config: dict[str, Any], exists: Callable[
         points.append(point)
 
     for spec in host.get("Binds") or []:
-        if not isinstance(spec, str):
-            raise InvalidParameter("invalid volume specification: binds must be strings")
         add(parse_bind(spec, exists))
     for m in host.get("Mounts") or []:
         add(parse_mount(m, exists))
@@ -287,7 +292,7 @@ def mount_points(host: dict[str, Any], config: dict[str, Any], exists: Callable[
 def _log_config(host: dict[str, Any]) -> dict[str, Any]:
     log = host.get("LogConfig") or {}
     kind = log.get("Type") or "json-file"
-    opts = {str(k): str(v) for k, v in (log.get("Config") or {}).items()}
+    opts = dict(log.get("Config") or {})
     if kind not in LOG_DRIVERS:
         raise InvalidParameter(f"failed to create container: logger: no log driver named '{kind}' is registered")
     if kind == "none" and opts:
@@ -313,7 +318,7 @@ def _log_config(host: dict[str, Any]) -> dict[str, Any]:
 def restart_policy(host: dict[str, Any]) -> dict[str, Any]:
     policy = host.get("RestartPolicy") or {}
     name = policy.get("Name") or "no"
-    count = int(policy.get("MaximumRetryCount") or 0)
+    count = policy.get("MaximumRetryCount") or 0
     if name not in RESTART_POLICIES:
         raise InvalidParameter(
             f"invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
@@ -370,15 +375,11 @@ def check_host_fields(host: dict[str, Any], si: SysInfo, warnings: list[str]) ->
     if host.get("StorageOpt"):
         raise InvalidParameter(f"--storage-opt (StorageOpt) is not supported by the {si.graph_driver or 'current'} "
                                "graph driver")
-    annotations = host.get("Annotations")
-    if annotations is not None and not (isinstance(annotations, dict)
-                                        and all(isinstance(v, str) for v in annotations.values())):
-        raise InvalidParameter("invalid Annotations: expected an object of strings")
-    if annotations and "" in annotations:
+    if "" in (host.get("Annotations") or {}):
         raise InvalidParameter("invalid Annotations: the empty string is not permitted as an annotation key")
     if host.get("NetworkMode") == "host" and (host.get("PortBindings") or host.get("PublishAllPorts")):
         warnings.append("Published ports are discarded when using host network mode")
-    if str(host.get("IpcMode") or "").startswith("container:"):
+    if host["IpcMode"].startswith("container:"):
         warnings.append(IPC_CONTAINER_SHM)
 
 
@@ -421,7 +422,7 @@ def normalize_host_config(host: dict[str, Any] | None, config: dict[str, Any], *
     check_sysctls(host)
     host["LogConfig"] = _log_config(host)
     host["RestartPolicy"] = restart_policy(host)
-    host["AutoRemove"] = _bool(host.get("AutoRemove"))
+    host["AutoRemove"] = bool(host.get("AutoRemove"))
     if host["AutoRemove"] and host["RestartPolicy"]["Name"] != "no":
         raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
     shm = int_field(host, "ShmSize")
@@ -436,20 +437,17 @@ def normalize_host_config(host: dict[str, Any] | None, config: dict[str, Any], *
             for cap in caps:
                 normalize_capability(cap)
     for ulimit in host.get("Ulimits") or []:
-        name = (ulimit or {}).get("Name", "")
+        name = ulimit.get("Name", "")
         if name not in ULIMIT_NAMES:
             raise InvalidParameter(f"invalid ulimit type: {name}")
-        soft, hard = int(ulimit.get("Soft", 0)), int(ulimit.get("Hard", 0))
+        soft, hard = ulimit.get("Soft", 0), ulimit.get("Hard", 0)
         if soft > hard:
             raise InvalidParameter(f"ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}")
     for entry in host.get("ExtraHosts") or []:
         name, sep, ip = entry.partition(":")
         if not sep or not name or not ip:
             raise InvalidParameter(f"invalid IP address in add-host: \"{ip}\"" if sep else f"bad format for add-host: \"{entry}\"")
-    console = host.get("ConsoleSize") or [0, 0]
-    if not (isinstance(console, list) and len(console) == 2):
-        raise InvalidParameter("invalid ConsoleSize")
-    host["ConsoleSize"] = [int(console[0] or 0), int(console[1] or 0)]
+    host["ConsoleSize"] = host.get("ConsoleSize") or [0, 0]
     mount_points(host, config, exists)  # validates binds, mounts, tmpfs
     for key, default in HOST_DEFAULTS.items():
         if host.get(key) is None and default is not None:
@@ -497,24 +495,23 @@ HOST_DEFAULTS: dict[str, Any] = {
 # ---------------------------------------------------------------------------
 
 
-def normalize_config(body: dict[str, Any], image_config: dict[str, Any] | None) -> dict[str, Any]:
-    """The container's Config: the request's fields, the image's filling the gaps (moby ``merge``)."""
-    image = image_config or {}
+def normalize_config(body: dict[str, Any], image_config: Any) -> dict[str, Any]:
+    """The container's Config: the request's fields, the image's filling the gaps (moby ``merge``).
+
+    ``body`` is decoded (``Cmd`` and ``Entrypoint`` are lists or absent); ``image_config``
+    is the image's own, raw, and goes through :func:`decode_image_config` first.
+    """
+    image = decode_image_config(image_config)
     config: dict[str, Any] = {}
     for key in CONFIG_KEYS:
         if key in body:
             config[key] = copy.deepcopy(body[key])
-    cmd = strslice(config.get("Cmd"), "Cmd")
-    entrypoint = strslice(config.get("Entrypoint"), "Entrypoint")
+    cmd = config.get("Cmd")
+    entrypoint = config.get("Entrypoint")
     env = config.get("Env") or []
-    if not isinstance(env, list) or not all(isinstance(e, str) for e in env):
-        raise InvalidParameter("invalid environment: Env must be a list of strings")
     for entry in env:
         if not env_key(entry):
             raise InvalidParameter(f"invalid environment variable: {entry}")
-    labels = config.get("Labels") or {}
-    if not isinstance(labels, dict):
-        raise InvalidParameter("invalid Labels: expected an object")
     if not config.get("User"):
         config["User"] = image.get("User") or ""
     ports = dict(config.get("ExposedPorts") or {})
@@ -530,13 +527,13 @@ def normalize_config(body: dict[str, Any], image_config: dict[str, Any] | None) 
         env.append(f"PATH={DEFAULT_PATH}")
     config["Env"] = env
     merged_labels = dict(image.get("Labels") or {})
-    merged_labels.update({str(k): str(v) for k, v in labels.items()})
+    merged_labels.update(config.get("Labels") or {})
     config["Labels"] = merged_labels
     if not entrypoint:
         if not cmd:
-            cmd = strslice(image.get("Cmd"), "Cmd")
+            cmd = image.get("Cmd")
         if entrypoint is None:
-            entrypoint = strslice(image.get("Entrypoint"), "Entrypoint")
+            entrypoint = image.get("Entrypoint")
     if entrypoint == [""]:
         entrypoint = []  # --entrypoint "": reset, the command runs as given
     config["Cmd"] = cmd
@@ -562,7 +559,7 @@ def normalize_config(body: dict[str, Any], image_config: dict[str, Any] | None) 
     for key in ("Hostname", "Domainname", "Image", "WorkingDir"):
         config.setdefault(key, "")
     for key in ("AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin", "StdinOnce"):
-        config[key] = _bool(config.get(key))
+        config[key] = bool(config.get(key))
     return config
 
 
@@ -574,18 +571,13 @@ def command_of(config: dict[str, Any]) -> tuple[str, list[str]]:
     return full[0], full[1:]
 
 
-def normalize_create(body: dict[str, Any], image_config: dict[str, Any] | None, *,
+def normalize_create(body: dict[str, Any], image_config: Any, *,
                      exists: Callable[[str], bool], sysinfo: SysInfo | None = None, ncpu: int | None = None,
                      cgroup_v2: bool | None = None, swap_limit: bool | None = None) -> Normalized:
-    """Check and complete a create request; raises Docker's 400s."""
-    if not isinstance(body, dict):
-        raise InvalidParameter("invalid create request: expected a JSON object")
-    host_in = body.get("HostConfig")
-    if host_in is not None and not isinstance(host_in, dict):
-        raise InvalidParameter("invalid HostConfig: expected an object")
+    """Check and complete a decoded create request; raises Docker's 400s."""
     config = normalize_config(body, image_config)
     warnings: list[str] = []
-    host = normalize_host_config(host_in, config, exists=exists, sysinfo=sysinfo, ncpu=ncpu, cgroup_v2=cgroup_v2,
-                                 swap_limit=swap_limit, warnings=warnings)
+    host = normalize_host_config(body.get("HostConfig"), config, exists=exists, sysinfo=sysinfo, ncpu=ncpu,
+                                 cgroup_v2=cgroup_v2, swap_limit=swap_limit, warnings=warnings)
     networking = copy.deepcopy(body.get("NetworkingConfig") or {})
     return Normalized(config, host, networking, warnings)

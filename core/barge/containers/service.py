@@ -245,10 +245,8 @@ class ContainerService:
     # -- create -----------------------------------------------------------
 
     def create(self, body: dict[str, Any], name: str = "") -> dict[str, Any]:
-        """``POST /containers/create``: a record and a rw layer; nothing runs yet."""
+        """``POST /containers/create`` (``body`` decoded): a record and a rw layer; nothing runs yet."""
         self._require_driver()
-        if not isinstance(body, dict):
-            raise InvalidParameter("invalid create request: expected a JSON object")
         image_ref = body.get("Image") or ""
         if not image_ref:
             raise InvalidParameter("config cannot be empty in order to create a container")
@@ -959,10 +957,9 @@ class ContainerService:
         self._event("rename", renamed, oldName=c.name)
 
     def update(self, ref: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST /update``: resources (applied to a running container's cgroups) and the restart policy."""
+        """``POST /update`` (``body`` decoded): resources (applied to a running container's cgroups)
+        and the restart policy."""
         c = self.get(ref)
-        if not isinstance(body, dict):
-            raise InvalidParameter("invalid update request")
         rt = self._rt(c.id)
         warnings: list[str] = []
         with rt.lock:

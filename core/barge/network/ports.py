@@ -43,7 +43,7 @@ def _port(value: str, what: str) -> int:
 
 def parse_port_key(key: str) -> tuple[int, str]:
     """``"80/tcp"`` -> (80, "tcp")."""
-    m = _PORT_KEY.match(str(key))
+    m = _PORT_KEY.match(key)
     if not m or m.group(2):
         raise InvalidParameter(f"invalid port specification: \"{key}\"")
     proto = (m.group(3) or "tcp").lower()
@@ -53,9 +53,9 @@ def parse_port_key(key: str) -> tuple[int, str]:
 
 
 def parse_host_port(value: str) -> tuple[int, int]:
-    if value in ("", None):
+    if not value:
         return 0, 0
-    first, sep, last = str(value).partition("-")
+    first, sep, last = value.partition("-")
     lo = _port(first, "hostPort")
     hi = _port(last, "hostPort") if sep else lo
     if hi < lo:
@@ -83,10 +83,8 @@ def requested(port_bindings: dict | None, exposed: dict | None, publish_all: boo
         port, proto = parse_port_key(key)
         bound.add((port, proto))
         for h in hosts or [{}]:
-            if not isinstance(h, dict):
-                raise InvalidParameter(f"invalid port binding for {key}: expected {{HostIp, HostPort}}")
-            first, last = parse_host_port(str(h.get("HostPort") or ""))
-            out.append(Binding(port, proto, _host_ip(str(h.get("HostIp") or "")), first, last))
+            first, last = parse_host_port(h.get("HostPort", ""))
+            out.append(Binding(port, proto, _host_ip(h.get("HostIp", "")), first, last))
     if publish_all:
         for key in exposed or {}:
             port, proto = parse_port_key(key)
@@ -96,9 +94,8 @@ def requested(port_bindings: dict | None, exposed: dict | None, publish_all: boo
 
 
 def check(port_bindings: dict | None, exposed: dict | None) -> None:
-    """Create-time validation, so a bad spec fails ``create``, not ``start``."""
-    if port_bindings is not None and not isinstance(port_bindings, dict):
-        raise InvalidParameter("invalid PortBindings: expected an object")
+    """Create-time validation of the decoded ``PortBindings`` and ``ExposedPorts``, so a bad
+    spec fails ``create``, not ``start``."""
     requested(port_bindings, exposed, False)
     for key in exposed or {}:
         parse_port_key(key)

@@ -65,6 +65,14 @@ def dns_name_problem(name: str) -> str:
     return ""
 
 
+def _container_of(body: dict[str, Any]) -> str:
+    """The container a connect or disconnect body names; moby's words (``invalidIdentifier``) for none."""
+    container = body.get("Container") or ""
+    if not container:
+        raise InvalidParameter('invalid name or ID supplied: ""')
+    return container
+
+
 def _lo_up() -> None:
     """Bring ``lo`` up in the current thread's namespace (SIOCSIFFLAGS; no netlink needed)."""
     SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
@@ -216,10 +224,9 @@ class NetworkService:
     # -- networks -----------------------------------------------------------
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        if not isinstance(body, dict):
-            raise InvalidParameter("invalid network create request: expected a JSON object")
+        """``POST /networks/create`` (``body`` decoded)."""
         name = body.get("Name") or ""
-        if not isinstance(name, str) or not name:
+        if not name:
             raise InvalidParameter("network name cannot be empty")
         if not _NET_NAME.match(name):
             raise InvalidParameter(f"invalid network name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
@@ -242,8 +249,8 @@ class NetworkService:
         configs = ipam_cfg.get("Config") or []
         if len(configs) > 1:
             raise InvalidParameter("barge's networks have one IPv4 subnet; give at most one --subnet")
-        options = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
-        labels = {str(k): str(v) for k, v in (body.get("Labels") or {}).items()}
+        options = dict(body.get("Options") or {})
+        labels = dict(body.get("Labels") or {})
         with self._lock:
             if any(n.name == name for n in self.store.networks(("ready", "creating", "removing"))):
                 raise Conflict(f"network with name {name} already exists")
@@ -467,8 +474,6 @@ class NetworkService:
     def _check_endpoint_config(self, n: Network, cfg: dict[str, Any], name: str) -> None:
         wanted = ((cfg.get("IPAMConfig") or {}).get("IPv4Address") or "")
         aliases = cfg.get("Aliases") or []
-        if not isinstance(aliases, list):
-            raise InvalidParameter("invalid Aliases: expected a list")
         if wanted:
             if not n.user_defined:
                 raise InvalidParameter("user specified IP address is supported on user defined networks only")
@@ -490,7 +495,7 @@ class NetworkService:
                 raise InvalidParameter(f"container name {bare!r} cannot be used on network {n.name}, where names "
                                        f"are resolved by DNS: {problem}")
             for alias in aliases:
-                problem = dns_name_problem(str(alias))
+                problem = dns_name_problem(alias)
                 if problem:
                     raise InvalidParameter(f"invalid network alias {alias!r}: {problem}")
 
@@ -607,11 +612,11 @@ class NetworkService:
     # -- connect / disconnect ----------------------------------------------
 
     def connect(self, ref: str, body: dict[str, Any]) -> None:
-        if not isinstance(body, dict) or not body.get("Container"):
-            raise InvalidParameter("invalid connect request: Container is required")
+        """``POST /networks/{id}/connect`` (``body`` decoded)."""
+        container = _container_of(body)
         n = self.get(ref)
         cfg = dict(body.get("EndpointConfig") or {})
-        with self.containers.locked(str(body["Container"])) as c:
+        with self.containers.locked(container) as c:
             mode = c.host_config.get("NetworkMode") or "bridge"
             if n.builtin or mode in ("host", "none") or mode.startswith("container:"):
                 if n.name == "host" or mode == "host":
@@ -642,16 +647,16 @@ class NetworkService:
         self._event("connect", n, container=c.id)
 
     def disconnect(self, ref: str, body: dict[str, Any]) -> None:
-        if not isinstance(body, dict) or not body.get("Container"):
-            raise InvalidParameter("invalid disconnect request: Container is required")
+        """``POST /networks/{id}/disconnect`` (``body`` decoded)."""
+        container = _container_of(body)
         n = self.get(ref)
         with contextlib.ExitStack() as held:
             try:
-                c = held.enter_context(self.containers.locked(str(body["Container"])))
+                c = held.enter_context(self.containers.locked(container))
             except NotFound:
                 # moby: with force, an endpoint whose container is gone is still dropped; none at all is 404
                 gone = [e for e in self.store.endpoints(network_id=n.id)
-                        if body.get("Force") and e.container_id.startswith(str(body["Container"]))]
+                        if body.get("Force") and e.container_id.startswith(container)]
                 if not gone:
                     raise
                 for e in gone:

@@ -194,7 +194,7 @@ class VolumeStore:
             # Docker's local driver mounts type/device/o at first use; barge does not (yet): say so.
             raise InvalidParameter(
                 f"local volume options are not supported by barge: {', '.join(sorted(driver_opts))}")
-        labels = {str(k): str(v) for k, v in (labels or {}).items()}
+        labels = dict(labels or {})
         if not name:
             name = secrets.token_hex(32)
             anonymous = True

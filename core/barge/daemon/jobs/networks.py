@@ -1,13 +1,12 @@
 """Network jobs: create, list, inspect, remove, prune, connect, disconnect.
 
-Thin: each job decodes what the API handed it (filters JSON, the request
-body) and calls :class:`barge.network.service.NetworkService`
+Thin: each job parses the filters the API handed it, or takes the request
+body it decoded, and calls :class:`barge.network.service.NetworkService`
 (``services.networks``), which owns the records, addresses and drivers.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -65,16 +64,6 @@ def inspect(networks, ref: str, verbose: bool = False, scope: str = "") -> dict:
     return found
 
 
-def attach_body(body: Any, verb: str) -> dict:
-    """The connect/disconnect body: an object naming a container."""
-    if not isinstance(body, dict):
-        raise InvalidParameter(f"invalid network {verb} request: expected a JSON object")
-    container = body.get("Container")
-    if not isinstance(container, str) or not container:
-        raise InvalidParameter(f"invalid name or ID supplied: {json.dumps(container or '')}")
-    return body
-
-
 def register(engine: "Engine", services: "Services") -> None:
     def service():
         """``services.networks``, looked up per job: the daemon may set it after registering."""
@@ -83,13 +72,7 @@ def register(engine: "Engine", services: "Services") -> None:
             raise Unavailable("networking is not available on this daemon")
         return networks
 
-    def create(job) -> dict[str, Any]:
-        body = job.args.body
-        if not isinstance(body, dict):
-            raise InvalidParameter("invalid network create request: expected a JSON object")
-        return service().create(body)
-
-    engine.register("network_create", NetworkCreateArgs, create)
+    engine.register("network_create", NetworkCreateArgs, lambda job: service().create(job.args.body))
     engine.register("network_list", NetworkFiltersArgs,
                     lambda job: service().list(parse_filters(job.args.filters, LIST_FILTERS)))
     engine.register("network_inspect", NetworkInspectArgs,
@@ -98,6 +81,6 @@ def register(engine: "Engine", services: "Services") -> None:
     engine.register("network_prune", NetworkFiltersArgs,
                     lambda job: service().prune(parse_filters(job.args.filters, PRUNE_FILTERS)))
     engine.register("network_connect", NetworkAttachArgs,
-                    lambda job: service().connect(job.args.ref, attach_body(job.args.body, "connect")))
+                    lambda job: service().connect(job.args.ref, job.args.body))
     engine.register("network_disconnect", NetworkAttachArgs,
-                    lambda job: service().disconnect(job.args.ref, attach_body(job.args.body, "disconnect")))
+                    lambda job: service().disconnect(job.args.ref, job.args.body))

@@ -64,8 +64,8 @@ def register(engine: "Engine", services: "Services") -> None:
 
     def create(job) -> dict[str, Any]:
         body = job.args.body or {}
-        vol, _ = store.create(str(body.get("Name") or ""), str(body.get("Driver") or ""),
-                              body.get("DriverOpts") or None, body.get("Labels") or None)
+        vol, _ = store.create(body.get("Name", ""), body.get("Driver", ""), body.get("DriverOpts") or None,
+                              body.get("Labels") or None)
         return store.view(vol)
 
     engine.register("volume_create", VolumeCreateArgs, create)
