@@ -70,7 +70,7 @@ def reference_dockerd() -> Iterator[Reference]:
     new_dirs = [d for d in HOST_DIRS if not d.exists()]
     root = Path(tempfile.mkdtemp(prefix="barge-ref-", dir="/tmp"))
     ref = Reference(root)
-    tag = root.name
+    tag = f"barge-ref-{os.urandom(4).hex()}"  # containerd namespaces: letters, digits and single [._-]
     log = open(root / "dockerd.log", "wb")
     proc = subprocess.Popen(
         ["dockerd", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"), "-H", ref.url,

@@ -196,8 +196,12 @@ def ref_run_probe(ref, probe: str, args: list[str], *run_opts: str) -> str:
     try:
         cp = ref.docker("cp", probe, f"{name}:{PROBE}")
         assert cp.returncode == 0, cp.stderr
-        started = ref.docker("start", "-a", name)
-        return started.stdout.decode(errors="replace") + started.stderr.decode(errors="replace")
+        # start, wait, then the log: ``start -a`` of a process this short sometimes attaches after its output
+        for step in (("start", name), ("wait", name)):
+            done = ref.docker(*step)
+            assert done.returncode == 0, done.stderr
+        logs = ref.docker("logs", name)
+        return logs.stdout.decode(errors="replace") + logs.stderr.decode(errors="replace")
     finally:
         ref.docker("rm", "-f", name)
 
