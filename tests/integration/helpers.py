@@ -29,14 +29,16 @@ from tests.conftest import Daemon, make_busybox, remove_tree, require_exec_drive
 
 
 @contextmanager
-def busybox_daemon(prefix: str = "barge-c-") -> Iterator[Daemon]:
-    """A daemon under ``/tmp/<prefix>…`` with ``busybox:latest`` made; skips
-    without the exec or graph driver; stopped and removed on exit."""
+def busybox_daemon(prefix: str = "barge-c-", config: str | None = None) -> Iterator[Daemon]:
+    """A daemon under ``/tmp/<prefix>…`` with ``busybox:latest`` made (``config``:
+    its daemon.toml); skips without the exec or graph driver; stopped and removed on exit."""
     require_exec_driver()
     require_graph_driver(test_driver())
     root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp" if os.path.isdir("/tmp") else None))
     d = None
     try:
+        if config is not None:
+            (root / "daemon.toml").write_text(config)
         d = Daemon(root, test_driver())
         make_busybox(d)
         yield d

@@ -11,13 +11,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Daemon, make_busybox, remove_tree, short_exec_root, test_driver
-from tests.integration.helpers import create, inspect, rm, run
+from tests.integration.helpers import busybox_daemon, create, inspect, rm, run
 from tests.security.helpers import exec_run, run_once
 
 UNSHARE = ["unshare", "-U", "-r", "sh", "-c", "echo inside; grep CapEff /proc/self/status"]
@@ -174,25 +172,14 @@ def test_net_sysctls_for_a_bridge_container(box):
 
 
 @pytest.fixture()
-def daemon_with_profile(request):
-    """A daemon whose ``seccomp_profile`` is the test's parameter."""
-    root = Path(tempfile.mkdtemp(prefix="barge-secp-", dir="/tmp"))
-    d = None
-    try:
-        setting = request.param
-        if setting == "file":
-            path = root / "profile.json"
-            path.write_text(json.dumps(NO_MKDIR))
-            setting = str(path)
-        (root / "daemon.toml").write_text(f'seccomp_profile = "{setting}"\n')
-        d = Daemon(root, test_driver())
-        make_busybox(d)
+def daemon_with_profile(request, tmp_path):
+    """A daemon whose ``seccomp_profile`` is the test's parameter (``file``: a profile denying mkdir)."""
+    setting = request.param
+    if setting == "file":
+        setting = str(tmp_path / "profile.json")
+        Path(setting).write_text(json.dumps(NO_MKDIR))
+    with busybox_daemon("barge-secp-", config=f'seccomp_profile = "{setting}"\n') as d:
         yield d
-    finally:
-        if d is not None:
-            d.close()
-        remove_tree(root)
-        remove_tree(short_exec_root(root))
 
 
 @pytest.mark.parametrize("daemon_with_profile", ["unconfined"], indirect=True)
