@@ -12,8 +12,10 @@ import contextlib
 import ctypes
 import errno
 import os
-from pathlib import Path
+import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 from barge.errors import BargeError
 
@@ -73,6 +75,53 @@ class NotMounted(MountError):
 
 class MountPermissionDenied(MountError):
     """EPERM: mounting needs CAP_SYS_ADMIN."""
+
+
+@dataclass(frozen=True)
+class MountInfo:
+    """One line of ``/proc/<pid>/mountinfo``: where, what, and how it propagates."""
+
+    point: str
+    device: str  # "major:minor"
+    fstype: str
+    super_options: tuple[str, ...]
+    #: optional fields: "shared:N", "master:N", "propagate_from:N", "unbindable"
+    tags: frozenset[str]
+
+    def propagation(self) -> frozenset[str]:
+        """``shared``, ``master`` (a slave), both, or neither (private)."""
+        return frozenset(t.partition(":")[0] for t in self.tags)
+
+
+_OCTAL = re.compile(r"\\([0-7]{3})")
+
+
+def mountinfo(pid: int | str = "self") -> list[MountInfo]:
+    """The mount table of ``pid``'s mount namespace, in the kernel's order (later entries stack on earlier)."""
+    out = []
+    with open(f"/proc/{pid}/mountinfo") as fh:
+        for line in fh:
+            left, _, right = line.partition(" - ")
+            fields, rest = left.split(), right.split()
+            if len(fields) < 6 or not rest:
+                continue
+            point = _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), fields[4])
+            opts = tuple(rest[2].split(",")) if len(rest) > 2 else ()
+            out.append(MountInfo(point, fields[2], rest[0], opts, frozenset(fields[6:])))
+    return out
+
+
+def mount_of(path: str, table: list[MountInfo] | None = None) -> MountInfo:
+    """The mount that holds ``path`` (symlinks resolved): the deepest point above it, the last listed if stacked."""
+    path = os.path.realpath(path)
+    best = None
+    for m in mountinfo() if table is None else table:
+        if (path == m.point or path.startswith(m.point.rstrip("/") + "/")) and (
+                best is None or len(m.point) >= len(best.point)):
+            best = m
+    if best is None:
+        raise FileNotFoundError(f"no mount holds {path}")
+    return best
 
 
 def _enc(value: str | None) -> bytes | None:

@@ -67,3 +67,20 @@ def test_mount_error_names_errno_and_target(tmp_path):
             pass
     assert info.value.errno and "barge-mnt-" in info.value.target
     assert [p for p in tmp_path.iterdir()] == []
+
+
+def test_mountinfo_and_the_mount_holding_a_path(tmp_path):
+    from barge.mount import MountInfo, mount_of, mountinfo
+
+    table = mountinfo()
+    assert any(m.point == "/" for m in table) and all(isinstance(m, MountInfo) for m in table)
+    proc = next(m for m in table if m.point == "/proc")
+    assert proc.fstype == "proc" and ":" in proc.device
+    assert mount_of("/proc/self/status").point == "/proc"
+    (tmp_path / "a b").mkdir()
+    stacked = [MountInfo("/", "0:1", "ext4", ("rw",), frozenset()),
+               MountInfo(str(tmp_path), "0:2", "tmpfs", ("rw",), frozenset({"shared:7"})),
+               MountInfo(str(tmp_path), "0:3", "tmpfs", ("rw",), frozenset({"master:7"}))]
+    holder = mount_of(str(tmp_path / "a b"), stacked)
+    assert holder.device == "0:3" and holder.propagation() == {"master"}  # the one on top
+    assert mount_of(str(tmp_path) + "x", stacked).point == "/"

@@ -41,6 +41,7 @@ from barge.archive.resolve import O_PATH, open_in_root, resolve_in_root
 from barge.errors import InvalidParameter, NotFound
 from barge.graph.timefmt import rfc3339_nano
 from barge.graphdriver import Mount
+from barge.mount import mountinfo
 
 #: Bytes of file data read per chunk.
 CHUNK = 1 << 20
@@ -307,15 +308,10 @@ def pseudo_devices(pid: int) -> frozenset[int]:
     """Devices of the kernel's file systems in process ``pid``'s mount namespace (and its /dev tmpfs)."""
     out = set()
     try:
-        with open(f"/proc/{pid}/mountinfo") as fh:
-            for line in fh:
-                left, _, right = line.partition(" - ")
-                fields, fstype = left.split(), right.split(" ", 1)[0]
-                if len(fields) < 5:
-                    continue
-                if fstype in PSEUDO_FS or fields[4] == "/dev" or fields[4].startswith("/dev/"):
-                    major, _, minor = fields[2].partition(":")
-                    out.add(os.makedev(int(major), int(minor)))
+        for m in mountinfo(pid):
+            if m.fstype in PSEUDO_FS or m.point == "/dev" or m.point.startswith("/dev/"):
+                major, _, minor = m.device.partition(":")
+                out.add(os.makedev(int(major), int(minor)))
     except (OSError, ValueError):
         pass
     return frozenset(out)

@@ -14,27 +14,13 @@ mounts from ever reaching the host.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Iterable
 
 from barge.errors import InvalidParameter
+from barge.mount import mount_of
 
 SHARED = ("shared", "rshared")
 SLAVE = ("slave", "rslave")
-
-
-def _mount_of(path: str) -> tuple[str, set[str]]:
-    """(mount point, optional fields such as ``shared:12``) of the mount holding ``path``."""
-    path = os.path.realpath(path)
-    best, fields = "/", set()
-    with open("/proc/self/mountinfo") as fh:
-        for line in fh:
-            left = line.partition(" - ")[0].split()
-            point = left[4].encode().decode("unicode_escape")
-            inside = path == point or path.startswith(point.rstrip("/") + "/")
-            if inside and len(point) >= len(best):  # later entries stack on earlier ones
-                best, fields = point, {f.partition(":")[0] for f in left[6:]}
-    return best, fields
 
 
 def check(points: Iterable[dict[str, Any]]) -> None:
@@ -43,11 +29,13 @@ def check(points: Iterable[dict[str, Any]]) -> None:
         wanted = p.get("Propagation") or ""
         if p.get("Type") != "bind" or wanted not in SHARED + SLAVE:
             continue
-        point, fields = _mount_of(p["Source"])
-        if wanted in SHARED and "shared" not in fields:
-            raise InvalidParameter(f"path {p['Source']} is mounted on {point} but it is not a shared mount")
-        if wanted in SLAVE and not fields & {"shared", "master"}:
-            raise InvalidParameter(f"path {p['Source']} is mounted on {point} but it is not a shared or slave mount")
+        holder = mount_of(p["Source"])
+        kinds = holder.propagation()
+        if wanted in SHARED and "shared" not in kinds:
+            raise InvalidParameter(f"path {p['Source']} is mounted on {holder.point} but it is not a shared mount")
+        if wanted in SLAVE and not kinds & {"shared", "master"}:
+            raise InvalidParameter(f"path {p['Source']} is mounted on {holder.point} "
+                                   "but it is not a shared or slave mount")
 
 
 def root_propagation(points: Iterable[dict[str, Any]]) -> str:

@@ -17,6 +17,8 @@ import stat
 from dataclasses import dataclass, field
 from typing import Callable
 
+from barge.mount import mountinfo
+
 #: Linux 5.16 stopped honouring memory.kmem.limit_in_bytes (and later kernels accept and ignore it).
 KMEM_LAST_KERNEL = (5, 15)
 CAP_SYS_RESOURCE = 24
@@ -108,16 +110,13 @@ def _cgroup_mounts() -> tuple[dict[str, str], str | None]:
             enabled.add(parts[0])
     v1: dict[str, str] = {}
     v2 = None
-    for line in _read_or("/proc/self/mountinfo").splitlines():
-        left, _, right = line.partition(" - ")
-        fstype, _source, superopts = (right.split() + ["", ""])[:3]
-        point = left.split()[4].replace("\\040", " ")
-        if fstype == "cgroup2" and v2 is None:
-            v2 = point
-        elif fstype == "cgroup":
-            for opt in superopts.split(","):
+    for m in mountinfo():
+        if m.fstype == "cgroup2" and v2 is None:
+            v2 = m.point
+        elif m.fstype == "cgroup":
+            for opt in m.super_options:
                 if opt in enabled:
-                    v1.setdefault(opt, point)
+                    v1.setdefault(opt, m.point)
     return v1, v2
 
 

@@ -17,6 +17,7 @@ import signal
 import time
 
 from barge.errors import InvalidParameter
+from barge.mount import mountinfo
 
 from barge_exec_native.libcontainer.errors import ContainerError
 
@@ -44,18 +45,13 @@ def _mounts() -> tuple[dict[str, str], str | None]:
     if _mounts_cache is None:
         v1: dict[str, str] = {}
         v2 = None
-        with open("/proc/self/mountinfo") as fh:
-            for line in fh:
-                left, _, right = line.partition(" - ")
-                fields = left.split()
-                fstype, _source, superopts = (right.split() + ["", ""])[:3]
-                point = fields[4].replace("\\040", " ")
-                if fstype == "cgroup2" and v2 is None:
-                    v2 = point
-                elif fstype == "cgroup":
-                    for opt in superopts.split(","):
-                        if opt in V1_CONTROLLERS or opt.startswith("name="):
-                            v1.setdefault(opt, point)
+        for m in mountinfo():
+            if m.fstype == "cgroup2" and v2 is None:
+                v2 = m.point
+            elif m.fstype == "cgroup":
+                for opt in m.super_options:
+                    if opt in V1_CONTROLLERS or opt.startswith("name="):
+                        v1.setdefault(opt, m.point)
         _mounts_cache = (v1, v2)
     return _mounts_cache
 

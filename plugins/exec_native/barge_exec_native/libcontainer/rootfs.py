@@ -27,7 +27,7 @@ import stat
 from dataclasses import dataclass, field
 
 from barge.execdriver import PROC_MOUNTABLE, sysctl_namespace
-from barge.mount import parse_options  # mount(8) words: core's table, also in the container init
+from barge.mount import mount_of, parse_options  # core's mount(8) words and mount table, also in the init
 from barge_exec_native.libcontainer import syscalls as sc
 from barge_exec_native.libcontainer.errors import ContainerError
 
@@ -194,7 +194,7 @@ class RootfsBuilder:
         shared = self.spec.root_propagation == "rshared"
         sc.mount(None, "/", None, (sc.MS_SHARED if shared else sc.MS_SLAVE) | sc.MS_REC)
         if shared:
-            sc.mount(None, _mount_point(os.path.dirname(self.rootfs)), None, sc.MS_PRIVATE)
+            sc.mount(None, mount_of(os.path.dirname(self.rootfs)).point, None, sc.MS_PRIVATE)
         self._mount_rootfs()
         self.root_fd = os.open(self.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         for m in mounts:
@@ -381,18 +381,6 @@ class RootfsBuilder:
         os.chdir("/")
         if self.spec.root_propagation == "rshared":
             sc.mount(None, "/", None, sc.MS_SHARED | sc.MS_REC)
-
-
-def _mount_point(path: str) -> str:
-    """The mount point of the mount holding ``path`` (the last one listed wins: it is on top)."""
-    path = os.path.realpath(path)
-    best = "/"
-    with open("/proc/self/mountinfo") as fh:
-        for line in fh:
-            point = line.split()[4].encode().decode("unicode_escape")
-            if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
-                best = point
-    return best
 
 
 def _host_devices() -> list[tuple[str, int, int]]:
