@@ -7,6 +7,7 @@ their output, and leaves no process, mount or cgroup directory behind (the
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import select
@@ -102,6 +103,36 @@ class Box:
             for fd in (in_w, out_r, err_r):
                 if fd >= 0:
                     os.close(fd)
+
+    @contextlib.contextmanager
+    def running(self, spec: ContainerSpec):
+        """Start ``spec``, a command that prints a line and then reads its stdin: yields
+        ``(init, that line, the write end of its stdin)``; the pipes are closed after."""
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        try:
+            init = self.create(spec, Stdio(in_r, out_w, out_w))
+        finally:
+            os.close(in_r)
+            os.close(out_w)
+        try:
+            init.start()
+            yield init, os.read(out_r, 100), in_w
+        finally:
+            os.close(in_w)
+            os.close(out_r)
+
+    def exec_output(self, init, spec: ContainerSpec, process: ProcessSpec) -> tuple[int, bytes]:
+        """Exec ``process`` into the running ``init`` and wait for it: (exit code, its output)."""
+        er, ew = os.pipe()
+        try:
+            pid = spawn_exec(init.pid, spec, process, Stdio(0, ew, ew), Cgroup(spec.cgroup_path))
+        finally:
+            os.close(ew)
+        with open(os.devnull, "rb") as null:
+            out, _ = _drain(er, null.fileno(), 10)
+        os.close(er)
+        return self.wait(pid), out
 
     def wait(self, pid: int, timeout: float = 20) -> int:
         deadline = time.monotonic() + timeout
@@ -575,15 +606,9 @@ def test_pids_limit_contains_a_fork_storm(box):
 
 def test_exec_joins_the_running_container(box):
     spec = box.spec("sh", "-c", "echo up; read x")
-    in_r, in_w = os.pipe()
-    out_r, out_w = os.pipe()
     cg = box.cgroup(spec)
-    init = box.create(spec, Stdio(in_r, out_w, out_w))
-    os.close(in_r)
-    os.close(out_w)
-    try:
-        init.start()
-        assert os.read(out_r, 100) == b"up\n"
+    with box.running(spec) as (init, first, stdin):
+        assert first == b"up\n"
         er, ew = os.pipe()
         proc = ProcessSpec(args=["sh", "-c", "echo $$; cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; pwd; id -u; "
                                              "readlink /proc/self/ns/net"],
@@ -591,7 +616,8 @@ def test_exec_joins_the_running_container(box):
         pid = spawn_exec(init.pid, spec, proc, Stdio(0, ew, ew), cg)
         os.close(ew)
         assert pid in cg.pids()
-        out, _ = _drain(er, os.open("/dev/null", os.O_RDONLY), 10)
+        with open(os.devnull, "rb") as null:
+            out, _ = _drain(er, null.fileno(), 10)
         os.close(er)
         assert box.wait(pid) == 0
         lines = out.decode().splitlines()
@@ -602,11 +628,8 @@ def test_exec_joins_the_running_container(box):
         with pytest.raises(ExecFailed) as info:
             spawn_exec(init.pid, spec, ProcessSpec(args=["nosuch"], env=[PATH]), Stdio(0, 1, 2), cg)
         assert info.value.code == 127 and "executable file not found in $PATH" in str(info.value)
-        os.write(in_w, b"\n")
+        os.write(stdin, b"\n")
         assert box.wait(init.pid) == 0
-    finally:
-        os.close(in_w)
-        os.close(out_r)
 
 
 def test_pause_and_thaw(box):
@@ -729,26 +752,12 @@ def test_signals_are_default_whatever_the_caller_did(box):
             code, out, err = box.run(box.spec(*show, init=init))
             assert (code, err) == (0, "") and _sig_fields(out) == (0, 0), (init, out)
         spec = box.spec("sh", "-c", "echo up; read x")
-        in_r, in_w = os.pipe()
-        out_r, out_w = os.pipe()
-        init = box.create(spec, Stdio(in_r, out_w, out_w))
-        os.close(in_r)
-        os.close(out_w)
-        try:
-            init.start()
-            assert os.read(out_r, 100) == b"up\n"
-            er, ew = os.pipe()
-            pid = spawn_exec(init.pid, spec, ProcessSpec(args=show, env=[PATH]), Stdio(0, ew, ew),
-                             box.cgroup(spec))
-            os.close(ew)
-            out, _ = _drain(er, os.open("/dev/null", os.O_RDONLY), 10)
-            os.close(er)
-            assert box.wait(pid) == 0 and _sig_fields(out.decode()) == (0, 0), out
-            os.write(in_w, b"\n")
+        with box.running(spec) as (init, first, stdin):
+            assert first == b"up\n"
+            code, out = box.exec_output(init, spec, ProcessSpec(args=show, env=[PATH]))
+            assert code == 0 and _sig_fields(out.decode()) == (0, 0), out
+            os.write(stdin, b"\n")
             assert box.wait(init.pid) == 0
-        finally:
-            os.close(in_w)
-            os.close(out_r)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         signal.signal(signal.SIGUSR2, old_usr2)
@@ -962,30 +971,16 @@ def test_oom_score_adj_is_the_inits_and_the_execs(box):
     spec = box.spec("sh", "-c", "cat /proc/self/oom_score_adj; read x", user=User(1000, 1000))
     spec.process.oom_score_adj = 500
     mine = Path("/proc/self/oom_score_adj").read_text()
-    in_r, in_w = os.pipe()
-    out_r, out_w = os.pipe()
-    cg = box.cgroup(spec)
-    init = box.create(spec, Stdio(in_r, out_w, out_w))
-    os.close(in_r)
-    os.close(out_w)
-    try:
-        init.start()
-        assert os.read(out_r, 100) == b"500\n"
+    with box.running(spec) as (init, first, stdin):
+        assert first == b"500\n"
         assert Path(f"/proc/{init.pid}/oom_score_adj").read_text() == "500\n"
         for own, expected in ((None, "500"), (800, "800")):
-            er, ew = os.pipe()
             proc = ProcessSpec(args=["cat", "/proc/self/oom_score_adj"], env=[PATH], oom_score_adj=own)
-            pid = spawn_exec(init.pid, spec, proc, Stdio(0, ew, ew), cg)
-            os.close(ew)
-            out, _ = _drain(er, os.open("/dev/null", os.O_RDONLY), 10)
-            os.close(er)
-            assert box.wait(pid) == 0 and out.decode().strip() == expected
+            code, out = box.exec_output(init, spec, proc)
+            assert code == 0 and out.decode().strip() == expected
         assert Path("/proc/self/oom_score_adj").read_text() == mine
-        os.write(in_w, b"\n")
+        os.write(stdin, b"\n")
         assert box.wait(init.pid) == 0
-    finally:
-        os.close(in_w)
-        os.close(out_r)
 
 
 def test_oom_score_adj_below_the_floor_fails_the_start_with_the_reason(box):
