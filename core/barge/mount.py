@@ -4,6 +4,9 @@ Graph drivers only *describe* mounts (:class:`barge.graphdriver.Mount`); the
 few core callers that need a layer's files (cp, commit, export, the naive
 diff) perform them here. :func:`mounted` avoids mounting at all when a
 description is a single bind mount, so vfs works without root.
+:func:`mountinfo` and :func:`mount_of` are the one reader of the kernel's
+mount table (propagation checks, cgroup mount points, cp's pseudo devices;
+the exec driver's init uses them too).
 """
 
 from __future__ import annotations
