@@ -1,6 +1,6 @@
 # barge: everything a fresh Debian machine needs is installed by these targets.
 #   make demo   install, start the daemon, build the busybox image, run a container
-#   make test   install, then run every test suite
+#   make test   install, then run every test suite (the house rules of `make lint` first)
 #   make bench  run the benchmarks (see bench/README.md)
 
 PYTHON   ?= python3
@@ -15,7 +15,7 @@ PLUGINS  := plugins/graph_vfs plugins/graph_overlay plugins/exec_native plugins/
 SOCKET   := /run/barge/barge.sock
 DEMO_LOG := /var/log/barge-demo.log
 
-.PHONY: install deps demo test unit bench bench-containers bench-network bench-registry stop clean
+.PHONY: install deps demo test unit lint bench bench-containers bench-network bench-registry stop clean
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -49,6 +49,9 @@ stop:
 
 test: install
 	bash tests/run.sh
+
+lint: install
+	bash tests/lint.sh
 
 unit: install
 	$(BIN)/python -m pytest -q tests/unit

@@ -40,13 +40,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from barge.testing.plugin import disk_tmp_root as barge_disk_tmp_root
+from barge.testing.wait import WaitTimeout, wait_for
 
 #: Seconds a daemon gets to answer its first /_ping.
 START_TIMEOUT = 30.0
@@ -225,22 +225,20 @@ class Daemon:
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Wait until ``/_ping`` answers; fail with the daemon's log otherwise."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
+        def answers() -> bool:
             if self.proc.poll() is not None:
                 pytest.fail(
                     f"barge daemon exited with {self.proc.returncode} before serving:\n{self.stderr_text()}",
                     pytrace=False,
                 )
-            try:
-                status, _, body = self.request("GET", "/_ping", timeout=2)
-                if status == 200 and body == b"OK":
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        self.kill()
-        pytest.fail(f"barge daemon did not answer /_ping within {timeout}s:\n{self.stderr_text()}", pytrace=False)
+            status, _, body = self.request("GET", "/_ping", timeout=2)
+            return status == 200 and body == b"OK"
+
+        try:
+            wait_for(answers, timeout, ignore=(OSError,), what="/_ping")
+        except WaitTimeout:
+            self.kill()
+            pytest.fail(f"barge daemon did not answer /_ping within {timeout}s:\n{self.stderr_text()}", pytrace=False)
 
     def wait_exit(self, timeout: float = STOP_TIMEOUT) -> int:
         try:

@@ -17,13 +17,13 @@ import signal
 import subprocess
 import tarfile
 import tempfile
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from barge.testing.wait import WaitTimeout, wait_for
 from tests.conftest import remove_tree
 
 BUSYBOX = "/bin/busybox"
@@ -79,11 +79,14 @@ def reference_dockerd() -> Iterator[Reference]:
          "--containerd-namespace", tag, "--containerd-plugins-namespace", f"{tag}-plugins"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while ref.docker("version").returncode != 0:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.skip(f"the reference dockerd did not start: {(root / 'dockerd.log').read_text()[-500:]}")
-            time.sleep(0.2)
+        try:
+            wait_for(lambda: proc.poll() is not None or ref.docker("version").returncode == 0, 60, interval=0.2,
+                     what="the reference dockerd to answer")
+            started = proc.poll() is None
+        except WaitTimeout:
+            started = False
+        if not started:
+            pytest.skip(f"the reference dockerd did not start: {(root / 'dockerd.log').read_text()[-500:]}")
         made = ref.docker("import", "-c", 'CMD ["sh"]', "-", "busybox:latest", input=_busybox_tar())
         assert made.returncode == 0, made.stderr
         yield ref

@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tarfile
 import threading
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -36,6 +35,8 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+
+from barge.testing.wait import WaitTimeout, wait_for
 
 REGISTRY = "/usr/bin/docker-registry"
 HTPASSWD = "/usr/bin/htpasswd"
@@ -92,18 +93,22 @@ class Distribution:
         self._log = open(self.root / "registry.log", "wb")
         self.proc = subprocess.Popen([REGISTRY, "serve", str(self.root / "config.yml")], stdout=self._log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1).close()
-                break
-            except urllib.error.HTTPError:
-                break  # 401: up, wants auth
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    pytest.fail(f"docker-registry did not start: {(self.root / 'registry.log').read_text()}")
-                time.sleep(0.05)
+        try:
+            wait_for(lambda: self.proc.poll() is not None or self._answers(), 15, ignore=(OSError,),
+                     what="docker-registry to answer")
+            started = self.proc.poll() is None
+        except WaitTimeout:
+            started = False
+        if not started:
+            self.stop()
+            pytest.fail(f"docker-registry did not start: {(self.root / 'registry.log').read_text()}")
+
+    def _answers(self) -> bool:
+        try:
+            urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1).close()
+        except urllib.error.HTTPError:
+            pass  # 401: up, wants auth
+        return True
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -229,7 +234,7 @@ def busybox_tar(extra: dict[str, bytes] | None = None) -> bytes:
 def http_upload(base: str, repo: str, image: Image, ref: str, auth: str | None = None) -> str:
     """Blobs and manifest of ``image`` to ``base`` (``http://127.0.0.1:port``) with plain
     HTTP requests: monolithic ``POST`` + ``PUT ?digest=``; returns the manifest digest."""
-    for digest, blob in image.blobs.items():
+    for blob in image.blobs.values():
         put_blob(base, repo, blob, auth)
     return put_manifest(base, repo, ref, image.manifest, image.media_type, auth)
 
@@ -368,14 +373,14 @@ class FakeRegistry:
         server, self._server = self._server, None
         if server is not None:
             threading.Thread(target=lambda: (server.shutdown(), server.server_close()), daemon=True).start()
-            # wait until the port refuses connections
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                try:
-                    socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                    time.sleep(0.02)
-                except OSError:
-                    return
+            wait_for(self._refuses, 5, interval=0.02, what=f"port {self.port} to refuse connections")
+
+    def _refuses(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+        except OSError:
+            return True
+        return False
 
     def stop(self) -> None:
         server, self._server = self._server, None

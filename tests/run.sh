@@ -14,6 +14,9 @@ run() {
   [ "$rc" -eq 0 ] || exit "$rc"
 }
 
+# The house rules first: import contracts (no package cycle, routes only run
+# jobs, plugins import only the driver contracts), ruff, and mypy on the typed core.
+bash tests/lint.sh || exit 1
 run -q -p no:cacheprovider tests/unit
 run -q -p no:cacheprovider -n 2 --dist loadfile plugins tests/example_driver tests/integration tests/compat tests/security
 # The image paths once more through a daemon on overlay (the driver users get

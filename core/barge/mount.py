@@ -1,4 +1,4 @@
-"""The one mount helper in core: mount(2)/umount2(2) with named errors.
+"""The one mount helper in core: mount(2)/umount2(2) (through :mod:`barge.libc`) with named errors.
 
 Graph drivers only *describe* mounts (:class:`barge.graphdriver.Mount`); the
 few core callers that need a layer's files (cp, commit, export, the naive
@@ -12,7 +12,6 @@ the exec driver's init uses them too).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import os
 import re
@@ -20,25 +19,27 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from barge.errors import BargeError
-
-MS_RDONLY = 0x1
-MS_NOSUID = 0x2
-MS_NODEV = 0x4
-MS_NOEXEC = 0x8
-MS_SYNCHRONOUS = 0x10
-MS_REMOUNT = 0x20
-MS_NOATIME = 0x400
-MS_NODIRATIME = 0x800
-MS_BIND = 0x1000
-MS_REC = 0x4000
-MS_PRIVATE = 1 << 18
-MS_SLAVE = 1 << 19
-MS_SHARED = 1 << 20
-MS_RELATIME = 1 << 21
-MS_STRICTATIME = 1 << 24
-MNT_DETACH = 0x2
-UMOUNT_NOFOLLOW = 0x8
+from barge import libc
+from barge.libc import (
+    MNT_DETACH,
+    MS_BIND,
+    MS_NOATIME,
+    MS_NODEV,
+    MS_NODIRATIME,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_RELATIME,
+    MS_REMOUNT,
+    MS_SHARED,
+    MS_SLAVE,
+    MS_STRICTATIME,
+    MS_SYNCHRONOUS,
+    UMOUNT_NOFOLLOW,
+    SyscallError,
+)
 
 #: mount(8) words that are flags (set, clear), the rest goes to the file system as data.
 #: The exec driver's rootfs parses its mounts with these too.
@@ -57,26 +58,27 @@ _PROPAGATION = {"private": MS_PRIVATE, "rprivate": MS_PRIVATE | MS_REC, "slave":
 #: Page size: the kernel truncates mount data beyond it.
 MAX_DATA = os.sysconf("SC_PAGE_SIZE") - 1
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 
+class MountError(SyscallError):
+    """mount(2) or umount2(2) failed; carries ``errno`` and the target path.
 
-class MountError(BargeError):
-    """mount(2) or umount2(2) failed; carries ``errno`` and the target path."""
+    Its message puts the target first: ``mount <target>: <strerror> (<detail>)``.
+    """
 
     def __init__(self, op: str, target: str, err: int, detail: str = ""):
-        extra = f" ({detail})" if detail else ""
-        super().__init__(f"{op} {target}: {os.strerror(err)}{extra}")
-        self.errno = err
+        super().__init__(op, err, detail, target)
         self.target = target
 
+    def __str__(self) -> str:
+        extra = f" ({self.detail})" if self.detail else ""
+        return f"{self.call} {self.target}: {self.strerror}{extra}"
 
-class NotMounted(MountError):
+
+class NotMounted(MountError, libc.InvalidArgument):
     """umount2 said EINVAL: nothing is mounted there."""
 
 
-class MountPermissionDenied(MountError):
+class MountPermissionDenied(MountError, libc.PermissionDenied):
     """EPERM: mounting needs CAP_SYS_ADMIN."""
 
 
@@ -127,31 +129,30 @@ def mount_of(path: str, table: list[MountInfo] | None = None) -> MountInfo:
     return best
 
 
-def _enc(value: str | None) -> bytes | None:
-    return None if value is None else os.fsencode(value)
+def _mount_error(op: str, target: str, err: int, detail: str = "") -> MountError:
+    return (MountPermissionDenied if err == errno.EPERM else MountError)(op, target, err, detail)
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
     """mount(2), raising :class:`MountError` (or a subclass) with the errno."""
     if data is not None and len(os.fsencode(data)) > MAX_DATA:
         raise MountError("mount", target, errno.E2BIG, f"mount data is {len(data)} bytes, the kernel takes {MAX_DATA}")
-    if _libc.mount(_enc(source), _enc(target), _enc(fstype), flags, _enc(data)) != 0:
-        err = ctypes.get_errno()
-        cls = MountPermissionDenied if err == errno.EPERM else MountError
-        raise cls("mount", target, err, f"type {fstype or 'bind'}, source {source}")
+    try:
+        libc.mount(source, target, fstype, flags, data)
+    except SyscallError as exc:
+        raise _mount_error("mount", target, exc.errno, f"type {fstype or 'bind'}, source {source}") from None
 
 
 def unmount(target, detach: bool = False) -> bool:
     """Unmount ``target``; return False when nothing was mounted there (idempotent)."""
     target = os.fspath(target)
-    flags = UMOUNT_NOFOLLOW | (MNT_DETACH if detach else 0)
-    if _libc.umount2(_enc(target), flags) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.EINVAL, errno.ENOENT):
-        return False
-    cls = MountPermissionDenied if err == errno.EPERM else MountError
-    raise cls("umount", target, err)
+    try:
+        libc.umount2(target, UMOUNT_NOFOLLOW | (MNT_DETACH if detach else 0))
+    except SyscallError as exc:
+        if exc.errno in (errno.EINVAL, errno.ENOENT):
+            return False
+        raise _mount_error("umount", target, exc.errno) from None
+    return True
 
 
 def unmount_strict(target) -> None:

@@ -18,41 +18,37 @@ callable, or keep only the socket objects it made there.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from barge.errors import BargeError
-
-CLONE_NEWNET = 0x40000000
-MS_BIND = 0x1000
-MNT_DETACH = 0x2
+from barge import libc
+from barge.libc import CLONE_NEWNET, MNT_DETACH, MS_BIND, SyscallError
 
 T = TypeVar("T")
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
-_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
-_libc.unshare.argtypes = [ctypes.c_int]
 
-
-class NetnsError(BargeError):
-    """A namespace call failed; ``errno`` names why."""
+class NetnsError(SyscallError):
+    """A namespace call failed; ``errno`` names why, the message what was being done."""
 
     def __init__(self, message: str, err: int = 0):
-        super().__init__(message)
-        self.errno = err
+        super().__init__("netns", err)
+        self.message_text = message
+
+    def __str__(self) -> str:
+        return self.message_text
 
 
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        err = ctypes.get_errno()
-        raise NetnsError(f"{what}: {os.strerror(err)}", err)
+@contextlib.contextmanager
+def _doing(what: str) -> Iterator[None]:
+    """Turn a failed libc call into a :class:`NetnsError` saying ``what`` failed."""
+    try:
+        yield
+    except SyscallError as exc:
+        raise NetnsError(f"{what}: {exc.strerror}", exc.errno) from None
 
 
 def _in_thread(fn: Callable[[], T]) -> T:
@@ -61,7 +57,7 @@ def _in_thread(fn: Callable[[], T]) -> T:
     def body() -> None:
         try:
             box["value"] = fn()
-        except BaseException as exc:  # handed to the caller
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, which raises it
             box["error"] = exc
 
     t = threading.Thread(target=body, name="netns", daemon=True)
@@ -82,12 +78,14 @@ def create(path: str | os.PathLike) -> str:
     def body() -> None:
         home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+            with _doing("unshare(CLONE_NEWNET)"):
+                libc.unshare(CLONE_NEWNET)
             try:
-                _check(_libc.mount(b"/proc/thread-self/ns/net", path.encode(), None, MS_BIND, None),
-                       f"bind-mount the network namespace on {path}")
+                with _doing(f"bind-mount the network namespace on {path}"):
+                    libc.mount("/proc/thread-self/ns/net", path, None, MS_BIND)
             finally:
-                _check(_libc.setns(home, CLONE_NEWNET), "setns back to the host's network namespace")
+                with _doing("setns back to the host's network namespace"):
+                    libc.setns(home, CLONE_NEWNET)
         finally:
             os.close(home)
 
@@ -102,11 +100,11 @@ def create(path: str | os.PathLike) -> str:
 
 def remove(path: str | os.PathLike) -> None:
     """Unmount and delete a namespace file; a file already gone is fine."""
-    raw = str(path).encode()
-    if _libc.umount2(raw, MNT_DETACH) != 0:
-        err = ctypes.get_errno()
-        if err not in (errno.EINVAL, errno.ENOENT):  # EINVAL: not mounted
-            raise NetnsError(f"unmount {path}: {os.strerror(err)}", err)
+    try:
+        libc.umount2(str(path), MNT_DETACH)
+    except SyscallError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOENT):  # EINVAL: not mounted
+            raise NetnsError(f"unmount {path}: {exc.strerror}", exc.errno) from None
     try:
         os.unlink(path)
     except FileNotFoundError:
@@ -118,11 +116,10 @@ NSFS_MAGIC = 0x6E736673
 
 def is_netns(path: str | os.PathLike) -> bool:
     """True when ``path`` is a mounted namespace file (nsfs), not just a placeholder."""
-    buf = (ctypes.c_long * 16)()
-    _libc.statfs.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
-    if _libc.statfs(str(path).encode(), buf) != 0:
+    try:
+        return libc.statfs_type(str(path)) == NSFS_MAGIC
+    except SyscallError:
         return False
-    return buf[0] == NSFS_MAGIC
 
 
 def run_in(path: str | os.PathLike, fn: Callable[[], T]) -> T:
@@ -137,13 +134,15 @@ def run_in(path: str | os.PathLike, fn: Callable[[], T]) -> T:
         target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            _check(_libc.setns(target, CLONE_NEWNET), f"setns({path})")
+            with _doing(f"setns({path})"):
+                libc.setns(target, CLONE_NEWNET)
             try:
                 if os.stat("/proc/thread-self/ns/net").st_ino != os.fstat(target).st_ino:
                     raise NetnsError(f"setns({path}) did not enter the namespace")
                 return fn()
             finally:
-                _check(_libc.setns(home, CLONE_NEWNET), "setns back to the host's network namespace")
+                with _doing("setns back to the host's network namespace"):
+                    libc.setns(home, CLONE_NEWNET)
         finally:
             os.close(target)
             os.close(home)

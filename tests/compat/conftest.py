@@ -77,15 +77,6 @@ def rootfs_tar(tmp_path):
     return path
 
 
-def wait_for(predicate, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def pty_run(env: dict, argv: list[str], script: list[tuple[bytes, bytes]], timeout: float = 20.0,
             size: tuple[int, int] | None = None):
     """Run ``argv`` on a real pty (``size`` rows x columns if given, else the

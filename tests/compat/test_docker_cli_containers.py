@@ -6,7 +6,8 @@ import subprocess
 
 import pytest
 
-from tests.compat.conftest import DOCKER, pty_run, wait_for
+from barge.testing.wait import wait_for
+from tests.compat.conftest import DOCKER, pty_run
 from tests.conftest import make_busybox, require_exec_driver
 
 pytestmark = pytest.mark.compat
@@ -101,7 +102,7 @@ def test_run_interactive_detach_keys_leave_it_running(docker):
         [(b"# ", b"echo u$((1+1))p\r"), (b"u2p", b"\x10\x11")],
     )
     assert code == 0
-    assert wait_for(lambda: docker.out("inspect", "-f", "{{.State.Running}}", "stay") == "true")
+    wait_for(lambda: docker.out("inspect", "-f", "{{.State.Running}}", "stay") == "true", what="stay to be running")
     docker("rm", "-f", "stay")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import select
 import subprocess
 import tarfile
 import tempfile
@@ -13,9 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.compat.conftest import DOCKER, DockerCLI, pty_run, wait_for
-from tests.conftest import Daemon, make_busybox, remove_tree, require_exec_driver, require_graph_driver, \
-    short_exec_root, test_driver
+from barge.testing.wait import wait_for
+from tests.compat.conftest import DOCKER, DockerCLI, pty_run
+from tests.conftest import (
+    Daemon,
+    make_busybox,
+    remove_tree,
+    require_exec_driver,
+    require_graph_driver,
+    short_exec_root,
+    test_driver,
+)
 
 pytestmark = pytest.mark.compat
 
@@ -66,7 +75,8 @@ def test_exec_output_exit_codes_and_options(docker, box):
 
 def test_exec_detached(docker, box):
     assert docker.out("exec", "-d", box, "sh", "-c", "echo bg > /tmp/bg") == ""
-    assert wait_for(lambda: docker("exec", box, "cat", "/tmp/bg", check=False).stdout == b"bg\n")
+    wait_for(lambda: docker("exec", box, "cat", "/tmp/bg", check=False).stdout == b"bg\n",
+             what="the detached exec's file")
 
 
 def test_exec_on_a_stopped_container_is_refused(docker):
@@ -166,20 +176,46 @@ def test_export_import_run(docker):
 # ---------------------------------------------------------------------------
 
 
+class Lines:
+    """A pipe's lines, read with a deadline (``readline`` on the pipe would block for ever)."""
+
+    def __init__(self, pipe) -> None:
+        self.fd, self.buf = pipe.fileno(), b""
+
+    def until(self, wanted: str, timeout: float) -> list[str] | None:
+        """The lines up to and including ``wanted``; None if it did not come within ``timeout`` s."""
+        end, lines = time.monotonic() + timeout, []
+        while True:
+            while b"\n" in self.buf:
+                line, self.buf = self.buf.split(b"\n", 1)
+                lines.append(line.decode().strip())
+                if lines[-1] == wanted:
+                    return lines
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                return None
+            chunk = os.read(self.fd, 4096)
+            if not chunk:
+                return None
+            self.buf += chunk
+
+
 def test_events_since_until_and_live(docker):
     since = f"{time.time():.6f}"
     follower = subprocess.Popen([DOCKER, "events", "--filter", "type=container", "--format",
                                  "{{.Action}} {{.Actor.Attributes.name}}"], env=docker.env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        time.sleep(0.5)  # the follower is connected
+        lines = Lines(follower.stdout)
+
+        def probe_seen() -> bool:  # a container made and removed (no die event) shows in the live stream
+            docker("create", "--name", "evprobe", "busybox", "true")
+            docker("rm", "evprobe")
+            return lines.until("destroy evprobe", timeout=2) is not None
+
+        wait_for(probe_seen, 15, interval=0, what="the events follower to be connected")
         docker("run", "--rm", "--name", "evented", "busybox", "sh", "-c", "exit 2", check=False)
-        seen = []
-        end = time.monotonic() + 15
-        while time.monotonic() < end and "destroy evented" not in seen:
-            line = follower.stdout.readline().decode().strip()
-            if line:
-                seen.append(line)
+        seen = lines.until("destroy evented", timeout=15) or []
         assert [s for s in seen if s.endswith(" evented")] == \
             ["create evented", "attach evented", "start evented", "die evented", "destroy evented"]
     finally:

@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import re
 import socket
-import time
 import urllib.request
 import uuid
 
 import pytest
 
+from barge.testing.wait import wait_for
 from tests.conftest import make_busybox, require_exec_driver
 from tests.net_helpers import serve, wget_loop
 
@@ -36,15 +36,11 @@ def docker(docker_cli, daemon):
 
 
 def host_get(url: str, timeout: float = 10) -> str:
-    end, last = time.monotonic() + timeout, None
-    while time.monotonic() < end:
-        try:
-            with OPENER.open(url, timeout=2) as resp:
-                return resp.read().decode()
-        except OSError as exc:
-            last = exc
-            time.sleep(0.1)
-    raise AssertionError(f"{url}: {last!r}")
+    def get() -> tuple[str]:
+        with OPENER.open(url, timeout=2) as resp:
+            return (resp.read().decode(),)  # in a tuple: an empty body is an answer too
+
+    return wait_for(get, timeout, interval=0.1, ignore=(OSError,), what=f"{url} to answer the host")[0]
 
 
 def test_network_create_ls_inspect_rm(docker):

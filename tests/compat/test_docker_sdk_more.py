@@ -12,8 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Daemon, make_busybox, remove_tree, require_exec_driver, require_graph_driver, \
-    short_exec_root, test_driver
+from tests.conftest import (
+    Daemon,
+    make_busybox,
+    remove_tree,
+    require_exec_driver,
+    require_graph_driver,
+    short_exec_root,
+    test_driver,
+)
 
 pytestmark = pytest.mark.compat
 

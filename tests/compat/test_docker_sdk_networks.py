@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import time
 import urllib.request
 import uuid
 
 import pytest
 
+from barge.testing.wait import wait_for
 from tests.conftest import make_busybox, require_exec_driver
 from tests.net_helpers import free_subnet, serve, wget_loop
 
@@ -136,15 +136,11 @@ def test_run_with_published_ports(sdk):
     assert binding["HostIp"] == "127.0.0.1" and binding["HostPort"].isdigit()
     assert sdk.api.port(c.id, 80) == [binding]
     port = int(binding["HostPort"])
-    end, body = time.monotonic() + 10, None
-    while time.monotonic() < end:
-        try:
-            with OPENER.open(f"http://127.0.0.1:{port}/", timeout=2) as resp:
-                body = resp.read()
-                break
-        except OSError:
-            time.sleep(0.1)
-    assert body == b"sdk-port\n"
+    def get() -> tuple[bytes]:
+        with OPENER.open(f"http://127.0.0.1:{port}/", timeout=2) as resp:
+            return (resp.read(),)  # in a tuple: an empty body is an answer too
+
+    assert wait_for(get, 10, interval=0.1, ignore=(OSError,), what=f"port {port} to answer")[0] == b"sdk-port\n"
 
     with pytest.raises(docker.errors.APIError) as err:
         sdk.containers.run("busybox", "sleep 600", detach=True, name="clash", ports={"80/tcp": ("127.0.0.1", port)})

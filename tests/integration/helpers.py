@@ -3,7 +3,7 @@
 ``busybox_daemon`` is the module-wide daemon (with ``busybox:latest``) that
 the API test modules use as their ``box`` fixture; the rest are the small
 calls those tests make again and again: create/run/inspect/rm a container,
-poll for a condition, speak raw HTTP (attach and exec upgrade the
+see whether an exit is recorded, speak raw HTTP (attach and exec upgrade the
 connection), split a multiplexed stream, and look for what a removed
 container may have left behind.
 """
@@ -20,8 +20,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from tests.conftest import Daemon, make_busybox, remove_tree, require_exec_driver, require_graph_driver, \
-    short_exec_root, test_driver
+from tests.conftest import (
+    Daemon,
+    make_busybox,
+    remove_tree,
+    require_exec_driver,
+    require_graph_driver,
+    short_exec_root,
+    test_driver,
+)
 
 # ---------------------------------------------------------------------------
 # a daemon with busybox
@@ -80,18 +87,14 @@ def rm(d: Daemon, ref: str) -> None:
     d.request("DELETE", f"/containers/{ref}?force=1&v=1")
 
 
-def wait_until(predicate, timeout: float = 10.0, step: float = 0.05) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(step)
-    return False
-
-
 def monitor_pid(d: Daemon, cid: str) -> int:
     text = (d.exec_root / "containers" / cid / "monitor.pid").read_text()
     return int(text.split()[0])
+
+
+def exit_recorded(d: Daemon, cid: str) -> bool:
+    """Whether the container's monitor wrote its exit (``exit.json``), with or without a daemon."""
+    return (d.exec_root / "containers" / cid / "exit.json").exists()
 
 
 def leftovers(d: Daemon, cid: str) -> list[str]:

@@ -15,8 +15,9 @@ import tarfile
 
 import pytest
 
+from barge.testing.wait import wait_for
 from tests.conftest import Daemon
-from tests.integration.helpers import create, joined, rm, run, wait_until
+from tests.integration.helpers import create, joined, rm, run
 from tests.integration.test_exec_api import exec_create, exec_start
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -70,7 +71,7 @@ def put_tar(d: Daemon, cid: str, path: str, tar: bytes, query: str = "") -> tupl
 def live(box):
     cid = run(box, ["sh", "-c", "echo live > /live; ln -s /etc/passwd /tmp/lnk; ln -s / /tmp/root; sleep 600"],
               name="archive-live")
-    assert wait_until(lambda: stat_of(box, cid, "/tmp/root")[0] == 200)
+    wait_for(lambda: stat_of(box, cid, "/tmp/root")[0] == 200, what="the container's /tmp/root link")
     yield cid
     rm(box, cid)
 

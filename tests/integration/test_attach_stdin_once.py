@@ -8,7 +8,6 @@ connection and the monitor applies the same rule (ATTACH PROTOCOL).
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -32,13 +31,13 @@ def test_tty_stdin_once_shell_survives_detach_and_a_dropped_client(box):
         att.sock.settimeout(5)
         att.read_all()  # the daemon ends the attach
         att.close()
-        time.sleep(0.5)
+        time.sleep(0.5)  # not a wait: time for the shell to end, which it must not
         assert inspect(box, cid)["State"]["Running"] is True
         dropped = attach(box, cid, STDIO)
         dropped.sock.sendall(b"echo two-$((40+3))\n")
         assert b"two-43" in dropped.read_until(b"two-43")
         dropped.close()  # gone without a word
-        time.sleep(0.5)
+        time.sleep(0.5)  # not a wait: as above
         assert inspect(box, cid)["State"]["Running"] is True
         last = attach(box, cid, STDIO)
         last.sock.sendall(b"exit 5\n")

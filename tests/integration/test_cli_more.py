@@ -15,6 +15,7 @@ import uuid
 
 import pytest
 
+from barge.testing.wait import wait_for
 from tests.integration.test_cli_containers import barge, cdaemon, names, text  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.daemon
@@ -25,10 +26,8 @@ def running(cdaemon, names):
     name = names("cp")
     barge(cdaemon, "run", "-d", "--name", name, "busybox", "sh", "-c",
           "mkdir -p /data/sub && echo hello > /data/a.txt && echo deep > /data/sub/b.txt && touch /ready; sleep 600")
-    deadline = time.time() + 20
-    while barge(cdaemon, "exec", name, "test", "-e", "/ready", check=False).returncode != 0:
-        assert time.time() < deadline, "the container did not get ready"
-        time.sleep(0.1)
+    wait_for(lambda: barge(cdaemon, "exec", name, "test", "-e", "/ready", check=False).returncode == 0, 20,
+             interval=0.1, what="the container to get ready")
     return name
 
 
@@ -225,7 +224,7 @@ def test_volume_rm_in_use_and_prune(cdaemon, names):
     barge(cdaemon, "rm", ctr)  # the anonymous volume stays (no -v), now unused
     proc = barge(cdaemon, "volume", "prune", input=b"y\n")
     out = text(proc)
-    assert f"Deleted Volumes:\n" in out and anon[0] in out and out.rstrip().splitlines()[-1].startswith("Total reclaimed space: ")
+    assert "Deleted Volumes:\n" in out and anon[0] in out and out.rstrip().splitlines()[-1].startswith("Total reclaimed space: ")
     left = text(barge(cdaemon, "volume", "ls", "-q")).split()
     assert anon[0] not in left and named in left and used in left  # anonymous only, without -a
     out = text(barge(cdaemon, "volume", "prune", "-a", "-f", "--filter", f"label!=nothing-{uuid.uuid4().hex[:4]}"))

@@ -15,19 +15,24 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import random
 import re
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Daemon, make_busybox, remove_tree, require_exec_driver, require_graph_driver, \
-    short_exec_root, test_driver
+from tests.conftest import (
+    Daemon,
+    make_busybox,
+    remove_tree,
+    require_exec_driver,
+    require_graph_driver,
+    short_exec_root,
+    test_driver,
+)
 from tests.integration.test_cli_containers import barge, text
 
 pytestmark = pytest.mark.daemon
@@ -59,8 +64,7 @@ def _remove_own_leftovers() -> None:
 
 @pytest.fixture(scope="module")
 def ndaemon():
-    """A daemon whose default bridge is ``btc<tag>``, with busybox; skips
-    until the daemon serves networks."""
+    """A daemon whose default bridge is ``btc<tag>``, with busybox."""
     require_exec_driver()
     require_graph_driver(test_driver())
     root = Path(tempfile.mkdtemp(prefix="barge-netcli-", dir="/tmp"))
@@ -70,9 +74,6 @@ def ndaemon():
     stale: list[str] = []
     try:
         d = Daemon(root, test_driver())
-        probe = barge(d, "network", "ls", check=False)
-        if probe.returncode != 0:
-            pytest.skip(f"the daemon does not serve networks yet: {probe.stderr.decode().strip()}")
         make_busybox(d)
         yield d
     finally:

@@ -14,9 +14,22 @@ from pathlib import Path
 
 import pytest
 
+from barge.testing.wait import wait_for
 from tests.conftest import Daemon, make_busybox, require_exec_driver, test_driver
-from tests.integration.helpers import UPGRADE, Raw, attach, create, dechunk, frames, inspect, joined, leftovers, \
-    monitor_pid, rm, run, wait_until
+from tests.integration.helpers import (
+    UPGRADE,
+    Raw,
+    attach,
+    create,
+    dechunk,
+    frames,
+    inspect,
+    joined,
+    leftovers,
+    monitor_pid,
+    rm,
+    run,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -62,7 +75,7 @@ def test_tty_raw_stream_with_stdin(box):
         assert b"40 100" in out and b"42" in out
         att.sock.sendall(b"exit 3\n")
         att.read_all()
-        assert wait_until(lambda: inspect(box, cid)["State"]["ExitCode"] == 3)
+        wait_for(lambda: inspect(box, cid)["State"]["ExitCode"] == 3, what="the shell to exit 3")
         att.close()
     finally:
         rm(box, cid)
@@ -77,7 +90,7 @@ def test_half_close_is_stdin_eof(box):
         att.sock.shutdown(socket.SHUT_WR)  # what the docker CLI does when its stdin ends
         out = att.read_all()
         assert joined(out, 1) == b"hello\nworld\n"
-        assert wait_until(lambda: inspect(box, cid)["State"]["Status"] == "exited")
+        wait_for(lambda: inspect(box, cid)["State"]["Status"] == "exited", what="the container to exit")
         assert inspect(box, cid)["State"]["ExitCode"] == 0
         att.close()
     finally:
@@ -125,7 +138,8 @@ def test_attach_without_upgrade_is_a_200_stream(box):
 def test_attach_with_logs_replays_output(box):
     cid = run(box, ["sh", "-c", "echo early; sleep 30"])
     try:
-        assert wait_until(lambda: b"early" in box.request("GET", f"/containers/{cid}/logs?stdout=1")[2])
+        wait_for(lambda: b"early" in box.request("GET", f"/containers/{cid}/logs?stdout=1")[2],
+                 what="'early' in the log")
         att = attach(box, cid, "stream=0&logs=1&stdout=1&stderr=1")
         assert joined(att.read_all(), 1) == b"early\n"
         att.close()
@@ -148,7 +162,7 @@ def test_logs_streams_tail_timestamps_since(box):
     script = "echo one; echo two >&2; sleep 1.2; echo three; echo four >&2"
     cid = run(box, ["sh", "-c", script])
     try:
-        assert wait_until(lambda: inspect(box, cid)["State"]["Status"] == "exited")
+        wait_for(lambda: inspect(box, cid)["State"]["Status"] == "exited", what="the container to exit")
         ctype, data = logs(box, cid, "stdout=1&stderr=1")
         assert ctype == "application/vnd.docker.multiplexed-stream"
         assert frames(data) == [(1, b"one\n"), (2, b"two\n"), (1, b"three\n"), (2, b"four\n")]
@@ -159,7 +173,7 @@ def test_logs_streams_tail_timestamps_since(box):
         stamped = frames(logs(box, cid, "stdout=1&timestamps=1&tail=2")[1])[0][1].decode()
         stamp, _, text = stamped.partition(" ")
         assert text == "three\n" and len(stamp) == len("2024-01-01T00:00:00.000000000Z") and stamp.endswith("Z")
-        from barge.graph.timefmt import parse_rfc3339
+        from barge.timefmt import parse_rfc3339
 
         since = parse_rfc3339(stamp) - 0.5
         assert [p for _, p in frames(logs(box, cid, f"stdout=1&stderr=1&since={since:.9f}")[1])] == \
@@ -175,7 +189,7 @@ def test_logs_streams_tail_timestamps_since(box):
 def test_logs_tty_is_raw(box):
     cid = run(box, ["sh", "-c", "echo tty-line"], Tty=True)
     try:
-        assert wait_until(lambda: inspect(box, cid)["State"]["Status"] == "exited")
+        wait_for(lambda: inspect(box, cid)["State"]["Status"] == "exited", what="the container to exit")
         ctype, data = logs(box, cid, "stdout=1&stderr=1")
         assert ctype == "application/vnd.docker.raw-stream" and data == b"tty-line\r\n"
     finally:
@@ -219,8 +233,8 @@ def test_stop_kill_restart_pause_unpause(box):
         status, _, data = box.request("POST", "/containers/lifecycle/unpause")
         assert status == 409 and b"is not paused" in data
         assert box.request("POST", "/containers/lifecycle/kill?signal=WINCH")[0] == 204
-        time.sleep(0.2)
-        assert inspect(box, cid)["State"]["Running"] is True  # a non-fatal signal changes nothing
+        time.sleep(0.2)  # not a wait: time for an exit that a non-fatal signal must not cause
+        assert inspect(box, cid)["State"]["Running"] is True
         status, _, data = box.request("POST", "/containers/lifecycle/kill?signal=NOPE")
         assert status == 400 and b"Invalid signal: NOPE" in data
         started = time.monotonic()
@@ -262,7 +276,7 @@ def test_rm_refuses_running_and_force_leaves_nothing(box):
         assert box.request("DELETE", "/containers/victim?force=1")[0] == 204
         assert box.request("GET", f"/containers/{cid}/json")[0] == 404
         assert leftovers(box, cid) == []
-        assert wait_until(lambda: not Path(f"/proc/{mon}").exists(), 5)
+        wait_for(lambda: not Path(f"/proc/{mon}").exists(), 5, what=f"the monitor {mon} to exit")
         status, _, data = box.request("DELETE", "/containers/victim")
         assert status == 404 and json.loads(data)["message"] == "No such container: victim"
     finally:
@@ -279,7 +293,7 @@ def test_ps_lists_and_filters(box):
     b = run(box, ["sh", "-c", "exit 2"], name="ps-b", Labels={"role": "job"})
     c = create(box, "ps-c", Cmd=["true"])
     try:
-        assert wait_until(lambda: inspect(box, b)["State"]["Status"] == "exited")
+        wait_for(lambda: inspect(box, b)["State"]["Status"] == "exited", what="ps-b to exit")
 
         def names(query: str = "") -> list[str]:
             return [r["Names"][0] for r in box.json("GET", "/containers/json" + query) if r["Names"][0].startswith("/ps-")]
@@ -345,7 +359,7 @@ def test_container_sees_its_hostname_env_and_limits(box):
                     "2>/dev/null || cat /sys/fs/cgroup/memory.max; ip link 2>/dev/null | grep -c '^[0-9]'; id -u"],
               Env=["X=1"], HostConfig={"Memory": 64 << 20})
     try:
-        assert wait_until(lambda: inspect(box, cid)["State"]["Status"] == "exited")
+        wait_for(lambda: inspect(box, cid)["State"]["Status"] == "exited", what="the container to exit")
         out = joined(logs(box, cid, "stdout=1&stderr=1")[1], 1).decode().split("\n")
         assert out[0] == cid[:12] and out[1] == f"{cid[:12]} /root"
         assert out[2] == str(64 << 20)
@@ -411,7 +425,7 @@ def test_bind_mounts_ro_and_rw(box, tmp_path):
     cid = run(box, ["sh", "-c", "cat /ro/in.txt; echo x > /ro/y 2>/dev/null || echo ro-refused; echo made > /rw/out.txt"],
               HostConfig={"Binds": [f"{src}:/ro:ro", f"{src}:/rw"], "Tmpfs": {"/scratch": "size=1m"}})
     try:
-        assert wait_until(lambda: inspect(box, cid)["State"]["Status"] == "exited")
+        wait_for(lambda: inspect(box, cid)["State"]["Status"] == "exited", what="the container to exit")
         out = joined(logs(box, cid, "stdout=1")[1], 1)
         assert out == b"from host\nro-refused\n"
         assert (src / "out.txt").read_text() == "made\n"
@@ -462,9 +476,9 @@ def test_auto_remove(box):
 def test_restart_policy_on_failure_with_limit(box):
     cid = run(box, ["sh", "-c", "exit 1"], HostConfig={"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 2}})
     try:
-        assert wait_until(lambda: inspect(box, cid)["RestartCount"] == 2 and
-                          inspect(box, cid)["State"]["Status"] == "exited", timeout=15)
-        time.sleep(0.5)
+        wait_for(lambda: inspect(box, cid)["RestartCount"] == 2 and inspect(box, cid)["State"]["Status"] == "exited",
+                 timeout=15, what="two restarts, then the exit")
+        time.sleep(0.5)  # not a wait: time for a third restart that must not come
         doc = inspect(box, cid)
         assert doc["RestartCount"] == 2 and doc["State"]["ExitCode"] == 1
     finally:
@@ -474,11 +488,11 @@ def test_restart_policy_on_failure_with_limit(box):
 def test_restart_policy_always_until_stopped(box):
     cid = run(box, ["sh", "-c", "echo run; sleep 0.2"], HostConfig={"RestartPolicy": {"Name": "always"}})
     try:
-        assert wait_until(lambda: inspect(box, cid)["RestartCount"] >= 2, timeout=15)
+        wait_for(lambda: inspect(box, cid)["RestartCount"] >= 2, timeout=15, what="two restarts")
         assert box.request("POST", f"/containers/{cid}/stop?t=1")[0] in (204, 304)
-        assert wait_until(lambda: inspect(box, cid)["State"]["Status"] == "exited")
+        wait_for(lambda: inspect(box, cid)["State"]["Status"] == "exited", what="the container to exit")
         count = inspect(box, cid)["RestartCount"]
-        time.sleep(1.0)
+        time.sleep(1.0)  # not a wait: time for a restart after the stop, which must not come
         assert inspect(box, cid)["RestartCount"] == count and inspect(box, cid)["State"]["Status"] == "exited"
     finally:
         rm(box, cid)
@@ -585,7 +599,7 @@ def test_lifecycle_events_reach_extension_plugins(daemon_factory):
         status, _, data = d.request("POST", f"/containers/{cid}/{call}")
         assert status == 204, (call, data)
     assert d.request("DELETE", f"/containers/{cid}")[0] == 204
-    assert wait_until(lambda: "destroy" in record.read_text())
+    wait_for(lambda: "destroy" in record.read_text(), what="the destroy event in the plugin's record")
     events = [json.loads(line) for line in record.read_text().splitlines()]
     assert all(e[1] == cid for e in events)
     actions = [e[0] for e in events]
@@ -600,7 +614,7 @@ def test_oom_killed_is_reported(box):
     cid = run(box, ["sh", "-c", "a=$(yes | head -c 200000000); echo survived"],
               HostConfig={"Memory": 16 << 20, "MemorySwap": 16 << 20})
     try:
-        assert wait_until(lambda: inspect(box, cid)["State"]["Status"] == "exited", timeout=30)
+        wait_for(lambda: inspect(box, cid)["State"]["Status"] == "exited", timeout=30, what="the container to exit")
         st = inspect(box, cid)["State"]
         assert st["OOMKilled"] is True and st["ExitCode"] == 137
         assert b"survived" not in box.request("GET", f"/containers/{cid}/logs?stdout=1")[2]
@@ -612,7 +626,7 @@ def test_pids_limit_contains_a_fork_flood(box):
     # busybox sh stops at the first fork that fails; ``echo`` is a builtin and counts the forks that worked
     cid = run(box, ["sh", "-c", "for i in $(seq 300); do sleep 30 & echo $i; done"], HostConfig={"PidsLimit": 100})
     try:
-        assert wait_until(lambda: inspect(box, cid)["State"]["Status"] == "exited", timeout=30)
+        wait_for(lambda: inspect(box, cid)["State"]["Status"] == "exited", timeout=30, what="the container to exit")
         out = box.request("GET", f"/containers/{cid}/logs?stdout=1&stderr=1")[2]
         started = [int(x) for x in joined(out, 1).split()]
         assert b"can't fork" in joined(out, 2)
@@ -638,8 +652,8 @@ def test_prune_removes_stopped_containers(box):
     gone = run(box, ["true"], Labels={"p": "1"})
     kept = run(box, ["true"], Labels={"p": "2"})
     try:
-        assert wait_until(lambda: inspect(box, gone)["State"]["Status"] == "exited" and
-                          inspect(box, kept)["State"]["Status"] == "exited")
+        wait_for(lambda: inspect(box, gone)["State"]["Status"] == "exited" and
+                 inspect(box, kept)["State"]["Status"] == "exited", what="both containers to exit")
         result = box.json("POST", '/containers/prune?filters={"label":["p=1"]}')
         assert result["ContainersDeleted"] == [gone] and result["SpaceReclaimed"] >= 0
         assert box.request("GET", f"/containers/{gone}/json")[0] == 404

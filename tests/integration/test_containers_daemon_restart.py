@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from barge.testing.wait import wait_for
 from tests.conftest import Daemon, make_busybox, require_exec_driver
-from tests.integration.helpers import leftovers, monitor_pid, run, wait_until
+from tests.integration.helpers import exit_recorded, leftovers, monitor_pid, run
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ TICKER = ["sh", "-c", "trap 'exit 0' TERM; i=0; while true; do echo tick$i; i=$(
 def test_sigkill_daemon_containers_survive_logs_continue_exit_recorded_no_leak(kbox):
     cid = run(kbox, TICKER)
     pid_before = state(kbox, cid)["Pid"]
-    assert wait_until(lambda: b"tick3" in kbox.request("GET", f"/containers/{cid}/logs?stdout=1")[2])
+    wait_for(lambda: b"tick3" in kbox.request("GET", f"/containers/{cid}/logs?stdout=1")[2], what="tick3 in the log")
     restart_hard(kbox)
     # ps shows it running, same process
     rows = kbox.json("GET", "/containers/json")
@@ -83,13 +84,14 @@ def test_sigkill_daemon_containers_survive_logs_continue_exit_recorded_no_leak(k
     # rm leaves no mount, cgroup, state or process
     assert kbox.request("DELETE", f"/containers/{cid}")[0] == 204
     assert leftovers(kbox, cid) == []
-    assert wait_until(lambda: not Path(f"/proc/{mon}").exists() and not Path(f"/proc/{pid_before}").exists(), 5)
+    wait_for(lambda: not Path(f"/proc/{mon}").exists() and not Path(f"/proc/{pid_before}").exists(), 5,
+             what="the monitor and the container's init to be gone")
 
 
 def test_exit_while_daemon_is_down_is_recorded(kbox):
     cid = run(kbox, ["sh", "-c", "sleep 1; exit 4"])
     kbox.kill()
-    time.sleep(1.5)  # the container exits with no daemon around; its monitor records it
+    wait_for(lambda: exit_recorded(kbox, cid), 10, what="the monitor to record the exit with no daemon around")
     kbox.start()
     st = state(kbox, cid)
     assert (st["Status"], st["ExitCode"]) == ("exited", 4)
@@ -102,10 +104,9 @@ def test_restart_policy_resumes_at_daemon_start(kbox):
     pid = state(kbox, cid)["Pid"]
     kbox.kill()
     os.kill(pid, signal.SIGKILL)  # the container dies while no daemon is there
-    assert wait_until(lambda: not Path(f"/proc/{pid}").exists(), 5)
-    time.sleep(0.3)
+    wait_for(lambda: exit_recorded(kbox, cid), 5, what="the monitor to record the death")
     kbox.start()
-    assert wait_until(lambda: state(kbox, cid)["Running"], 10)
+    wait_for(lambda: state(kbox, cid)["Running"], 10, what="the restart policy to start it again")
     assert state(kbox, cid)["Pid"] != pid
     assert kbox.request("DELETE", f"/containers/{cid}?force=1")[0] == 204
     assert leftovers(kbox, cid) == []
@@ -178,7 +179,7 @@ def test_daemon_killed_mid_create_leaves_no_half_container(daemon_factory):
     d = daemon_factory(root=root, prefix=[sys.executable, "-c", CRASHER, str(flag)])
     make_busybox(d)
     flag.write_text("create_rw")
-    with pytest.raises(Exception):
+    with pytest.raises(OSError):  # the daemon is killed mid-request: the connection drops
         d.request("POST", "/containers/create?name=half", {"Image": "busybox", "Cmd": ["true"]})
     assert d.proc.wait(10) == -signal.SIGKILL
     flag.unlink()
@@ -207,7 +208,7 @@ def test_daemon_killed_mid_rm_finishes_the_removal_at_start(daemon_factory):
     cid = run(d, ["sleep", "60"], name="doomed")
     pid = state(d, cid)["Pid"]
     flag.write_text("graph_remove")  # the monitor is gone, the rw layer and the row are not
-    with pytest.raises(Exception):
+    with pytest.raises(OSError):  # the daemon is killed mid-request: the connection drops
         d.request("DELETE", f"/containers/{cid}?force=1")
     assert d.proc.wait(10) == -signal.SIGKILL
     flag.unlink()

@@ -6,11 +6,11 @@ import json
 import os
 import socket
 import stat
-import time
 
 import pytest
 
 import barge
+from barge.testing.wait import wait_for
 
 pytestmark = pytest.mark.daemon
 
@@ -166,9 +166,8 @@ def test_lifecycle_hooks_reach_extension_plugins(daemon_factory):
     root = daemon_factory.new_root()
     record = root / "hooks.log"
     d = daemon_factory(root=root, prefix=[sys.executable, "-c", RECORDER, str(record)])
-    deadline = time.monotonic() + 10  # the hook runs just after the sockets open
-    while not (record.exists() and record.read_text()) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: record.exists() and record.read_text(), 10, interval=0.02,
+             what="the started hook (it runs just after the sockets open)")
     assert record.read_text() == f"started {d.driver} {barge.__version__}\n"
     assert d.stop() == 0
     assert record.read_text().splitlines() == [f"started {d.driver} {barge.__version__}", "stopping"]

@@ -14,8 +14,9 @@ import socket
 
 import pytest
 
+from barge.testing.wait import wait_for
 from tests.conftest import Daemon
-from tests.integration.helpers import UPGRADE, Raw, create, frames, inspect, joined, rm, run, wait_until
+from tests.integration.helpers import UPGRADE, Raw, create, frames, inspect, joined, rm, run
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -104,7 +105,7 @@ def test_detached_exec_records_its_exit(box, sleeper):
                       AttachStdout=False, AttachStderr=False)
     status, _, data = box.request("POST", f"/exec/{eid}/start", {"Detach": True})
     assert status == 200 and data == b""
-    assert wait_until(lambda: exec_inspect(box, eid)["ExitCode"] == 4, timeout=10)
+    wait_for(lambda: exec_inspect(box, eid)["ExitCode"] == 4, timeout=10, what="the detached exec to exit 4")
     check = exec_create(box, sleeper, ["cat", "/tmp/detached"])
     assert joined(exec_start(box, check).read_all(), 1) == b"bg\n"
 
@@ -131,7 +132,7 @@ def test_detach_keys_leave_the_process_running(box, sleeper):
     state = exec_inspect(box, eid)
     assert state["Running"] is True and state["ExitCode"] is None
     os.kill(state["Pid"], 9)  # its exit is still recorded, by the daemon's follower
-    assert wait_until(lambda: exec_inspect(box, eid)["ExitCode"] == 137, timeout=10)
+    wait_for(lambda: exec_inspect(box, eid)["ExitCode"] == 137, timeout=10, what="the detached exec killed (137)")
     assert exec_inspect(box, eid)["Running"] is False
 
 
@@ -170,7 +171,7 @@ def test_exec_dies_with_its_container(box):
     try:
         eid = exec_create(box, cid, ["sleep", "600"])
         r = exec_start(box, eid)
-        assert wait_until(lambda: exec_inspect(box, eid)["Running"], timeout=10)
+        wait_for(lambda: exec_inspect(box, eid)["Running"], timeout=10, what="the exec to run")
         box.request("POST", f"/containers/{cid}/kill")
         r.read_all()
         r.close()

@@ -23,8 +23,9 @@ import pytest
 
 from barge.containers import sysinfo
 from barge.containers.request import HOST_CONFIG_FIELDS, IPC_CONTAINER_SHM
+from barge.testing.wait import wait_for
 from tests.hostconfig_doc import by_field
-from tests.integration.helpers import inspect, joined, rm, wait_until
+from tests.integration.helpers import inspect, joined, rm
 
 SI = sysinfo.detect()
 GiB = 1 << 30
@@ -154,10 +155,10 @@ CASES: dict[str, Callable[[], list[Case]]] = {
         Case("warned", {"NetworkMode": "host", "PortBindings": {"80/tcp": [{"HostPort": "8080"}]}},
              "Published ports are discarded when using host network mode")],
     "RestartPolicy": lambda: [Case("applied", {"RestartPolicy": {"Name": "on-failure", "MaximumRetryCount": 1}},
-                                   cmd=["false"], check=lambda s: wait_until(
-                                       lambda: inspect(s.box, s.cid)["RestartCount"] == 1))],
-    "AutoRemove": lambda: [Case("applied", {"AutoRemove": True}, cmd=["true"], check=lambda s: wait_until(
-        lambda: s.box.request("GET", f"/containers/{s.cid}/json")[0] == 404))],
+                                   cmd=["false"], check=lambda s: wait_for(
+                                       lambda: inspect(s.box, s.cid)["RestartCount"] == 1, what="one restart"))],
+    "AutoRemove": lambda: [Case("applied", {"AutoRemove": True}, cmd=["true"], check=lambda s: wait_for(
+        lambda: s.box.request("GET", f"/containers/{s.cid}/json")[0] == 404, what="the container removed"))],
     "VolumeDriver": lambda: [
         Case("applied", {"VolumeDriver": "local", "Binds": [f"hc-{uuid.uuid4().hex[:8]}:/v"]},
              check=lambda s: s.info["Mounts"][0]["Driver"] == "local" and s.mount("/v")),

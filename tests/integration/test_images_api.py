@@ -129,7 +129,7 @@ def test_load_of_a_bad_archive_reports_and_records_nothing(daemon):
 
 
 def test_docker_sdk_drives_images(daemon):
-    docker = pytest.importorskip("docker")
+    docker = pytest.importorskip("docker", reason="the docker SDK for Python is not installed (pip install '.[test]')")
     client = docker.DockerClient(base_url=daemon.url, version="1.45")
     try:
         image_id = do_import(daemon, "sdk", "t")

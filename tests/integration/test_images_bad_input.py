@@ -8,11 +8,12 @@ import os
 import socket
 import sqlite3
 import tarfile
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+
+from barge.testing.wait import wait_for
 
 
 def tar_of(entries) -> bytes:
@@ -145,10 +146,7 @@ def test_daemon_killed_mid_import_restarts_clean(daemon):
     data = tar_of([(f"f{i}", "file", os.urandom(200_000)) for i in range(40)])
     sock = _start_slow_import(daemon, data[: len(data) // 2])
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not layer_dirs(daemon):
-            time.sleep(0.05)
-        assert layer_dirs(daemon), "the import never created its layer"
+        wait_for(lambda: layer_dirs(daemon), 20, what="the import to create its layer")
         assert db_counts(daemon)["pending_layers"] == 1
         daemon.kill()  # SIGKILL in the middle of the import
     finally:

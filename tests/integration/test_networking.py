@@ -21,17 +21,17 @@ import os
 import signal
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 import uuid
 
 import pytest
 
-from tests.conftest import Daemon, make_busybox, network_tag, require_exec_driver
 from barge.network.ipam import host_routes
+from barge.testing.wait import WaitTimeout, wait_for
 from tests import net_helpers
-from tests.integration.helpers import UPGRADE, Raw, create, frames, inspect, rm, wait_until
+from tests.conftest import Daemon, make_busybox, network_tag, require_exec_driver
+from tests.integration.helpers import UPGRADE, Raw, create, frames, inspect, rm
 from tests.net_helpers import serve
 
 pytestmark = pytest.mark.daemon
@@ -81,17 +81,8 @@ def host_get(url: str, timeout: float = 5) -> str:
 
 
 def host_wait_get(url: str, expect: str, timeout: float = 10) -> None:
-    last: object = None
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            last = host_get(url, timeout=2)
-            if last == expect + "\n":
-                return
-        except OSError as exc:
-            last = exc
-        time.sleep(0.1)
-    pytest.fail(f"{url} from the host: {last!r}")
+    wait_for(lambda: host_get(url, timeout=2) == expect + "\n", timeout, interval=0.1, ignore=(OSError,),
+             what=f"{url} to answer {expect!r} to the host")
 
 
 SLEEP = ["sleep", "600"]
@@ -282,7 +273,7 @@ def test_publish_all_takes_random_ports_from_the_local_range(box, lab):
     ports = inspect(box, web)["NetworkSettings"]["Ports"]
     assert set(ports) == {"80/tcp", "81/udp"}
     lo, hi = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
-    for key, bindings in ports.items():
+    for bindings in ports.values():
         assert len(bindings) == 1 and bindings[0]["HostIp"] == "0.0.0.0", bindings
         assert lo <= int(bindings[0]["HostPort"]) <= hi
     host_wait_get(f"http://127.0.0.1:{ports['80/tcp'][0]['HostPort']}/", "all")
@@ -460,7 +451,10 @@ def _gone(d: Daemon, cid: str, endpoint_ids: list[str], ip: str, ports: list[int
                 found.append("netns mount")
         return found
 
-    wait_until(lambda: not left(), timeout=5)
+    try:
+        wait_for(lambda: not left(), timeout=5, what=f"container {cid[:12]} to leave nothing on the host")
+    except WaitTimeout:
+        pass  # the caller's assert names what is left
     return left()
 
 
@@ -529,7 +523,7 @@ def test_rm_network_rm_and_daemon_sigkill_leave_nothing(daemon_factory):
         rm(d, dies)
         assert _gone(d, keep, keep_eps, keep_ip, [keep_port]) == []
         assert d.json("GET", "/networks/bridge")["Containers"] == {}
-        assert wait_until(lambda: bridge_ports(bridge) == set(), timeout=5), bridge_ports(bridge)
+        wait_for(lambda: bridge_ports(bridge) == set(), timeout=5, what=f"no port left on {bridge}")
         assert list((d.exec_root / "netns").iterdir()) == []
         assert "dnat to" not in nft_table(d)
     finally:
@@ -598,7 +592,7 @@ def test_port_in_use_fails_the_start_and_leaves_nothing(box, lab):
         assert not (box.exec_root / "netns" / c).exists()
         assert c not in box.json("GET", "/networks/bridge")["Containers"]
         assert f"dport {port} " not in nft_table(box)
-        assert wait_until(lambda: bridge_ports(bridge) == before, timeout=5), (before, bridge_ports(bridge))
+        wait_for(lambda: bridge_ports(bridge) == before, timeout=5, what=f"the ports of {bridge} back to {before}")
     assert port_free(port)  # the daemon did not keep it either
     # the same container starts once the port is free
     assert box.request("POST", f"/containers/{c}/start")[0] == 204

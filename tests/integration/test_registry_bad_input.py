@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from barge.testing.wait import wait_for
 from tests.registry_peers import (
     FakeRegistry,
     api_pull,
@@ -442,10 +443,7 @@ def test_daemon_killed_mid_pull(daemon_factory, fake):
     try:
         assert started.wait(60), "the daemon never asked for the big layer"
         # the small layer is unpacked and pending while the big one is stuck
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not db_rows(d2, "pending_layers"):
-            time.sleep(0.05)
-        assert db_rows(d2, "pending_layers"), "the first layer was never prepared"
+        wait_for(lambda: db_rows(d2, "pending_layers"), 30, what="the first layer to be prepared")
         assert temp_dirs(d2), "no pull temp dir while pulling"
         d2.kill()
     finally:

@@ -20,7 +20,6 @@ from barge.registry.client import (
     login,
 )
 from barge.registry.endpoints import RegistryConfig, endpoints_for
-
 from tests import registry_peers
 from tests.registry_peers import REGISTRY
 

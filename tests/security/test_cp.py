@@ -29,7 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import create, rm, wait_until
+from barge.testing.wait import wait_for
+from tests.integration.helpers import create, rm
 from tests.security.helpers import PROBE, barge_docker, init_pid, logs, run_detached, wait_exit
 from tests.security.images import compile_c, host_libraries, import_image, rootfs
 
@@ -49,7 +50,8 @@ def _swapper(box, probe: str, target: Path, seconds: float = 60) -> str:
     script = (f"mkdir -p /w/dir && echo container > /w/dir/secret && ln -s {target} /w/link && "
               f"exec {PROBE} exchange /w/dir /w/link {seconds}")
     cid = run_detached(box, ["sh", "-c", script], probe=probe)
-    assert wait_until(lambda: box.request("HEAD", f"/containers/{cid}/archive?path=/w/link")[0] == 200)
+    wait_for(lambda: box.request("HEAD", f"/containers/{cid}/archive?path=/w/link")[0] == 200,
+             what="/w/link in the container")
     return cid
 
 
@@ -132,7 +134,7 @@ def test_unpacking_fifos_never_chmods_a_host_file(box, probe):
     os.chmod(victim_dir, 0o755)
     cid = run_detached(box, ["sh", "-c", f"mkdir /w && exec {PROBE} swapin /w 400 {victim} 60"], probe=probe)
     try:
-        assert wait_until(lambda: "ready" in logs(box, cid)[0])
+        wait_for(lambda: "ready" in logs(box, cid)[0], what="the container to say ready")
         tar = _tar({}, {f"p{i}": 0o666 for i in range(400)})
         for _ in range(3):
             box.request("PUT", f"/containers/{cid}/archive?path=/w", tar, {"Content-Type": "application/x-tar"})

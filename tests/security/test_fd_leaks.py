@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import create, rm, wait_until
+from barge.testing.wait import wait_for
+from tests.integration.helpers import create, rm
 from tests.integration.test_exec_api import exec_create
 from tests.security.helpers import exec_run, init_pid, logs, run_detached, wait_exit
 
@@ -72,7 +73,7 @@ def test_exec_holds_stdio_only(box, body):
         assert status == 200, data
         lister = {"User": body["User"]} if "User" in body else {}  # only the same user may list them
         listing = lambda: exec_run(box, cid, ["sh", "-c", FDS_OF.format(tag=602)], **lister).out  # noqa: E731
-        assert wait_until(lambda: "->" in listing())
+        wait_for(lambda: "->" in listing(), what="the fd listing")
         fds = _fds(listing())
         assert _stdio_only(fds, tty=bool(body.get("Tty"))), fds
     finally:

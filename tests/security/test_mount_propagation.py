@@ -108,8 +108,8 @@ def test_mounts_under_a_bind_of_a_shared_host_dir(box, shared_dir, mode):
 def test_rslave_bind_sees_the_hosts_later_mounts(box, shared_dir):
     """``rslave``: a mount the host makes under the directory after the container started shows
     inside it; the container's own under /data does not reach the host."""
-    from tests.security.helpers import exec_run, run_detached
     from tests.integration.helpers import rm
+    from tests.security.helpers import exec_run, run_detached
 
     cid = run_detached(box, ["sleep", "60"], HostConfig={"Privileged": True, "Binds": [f"{shared_dir}:/data:rslave"]})
     marker = _unique_size()

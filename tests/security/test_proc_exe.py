@@ -19,7 +19,8 @@ import sys
 
 import pytest
 
-from tests.integration.helpers import rm, wait_until
+from barge.testing.wait import wait_for
+from tests.integration.helpers import rm
 from tests.integration.test_exec_api import exec_create, exec_inspect
 from tests.security.helpers import PROBE, container_files, exec_run, init_pid, logs, run_detached, wait_exit
 from tests.security.images import compile_c, host_libraries, import_image, rootfs
@@ -35,7 +36,7 @@ def _scan(box, probe: str, seconds: float, work, **body) -> tuple[str, set[tuple
     return the probe's output and the container's own files (taken while it runs)."""
     cid = run_detached(box, [PROBE, "procscan", str(seconds)], probe=probe, **body)
     try:
-        assert wait_until(lambda: "ready" in logs(box, cid)[0], timeout=10)
+        wait_for(lambda: "ready" in logs(box, cid)[0], timeout=10, what="the container to say ready")
         tree = container_files(init_pid(box, cid))
         work(cid)
         assert wait_exit(box, cid, timeout=seconds + 30) == 0
@@ -124,7 +125,7 @@ def test_a_script_run_by_proc_self_exe_runs_no_host_binary(box, probe, glibc_ima
                           AttachStderr=False)
         status, _, body = box.request("POST", f"/exec/{eid}/start", {"Detach": True})
         assert status == 200, body
-        assert wait_until(lambda: exec_inspect(box, eid)["Running"], timeout=10)
+        wait_for(lambda: exec_inspect(box, eid)["Running"], timeout=10, what="the exec to run")
         pid = exec_inspect(box, eid)["Pid"]
         res = exec_run(box, cid, [PROBE, "procscan", "1"])
         tree = container_files(init_pid(box, cid))

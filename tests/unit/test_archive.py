@@ -12,6 +12,8 @@ import pytest
 from barge.archive import ArchiveError, apply_layer, changes_dirs, overlay_changes, tar_changes, tar_directory
 from barge.archive.apply import clean_name
 from barge.archive.reader import TarReader
+from barge.archive.stream import IterReader
+from barge.archive.walk import TarWalker
 from barge.errors import InvalidParameter
 from barge.graphdriver import ChangeKind
 from barge.testing.conformance import LayerTar, snapshot
@@ -279,3 +281,47 @@ def test_copy_out_keeps_the_callers_owner(tmp_path):
     _apply(_io.BytesIO(buf.getvalue()), tmp_path / "", whiteouts=None)
     st = (tmp_path / "owned").stat()
     assert (st.st_uid, st.st_gid) == (7, 8)
+
+
+def test_drivers_see_the_archive_change_types():
+    import barge.archive
+    import barge.graphdriver
+
+    assert barge.graphdriver.Change is barge.archive.Change
+    assert barge.graphdriver.ChangeKind is barge.archive.ChangeKind
+    assert barge.archive.Change("/x", ChangeKind.ADD).to_dict() == {"Path": "/x", "Kind": 1}
+
+
+def test_iter_reader_reads_across_chunks_and_closes_its_generator():
+    closed = []
+
+    def chunks():
+        try:
+            yield b"ab"
+            yield b""
+            yield b"cde"
+        finally:
+            closed.append(True)
+
+    reader = io.BufferedReader(IterReader(chunks()), buffer_size=2)
+    assert reader.read(4) == b"abcd"
+    reader.close()
+    assert closed == [True]
+
+
+def test_tar_walker_emits_a_tree_without_following_symlinks(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_bytes(b"data")
+    os.link(tmp_path / "d" / "f", tmp_path / "d" / "g")
+    os.symlink("/etc/passwd", tmp_path / "d" / "link")
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        raw = b"".join(TarWalker().tree(fd, "d", "d")) + b"\0" * 1024
+    finally:
+        os.close(fd)
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tf:
+        members = {m.name: m for m in tf.getmembers()}
+        assert sorted(members) == ["d", "d/f", "d/g", "d/link"]
+        assert tf.extractfile("d/f").read() == b"data"
+        assert members["d/g"].islnk() and members["d/g"].linkname == "d/f"
+        assert members["d/link"].issym() and members["d/link"].linkname == "/etc/passwd"

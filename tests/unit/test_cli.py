@@ -10,7 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 from barge.cli.main import app
-
 from tests.unit.test_client import FakeDaemon
 
 runner = CliRunner()

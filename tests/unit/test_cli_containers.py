@@ -26,7 +26,6 @@ from barge.client.runconfig import (
     parse_size,
     read_kv_file,
 )
-
 from tests.unit.test_client_stream import UPGRADED, ScriptedDaemon
 
 runner = CliRunner()
@@ -146,10 +145,13 @@ def test_docker_style_boolean_values_are_accepted():
 # ------------------------------------------------------------------ run flow
 
 class RunScript:
-    """create -> attach -> wait -> start, with output after start."""
+    """create -> attach -> wait -> start, with output after start and the exit after the output."""
 
     def __init__(self, fake, status=0, frames=(), tty=False, start_error=None, create_error=None):
         self.started = threading.Event()
+        self.attaching = False
+        self.attach_done = threading.Event()  # the output is all sent
+        self.exited = threading.Event()  # the exit status is sent
         self.stdin = b""
         fake.on("POST", "/containers/create", self.create)
         fake.on("POST", f"/containers/{CID}/attach", self.attach)
@@ -169,6 +171,7 @@ class RunScript:
             req.reply(201, {"Id": CID, "Warnings": ["careful"]})
 
     def attach(self, req):
+        self.attaching = True  # before the 101: the client asks for the wait only after it
         req.sock.sendall(UPGRADED)
         if req.query.get("stdin"):
             self.stdin = req.recv_all()
@@ -176,13 +179,14 @@ class RunScript:
         for stream, payload in self.frames:
             req.sock.sendall(payload if self.tty else stdcopy.frame(stream, payload))
         req.sock.close()
+        self.attach_done.set()
 
     def wait(self, req):
         req.sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n")
-        if self.started.wait(10):
-            time.sleep(0.05)
+        if self.started.wait(10) and (not self.attaching or self.attach_done.wait(10)):
             req.sock.sendall(json.dumps({"StatusCode": self.status, "Error": None}).encode())
         req.sock.close()
+        self.exited.set()
 
     def start(self, req):
         if self.start_error:
@@ -444,8 +448,7 @@ def test_start_attach_when_the_exit_comes_before_the_output_ends(fake):
 
     def slow_attach(req):  # the wait answers before the stream closes
         req.sock.sendall(UPGRADED)
-        script.started.wait(10)
-        time.sleep(0.3)
+        script.exited.wait(10)
         req.sock.sendall(stdcopy.frame(1, b"started\n"))
         req.sock.close()
 
@@ -465,7 +468,7 @@ def test_stats_streams_until_interrupted(fake):
         req.sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n")
         for _ in range(20):
             req.sock.sendall(json.dumps(sample).encode() + b"\n")
-            time.sleep(0.1)
+            time.sleep(0.1)  # not a wait: a sample every 0.1 s, so the interrupt lands mid-stream
         req.sock.close()
 
     fake.on("GET", "/containers/web/stats", stream)

@@ -23,7 +23,6 @@ from barge.cli.main import app
 from barge.client import credentials as creds
 from barge.client import jsonmessage
 from barge.client.errors import StreamError
-
 from tests.unit.test_client import FakeDaemon
 
 runner = CliRunner()
@@ -214,7 +213,8 @@ def test_header_is_base64url_json_in_go_field_order():
 
 
 def test_header_decodes_with_the_daemons_decoder():
-    auth_mod = pytest.importorskip("barge.registry.auth", reason="the daemon's AuthConfig decoder is not built yet")
+    from barge.registry import auth as auth_mod
+
     decoded = auth_mod.AuthConfig.from_header(creds.AuthConfig("u", "p?>>", "h:1", identity_token="t").header())
     assert (decoded.username, decoded.password, decoded.serveraddress, decoded.identitytoken) == ("u", "p?>>", "h:1", "t")
 
@@ -510,8 +510,6 @@ class Recorder:
 
 def call_api(requests_: list[tuple]) -> tuple[Recorder, list]:
     """Serve the image and registry routes on a real socket and send each request."""
-    from types import SimpleNamespace
-
     from aiohttp.test_utils import TestClient, TestServer
 
     from barge.api.routes import images, registry
@@ -520,7 +518,7 @@ def call_api(requests_: list[tuple]) -> tuple[Recorder, list]:
     rec = Recorder()
 
     async def main():
-        app = make_app(SimpleNamespace(engine=rec.engine()), modules=[images, registry])
+        app = make_app(rec.engine(), modules=[images, registry])
         results = []
         async with TestClient(TestServer(app)) as http:
             for method, path, kwargs in requests_:

@@ -28,6 +28,7 @@ from barge.client.errors import APIError, ClientError, StreamError
 from barge.client.runconfig import parse_detach_keys
 from barge.client.signals import SignalRouter, signal_name
 from barge.client.term import EscapeProxy
+from barge.testing.wait import wait_for
 
 UPGRADED = (b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.multiplexed-stream\r\n"
             b"Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
@@ -225,7 +226,7 @@ def test_attach_upgrades_and_keeps_bytes_sent_with_the_headers(fake):
         seen["headers"], seen["query"] = req.headers, req.query
         # The 101 and the first frames in one write: the client must not lose them.
         req.sock.sendall(UPGRADED + stdcopy.frame(1, b"early\n"))
-        time.sleep(0.05)
+        time.sleep(0.05)  # not a wait: the late frame comes in a later write
         req.sock.sendall(stdcopy.frame(2, b"late\n"))
         req.sock.close()
 
@@ -282,7 +283,8 @@ def test_tty_stream_is_raw_and_detach_keys_end_it(fake):
         while b"ls" not in data:
             data += req.sock.recv(100)
         got["stdin"] = data
-        time.sleep(0.2)
+        while req.sock.recv(100):  # held open until the client detaches and hangs up
+            pass
         req.sock.close()
 
     fake.on("POST", "/containers/t/attach", attach)
@@ -292,7 +294,7 @@ def test_tty_stream_is_raw_and_detach_keys_end_it(fake):
     os.write(w, b"ls\x10")
     streamer = Streamer(conn, os.fdopen(r, "rb"), stdout, None, tty=True, detach_keys=parse_detach_keys("ctrl-p,ctrl-q"))
     streamer.start()
-    time.sleep(0.1)
+    wait_for(lambda: "stdin" in got, what="the first read (ls, ctrl-p) to be forwarded")
     os.write(w, b"\x11")  # the second key in a later read completes the sequence
     with pytest.raises(Detached, match="read escape sequence"):
         streamer.wait(timeout=10)
@@ -390,8 +392,6 @@ def test_router_forwards_signals_and_restores_handlers():
         os.kill(os.getpid(), signal.SIGUSR1)
         os.kill(os.getpid(), signal.SIGWINCH)
         os.kill(os.getpid(), signal.SIGCHLD)  # never forwarded
-        deadline = time.time() + 5
-        while len(forwarded) < 2 and time.time() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: len(forwarded) >= 2, 5, interval=0.01, what="both signals forwarded")
     assert forwarded == ["USR1", "WINCH"] and resized == [1]
     assert signal.getsignal(signal.SIGUSR1) == before

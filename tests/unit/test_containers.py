@@ -9,21 +9,22 @@ import pytest
 
 from barge.api import bodies
 from barge.containers import filters, names
-from barge.containers.detach import DetachScanner, parse_detach_keys
+from barge.containers.files import embedded_resolv_conf, resolv_conf
 from barge.containers.limits import parse_cpuset
 from barge.containers.request import DEFAULT_PATH, mount_points, normalize_config, normalize_create, ram_in_bytes
-from barge.containers.files import embedded_resolv_conf, resolv_conf
-from barge.containers.service import exit_code_for_start_error, should_restart
 from barge.containers.signals import parse_signal
 from barge.containers.spec import StartInputs, build_spec, capabilities, process_env, tmpfs_options
+from barge.containers.start import exit_code_for_start_error
 from barge.containers.state import State, human_duration, status_string
 from barge.containers.store import Container
+from barge.containers.supervisor import should_restart
 from barge.containers.users import ExecUser, UserNotFound, make_dirs_in_root, read_file_in_root, resolve_user
 from barge.containers.views import command_string, inspect, summary
-from barge.errors import InvalidParameter, NotFound
+from barge.contracts.attach import DetachScanner, parse_detach_keys
+from barge.errors import InvalidParameter
 from barge.execdriver import DEFAULT_CAPABILITIES, MASKED_PATHS
 from barge.gojson import decode
-from barge.graph.timefmt import rfc3339_nano
+from barge.timefmt import rfc3339_nano
 
 BUSYBOX = {"Cmd": ["sh"], "Env": [f"PATH={DEFAULT_PATH}"]}
 CID = "a" * 64

@@ -10,11 +10,12 @@ import time
 import pytest
 
 from barge.containers.logs import LogOptions, LogReader, fixed_nano, rotations
+from barge.containers.runtime import RuntimeTable
 from barge.containers.service import ContainerService
 from barge.containers.state import State
 from barge.containers.store import Container, ContainerStore
 from barge.errors import Conflict, InvalidParameter, NotFound, NotImplementedByDriver
-from barge.graph.timefmt import rfc3339_nano
+from barge.timefmt import rfc3339_nano
 from tests.unit.test_graph import build_store, make_tar
 
 
@@ -23,9 +24,9 @@ def world(tmp_path):
     holder = []
     images, _, home = build_store(tmp_path, users=lambda image_id: holder[0].users(image_id) if holder else [])
     store = ContainerStore(images.db, tmp_path / "data", tmp_path / "exec")
-    svc = ContainerService(store=store, images=images, pm=images.pm, graph_driver="fake", exec_driver=None,
-                           exec_error="not installed here")
-    holder.append(svc)
+    holder.append(store)
+    svc = ContainerService(table=RuntimeTable(store), images=images, pm=images.pm, graph_driver="fake",
+                           exec_driver=None, exec_error="not installed here")
     img = images.import_image(__import__("io").BytesIO(make_tar({"etc/passwd": b"root:x:0:0::/root:/bin/sh\n"})),
                               repo="base", tag="latest", changes=['CMD ["sh"]'])
     yield images, store, svc, img, home
@@ -44,7 +45,7 @@ def record(store: ContainerStore, img, cid: str, name: str, state: State | None 
 
 def test_migration_adds_container_tables(world):
     images, store, *_ = world
-    assert images.db.version >= 2
+    assert images.db.versions["containers"] >= 1
     tables = {r[0] for r in images.db.query("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"containers", "pending_containers"} <= tables
 
@@ -79,8 +80,8 @@ def test_names_are_unique_and_refs_resolve(world):
 def test_no_exec_driver_answers_501(world):
     _, _, svc, _, _ = world
     with pytest.raises(NotImplementedByDriver, match="no exec driver: not installed here"):
-        svc.create({"Image": "base"})
-    assert svc.list(__import__("barge.containers.filters", fromlist=["ListQuery"]).ListQuery(all=True)) == []
+        svc.creator.create({"Image": "base"})
+    assert svc.queries.list(__import__("barge.containers.filters", fromlist=["ListQuery"]).ListQuery(all=True)) == []
 
 
 def test_half_created_container_is_undone_at_start(world):

@@ -21,9 +21,10 @@ def test_container_service_is_a_field_of_services(tmp_path):
         pytest.skip(str(exc))
     try:
         assert isinstance(services.containers, ContainerService)
-        assert "containers" not in services.extra
-        assert services.containers.counts()["Containers"] == 0
-        assert services.networks is services.containers.networks
+        assert services.containers.queries.counts()["Containers"] == 0
+        assert services.containers.ctx.networking is services.networks.endpoints
+        assert services.containers.ctx.volumes is services.volumes
+        assert services.containers.table.store.db is services.db is services.images.db
         assert {n["Name"] for n in services.networks.list({})} == {"bridge", "host", "none"}
     finally:
         close_services(services)

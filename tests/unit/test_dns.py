@@ -209,7 +209,7 @@ def upstream():
 
 
 class World:
-    """What the lead's NetworkService would answer: names, resolvers and reverse names per container."""
+    """What barge.network.resolver.Resolver would answer: names, resolvers and reverse names per container."""
 
     def __init__(self):
         self.names: dict[tuple[str, str], list[str]] = {}

@@ -31,9 +31,9 @@ def test_named_driver_is_loaded_and_dispatched(tmp_path):
     assert sel.name == "fake"
     pm = make_plugin_manager(load_extensions=False)
     register_driver(pm, sel.plugin, "graph", sel.name)
-    assert pm.hook.barge_graph_name() == "fake"
+    assert sel.plugin.driver.name == "fake"
     pm.hook.barge_graph_create(layer_id="l1", parent=None)
-    assert pm.hook.barge_graph_exists(layer_id="l1") is True
+    assert sel.plugin.driver.exists("l1") is True
     assert (tmp_path / "root/graph/fake/l1").is_dir()
 
 

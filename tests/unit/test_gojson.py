@@ -14,7 +14,19 @@ from barge import gojson
 from barge.api import bodies
 from barge.errors import InvalidParameter
 from barge.gojson import (
-    BOOL, INT64, STRING, STRSLICE, UINT16, Array, List, Map, Nullable, Obj, Path, decode, loads,
+    BOOL,
+    INT64,
+    STRING,
+    STRSLICE,
+    UINT16,
+    Array,
+    List,
+    Map,
+    Nullable,
+    Obj,
+    Path,
+    decode,
+    loads,
 )
 
 
@@ -266,7 +278,7 @@ def test_the_barge_cli_create_body_decodes_unchanged():
 
 
 def test_docker_py_create_body_decodes_unchanged():
-    docker = pytest.importorskip("docker")
+    docker = pytest.importorskip("docker", reason="the docker SDK for Python is not installed (pip install '.[test]')")
     client = docker.APIClient(base_url="unix:///nonexistent", version="1.47")
     config = client.create_container_config(
         "busybox", ["true"], environment={"A": "1"}, labels={"a": "b"}, ports=[80], volumes=["/v"],

@@ -9,10 +9,10 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
-import sys
 import io
 import json
 import lzma
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -22,9 +22,9 @@ import pytest
 from barge.engine import hookimpl
 from barge.engine.plugins import load_graph_plugin, make_plugin_manager, register_driver
 from barge.errors import Conflict, ImageNotFound, InvalidParameter
-from barge.graph.db import SCHEMA_VERSION
-from barge.graph.filters import parse_filters, path_match
+from barge.filters import parse_filters, path_match
 from barge.graph.layers import chain_id, chain_ids
+from barge.graph.schema import SCHEMA
 from barge.graph.store import ImageStore, image_id_of
 
 
@@ -48,14 +48,14 @@ class Events:
         self.seen.append((action, image_id, name))
 
 
-def build_store(tmp_path: Path, users=None, **driver_options) -> tuple[ImageStore, Events, Path]:
+def build_store(tmp_path: Path, users=None, clock_ns=time.time_ns, **driver_options) -> tuple[ImageStore, Events, Path]:
     pm = make_plugin_manager(load_extensions=False)
     home = tmp_path / "graph" / "fake"
     plugin = load_graph_plugin("fake", home, driver_options)
     register_driver(pm, plugin, "graph", "fake")
     events = Events()
     pm.register(events, name="test-events")
-    store = ImageStore(tmp_path / "barge.db", pm, "fake", users=users)
+    store = ImageStore(tmp_path / "barge.db", pm, "fake", users=users, clock_ns=clock_ns)
     store.recover()
     return store, events, home
 
@@ -92,7 +92,7 @@ def test_chain_ids_follow_the_oci_definition():
 
 def test_db_is_wal_versioned_with_foreign_keys(graph):
     store, _, _ = graph
-    assert store.db.version == SCHEMA_VERSION
+    assert store.db.versions == {SCHEMA.name: SCHEMA.version}
     assert store.db.query_one("PRAGMA journal_mode")[0] == "wal"
     assert store.db.query_one("PRAGMA foreign_keys")[0] == 1
 
@@ -322,12 +322,34 @@ def test_list_hides_intermediate_images_unless_all(graph):
     assert listed[0]["ParentId"] == parent.id
 
 
-def test_list_filters(graph):
-    store, _, _ = graph
+class FakeClock:
+    """A clock that moves only when told (nanoseconds, as ``time.time_ns``)."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now_ns = int(start * 1_000_000_000)
+
+    def __call__(self) -> int:
+        return self.now_ns
+
+    def advance(self, seconds: float) -> None:
+        self.now_ns += int(seconds * 1_000_000_000)
+
+
+@pytest.fixture
+def clocked(tmp_path):
+    """An image store on a :class:`FakeClock`: images made a second apart without waiting one."""
+    clock = FakeClock()
+    store, _, _ = build_store(tmp_path, clock_ns=clock)
+    yield store, clock
+    store.close()
+
+
+def test_list_filters(clocked):
+    store, clock = clocked
     old = store.import_image(io.BytesIO(make_tar({"a": b"1"})), "busybox", changes=["LABEL tier=base"])
-    time.sleep(1.01)
+    clock.advance(1)
     mid = store.import_image(io.BytesIO(make_tar({"b": b"2"})), "busybox", "1.36", changes=["LABEL tier=app kind=web"])
-    time.sleep(1.01)
+    clock.advance(1)
     new = store.import_image(io.BytesIO(make_tar({"c": b"3"})), "registry.local:5000/team/app")
     dangling = store.import_image(io.BytesIO(make_tar({"d": b"4"})))
 

@@ -249,8 +249,8 @@ class FakeRegistry:
             return fn
         return deco
 
-    def repo(self, name="test/repo", auth=AuthConfig(), actions=("pull",), **kw):
-        r = Repository(self.endpoint, name, auth, actions, transport=Transport(timeout=5), **kw)
+    def repo(self, name="test/repo", auth=None, actions=("pull",), **kw):
+        r = Repository(self.endpoint, name, auth or AuthConfig(), actions, transport=Transport(timeout=5), **kw)
         r.delays = []
         r.session.sleep = r.delays.append
         return r

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from barge.registry.server.testing import start_registry, stop_registry
+from barge.testing.wait import wait_for
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -695,21 +696,24 @@ def test_dropped_connection_mid_upload_leaves_no_blob(tmp_path):
     try:
         reg = Client(url)
         data = os.urandom(8 << 20)
-        location = reg.request("POST", "/v2/crash/drop/blobs/uploads/").headers["Location"]
+        r = reg.request("POST", "/v2/crash/drop/blobs/uploads/")
+        location, uid = r.headers["Location"], r.headers["Docker-Upload-UUID"]
         sock = _partial_patch(url, location, len(data), data[: 5 << 20])
-        time.sleep(0.5)
+        # Once its first write is on disk the server is reading the body, faster than the rest arrives
+        # (its loop awaits nothing before the second write): all 5 MiB are read before the drop is.
+        wait_for(lambda: (root / "uploads" / uid / "data").stat().st_size > 0, what="the server to write the body")
         sock.close()
-        deadline = time.time() + 10
-        while time.time() < deadline:  # the server notices the drop and keeps what arrived
+
+        def upload_range() -> str | None:
             r = reg.request("GET", location)
-            if r.status == 204 and r.headers["Range"] == f"0-{(5 << 20) - 1}":
-                break
-            time.sleep(0.1)
-        assert r.status == 204 and r.headers["Range"] == f"0-{(5 << 20) - 1}"
+            return r.headers["Range"] if r.status == 204 else None
+
+        # the server notices the drop and keeps what arrived
+        wait_for(lambda: upload_range() == f"0-{(5 << 20) - 1}", what="the upload's Range to stand at 5 MiB")
         assert reg.request("HEAD", f"/v2/crash/drop/blobs/{sha(data)}").status == 404
         assert list((root / "blobs" / "sha256").iterdir()) == []
         # the client resumes where the server stands
-        have = int(r.headers["Range"].split("-")[1]) + 1
+        have = int(upload_range().split("-")[1]) + 1
         r = reg.request("PATCH", location, data[have:], {"Content-Range": f"{have}-{len(data) - 1}"})
         assert r.status == 202
         assert reg.request("PUT", f"{location}?digest={sha(data)}").status == 201
@@ -721,16 +725,14 @@ def test_dropped_connection_mid_upload_leaves_no_blob(tmp_path):
 def test_killed_server_mid_upload_leaves_no_blob(tmp_path):
     url, proc = start_registry(tmp_path)
     root = tmp_path / "registry"
-    data = os.urandom(6 << 20)
+    data = os.urandom(8 << 20)
     try:
         reg = Client(url)
-        r = reg.request("POST", f"/v2/crash/kill/blobs/uploads/")
+        r = reg.request("POST", "/v2/crash/kill/blobs/uploads/")
         location = r.headers["Location"]
         uid = r.headers["Docker-Upload-UUID"]
-        sock = _partial_patch(url, location, len(data), data[: 3 << 20])
-        deadline = time.time() + 10
-        while (root / "uploads" / uid / "data").stat().st_size == 0 and time.time() < deadline:
-            time.sleep(0.05)
+        sock = _partial_patch(url, location, len(data), data[: 5 << 20])  # over one write chunk (4 MiB)
+        wait_for(lambda: (root / "uploads" / uid / "data").stat().st_size > 0, what="the first bytes on disk")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         sock.close()

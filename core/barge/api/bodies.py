@@ -17,7 +17,21 @@ The builder (issue 11) decodes its JSON query parameters and the
 from __future__ import annotations
 
 from barge.gojson import (
-    BOOL, DURATION, FILE_MODE, INT, INT64, STRING, STRSLICE, UINT, UINT16, UINT64, Array, List, Map, Nullable, Obj,
+    BOOL,
+    DURATION,
+    FILE_MODE,
+    INT,
+    INT64,
+    STRING,
+    STRSLICE,
+    UINT,
+    UINT16,
+    UINT64,
+    Array,
+    List,
+    Map,
+    Nullable,
+    Obj,
     Str,
 )
 

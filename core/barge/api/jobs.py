@@ -84,7 +84,7 @@ async def _feed(request: web.Request, reader: QueueReader, done: threading.Event
             if done.is_set():
                 return
             await put(chunk)
-    except Exception as exc:  # the client went away mid-body
+    except Exception as exc:  # noqa: BLE001 - the client went away mid-body, in whatever way aiohttp says
         reader.error = ConnectionError(f"request body ended early: {exc}")
     await put(_EOF)
 

@@ -15,8 +15,7 @@ import asyncio
 import json
 
 from barge.api.hijack import Hijacked, frame
-from barge.containers.detach import DetachScanner
-from barge.containers.monitor import EXITED, HEADER
+from barge.contracts.attach import EXITED, HEADER, DetachScanner
 
 
 async def proxy(hj: Hijacked, sock, *, tty: bool, stdin: bool, stdout: bool, stderr: bool, keys: bytes,

@@ -44,12 +44,18 @@ from aiohttp.http_exceptions import LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
 from barge.api.middleware import (
-    add_common_headers, common_headers, error_middleware, error_response, internal_error, log, log_internal_error,
+    add_common_headers,
+    common_headers,
+    error_middleware,
+    error_response,
+    internal_error,
+    log,
+    log_internal_error,
     version_middleware,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from barge.daemon.services import Services
+    from barge.engine.job import Engine
 
 #: Largest body read whole: the JSON bodies (413 beyond). docker-compose's
 #: biggest create requests (hundreds of env entries, labels and mounts) are
@@ -84,7 +90,8 @@ def route_modules() -> list:
     return [system, images, registry, containers, exec, archive, events, volumes, networks]
 
 
-def make_app(services: "Services", modules: list | None = None) -> web.Application:
+def make_app(engine: "Engine", modules: list | None = None) -> web.Application:
+    """The API over ``engine``: every route runs its jobs (it reaches no service)."""
     app = web.Application(
         middlewares=[error_middleware, version_middleware],
         client_max_size=CLIENT_MAX_SIZE,
@@ -93,8 +100,7 @@ def make_app(services: "Services", modules: list | None = None) -> web.Applicati
     # The project's conventions name string keys (app["engine"],
     # request["api_version"]); aiohttp 3.14 would warn on each use.
     warnings.filterwarnings("ignore", category=web.NotAppKeyWarning)
-    app["services"] = services
-    app["engine"] = services.engine
+    app["engine"] = engine
     app.on_response_prepare.append(common_headers)
     app.on_startup.append(_job_threads)
     for module in route_modules() if modules is None else modules:

@@ -9,9 +9,10 @@
 No ``tar`` subprocess: a small header reader and writer live here.
 """
 
-from barge.archive.errors import ArchiveError
 from barge.archive.apply import apply_layer
+from barge.archive.change import Change, ChangeKind
 from barge.archive.changes import changes_dirs, changes_size, overlay_changes
+from barge.archive.errors import ArchiveError
 from barge.archive.pack import tar_changes, tar_directory
 from barge.archive.whiteouts import (
     OPAQUE_XATTR,
@@ -23,6 +24,8 @@ from barge.archive.whiteouts import (
 
 __all__ = [
     "ArchiveError",
+    "Change",
+    "ChangeKind",
     "DeleteWhiteouts",
     "OPAQUE_XATTR",
     "OverlayWhiteouts",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import stat
 
+from barge.archive.change import Change, ChangeKind
 from barge.archive.pack import is_opaque, is_whiteout_device
-from barge.graphdriver import Change, ChangeKind
 
 
 def _lstat(path: str) -> os.stat_result | None:

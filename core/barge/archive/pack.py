@@ -12,8 +12,8 @@ import os
 import stat
 from typing import Iterable, Iterator
 
+from barge.archive.change import Change, ChangeKind
 from barge.archive.whiteouts import OPAQUE_XATTR, WHITEOUT_OPAQUE, WHITEOUT_PREFIX
-from barge.graphdriver import Change, ChangeKind
 
 BLOCK = 512
 CHUNK = 1 << 20

@@ -9,34 +9,17 @@ thus lands in ``<root>/etc/passwd``.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
-import platform
 import stat
 
+from barge.libc import RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, openat2
+
 O_PATH = getattr(os, "O_PATH", 0o10000000)
-RESOLVE_NO_MAGICLINKS = 0x02
-RESOLVE_IN_ROOT = 0x10
-_SYS_OPENAT2 = {"x86_64": 437, "aarch64": 437, "riscv64": 437, "ppc64le": 437, "s390x": 437}.get(platform.machine())
 MAXSYMLINKS = 40
 
-
-class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_have_openat2: bool | None = None if _SYS_OPENAT2 else False
-
-
-def _openat2(dirfd: int, path: str, flags: int, resolve: int) -> int:
-    how = _OpenHow(flags | os.O_CLOEXEC, 0, resolve)
-    fd = _libc.syscall(_SYS_OPENAT2, dirfd, os.fsencode(path), ctypes.byref(how), ctypes.sizeof(how))
-    if fd < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), path)
-    return fd
+#: None until the first call tells whether the kernel (and a seccomp filter) lets us use openat2.
+_have_openat2: bool | None = None
 
 
 def open_in_root(root_fd: int, rel: str) -> int:
@@ -49,7 +32,7 @@ def open_in_root(root_fd: int, rel: str) -> int:
         return os.open(".", O_PATH | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=root_fd)
     if _have_openat2 is not False:
         try:
-            fd = _openat2(root_fd, rel, O_PATH | os.O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+            fd = openat2(root_fd, rel, O_PATH | os.O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
             _have_openat2 = True
             return fd
         except OSError as exc:

@@ -156,7 +156,7 @@ def _tar_stream(path: str, arcname: str, contents_only: bool):
                     tar.add(path, arcname=arcname)
         except BrokenPipeError:
             pass
-        except BaseException as exc:  # reported after the upload
+        except BaseException as exc:  # noqa: BLE001 - the writer thread's failure, reported after the upload
             failure.append(exc)
 
     thread = threading.Thread(target=write, name="barge-cp-tar", daemon=True)

@@ -10,7 +10,15 @@ from typing import Annotated, List, Optional
 import typer
 
 from barge.cli.common import (
-    NoSuchObject, add_commands, client, fail, handles_errors, inspect_each, out, parse_filters, stdout_is_tty,
+    NoSuchObject,
+    add_commands,
+    client,
+    fail,
+    handles_errors,
+    inspect_each,
+    out,
+    parse_filters,
+    stdout_is_tty,
 )
 
 image_app = typer.Typer(help="Manage images.", no_args_is_help=True, rich_markup_mode=None, add_completion=False)
@@ -58,7 +66,8 @@ def import_image(
     message: Annotated[Optional[str], typer.Option("-m", "--message", help="Set commit message for imported image.")] = None,
 ) -> None:
     """Import the contents from a tarball to create a filesystem image."""
-    from barge.client import jsonmessage, reference as refs
+    from barge.client import jsonmessage
+    from barge.client import reference as refs
 
     if reference:
         refs.validate(reference)

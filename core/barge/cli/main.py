@@ -60,7 +60,20 @@ def root(
         os.environ.setdefault("BARGE_DEBUG", "1")
 
 
-from barge.cli import commit, containers, copy, daemon, events, images, networks, port, registry, registry_commands, system, volumes  # noqa: E402  (they add commands to `app`)
+from barge.cli import (  # noqa: E402  (they add commands to `app`)
+    commit,
+    containers,
+    copy,
+    daemon,
+    events,
+    images,
+    networks,
+    port,
+    registry,
+    registry_commands,
+    system,
+    volumes,
+)
 
 containers.register(app)
 copy.register(app, containers.container_app)

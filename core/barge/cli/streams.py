@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 
+
 def resize_loop(api, container_id: str, exec_id: str | None = None) -> None:
     """docker's ``initTtySize``: resize now (the container's TTY, or an
     exec's), retry up to 10 times if refused."""
@@ -235,7 +236,6 @@ def attach_running(api, name: str, no_stdin: bool, sig_proxy: bool, detach_keys:
         except ClientError:
             pass
 
-    events = Events()
     with SignalRouter(forward if sig_proxy and not tty else None, (lambda: resize_loop(api, cid)) if resizing else None):
         conn = api.attach(cid, stdin=want_in, stdout=True, stderr=True, stream=True, detach_keys=detach_keys or None)
         try:

@@ -67,7 +67,7 @@ class SignalRouter:
                     self.on_winch()
                 if self.forward is not None:
                     self.forward(signal_name(signum))
-            except Exception:  # a failed kill/resize must not end forwarding
+            except Exception:  # noqa: BLE001 - a failed kill/resize must not end forwarding
                 pass
 
     def __enter__(self) -> "SignalRouter":

@@ -8,11 +8,16 @@
 * :mod:`.sysinfo` - what this machine's cgroups and kernel can apply, read once;
 * :mod:`.limits` - HostConfig resources checked, completed or discarded with dockerd's
   warning (create and update; docs/hostconfig.md is the table);
-* :mod:`.store` - container rows in the graph db, crash-safe create and rm;
+* :mod:`.store` - container rows in the daemon's db, crash-safe create and rm;
 * :mod:`.views` - Docker's inspect and list shapes;
 * :mod:`.filters` - ``ps`` filters;
 * :mod:`.logs` - reading the json-file log and its rotations;
 * :mod:`.monitor` - the client side of the monitor's attach socket;
-* :mod:`.service` - the lifecycle (create, start, stop, ..., exit watchers,
-  restart policies, reconcile at daemon start) over the ``barge_exec_*`` hooks.
+* :mod:`.service` - the container service, assembled from its parts over the
+  ``barge_exec_*`` hooks: :mod:`.runtime` (records, locks and in-memory state),
+  :mod:`.context` (what the parts share), :mod:`.create`, :mod:`.lifecycle`,
+  :mod:`.stopping`, :mod:`.removal`, :mod:`.start`, :mod:`.supervisor` (exit
+  watchers, restart policies, wait), :mod:`.recovery` (reconcile at daemon start),
+  :mod:`.attach`, :mod:`.queries`, :mod:`.exec`, :mod:`.archive` and :mod:`.commit`;
+  :mod:`.neighbours` declares what it needs of the network and volume services.
 """

@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
-import io
 import json
 import os
 import posixpath
@@ -30,18 +29,22 @@ import shutil
 import stat
 import tempfile
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from barge.archive import apply_layer
 from barge.archive import reader as tr
 from barge.archive.apply import clean_name
 from barge.archive.errors import ArchiveError
-from barge.archive.pack import BLOCK, header, read_xattrs
+from barge.archive.pack import BLOCK
 from barge.archive.resolve import O_PATH, open_in_root, resolve_in_root
+from barge.archive.walk import TarWalker
 from barge.errors import InvalidParameter, NotFound
-from barge.graph.timefmt import rfc3339_nano
 from barge.graphdriver import Mount
 from barge.mount import mountinfo
+from barge.timefmt import rfc3339_nano
+
+if TYPE_CHECKING:  # pragma: no cover
+    from barge.containers.runtime import RuntimeTable
 
 #: Bytes of file data read per chunk.
 CHUNK = 1 << 20
@@ -57,37 +60,8 @@ GO_SETGID = 1 << 22
 GO_CHAR_DEVICE = 1 << 21
 GO_STICKY = 1 << 20
 
-PATH_STAT_HEADER = "X-Docker-Container-Path-Stat"
 #: Files the runtime bind-mounts into every container (created in its rw layer when the image lacks them).
 RUNTIME_FILES = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf")
-
-
-class IterReader(io.RawIOBase):
-    """A readable binary stream over an iterator of byte chunks."""
-
-    def __init__(self, chunks: Iterable[bytes]):
-        self._it = iter(chunks)
-        self._buf = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:
-        while not self._buf:
-            try:
-                self._buf = memoryview(next(self._it))
-            except StopIteration:
-                return 0
-        n = min(len(b), len(self._buf))
-        b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
-        return n
-
-    def close(self) -> None:
-        close = getattr(self._it, "close", None)
-        if close is not None:
-            close()
-        super().close()
 
 
 def go_file_mode(mode: int) -> int:
@@ -202,92 +176,6 @@ def stat_path(root_fd: int, path: str, container_name: str) -> PathStat:
 # ---------------------------------------------------------------------------
 # tar out: walking by fds
 # ---------------------------------------------------------------------------
-
-
-class TarWalker:
-    """Emits tar entries for a tree reached through directory fds (never a path string).
-
-    Directories on a device in ``skip_devs`` (a running container's /proc,
-    /sys, /dev...) are archived as empty directories: their contents are the
-    kernel's, not the container's files, and reading some of them blocks.
-    """
-
-    def __init__(self, skip_devs: frozenset[int] = frozenset()) -> None:
-        self.links: dict[tuple[int, int], str] = {}
-        self.skip_devs = skip_devs
-
-    def tree(self, parent_fd: int, base: str, arcname: str) -> Iterator[bytes]:
-        try:
-            st = os.stat(base, dir_fd=parent_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            return  # gone while we walk
-        if stat.S_ISDIR(st.st_mode):
-            try:
-                dfd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent_fd)
-            except OSError as exc:
-                if exc.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
-                    return  # replaced while we walk: never followed
-                raise
-            try:
-                st = os.fstat(dfd)
-                if arcname:
-                    yield header(arcname.rstrip("/") + "/", b"5", stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid,
-                                 0, int(st.st_mtime), xattrs=read_xattrs(f"/proc/self/fd/{dfd}"))
-                if st.st_dev in self.skip_devs:
-                    return
-                for name in sorted(os.listdir(dfd)):
-                    yield from self.tree(dfd, name, f"{arcname.rstrip('/')}/{name}" if arcname else name)
-            finally:
-                os.close(dfd)
-            return
-        common = dict(mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid, mtime=int(st.st_mtime))
-        if stat.S_ISLNK(st.st_mode):
-            try:
-                target = os.readlink(base, dir_fd=parent_fd)
-            except OSError:
-                return
-            yield header(arcname, b"2", linkname=target, **common)
-        elif stat.S_ISREG(st.st_mode):
-            yield from self._file(parent_fd, base, arcname, st, common)
-        elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-            typ = b"3" if stat.S_ISCHR(st.st_mode) else b"4"
-            yield header(arcname, typ, devmajor=os.major(st.st_rdev), devminor=os.minor(st.st_rdev), **common)
-        elif stat.S_ISFIFO(st.st_mode):
-            yield header(arcname, b"6", **common)
-        # sockets are not archived, as in Docker
-
-    def _file(self, parent_fd: int, base: str, arcname: str, st: os.stat_result, common: dict) -> Iterator[bytes]:
-        key = (st.st_dev, st.st_ino)
-        if st.st_nlink > 1:
-            first = self.links.get(key)
-            if first is not None:
-                yield header(arcname, b"1", linkname=first, **common)
-                return
-        try:
-            fd = os.open(base, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent_fd)
-        except OSError as exc:
-            if exc.errno in (errno.ENOENT, errno.ELOOP):
-                return
-            raise
-        try:
-            fst = os.fstat(fd)
-            if not stat.S_ISREG(fst.st_mode):
-                return  # swapped for something else meanwhile
-            if st.st_nlink > 1:
-                self.links[key] = arcname
-            size = fst.st_size
-            yield header(arcname, b"0", size=size, xattrs=read_xattrs(f"/proc/self/fd/{fd}"), **common)
-            left = size
-            while left:
-                chunk = os.read(fd, min(CHUNK, left))
-                if not chunk:  # shrank since fstat: keep the promised size
-                    chunk = b"\0" * min(CHUNK, left)
-                yield chunk
-                left -= len(chunk)
-            if size % BLOCK:
-                yield b"\0" * (-size % BLOCK)
-        finally:
-            os.close(fd)
 
 
 def tar_path(root_fd: int, path: str, container_name: str,
@@ -479,20 +367,22 @@ def readonly_view(mounts: list[Mount]) -> list[Mount]:
 
 
 class ContainerFiles:
-    """cp, export and diff of containers, over the container service's records and drivers."""
+    """cp, export and diff of containers, over the container records (held still under their
+    runtime locks meanwhile), the image layers and the graph driver."""
 
-    def __init__(self, containers):
-        self.svc = containers
-        self.pm = containers.pm
+    def __init__(self, table: "RuntimeTable", images, pm):
+        self.table = table
+        self.images = images
+        self.pm = pm
 
     @property
     def tmp_dir(self) -> str:
-        return str(self.svc.store.data_root / "tmp")
+        return str(self.table.store.data_root / "tmp")
 
     def _event(self, action: str, c) -> None:
         try:
             self.pm.hook.barge_container_event(action=action, container_id=c.id, attributes=c.event_attributes())
-        except Exception:  # an extension plugin must not break the request
+        except Exception:  # noqa: BLE001 - an extension plugin must not break the request
             pass
 
     def _running_root(self, c) -> int | None:
@@ -540,7 +430,7 @@ class ContainerFiles:
         """
         from barge.mount import mounted
 
-        c = self.svc.get(ref)
+        c = self.table.get(ref)
         fd = self._running_root(c)
         if fd is not None:
             try:
@@ -548,7 +438,7 @@ class ContainerFiles:
             finally:
                 os.close(fd)
             return
-        with self.svc.locked(c.id) as c:
+        with self.table.locked(c.id) as c:
             fd = self._running_root(c)  # started meanwhile
             if fd is not None:
                 try:
@@ -670,8 +560,8 @@ class ContainerFiles:
         """The container's whole file system (its rw layer's view, no volumes) as a tar."""
         from barge.mount import mounted
 
-        c = self.svc.get(ref)
-        with self.svc.locked(c.id) as c:
+        c = self.table.get(ref)
+        with self.table.locked(c.id) as c:
             running = c.state.Running
             mounts = self.pm.hook.barge_graph_get(layer_id=c.rw_layer)
             if not running:
@@ -709,8 +599,8 @@ class ContainerFiles:
         from barge.containers.spec import default_mounts
         from barge.graphdriver import ChangeKind
 
-        c = self.svc.get(ref)
-        top = self.svc.images.layers.get(c.top_layer) if c.top_layer else None
+        c = self.table.get(ref)
+        top = self.images.layers.get(c.top_layer) if c.top_layer else None
         changes = self.pm.hook.barge_graph_changes(layer_id=c.rw_layer, parent=top.cache_id if top else None) or []
         runtime = set(RUNTIME_FILES) | {m.destination for m in default_mounts(c.host_config)}
         hidden = [ch.path for ch in changes if ch.kind == ChangeKind.ADD and ch.path in runtime]

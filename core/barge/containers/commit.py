@@ -19,13 +19,17 @@ from __future__ import annotations
 import copy
 import io
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from barge import reference
-from barge.containers.archive import IterReader
+from barge.archive.stream import IterReader
 from barge.graph import changes as changes_mod
 from barge.graph.store import canonical_json, go_arch, image_id_of
-from barge.graph.timefmt import rfc3339_nano
+from barge.timefmt import rfc3339_nano
+
+if TYPE_CHECKING:  # pragma: no cover
+    from barge.containers.lifecycle import Lifecycle
+    from barge.containers.runtime import RuntimeTable
 
 log = logging.getLogger("barge.commit")
 
@@ -71,10 +75,14 @@ def merge_config(user: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
 
 
 class CommitService:
-    def __init__(self, containers, images):
-        self.svc = containers
+    """``POST /commit`` over the container records (held still under their runtime locks), the
+    image store, and the lifecycle's pause and unpause."""
+
+    def __init__(self, table: "RuntimeTable", images, pm, lifecycle: "Lifecycle"):
+        self.table = table
         self.images = images
-        self.pm = containers.pm
+        self.pm = pm
+        self.lifecycle = lifecycle
 
     def commit(self, ref: str, *, repo: str = "", tag: str = "", comment: str = "", author: str = "",
                pause: bool = True, changes: list[str] | None = None, config: dict | None = None) -> str:
@@ -82,20 +90,20 @@ class CommitService:
         anything is written."""
         target = reference.parse_repo_and_tag(repo, tag) if repo else None
         changes = [c for c in (changes or []) if c.strip()]
-        c = self.svc.get(ref)
-        with self.svc.locked(c.id) as c:
+        c = self.table.get(ref)
+        with self.table.locked(c.id) as c:
             user = copy.deepcopy(config) if config else copy.deepcopy(c.config)
             new_config = merge_config(changes_mod.apply_changes(user, changes), c.config)
             paused = False
             if pause and c.state.Running and not c.state.Paused and not c.state.Restarting:
-                self.svc.pause(c.id)
+                self.lifecycle.pause(c.id)
                 paused = True
             try:
                 image_id = self._commit_layer(c, new_config, comment, author, target)
             finally:
                 if paused:
                     try:
-                        self.svc.unpause(c.id)
+                        self.lifecycle.unpause(c.id)
                     except Exception:
                         log.exception("unpausing container %s after commit failed", c.short_id)
         attrs = c.event_attributes(comment=comment, imageID=image_id, imageRef=target.familiar() if target else "")

@@ -16,37 +16,21 @@ for container and image events only, as moby's ``events.Log`` does.
 from __future__ import annotations
 
 import collections
-import json
 import threading
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
+from barge.contracts.events import encode, parse_time  # noqa: F401 (the stream's wire helpers, kept importable here)
 from barge.engine.hookspecs import hookimpl
 from barge.errors import InvalidParameter
-from barge.graph.filters import labels_match
-from barge.graph.timefmt import parse_rfc3339
+from barge.filters import labels_match
 
 #: Events kept for ``since`` (moby keeps 256; a few more cost little).
 BACKLOG = 1024
 EVENT_FILTERS = frozenset({"config", "container", "daemon", "event", "image", "label", "network", "node",
                            "plugin", "scope", "secret", "service", "type", "volume"})
 _FUZZY_EVENTS = ("health_status", "exec_create", "exec_start")
-
-
-def parse_time(value: str, now: float | None = None) -> int | None:
-    """``since``/``until`` as nanoseconds: ``seconds[.fraction]`` (what the CLI sends) or RFC 3339."""
-    if not value:
-        return None
-    try:
-        return int(Decimal(value) * 1_000_000_000)
-    except InvalidOperation:
-        pass
-    seconds = parse_rfc3339(value)
-    if not seconds:
-        raise InvalidParameter(f"invalid value for time: {value!r}")
-    return int(seconds * 1_000_000_000)
 
 
 def _strip_tag(name: str) -> str:
@@ -120,7 +104,7 @@ class EventsHub:
                 img = self.images.get(image_id)
                 if img is not None:
                     attrs.update(img.labels)
-            except Exception:  # the store may be closing; the event still goes out
+            except Exception:  # noqa: BLE001 - the store may be closing; the event still goes out
                 pass
         attrs["name"] = name
         self.publish("image", action, image_id, attrs)
@@ -148,7 +132,7 @@ class EventsHub:
             if matches(msg, sub.filters):
                 try:
                     sub.deliver(msg)
-                except Exception:  # a subscriber gone mid-delivery
+                except Exception:  # noqa: BLE001 - a subscriber gone mid-delivery must not stop the others
                     pass
         return msg
 
@@ -176,5 +160,14 @@ class EventsHub:
             return list(self._recent)
 
 
-def encode(msg: dict) -> bytes:
-    return json.dumps(msg, separators=(",", ":")).encode() + b"\n"
+
+@dataclass
+class Feed:
+    """A subscription as ``events_subscribe`` hands it out (:class:`barge.contracts.events.EventSubscription`)."""
+
+    hub: EventsHub
+    subscription: Subscription
+    backlog: list[dict]
+
+    def close(self) -> None:
+        self.hub.unsubscribe(self.subscription)

@@ -7,12 +7,14 @@ running containers, which a daemon restart does not carry over; the exit
 codes are kept until the container is removed (or the oldest of
 :data:`LIMIT` go).
 
-Start, attached: the API connects to the container's monitor naming the
-exec id *first* (the monitor holds that client until the process exists),
-then asks the driver to run it, so no output is lost; the exit frame that
-ends the stream carries the exit code, recorded before the client's
-connection is closed. Start, detached: a watcher thread holds such a
-connection, without streams, and records the exit when it comes.
+Start, attached (:meth:`ExecService.start_attached`, once the API took the
+connection over): a connection to the container's monitor naming the exec
+id comes *first* (the monitor holds that client until the process exists),
+then the driver runs it, so no output is lost; the API proxies the
+connection (:class:`ExecStream`), and the exit frame that ends the stream
+carries the exit code, recorded before the client's connection is closed.
+Start, detached: a watcher thread holds such a connection, without
+streams, and records the exit when it comes.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from barge.containers import monitor
-from barge.containers.detach import parse_detach_keys
+from barge.containers.context import ContainerContext
 from barge.containers.request import ALL_CAPABILITIES
 from barge.containers.spec import capabilities, process_env
 from barge.containers.users import read_file_in_root, resolve_user
+from barge.contracts.attach import parse_detach_keys
 from barge.engine.hookspecs import hookimpl
 from barge.errors import BargeError, Conflict, InvalidParameter, NotFound
 from barge.execdriver import ProcessSpec, Rlimit, User
@@ -96,10 +99,65 @@ def _console(size: list[int] | None) -> list[int] | None:
     return list(size) if size and size[0] and size[1] else None
 
 
+@dataclass
+class PreparedStart:
+    """An attached start checked and claimed (:class:`barge.contracts.exec.PreparedExec`): the
+    instance, its container and the process to run once the API took the connection over."""
+
+    instance: ExecInstance
+    container: Any
+    state_dir: str
+    process: ProcessSpec
+
+    @property
+    def tty(self) -> bool:
+        return self.instance.tty
+
+    @property
+    def stdin(self) -> bool:
+        return self.instance.attach_stdin
+
+    @property
+    def stdout(self) -> bool:
+        return self.instance.attach_stdout
+
+    @property
+    def stderr(self) -> bool:
+        return self.instance.attach_stderr
+
+    @property
+    def detach_keys(self) -> str:
+        return self.instance.detach_keys
+
+    def release(self) -> None:
+        """The start did not happen: the instance may be started again."""
+        self.instance.claimed = False
+
+
+@dataclass
+class ExecStream:
+    """An attached start running (:class:`barge.contracts.exec.ExecSession`): a monitor socket
+    streaming the process; ``error`` is Docker's message when the command could not be run (its
+    exit code, 126 or 127, is recorded already; the socket then only carries the exit)."""
+
+    service: "ExecService"
+    instance: ExecInstance
+    sock: Any
+    error: str = ""
+
+    def finished(self, exit_code: int) -> None:
+        """The exit frame came: record it (before the client sees EOF)."""
+        self.service.finished(self.instance, exit_code)
+
+    def follow(self) -> None:
+        """The client left early: record the exit when it comes."""
+        self.service.follow(self.instance)
+
+
 class ExecService:
-    def __init__(self, containers):
-        self.svc = containers
-        self.pm = containers.pm
+    def __init__(self, ctx: ContainerContext):
+        self.ctx = ctx
+        self.pm = ctx.pm
         self._lock = threading.Lock()
         self._execs: collections.OrderedDict[str, ExecInstance] = collections.OrderedDict()
 
@@ -118,11 +176,7 @@ class ExecService:
             return [i.id for i in self._execs.values() if i.container_id == container_id and i.exit_code is None]
 
     def _event(self, action: str, c, **attrs: Any) -> None:
-        try:
-            self.pm.hook.barge_container_event(action=action, container_id=c.id,
-                                               attributes=c.event_attributes(**attrs))
-        except Exception:  # an extension plugin must not break exec
-            log.exception("barge_container_event(%s) failed in an extension plugin", action)
+        self.ctx.event(action, c, **attrs)  # an extension plugin's failure is logged, never raised
 
     @staticmethod
     def _running(c) -> None:
@@ -137,7 +191,7 @@ class ExecService:
 
     def create(self, ref: str, body: dict[str, Any]) -> dict[str, str]:
         """``POST /containers/{id}/exec`` (``body`` decoded): 404 no container, 409 not running, 400 bad config."""
-        c = self.svc.get(ref)
+        c = self.ctx.get(ref)
         cmd = body.get("Cmd", [])
         if not cmd:
             raise InvalidParameter("No exec command specified")
@@ -148,7 +202,7 @@ class ExecService:
         keys = body.get("DetachKeys") or ""
         if keys:
             parse_detach_keys(keys)
-        self.svc._require_driver()
+        self.ctx.require_driver()
         self._running(c)
         inst = ExecInstance(
             id=secrets.token_hex(32), container_id=c.id, cmd=cmd, env=env, user=body.get("User", ""),
@@ -173,10 +227,10 @@ class ExecService:
 
     # -- start --------------------------------------------------------------------
 
-    def prepare(self, exec_id: str, *, detach: bool, console_size=None) -> tuple[ExecInstance, Any, str, ProcessSpec]:
+    def prepare(self, exec_id: str, *, detach: bool, console_size=None) -> PreparedStart:
         """Claim the instance (it starts once) and build its process; errors before any stream."""
         inst = self.get(exec_id)
-        c = self.svc.get(inst.container_id)
+        c = self.ctx.get(inst.container_id)
         with self._lock:
             if inst.running:
                 raise Conflict(f"Error: Exec command {inst.id} is already running")
@@ -190,7 +244,7 @@ class ExecService:
         except BaseException:
             inst.claimed = False
             raise
-        return inst, c, self.svc._state_dir(c), process
+        return PreparedStart(inst, c, self.ctx.state_dir(c), process)
 
     def _process(self, inst: ExecInstance, c, detach: bool, size: list[int] | None) -> ProcessSpec:
         root = f"/proc/{c.state.Pid}/root"
@@ -204,9 +258,9 @@ class ExecService:
         config["Tty"] = inst.tty
         config["Env"] = list(c.config.get("Env") or []) + inst.env
         if inst.privileged:
-            caps = list(ALL_CAPABILITIES[: self.svc.cap_last + 1])
+            caps = list(ALL_CAPABILITIES[: self.ctx.cap_last + 1])
         else:
-            caps = capabilities(c.host_config, self.svc.cap_last)
+            caps = capabilities(c.host_config, self.ctx.cap_last)
         return ProcessSpec(
             args=list(inst.cmd),
             env=process_env(config, user.home),
@@ -222,6 +276,43 @@ class ExecService:
             rlimits=[Rlimit("RLIMIT_" + u["Name"].upper(), int(u.get("Soft", 0)), int(u.get("Hard", 0)))
                      for u in c.host_config.get("Ulimits") or []],
         )
+
+    def start_attached(self, p: PreparedStart) -> ExecStream:
+        """After the API took the connection over: connect to the monitor first (it holds us until
+        the process exists, so no output is lost), then run the process."""
+        inst = p.instance
+        try:
+            sock = self.connect(inst, p.state_dir, stdin=inst.attach_stdin, stdout=inst.attach_stdout,
+                                stderr=inst.attach_stderr)
+        except BaseException:
+            inst.claimed = False
+            raise
+        try:
+            self.launch(inst, p.container, p.state_dir, p.process)
+        except BargeError as exc:
+            if getattr(exc, "exit_code", None) is None:
+                sock.close()
+                raise
+            return ExecStream(self, inst, sock, str(exc))
+        except BaseException:
+            sock.close()
+            raise
+        return ExecStream(self, inst, sock)
+
+    def start_detached(self, p: PreparedStart) -> None:
+        """A watcher connection (no streams) first, then the process; the watcher records the exit."""
+        inst = p.instance
+        try:
+            sock = self.connect(inst, p.state_dir, stdin=False, stdout=False, stderr=False)
+        except BaseException:
+            inst.claimed = False
+            raise
+        try:
+            self.launch(inst, p.container, p.state_dir, p.process)
+        except BaseException:
+            sock.close()
+            raise
+        self.watch(inst, sock)
 
     def connect(self, inst: ExecInstance, state_dir: str, *, stdin: bool, stdout: bool, stderr: bool):
         """A monitor connection waiting for the exec's process (attach before it runs)."""
@@ -258,7 +349,7 @@ class ExecService:
                 return
             inst.exit_code = int(exit_code)
             inst.running = False
-        c = self.svc.store.get(inst.container_id)
+        c = self.ctx.store.get(inst.container_id)
         if c is not None:
             self._event("exec_die", c, execID=inst.id, exitCode=str(inst.exit_code))
 
@@ -283,7 +374,7 @@ class ExecService:
     def _driver_exit(self, inst: ExecInstance) -> int | None:
         try:
             es = self.pm.hook.barge_exec_exec_state(container_id=inst.container_id,
-                                                    state_dir=self.svc._state_dir(inst.container_id),
+                                                    state_dir=self.ctx.state_dir(inst.container_id),
                                                     exec_id=inst.id)
         except BargeError:
             return None
@@ -296,7 +387,7 @@ class ExecService:
         if inst.exit_code is not None or not inst.running:
             return
         try:
-            sock = monitor.connect(self.svc._state_dir(inst.container_id), stdin=False, stdout=False,
+            sock = monitor.connect(self.ctx.state_dir(inst.container_id), stdin=False, stdout=False,
                                    stderr=False, exec_id=inst.id)
         except BargeError:
             code = self._driver_exit(inst)
@@ -322,7 +413,7 @@ class ExecService:
             raise Conflict(f"exec {exec_id} is not running")
         if not inst.tty:
             return  # nothing to size: moby ignores it too
-        monitor.resize(self.svc._state_dir(inst.container_id), height, width, exec_id=inst.id)
+        monitor.resize(self.ctx.state_dir(inst.container_id), height, width, exec_id=inst.id)
 
     # -- container lifecycle --------------------------------------------------------
 

@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 
 from barge.containers.store import Container
 from barge.errors import InvalidParameter
-from barge.graph.filters import Filters, labels_match, parse_filters
+from barge.filters import Filters, labels_match, parse_filters
 
 CONTAINER_FILTERS = frozenset({
     "ancestor", "before", "exited", "health", "id", "isolation", "is-task", "label", "name", "network",

@@ -14,21 +14,12 @@ import os
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
-from barge.graph.timefmt import parse_rfc3339
+from barge.contracts.containers import LogOptions
+from barge.timefmt import parse_rfc3339
 
 BLOCK = 64 << 10
-
-
-@dataclass
-class LogOptions:
-    stdout: bool = True
-    stderr: bool = True
-    tail: int = -1  # -1: all
-    since: float = 0.0
-    until: float = 0.0
-    timestamps: bool = False
 
 
 @dataclass
@@ -225,3 +216,29 @@ class LogReader:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+
+
+class LogSession:
+    """A ``logs`` request (:class:`barge.contracts.containers.LogSession`): the reader, the
+    container's Tty (the stream's framing), and whether it still runs (a follower ends with it)."""
+
+    def __init__(self, reader: LogReader, tty: bool, running: Callable[[], bool]):
+        self.reader = reader
+        self.tty = tty
+        self._running = running
+
+    @property
+    def done(self) -> bool:
+        return self.reader.done
+
+    def initial(self) -> list[Entry]:
+        return self.reader.initial()
+
+    def poll(self) -> list[Entry]:
+        return self.reader.poll()
+
+    def running(self) -> bool:
+        return self._running()
+
+    def close(self) -> None:
+        self.reader.close()

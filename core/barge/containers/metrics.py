@@ -8,7 +8,7 @@ from typing import Any
 
 from barge.containers.store import Container
 from barge.errors import BargeError, InvalidParameter
-from barge.graph.timefmt import rfc3339_nano
+from barge.timefmt import rfc3339_nano
 
 
 def top_table(pids: set[int], ps_args: str) -> dict[str, Any]:

@@ -11,13 +11,11 @@ from __future__ import annotations
 import json
 import os
 import socket
-import struct
 from pathlib import Path
 
+from barge.contracts.attach import EXITED, HEADER, STDERR, STDOUT  # noqa: F401 (the frames' vocabulary)
 from barge.errors import BargeError, Conflict
 
-HEADER = struct.Struct(">BI")
-STDOUT, STDERR, EXITED = 1, 2, 3
 HANDSHAKE_TIMEOUT = 10.0
 
 

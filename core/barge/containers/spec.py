@@ -20,8 +20,18 @@ from barge.containers.sysinfo import block_device
 from barge.containers.users import ExecUser
 from barge.errors import InvalidParameter
 from barge.execdriver import (
-    DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS, ContainerSpec, LogSpec, MountSpec, ProcessSpec,
-    Resources, Rlimit, ThrottleDevice, User, WeightDevice,
+    DEFAULT_CAPABILITIES,
+    MASKED_PATHS,
+    READONLY_PATHS,
+    ContainerSpec,
+    LogSpec,
+    MountSpec,
+    ProcessSpec,
+    Resources,
+    Rlimit,
+    ThrottleDevice,
+    User,
+    WeightDevice,
 )
 from barge.security.default_seccomp import default_profile
 from barge.security.options import parse_security_opt

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, fields
 
-from barge.graph.timefmt import parse_rfc3339, rfc3339_nano
+from barge.timefmt import parse_rfc3339, rfc3339_nano
 from barge.units import human_duration
 
 ZERO_TIME = "0001-01-01T00:00:00Z"

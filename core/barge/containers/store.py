@@ -1,4 +1,4 @@
-"""Container records in the graph db, and the journal that makes create and rm crash-safe.
+"""Container records in the daemon's db, and the journal that makes create and rm crash-safe.
 
 Create: the id goes into ``pending_containers`` (committed) before the rw
 layer and the container's directory exist; the container row is inserted
@@ -20,8 +20,48 @@ from pathlib import Path
 from typing import Any
 
 from barge.containers.state import State
+from barge.db import Database, Schema
 from barge.errors import Conflict, InvalidParameter, NotFound
-from barge.graph.db import GraphDB
+
+TABLES_V1 = """
+-- Containers (issue 3). ``top_layer`` references the image's top layer so
+-- the layers a container runs on outlive an ``rmi -f`` of its image, as in
+-- Docker: ``image_id`` has no foreign key for the same reason (Docker keeps
+-- showing the deleted image's id). Config and HostConfig are Docker's JSON.
+CREATE TABLE containers (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    image_id      TEXT NOT NULL,
+    top_layer     TEXT REFERENCES layers(chain_id),
+    rw_layer      TEXT NOT NULL,
+    config        TEXT NOT NULL,
+    host_config   TEXT NOT NULL,
+    network_config TEXT NOT NULL,
+    mounts        TEXT NOT NULL,
+    created       TEXT NOT NULL,
+    created_unix  REAL NOT NULL,
+    state         TEXT NOT NULL,
+    restart_count INTEGER NOT NULL DEFAULT 0,
+    path          TEXT NOT NULL,
+    args          TEXT NOT NULL,
+    log_path      TEXT NOT NULL,
+    graph_driver  TEXT NOT NULL
+);
+CREATE INDEX containers_image ON containers(image_id);
+CREATE INDEX containers_top_layer ON containers(top_layer);
+
+-- Containers being created or removed: the row is committed before the rw
+-- layer or directories are touched (create) or before they are released
+-- (remove). recover() finishes or undoes what a killed daemon left.
+CREATE TABLE pending_containers (
+    id      TEXT PRIMARY KEY,
+    op      TEXT NOT NULL,
+    created REAL NOT NULL
+);
+"""
+
+#: The containers' tables; ``top_layer`` references the graph's layers.
+SCHEMA = Schema("containers", (TABLES_V1,), requires=("graph",))
 
 
 @dataclass
@@ -99,7 +139,8 @@ def _dump(value: Any) -> str:
 
 
 class ContainerStore:
-    def __init__(self, db: GraphDB, data_root: Path, exec_root: Path):
+    def __init__(self, db: Database, data_root: Path, exec_root: Path):
+        db.require(SCHEMA)
         self.db = db
         self.data_root = Path(data_root)
         self.exec_root = Path(exec_root)

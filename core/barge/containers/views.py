@@ -13,6 +13,7 @@ from typing import Any
 from barge.containers.state import status_string
 from barge.containers.store import Container
 
+
 def command_string(path: str, args: list[str]) -> str:
     """moby's list ``Command``: arguments with spaces in single quotes."""
     if not args:

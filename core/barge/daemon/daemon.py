@@ -1,11 +1,15 @@
 """Assembling the daemon's services from its configuration, and taking them down.
 
-Order matters: directories, then the graph driver (a named driver that
-cannot work stops everything here, before any socket is opened), then the
-exec driver, the plugin manager and engine, then the image store and the
-container service, which reconcile what a killed daemon left half-done (and
-the containers still running under their monitors) before any request is
-served.
+:func:`build_services` is the composition root: the one place services
+are built, each given its dependencies as constructor arguments, nothing
+attached afterwards. Order matters: directories, then the graph driver (a
+named driver that cannot work stops everything here, before any socket is
+opened), the exec and network drivers, the database, the container records
+and their runtime table (shared by the network and container services),
+the image store, the event hub, the volume store, the network service, the
+container service; then the stores reconcile what a killed daemon left
+half-done (and the containers still running under their monitors) before
+any request is served, and the jobs are registered.
 
 The exec driver: the one configuration names, else ``native``. A named
 driver that cannot load stops the daemon; the default one merely missing
@@ -15,19 +19,35 @@ container endpoint answers 501 "no exec driver: <reason>".
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from barge.config import DaemonConfig
 from barge.daemon.services import Services
 from barge.engine import Engine
 from barge.engine.plugins import (
-    DEFAULT_EXEC_DRIVER, DEFAULT_NETWORK_DRIVER, DriverReport, find_drivers, make_plugin_manager, probe_drivers,
-    register_driver, select_exec_driver, select_graph_driver, select_network_driver,
+    DEFAULT_EXEC_DRIVER,
+    DEFAULT_NETWORK_DRIVER,
+    DriverReport,
+    find_drivers,
+    make_plugin_manager,
+    probe_drivers,
+    register_driver,
+    select_exec_driver,
+    select_graph_driver,
+    select_network_driver,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from barge.db import Database
+    from barge.network.service import NetworkService
+    from barge.volumes import VolumeStore
 
 log = logging.getLogger("barge.daemon")
 
@@ -83,103 +103,133 @@ def select_network(cfg: DaemonConfig, pm) -> tuple[str | None, str]:
     return selection.name, ""
 
 
-def make_network_service(cfg: DaemonConfig, pm, db, hub, driver: str | None, error: str):
-    """The network service with its embedded DNS server (answers come from the service's records)."""
+def make_network_service(cfg: DaemonConfig, pm, db, hub, driver: str | None, error: str,
+                         table) -> "NetworkService":
+    """The network service's pieces, in their order (see :mod:`barge.network.service`): networks and
+    the resolver on the container records, the embedded DNS server answering from the resolver, the
+    endpoints (what the container service calls, start to exit), and attachments (connect and
+    disconnect, under the containers' locks)."""
+    from barge.network.attachments import Attachments
     from barge.network.dns import EmbeddedDNS
+    from barge.network.endpoints import Endpoints
+    from barge.network.networks import Networks
+    from barge.network.resolver import Resolver
     from barge.network.service import NetworkService
     from barge.network.store import NetworkStore
 
-    service = NetworkService(store=NetworkStore(db), cfg=cfg.network, pm=pm, driver=driver, driver_error=error,
-                             exec_root=cfg.exec_root,
-                             emit=lambda action, nid, attrs: hub.publish("network", action, nid, attrs))
-    service.dns = EmbeddedDNS(service.dns_lookup, service.dns_upstreams, reverse=service.dns_reverse)
-    service.dns.start()
-    return service
+    store, net_cfg, records = NetworkStore(db), cfg.network, table.store
+    networks = Networks(store=store, cfg=net_cfg, pm=pm, driver=driver, containers=records, driver_error=error,
+                        emit=lambda action, nid, attrs: hub.publish("network", action, nid, attrs))
+    resolver = Resolver(store=store, cfg=net_cfg, containers=records)
+    dns = EmbeddedDNS(resolver.lookup, resolver.upstreams, reverse=resolver.reverse)
+    dns.start()
+    endpoints = Endpoints(store=store, networks=networks, pm=pm, cfg=net_cfg, exec_root=cfg.exec_root, dns=dns)
+    attachments = Attachments(store=store, networks=networks, endpoints=endpoints, containers=records, locks=table)
+    return NetworkService(networks=networks, attachments=attachments, endpoints=endpoints)
+
+
+def make_volume_store(db, data_root: Path, hub) -> "VolumeStore":
+    """The volume store, after removing what a killed daemon left (call before serving)."""
+    from barge.volumes import VolumeStore
+
+    store = VolumeStore(db, data_root, emit=hub.volume_event)
+    store.recover()
+    return store
+
+
+def driver_reports(cfg: DaemonConfig, graph: str, exec_name: str | None, exec_error: str, net_name: str | None,
+                   net_error: str) -> list[DriverReport]:
+    """Every driver found and its status (``info``'s BargeDrivers), the missing defaults with why."""
+    selected = {"graph": graph}
+    if exec_name:
+        selected["exec"] = exec_name
+    if net_name:
+        selected["network"] = net_name
+    reports = probe_drivers(cfg, selected=selected)
+    if exec_name is None:
+        reports.append(DriverReport("exec", cfg.exec_driver or DEFAULT_EXEC_DRIVER, "?", "not installed",
+                                    exec_error))
+    if net_name is None:
+        reports.append(DriverReport("network", cfg.network.driver or DEFAULT_NETWORK_DRIVER, "?",
+                                    "not installed", net_error))
+    return reports
+
+
+def register_jobs(services: Services) -> None:
+    """Every job handler, each module given the services (it takes the ones it uses)."""
+    from barge.daemon.jobs import archive, containers, events, exec, images, networks, registry, system, volumes
+
+    for module in (system, images, containers, events, volumes, networks, registry, exec, archive):
+        module.register(services.engine, services)
+
+
+def open_database(cfg: DaemonConfig) -> "Database":
+    """The daemon's db, every store's tables created or migrated at open, in the order their references need."""
+    from barge.containers.store import SCHEMA as CONTAINERS
+    from barge.db import Database
+    from barge.graph.schema import SCHEMA as GRAPH
+    from barge.network.store import SCHEMA as NETWORKS
+    from barge.registry.distmeta import SCHEMA as REGISTRY
+    from barge.volumes.store import SCHEMA as VOLUMES
+
+    return Database(cfg.data_root / "barge.db", (GRAPH, CONTAINERS, VOLUMES, NETWORKS, REGISTRY))
 
 
 def build_services(cfg: DaemonConfig) -> Services:
-    """Everything a request needs, or a :class:`barge.errors.BargeError` saying why not."""
+    """Everything a request needs, or a :class:`barge.errors.BargeError` saying why not.
+
+    The composition root: every service is built here, once, its
+    dependencies passed to its constructor, in dependency order. The
+    containers <-> networks need is met by building what both share first:
+    the container records and their runtime table (locks), on which the
+    network service and then the container service are built.
+    """
+    from barge.containers.events import EventsHub
+    from barge.containers.runtime import RuntimeTable
     from barge.containers.service import ContainerService
     from barge.containers.store import ContainerStore
-    from barge.daemon.jobs import archive as archive_jobs
-    from barge.daemon.jobs import containers as container_jobs
-    from barge.daemon.jobs import events as event_jobs
-    from barge.daemon.jobs import exec as exec_jobs
-    from barge.daemon.jobs import images as image_jobs
-    from barge.daemon.jobs import networks as network_jobs
-    from barge.daemon.jobs import registry as registry_jobs
-    from barge.daemon.jobs import system as system_jobs
-    from barge.daemon.jobs import volumes as volume_jobs
+    from barge.daemon.jobs.registry import clean_leftovers
     from barge.graph.store import ImageStore
+    from barge.volumes.copyup import prepare_volumes
 
     prepare_dirs(cfg)
     selection = select_graph_driver(cfg)
     pm = make_plugin_manager()
     register_driver(pm, selection.plugin, "graph", selection.name)
-    try:
+    with contextlib.ExitStack() as undo:  # what is built so far, taken down if a later step fails
+        undo.callback(pm.hook.barge_graph_cleanup)
         exec_name, exec_error = select_exec(cfg, pm)
         net_name, net_error = select_network(cfg, pm)
-    except BaseException:
-        pm.hook.barge_graph_cleanup()
-        raise
-    engine = Engine(pm)
-    holder: list[ContainerService] = []
-    store = ImageStore(cfg.data_root / "barge.db", pm, selection.name,
-                       users=lambda image_id: holder[0].users(image_id) if holder else [])
-    containers = None
-    try:
+        db = open_database(cfg)
+        undo.callback(db.close)
+        table = RuntimeTable(ContainerStore(db, cfg.data_root, cfg.exec_root))
+        images = ImageStore(db, pm, selection.name, users=table.store.users)
+        hub = EventsHub(images)
+        pm.register(hub, name="barge-events")  # before containers are reconciled, so it sees it
+        volumes = make_volume_store(db, cfg.data_root, hub)
+        networks = make_network_service(cfg, pm, db, hub, net_name, net_error, table)
+        undo.callback(networks.close)
         containers = ContainerService(
-            store=ContainerStore(store.db, cfg.data_root, cfg.exec_root), images=store, pm=pm,
-            graph_driver=selection.name, exec_driver=exec_name, exec_error=exec_error,
-            seccomp_profile=cfg.seccomp_profile,
+            table=table, images=images, pm=pm, graph_driver=selection.name, exec_driver=exec_name,
+            exec_error=exec_error, seccomp_profile=cfg.seccomp_profile, networking=networks.endpoints,
+            volumes=volumes, copy_up=functools.partial(prepare_volumes, volumes),
         )
-        holder.append(containers)
-        hub = event_jobs.make_hub(store, pm)
-        containers.volumes = volume_jobs.make_store(store.db, cfg.data_root, hub)
-        containers.networks = make_network_service(cfg, pm, store.db, hub, net_name, net_error)
-        containers.networks.containers = containers
-        store.recover()
+        undo.callback(containers.close)
+        images.recover()
         report = containers.recover()
         if any(report.values()):
             log.info("containers reconciled: %s", ", ".join(f"{k} {v}" for k, v in report.items() if v))
-        selected = {"graph": selection.name}
-        if exec_name:
-            selected["exec"] = exec_name
-        if net_name:
-            selected["network"] = net_name
-        reports = probe_drivers(cfg, selected=selected)
-        if exec_name is None:
-            reports.append(DriverReport("exec", cfg.exec_driver or DEFAULT_EXEC_DRIVER, "?", "not installed",
-                                        exec_error))
-        if net_name is None:
-            reports.append(DriverReport("network", cfg.network.driver or DEFAULT_NETWORK_DRIVER, "?",
-                                        "not installed", net_error))
+        clean_leftovers(cfg.data_root)
+        pm.register(volumes, name="barge-volumes")  # unmount events at a container's die
+        pm.register(containers.execs, name="barge-exec")  # forgets a removed container's exec instances
         services = Services(
-            config=cfg,
-            pm=pm,
-            engine=engine,
-            graph_driver=selection.name,
-            driver_reports=reports,
-            images=store,
-            containers=containers,
-            networks=containers.networks,
+            config=cfg, pm=pm, engine=Engine(pm), graph_driver=selection.name, engine_id=engine_id(cfg.data_root),
+            db=db, images=images, containers=containers, networks=networks, volumes=volumes, events=hub,
+            driver_reports=driver_reports(cfg, selection.name, exec_name, exec_error, net_name, net_error),
             started_at=time.time(),
         )
-        services.extra["engine_id"] = engine_id(cfg.data_root)
-        services.extra["events"], services.extra["volumes"] = hub, containers.volumes
-        system_jobs.register(engine, services)
-        image_jobs.register(engine, services)
-        container_jobs.register(engine, services)
-        for module in (event_jobs, volume_jobs, network_jobs, registry_jobs, exec_jobs, archive_jobs):
-            module.register(engine, services)
-    except BaseException:
-        if containers is not None:
-            containers.close()
-            if containers.networks is not None:
-                containers.networks.close()
-        store.close()
-        pm.hook.barge_graph_cleanup()
-        raise
+        register_jobs(services)
+        undo.pop_all()
     return services
 
 
@@ -189,12 +239,10 @@ def close_services(services: Services) -> None:
     Running containers keep running under their monitors; the next daemon
     reconciles them.
     """
-    if services.containers is not None:
-        services.containers.close()
-    if services.networks is not None:
-        services.networks.close()
+    services.containers.close()
+    services.networks.close()
     try:
         services.pm.hook.barge_graph_cleanup()
     finally:
-        if services.images is not None:
-            services.images.close()
+        services.images.close()
+        services.db.close()

@@ -143,7 +143,7 @@ async def _run(services, listeners) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    app = make_app(services)
+    app = make_app(services.engine)
     runner = ApiRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
     await runner.setup()
     try:
@@ -168,61 +168,36 @@ async def _run(services, listeners) -> None:
 # ---------------------------------------------------------------------------
 
 
-def parse_args(argv: list[str] | None = None) -> DaemonConfig:
-    from barge.config import load_config
-
-    p = argparse.ArgumentParser(prog="python -m barge.daemon.main", description="Run the barge daemon.")
-    p.add_argument("--config-file", type=Path)
-    p.add_argument("-s", "--storage-driver", dest="graph_driver")
-    p.add_argument("--data-root")
-    p.add_argument("--exec-root")
-    p.add_argument("-H", "--host", dest="hosts", action="append", default=[])
-    p.add_argument("-p", "--pidfile")
-    p.add_argument("-D", "--debug", action="store_true", default=None)
-    p.add_argument("--tlsverify", action="store_true", default=None)
-    p.add_argument("--tlscacert")
-    p.add_argument("--tlscert")
-    p.add_argument("--tlskey")
-    p.add_argument("-b", "--bridge")
-    p.add_argument("--bip")
-    p.add_argument("--mtu", type=int)
-    p.add_argument("--icc", dest="enable_icc", type=_bool, default=None)
-    p.add_argument("--ip-masq", dest="ip_masq", type=_bool, default=None)
-    p.add_argument("--dns", action="append", default=[])
-    p.add_argument("--dns-search", action="append", default=[])
-    p.add_argument("--dns-opt", dest="dns_options", action="append", default=[])
-    p.add_argument("--default-address-pool", dest="default_address_pools", action="append", default=[])
-    p.add_argument("--network-opt", dest="network_opts", action="append", default=[])
-    p.add_argument("--insecure-registry", dest="insecure_registries", action="append", default=[])
-    p.add_argument("--registry-mirror", dest="registry_mirrors", action="append", default=[])
-    p.add_argument("--max-concurrent-downloads", type=int)
-    p.add_argument("--max-concurrent-uploads", type=int)
-    p.add_argument("--seccomp-profile")
-    a = p.parse_args(argv)
-    network = {k: getattr(a, k) for k in ("bridge", "bip", "mtu", "enable_icc", "ip_masq", "dns", "dns_search",
-                                          "dns_options", "default_address_pools", "network_opts",
-                                          "insecure_registries", "registry_mirrors", "max_concurrent_downloads",
-                                          "max_concurrent_uploads")}
-    return load_config(
-        config_file=a.config_file,
-        graph_driver=a.graph_driver,
-        data_root=a.data_root,
-        exec_root=a.exec_root,
-        hosts=a.hosts,
-        pidfile=a.pidfile,
-        debug=a.debug,
-        seccomp_profile=a.seccomp_profile,
-        tls={"verify": a.tlsverify, "cacert": a.tlscacert, "cert": a.tlscert, "key": a.tlskey},
-        **network,
-    )
-
-
 def _bool(text: str) -> bool:
     if text.lower() in ("1", "true", "yes"):
         return True
     if text.lower() in ("0", "false", "no"):
         return False
     raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+
+
+#: How argparse takes each kind of flag of :data:`barge.flags.FLAGS`.
+_ARGPARSE: dict[str, dict] = {
+    "str": {}, "int": {"type": int}, "path": {"type": Path}, "list": {"action": "append"},
+    "flag": {"action": "store_true", "default": None}, "switch": {"type": _bool},
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The flags of ``barge daemon``, from the same table."""
+    from barge.flags import FLAGS
+
+    p = argparse.ArgumentParser(prog="python -m barge.daemon.main", description="Run the barge daemon.")
+    for flag in FLAGS:
+        p.add_argument(*flag.names, dest=flag.dest, help=flag.help, **_ARGPARSE[flag.kind])
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> DaemonConfig:
+    """The daemon's configuration from ``argv``."""
+    from barge.flags import load
+
+    return load(vars(build_parser().parse_args(argv)))
 
 
 def main(argv: list[str] | None = None) -> int:

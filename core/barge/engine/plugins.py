@@ -80,7 +80,7 @@ def find_drivers(kind: str) -> list[FoundDriver]:
 def make_plugin_manager(load_extensions: bool = True) -> pluggy.PluginManager:
     """A fresh plugin manager with barge's hook specs and extension plugins."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
-    pm.add_hookspecs(hookspecs)
+    hookspecs.add_hookspecs(pm)
     if load_extensions:
         for ep in entry_points(group=EXTENSION_GROUP):
             try:
@@ -129,7 +129,7 @@ def load_driver_plugin(kind: str, name: str, home: Path, options: dict[str, Any]
         raise
     except Exception as exc:
         raise DriverLoadError(f"{kind} driver {name}: failed to load: {type(exc).__name__}: {exc}") from exc
-    plugin = manager.driver
+    plugin: Any = manager.driver
     version = getattr(plugin.driver, "api_version", None)
     expected = _contract_version(kind)
     if version != expected:

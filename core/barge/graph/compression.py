@@ -151,7 +151,7 @@ class ThreadedGunzip(io.RawIOBase):
             if tail:
                 self._put(tail)
             self._put(b"")
-        except BaseException as exc:  # handed to the reader
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader thread, which raises it
             self._put(exc)
 
     def readinto(self, b) -> int:

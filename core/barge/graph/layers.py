@@ -40,9 +40,9 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from barge.archive.tarsplit import SplitRecorder, reassemble
+from barge.db import Database
 from barge.errors import InvalidParameter
 from barge.graph.compression import HashingReader, decompressed
-from barge.graph.db import GraphDB
 from barge.graphdriver import REPRODUCES_EXACT_DIFFS
 
 CHUNK = 1 << 20
@@ -90,7 +90,7 @@ def _row_layer(row: sqlite3.Row) -> Layer:
 
 
 class LayerStore:
-    def __init__(self, db: GraphDB, pm, tars_dir: Path):
+    def __init__(self, db: Database, pm, tars_dir: Path):
         self.db = db
         self.pm = pm
         self.tars_dir = Path(tars_dir)

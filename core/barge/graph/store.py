@@ -21,13 +21,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable
 
+from barge import filters as filters_mod
 from barge import reference
-from barge.errors import Conflict, ImageNotFound, InvalidParameter
+from barge.db import Database
+from barge.errors import ImageNotFound, InvalidParameter
 from barge.graph import changes as changes_mod
-from barge.graph import filters as filters_mod
-from barge.graph.db import GraphDB
 from barge.graph.layers import Layer, LayerStore
-from barge.graph.timefmt import from_unix, parse_rfc3339, rfc3339_nano
+from barge.graph.schema import SCHEMA
+from barge.timefmt import from_unix, parse_rfc3339, rfc3339_nano
 
 log = logging.getLogger(__name__)
 
@@ -77,26 +78,26 @@ class Image:
         return (self.config.get("config") or {}).get("Labels") or {}
 
 
-class DeleteConflict(Conflict):
-    """Docker's ``imageDeleteConflict``; ``hard`` ones cannot be forced."""
-
-    def __init__(self, image_id: str, reason: str, hard: bool = False, used: bool = False):
-        force = "cannot be forced" if hard else "must be forced"
-        super().__init__(f"conflict: unable to delete {reference.short_id(image_id)} ({force}) - {reason}")
-        self.image_id, self.reason, self.hard, self.used = image_id, reason, hard, used
-
-
 class ImageStore:
-    """Images and layers of one daemon: ``ImageStore(db_path, pm, driver_name)``."""
+    """Images and layers of one daemon: ``ImageStore(db, pm, driver_name)``.
 
-    def __init__(self, db_path: Path | str, pm, driver_name: str, users: UsersFn | None = None):
-        self.db = GraphDB(db_path)
+    ``db`` is the daemon's :class:`Database`, or the path of its file, which
+    the store then opens and closes itself.
+    """
+
+    def __init__(self, db: Database | Path | str, pm, driver_name: str, users: UsersFn | None = None,
+                 clock_ns: Callable[[], int] = time.time_ns):
+        self._owns_db = not isinstance(db, Database)
+        self.db: Database = db if isinstance(db, Database) else Database(db)
+        self.db.require(SCHEMA)
         self.pm = pm
         self.driver_name = driver_name
-        self.layers = LayerStore(self.db, pm, Path(db_path).parent / "layer-tars")
+        self.layers = LayerStore(self.db, pm, self.db.path.parent / "layer-tars")
         self.users: UsersFn = users or (lambda image_id: [])
+        #: Stamps images and tags (``created``, ordering, since/before); tests pass a fake one.
+        self.clock_ns = clock_ns
         #: Where spooled uploads (load) go: beside the db, on the data root.
-        self.tmp_dir = Path(db_path).parent / "tmp"
+        self.tmp_dir = self.db.path.parent / "tmp"
 
     # -- life cycle -------------------------------------------------------
 
@@ -111,7 +112,8 @@ class ImageStore:
         return self.layers.recover()
 
     def close(self) -> None:
-        self.db.close()
+        if self._owns_db:
+            self.db.close()
 
     def event(self, action: str, image_id: str, name: str) -> None:
         self.pm.hook.barge_image_event(action=action, image_id=image_id, name=name)
@@ -208,7 +210,7 @@ class ImageStore:
         container_config = changes_mod.apply_changes(changes_mod.empty_container_config(), list(changes))
         prepared = self.layers.apply(stream, None)
         try:
-            created = rfc3339_nano()
+            created = rfc3339_nano(self.clock_ns())
             comment = message or f"Imported from {src}"
             config = {
                 "architecture": go_arch(),
@@ -258,7 +260,7 @@ class ImageStore:
                         replaced.append(old)
                 for ref in repo_digests:
                     conn.execute("INSERT OR REPLACE INTO repo_digests (repo, digest, image_id, created)"
-                                 " VALUES (?, ?, ?, ?)", (ref.name, ref.digest, image_id, time.time()))
+                                 " VALUES (?, ?, ?, ?)", (ref.name, ref.digest, image_id, self.clock_ns() / 1e9))
                 if extra is not None:
                     extra(conn)
         except BaseException:
@@ -275,7 +277,7 @@ class ImageStore:
         """After a push: the image is known by its manifest digest there too (RepoDigests)."""
         with self.db.write() as conn:
             conn.execute("INSERT OR REPLACE INTO repo_digests (repo, digest, image_id, created) VALUES (?, ?, ?, ?)",
-                         (ref.name, ref.digest, image_id, time.time()))
+                         (ref.name, ref.digest, image_id, self.clock_ns() / 1e9))
 
     def _insert_image(self, conn, image_id: str, config_bytes: bytes, top: str | None, parent: str | None) -> None:
         config = json.loads(config_bytes)
@@ -287,7 +289,7 @@ class ImageStore:
             current = row["parent"]
         conn.execute(
             "INSERT OR IGNORE INTO images (id, config, top_layer, parent, created, size, added) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (image_id, config_bytes, top, parent, parse_rfc3339(config.get("created")), size, time.time()),
+            (image_id, config_bytes, top, parent, parse_rfc3339(config.get("created")), size, self.clock_ns() / 1e9),
         )
 
     def _set_tag(self, conn, ref: reference.Reference, image_id: str) -> str | None:
@@ -296,9 +298,9 @@ class ImageStore:
         conn.execute(
             "INSERT INTO tags (repo, tag, image_id, created) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(repo, tag) DO UPDATE SET image_id = excluded.image_id, created = excluded.created",
-            (ref.name, ref.tag, image_id, time.time()),
+            (ref.name, ref.tag, image_id, self.clock_ns() / 1e9),
         )
-        conn.execute("UPDATE images SET last_tag_time = ? WHERE id = ?", (rfc3339_nano(), image_id))
+        conn.execute("UPDATE images SET last_tag_time = ? WHERE id = ?", (rfc3339_nano(self.clock_ns()), image_id))
         if old is not None and old["image_id"] != image_id:
             return old["image_id"]
         return None
@@ -317,151 +319,11 @@ class ImageStore:
 
     # -- delete -----------------------------------------------------------
 
-    def _users(self, image_id: str) -> list[tuple[str, bool]]:
-        out = []
-        for user in self.users(image_id) or []:
-            if isinstance(user, str):
-                out.append((user, False))
-            else:
-                cid, running = user
-                out.append((str(cid), bool(running)))
-        return out
-
-    @staticmethod
-    def _single_reference(refs: list[reference.Reference]) -> bool:
-        """At most one tag, and every reference in one repository (Docker's isSingleReference)."""
-        if not refs:
-            return False
-        tagged = [r for r in refs if r.tag]
-        if len(tagged) > 1:
-            return False
-        return len({r.name for r in refs}) == 1
-
-    def _untag(self, conn, ref: reference.Reference) -> None:
-        if ref.digest:
-            conn.execute("DELETE FROM repo_digests WHERE repo = ? AND digest = ?", (ref.name, ref.digest))
-        else:
-            conn.execute("DELETE FROM tags WHERE repo = ? AND tag = ?", (ref.name, ref.tag))
-
     def delete(self, name: str, force: bool = False, prune: bool = True) -> list[dict[str, str]]:
-        """``docker rmi``: untag, then delete the image when nothing refers to it.
+        """``docker rmi`` (:class:`barge.graph.deletion.ImageDeletion`)."""
+        from barge.graph.deletion import ImageDeletion
 
-        Follows moby's ``ImageDelete``: a name removes that reference first;
-        an ID removes all references of a single-repository image; the image
-        itself goes when no reference, child or container remains (force
-        skips the soft checks). Returns ``[{"Untagged": ...}, {"Deleted": ...}]``.
-        """
-        img = self.resolve(name)
-        records: list[dict[str, str]] = []
-        released: list[Layer] = []
-        events: list[tuple[str, str]] = []
-        by_id = reference.is_image_id_prefix(name) and img.id.startswith(
-            name if name.startswith("sha256:") else "sha256:" + name
-        ) and not self._names_tag(name, img)
-        quiet = False
-        with self.db.write() as conn:
-            if conn.execute("SELECT 1 FROM images WHERE id = ?", (img.id,)).fetchone() is None:
-                raise ImageNotFound(name)  # deleted meanwhile by another request
-            refs = self._refs_in(conn, img.id)
-            if not by_id:
-                given = reference.parse(name)
-                given = given if given.digest else given.with_default_tag()
-                if not force and self._single_reference(refs):
-                    users = self._users(img.id)
-                    if users:
-                        raise Conflict(
-                            f'conflict: unable to remove repository reference "{name}" (must force) - container '
-                            f"{users[0][0][:12]} is using its referenced image {reference.short_id(img.id)}"
-                        )
-                self._untag(conn, given)
-                records.append({"Untagged": given.familiar()})
-                events.append(("untag", given.familiar()))
-                remaining = [r for r in refs if r != given]
-                if not given.digest and not any(r.tag and r.name == given.name for r in remaining):
-                    for r in [r for r in remaining if r.digest and r.name == given.name]:
-                        self._untag(conn, r)
-                        records.append({"Untagged": r.familiar()})
-                        remaining.remove(r)
-                if remaining:
-                    pass  # other references keep the image
-                else:
-                    quiet = True
-                    released = self._delete_helper(conn, img, force, prune, quiet, records, events)
-            else:
-                if self._single_reference(refs):
-                    conflict = self._conflict_in(conn, img, hard_only=force, check_refs=False)
-                    if conflict is not None:
-                        raise conflict
-                    for r in refs:
-                        self._untag(conn, r)
-                        records.append({"Untagged": r.familiar()})
-                        events.append(("untag", r.familiar()))
-                released = self._delete_helper(conn, img, force, prune, quiet, records, events)
-        self.layers.remove_driver_layers(released)
-        for action, ev_name in events:
-            image_id = ev_name if action == "delete" else img.id
-            self.event(action, image_id, ev_name)
-        return records
-
-    def _names_tag(self, name: str, img: Image) -> bool:
-        """A hex-looking name like ``abc123`` may be a repository name that is tagged."""
-        if name.startswith("sha256:"):
-            return False
-        try:
-            ref = reference.parse(name).with_default_tag()
-        except InvalidParameter:
-            return False
-        return any(r == ref for r in self.tags_of(img.id))
-
-    def _delete_helper(self, conn, img: Image, force: bool, prune: bool, quiet: bool,
-                       records: list[dict[str, str]], events: list[tuple[str, str]]) -> list[Layer]:
-        conflict = self._conflict_in(conn, img, hard_only=force)
-        if conflict is not None:
-            if quiet and (not self._dangling_in(conn, img.id) or conflict.used):
-                return []
-            raise conflict
-        for r in self._refs_in(conn, img.id):
-            self._untag(conn, r)
-            records.append({"Untagged": r.familiar()})
-            events.append(("untag", r.familiar()))
-        conn.execute("DELETE FROM images WHERE id = ?", (img.id,))
-        released = self.layers.release_unused(conn, img.top_layer)
-        records.append({"Deleted": img.id})
-        events.append(("delete", img.id))
-        records.extend({"Deleted": layer.chain_id} for layer in released)
-        if prune and img.parent:
-            parent_row = conn.execute("SELECT * FROM images WHERE id = ?", (img.parent,)).fetchone()
-            if parent_row is not None:
-                released += self._delete_helper(conn, self._row_image(parent_row), False, True, True, records, events)
-        return released
-
-    # transaction-local variants of the reads above (the write lock is held)
-    def _refs_in(self, conn, image_id: str) -> list[reference.Reference]:
-        tags = conn.execute("SELECT repo, tag FROM tags WHERE image_id = ?", (image_id,)).fetchall()
-        digests = conn.execute("SELECT repo, digest FROM repo_digests WHERE image_id = ?", (image_id,)).fetchall()
-        return [self._ref(r["repo"], tag=r["tag"]) for r in tags] + [self._ref(r["repo"], digest=r["digest"]) for r in digests]
-
-    def _dangling_in(self, conn, image_id: str) -> bool:
-        """Docker's ``imageIsDangling``: no references and no child images."""
-        if conn.execute("SELECT 1 FROM images WHERE parent = ? LIMIT 1", (image_id,)).fetchone():
-            return False
-        return not self._refs_in(conn, image_id)
-
-    def _conflict_in(self, conn, img: Image, hard_only: bool, check_refs: bool = True) -> DeleteConflict | None:
-        """Docker's ``checkImageDeleteConflict``; hard ones: children, running containers."""
-        if conn.execute("SELECT 1 FROM images WHERE parent = ? LIMIT 1", (img.id,)).fetchone():
-            return DeleteConflict(img.id, "image has dependent child images", hard=True)
-        users = self._users(img.id)
-        for cid, running in users:
-            if running:
-                return DeleteConflict(img.id, f"image is being used by running container {cid[:12]}", hard=True, used=True)
-        if hard_only:
-            return None
-        if check_refs and self._refs_in(conn, img.id):
-            return DeleteConflict(img.id, "image is referenced in multiple repositories")
-        for cid, _ in users:
-            return DeleteConflict(img.id, f"image is being used by stopped container {cid[:12]}", used=True)
-        return None
+        return ImageDeletion(self).run(name, force, prune)
 
     # -- list, inspect, history -------------------------------------------
 

@@ -8,8 +8,9 @@ natively inherit the shared naive diff from :mod:`barge.graphdriver.naive`.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
+
+from barge.archive.change import Change, ChangeKind  # defined with the diff code; drivers import them from here
 
 #: Version of the contract below; a driver built for another refuses to load.
 API_VERSION = 1
@@ -35,23 +36,6 @@ class Mount:
 
     def to_dict(self) -> dict:
         return {"Type": self.type, "Source": self.source, "Options": list(self.options)}
-
-
-class ChangeKind(enum.IntEnum):
-    """Docker's ``archive.ChangeType`` values, as ``GET /containers/{id}/changes`` shows them."""
-
-    MODIFY = 0
-    ADD = 1
-    DELETE = 2
-
-
-@dataclass(frozen=True, order=True)
-class Change:
-    path: str
-    kind: ChangeKind
-
-    def to_dict(self) -> dict:
-        return {"Path": self.path, "Kind": int(self.kind)}
 
 
 from barge.graphdriver.base import GraphDriver  # noqa: E402

@@ -388,7 +388,7 @@ class _Job:
     def run(self) -> None:
         try:
             self.value = self.fn()
-        except BaseException as exc:  # handed to the waiting caller
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller, which raises it
             self.error = exc
         self.done.set()
 

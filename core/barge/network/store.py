@@ -1,4 +1,4 @@
-"""Network and endpoint records in the graph db.
+"""Network and endpoint records in the daemon's db.
 
 A :class:`Network` row is journaled through ``state`` ('creating' ->
 'ready' -> 'removing'); an :class:`Endpoint` row is an address allocation
@@ -13,13 +13,57 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from barge.db import Database, Schema
 from barge.errors import BargeError, NotFound
-from barge.graph.db import GraphDB
 from barge.netdriver import EndpointSpec, NetworkSpec, PortMapping
 
 #: drivers that core itself provides: no interface, no driver hooks
 BUILTIN_DRIVERS = ("host", "null")
 PREDEFINED = ("bridge", "host", "none")
+
+TABLES_V1 = """
+-- Networks and endpoints (issue 4). An endpoint is a running container's
+-- attachment to a network: its row *is* the address allocation (unique per
+-- network), so an address is never handed out twice and is free again the
+-- moment the row goes. Endpoints live from a container's start to its exit;
+-- recover() drops those of containers no longer running. ``state`` journals
+-- network create/remove ('creating', 'ready', 'removing') so a killed daemon
+-- finishes or undoes them at its next start.
+CREATE TABLE networks (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    driver     TEXT NOT NULL,
+    interface  TEXT NOT NULL,
+    subnet     TEXT NOT NULL,
+    gateway    TEXT NOT NULL,
+    ip_range   TEXT NOT NULL,
+    internal   INTEGER NOT NULL,
+    attachable INTEGER NOT NULL,
+    options    TEXT NOT NULL,
+    labels     TEXT NOT NULL,
+    created    TEXT NOT NULL,
+    state      TEXT NOT NULL
+);
+
+CREATE TABLE endpoints (
+    id           TEXT PRIMARY KEY,
+    network_id   TEXT NOT NULL REFERENCES networks(id),
+    container_id TEXT NOT NULL,
+    ifname       TEXT NOT NULL,
+    address      TEXT NOT NULL,
+    prefixlen    INTEGER NOT NULL,
+    mac          TEXT NOT NULL,
+    gateway      TEXT NOT NULL,
+    dns_names    TEXT NOT NULL,
+    ports        TEXT NOT NULL,
+    created      REAL NOT NULL,
+    UNIQUE (network_id, address),
+    UNIQUE (network_id, container_id)
+);
+CREATE INDEX endpoints_container ON endpoints(container_id);
+"""
+
+SCHEMA = Schema("networks", (TABLES_V1,))
 
 
 def _dump(value: Any) -> str:
@@ -115,7 +159,8 @@ class AddressInUse(BargeError):
 
 
 class NetworkStore:
-    def __init__(self, db: GraphDB):
+    def __init__(self, db: Database):
+        db.require(SCHEMA)
         self.db = db
 
     # -- networks -----------------------------------------------------------

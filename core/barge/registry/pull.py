@@ -39,8 +39,7 @@ from barge.errors import BargeError, InvalidParameter, NotFound
 from barge.graph.layers import PreparedLayer, chain_ids
 from barge.registry import distmeta, mediatypes
 from barge.registry.auth import AuthConfig
-from barge.registry.client import (EndpointUnreachable, RegistryDenied, RegistryUnauthorized,
-                                   Repository)
+from barge.registry.client import EndpointUnreachable, RegistryDenied, RegistryUnauthorized, Repository
 from barge.registry.endpoints import RegistryConfig, endpoints_for
 from barge.registry.progress import Progress
 
@@ -72,6 +71,7 @@ class Plan:
 
 class Puller:
     def __init__(self, images, cfg: RegistryConfig, tmp_root: Path, progress: Progress):
+        images.db.require(distmeta.SCHEMA)
         self.images = images
         self.cfg = cfg
         self.tmp_root = Path(tmp_root)
@@ -218,7 +218,7 @@ class Puller:
                 self.progress.status("Verifying Checksum", sid)
                 self.progress.status("Download complete", sid)
                 growing.finish()
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001 - the first failure is raised by the pull itself
                 if not isinstance(exc, PullCancelled):
                     with _busy_lock:
                         first.append(exc)

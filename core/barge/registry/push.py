@@ -47,6 +47,7 @@ def short(digest: str) -> str:
 
 class Pusher:
     def __init__(self, images, cfg: RegistryConfig, tmp_root: Path, progress: Progress):
+        images.db.require(distmeta.SCHEMA)
         self.images = images
         self.cfg = cfg
         self.tmp_root = Path(tmp_root)

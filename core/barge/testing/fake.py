@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from barge.errors import DriverNotSupported, NotFound
-from barge.graphdriver import NATIVE_DIFF, REPRODUCES_EXACT_DIFFS, Change, ChangeKind, GraphDriver, GraphDriverPlugin, Mount
+from barge.graphdriver import (
+    NATIVE_DIFF,
+    REPRODUCES_EXACT_DIFFS,
+    Change,
+    ChangeKind,
+    GraphDriver,
+    GraphDriverPlugin,
+    Mount,
+)
 
 CHUNK = 1 << 20
 

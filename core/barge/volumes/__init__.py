@@ -1,4 +1,4 @@
-"""Volumes of the ``local`` driver: records in the graph db, files under ``<data_root>/volumes``.
+"""Volumes of the ``local`` driver: records in the daemon's db, files under ``<data_root>/volumes``.
 
 * :mod:`.store` - create, inspect, list, remove, prune (Docker's shapes);
 * :mod:`.copyup` - a fresh volume filled from the image's content at its

@@ -18,7 +18,8 @@ from typing import Any
 from barge.archive import apply_layer
 from barge.archive.pack import BLOCK
 from barge.archive.resolve import O_PATH, open_in_root
-from barge.containers.archive import IterReader, TarWalker
+from barge.archive.stream import IterReader
+from barge.archive.walk import TarWalker
 
 
 def _empty(path: str) -> bool:

@@ -1,6 +1,6 @@
 """Volume records and their directories (Docker's ``local`` driver, without mount options).
 
-A volume is a row in the graph db's ``volumes`` table and a directory
+A volume is a row in the daemon db's ``volumes`` table and a directory
 ``<data_root>/volumes/<name>/_data`` that containers bind-mount. Which
 containers use a volume is read from the containers' mounts (the same db),
 so removing a volume checks and deletes in one transaction: a volume in use
@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from barge.db import Database, Schema
 from barge.engine.hookspecs import hookimpl
 from barge.errors import Conflict, InvalidParameter, NotFound
-from barge.graph.db import GraphDB
-from barge.graph.filters import Filters, dangling_value, labels_match
+from barge.filters import Filters, dangling_value, labels_match
 
 log = logging.getLogger("barge.volumes")
 
@@ -40,6 +40,24 @@ ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 LIST_FILTERS = frozenset({"dangling", "driver", "label", "name"})
 PRUNE_FILTERS = frozenset({"label", "label!", "all"})
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+
+TABLES_V1 = """
+-- Volumes of the local driver (issue 3). The files live in
+-- <data_root>/volumes/<name>/_data. Which containers use a volume is read
+-- from the containers' mounts, so there is no reference table to keep in step.
+-- Labels and options are JSON objects, anonymous volumes carry Docker's
+-- com.docker.volume.anonymous label.
+CREATE TABLE volumes (
+    name     TEXT PRIMARY KEY,
+    driver   TEXT NOT NULL,
+    labels   TEXT NOT NULL,
+    options  TEXT NOT NULL,
+    created  TEXT NOT NULL
+);
+"""
+
+#: Volumes in use are read from the containers' mounts, so their table comes first.
+SCHEMA = Schema("volumes", (TABLES_V1,), requires=("containers",))
 
 #: ``emit(action, volume_name, attributes)``: a volume event (create, destroy, prune).
 Emit = Callable[[str, str, dict], None]
@@ -80,7 +98,7 @@ def _tree_size(path: Path) -> int:
     """Bytes of the regular files under ``path``, hard links once, never following links."""
     seen: set[tuple[int, int]] = set()
     total = 0
-    for dirpath, dirnames, filenames in os.walk(path):
+    for dirpath, _dirnames, filenames in os.walk(path):
         for name in filenames:
             try:
                 st = os.lstat(os.path.join(dirpath, name))
@@ -95,7 +113,8 @@ def _tree_size(path: Path) -> int:
 
 
 class VolumeStore:
-    def __init__(self, db: GraphDB, data_root: Path | str, emit: Emit | None = None):
+    def __init__(self, db: Database, data_root: Path | str, emit: Emit | None = None):
+        db.require(SCHEMA)
         self.db = db
         self.root = Path(data_root) / "volumes"
         self.emit: Emit = emit or (lambda action, name, attrs: None)

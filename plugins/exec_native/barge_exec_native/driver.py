@@ -23,7 +23,6 @@ from typing import Any, Mapping
 from barge import errors
 from barge.execdriver import ContainerSpec, ExecState, ProcessSpec, Resources, spec_from_json, to_json
 from barge.execdriver.base import ExecDriver
-
 from barge_exec_native import state as st
 from barge_exec_native.attach import EXIT, AttachClient, ProtocolError
 from barge_exec_native.spawn_client import SpawnerClient, SpawnError

@@ -76,7 +76,7 @@ class SpawnerClient:
                     except (BrokenPipeError, ConnectionResetError, ConnectionRefusedError):
                         self._drop()  # the spawner died: start a new one once
                         if attempt == 2:
-                            raise SpawnError("monitor spawner is not answering")
+                            raise SpawnError("monitor spawner is not answering") from None
             theirs.close()
             return _read_report(ours, timeout, state_dir)
         finally:

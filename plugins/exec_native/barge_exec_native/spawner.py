@@ -69,7 +69,7 @@ def _fork_monitor(control: socket.socket, state_dir: str, result_fd: int) -> Non
             status = monitor.serve(state_dir, result)
             os._exit(status)
         status = 0
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - a forked child must reach os._exit, never the spawner's loop
         pass
     os._exit(status)
 
@@ -134,6 +134,7 @@ def _warm_up() -> None:
     from barge_exec_native.attach import frame
     from barge_exec_native.logfile import JsonLogWriter
 
+    monitor.warm_up()
     d = f"{'/dev/shm' if os.path.isdir('/dev/shm') else '/tmp'}/.barge-spawner-{os.getpid()}"
     os.mkdir(d, 0o700)
     try:
@@ -149,7 +150,7 @@ def _warm_up() -> None:
             st.write_pidfile(os.path.join(d, "pid"), os.getpid())
             st.read_pidfile(os.path.join(d, "pid"))
             b.send(frame(1, b"output line\n") + json.dumps({"ok": True}).encode() + b"\n")
-            for fd, mask in ep.poll(0):
+            for _fd, _mask in ep.poll(0):
                 log.write("stdout", a.recv(65536))
             ep.modify(a.fileno(), select.EPOLLIN | select.EPOLLOUT)
             ep.modify(a.fileno(), select.EPOLLIN)

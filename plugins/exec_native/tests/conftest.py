@@ -29,7 +29,6 @@ tty:x:5:
 nogroup:x:65534:
 app:x:1000:
 """
-PR_SET_CHILD_SUBREAPER = 36
 
 
 def _static_busybox() -> str | None:
@@ -85,11 +84,10 @@ def subreaper(need_root) -> Iterator[None]:
     subreaper we inherit and can ``waitpid`` them. Turned off afterwards;
     tests reap what they started.
     """
-    import ctypes
+    from barge import libc
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
     try:
         yield
     finally:
-        libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+        libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 0)

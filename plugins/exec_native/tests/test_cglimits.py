@@ -12,7 +12,6 @@ import pytest
 
 from barge.errors import InvalidParameter
 from barge.execdriver import Resources, ThrottleDevice, WeightDevice
-
 from barge_exec_native.libcontainer import Cgroup, ContainerError, cglimits
 
 V2_FILES = ("memory.max", "memory.swap.max", "memory.low", "cpu.weight", "cpu.max", "cpuset.cpus", "cpuset.mems",

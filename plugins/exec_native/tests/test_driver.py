@@ -17,8 +17,9 @@ import pytest
 
 from barge import errors
 from barge.execdriver import ContainerSpec, LogSpec, MountSpec, ProcessSpec, Resources
-
+from barge.testing.wait import wait_for
 from barge_exec_native.attach import AttachClient
+
 
 def _driver_or_skip(home):
     if os.geteuid() != 0:
@@ -241,10 +242,7 @@ def test_exec_with_exit_code_and_errors(box):
             args=["sh", "-c", "echo in $(hostname); echo bad >&2; exit 5"], env=["PATH=/bin"]))
         assert pid > 0
         assert client.read_all(time.monotonic() + 10) == (b"in " + spec.id[:12].encode() + b"\n", b"bad\n", 5)
-    deadline = time.monotonic() + 5
-    while box.driver.exec_state(spec.id, sd, "e1").status != "stopped":
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_for(lambda: box.driver.exec_state(spec.id, sd, "e1").status == "stopped", 5, interval=0.01, what="e1 stopped")
     assert box.driver.exec_state(spec.id, sd, "e1").exit_code == 5
     with pytest.raises(errors.BargeError) as info:
         box.driver.exec(spec.id, sd, "e2", ProcessSpec(args=["nosuch"], env=["PATH=/bin"]))
@@ -277,10 +275,7 @@ def test_exec_stdin_and_tty(box):
 def test_kill_pause_resume_processes(box):
     spec, sd = box.create(["sh", "-c", "sleep 100 & wait"])
     box.driver.start(spec.id, sd)
-    deadline = time.monotonic() + 5
-    while len(box.driver.processes(spec.id, sd)) < 2:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_for(lambda: len(box.driver.processes(spec.id, sd)) >= 2, 5, interval=0.01, what="sh and its sleep")
     box.driver.pause(spec.id, sd)
     assert box.driver.state(spec.id, sd).status == "paused"
     with pytest.raises(errors.Conflict):
@@ -399,10 +394,7 @@ def test_wait_after_monitor_killed_reports_lost_exit(box):
     with open(os.path.join(sd, "monitor.pid")) as f:
         monitor_pid = int(f.read().split()[0])
     os.kill(monitor_pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while not _process_gone(monitor_pid):
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_for(lambda: _process_gone(monitor_pid), 5, interval=0.01, what="the killed monitor gone")
     # The init lives on (orphaned): still running, and kill still reaches it.
     assert box.driver.state(spec.id, sd).status == "running"
     box.driver.kill(spec.id, sd, signal.SIGKILL)
@@ -437,10 +429,8 @@ def test_attach_protocol_errors_and_late_attach(box):
     assert state["ok"] and state["status"] == "created"
     box.driver.start(spec.id, sd)
     box.driver.exec(spec.id, sd, "quick", ProcessSpec(args=["true"], env=["PATH=/bin"]))
-    deadline = time.monotonic() + 5
-    while box.driver.exec_state(spec.id, sd, "quick").status != "stopped":
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_for(lambda: box.driver.exec_state(spec.id, sd, "quick").status == "stopped", 5, interval=0.01,
+             what="quick stopped")
     # Attaching to a finished exec answers at once with its exit frame.
     with attach(sd, exec_id="quick") as client:
         assert client.read_all(time.monotonic() + 5) == (b"", b"", 0)
@@ -474,8 +464,7 @@ def test_clients_that_hang_up_are_let_go(box):
     before = open_fds()
     for _ in range(20):  # each wait that times out connects and hangs up
         assert box.driver.wait(spec.id, sd, 0.01) is None
-    time.sleep(0.1)
-    assert open_fds() <= before + 1
+    wait_for(lambda: open_fds() <= before + 1, what="the monitor to let the hung-up clients go")
 
 
 def test_spawner_ends_with_its_daemon(tmp_path):
@@ -500,10 +489,7 @@ def test_spawner_ends_with_its_daemon(tmp_path):
         daemon.wait()
         daemon.stdin.close()
         daemon.stdout.close()
-    deadline = time.monotonic() + 5
-    while not _process_gone(spawner_pid):
-        assert time.monotonic() < deadline, "the spawner outlived its daemon"
-        time.sleep(0.01)
+    wait_for(lambda: _process_gone(spawner_pid), 5, interval=0.01, what="the spawner to follow its daemon")
 
 
 def test_not_supported_without_root(tmp_path, monkeypatch):
@@ -544,11 +530,11 @@ def test_stdin_once_with_a_tty_survives_its_client(box):
         client.send(b"echo one-$((40+2))\n")
         _read_until(client, b"one-42")
         client.close_stdin()  # the client's EOF (a detach ends the same way)
-        time.sleep(0.3)
+        time.sleep(0.3)  # not a wait: time for the shell to end, which it must not
     with attach(sd, stdin=True) as client:  # dropped without a half-close
         client.send(b"echo two-$((40+3))\n")
         _read_until(client, b"two-43")
-    time.sleep(0.3)
+    time.sleep(0.3)  # not a wait: as above
     assert box.driver.state(spec.id, sd).status == "running"
     with attach(sd, stdin=True) as client:
         client.send(b"exit 5\n")

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from barge.errors import InvalidParameter
+from barge import libc
+from barge.errors import BargeError, InvalidParameter
 from barge.execdriver import DEFAULT_CAPABILITIES, ContainerSpec, MountSpec, ProcessSpec, Resources, Rlimit, User
-
-from barge_exec_native.libcontainer import Cgroup, ContainerError, ExecFailed, Stdio, spawn_exec, spawn_init
-from barge_exec_native.libcontainer import caps, syscalls
+from barge.testing.wait import wait_for
+from barge_exec_native.libcontainer import Cgroup, ContainerError, ExecFailed, Stdio, caps, spawn_exec, spawn_init
 from barge_exec_native.libcontainer.seccomp import compile_filter
 
 PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -135,16 +135,14 @@ class Box:
         return self.wait(pid), out
 
     def wait(self, pid: int, timeout: float = 20) -> int:
-        deadline = time.monotonic() + timeout
-        while True:
+        def reaped() -> tuple[int, int] | None:
             got, status = os.waitpid(pid, os.WNOHANG)
-            if got:
-                if pid in self.pids:
-                    self.pids.remove(pid)
-                return os.waitstatus_to_exitcode(status)
-            if time.monotonic() > deadline:
-                raise AssertionError(f"container init {pid} did not exit in {timeout} s")
-            time.sleep(0.005)
+            return (got, status) if got else None
+
+        _, status = wait_for(reaped, timeout, interval=0.005, what=f"container init {pid} to exit")
+        if pid in self.pids:
+            self.pids.remove(pid)
+        return os.waitstatus_to_exitcode(status)
 
     def cleanup(self) -> None:
         for pid in self.pids:
@@ -243,8 +241,8 @@ def test_a_joined_network_namespace_gets_its_own_sys(box, tmp_path):
 
     def make():  # a namespace bound on a file, as core's sandboxes are
         try:
-            syscalls.unshare(syscalls.CLONE_NEWNET)
-            syscalls.mount("/proc/thread-self/ns/net", str(ns_file), None, syscalls.MS_BIND)
+            libc.unshare(libc.CLONE_NEWNET)
+            libc.mount("/proc/thread-self/ns/net", str(ns_file), None, libc.MS_BIND)
         except Exception as exc:  # noqa: BLE001
             made["error"] = exc
 
@@ -260,7 +258,7 @@ def test_a_joined_network_namespace_gets_its_own_sys(box, tmp_path):
         assert code == 0, err
         assert out.split()[0] == "lo", out
     finally:
-        syscalls.umount2(str(ns_file), syscalls.MNT_DETACH)
+        libc.umount2(str(ns_file), libc.MNT_DETACH)
 
 
 def test_net_sysctls_in_the_hosts_namespace_are_refused(box):
@@ -507,7 +505,7 @@ def test_privileged_has_all_caps_rw_sys_and_no_masks(box):
     code, out, _ = box.run(spec)
     assert code == 0
     lines = out.splitlines()
-    assert int(lines[0].split()[1], 16) == syscalls.capget()[1]  # all we hold ourselves
+    assert int(lines[0].split()[1], 16) == libc.capget()[1]  # all we hold ourselves
     assert " rw," in lines[1]
     assert int(lines[2]) > 0
     assert int(lines[3]) > 15  # the host's devices
@@ -642,8 +640,7 @@ def test_pause_and_thaw(box):
         init.start()
         os.read(r, 100)
         cg.freeze()
-        assert cg.frozen()
-        time.sleep(0.1)
+        assert cg.frozen()  # all frozen: what was written before is in the pipe
         while select.select([r], [], [], 0.05)[0]:  # drain what was written before the freeze
             os.read(r, 4096)
         assert not select.select([r], [], [], 0.2)[0]  # nothing while frozen
@@ -880,7 +877,7 @@ def test_v2_code_path_on_a_cgroup2_tree(box):
         out = b""
         while out.count(b"\n") < 2:
             out += os.read(out_r, 4096)
-        time.sleep(0.05)  # grep has exited; only `read` in sh is left
+        wait_for(lambda: cg.pids() == [init.pid], what="grep to exit; only `read` in sh left")
         assert cg.pids() == [init.pid]
         with open(f"/proc/{init.pid}/cgroup") as fh:
             assert f"0::/{spec.cgroup_path}\n" in fh.read()
@@ -943,15 +940,16 @@ def test_unknown_capability_is_invalid_parameter(box):
 
 
 def test_syscall_errors_are_named_by_errno(tmp_path, need_root):
-    with pytest.raises(syscalls.NotFound) as info:
-        syscalls.umount2(str(tmp_path / "missing"))
+    with pytest.raises(libc.NotFound) as info:
+        libc.umount2(str(tmp_path / "missing"))
     assert info.value.errno == 2 and "umount" in str(info.value)
-    with pytest.raises(syscalls.InvalidArgument):
-        syscalls.umount2(str(tmp_path))  # nothing mounted there
-    with pytest.raises(syscalls.SyscallError) as info:
-        syscalls.setns(-1, 0)
+    with pytest.raises(libc.InvalidArgument):
+        libc.umount2(str(tmp_path))  # nothing mounted there
+    with pytest.raises(libc.SyscallError) as info:
+        libc.setns(-1, 0)
     assert info.value.errno == 9  # EBADF has no class of its own
-    assert isinstance(info.value, ContainerError)
+    # barge.libc's errors: a user-facing BargeError and an OSError, as os.* raise
+    assert isinstance(info.value, BargeError) and isinstance(info.value, OSError)
 
 
 def test_device_filter_program_shape():

@@ -12,13 +12,13 @@ Run with ``-s`` to see the figures.
 from __future__ import annotations
 
 import os
-import time
 import uuid
 
 import pytest
 
 from barge import errors
 from barge.execdriver import ContainerSpec, LogSpec, ProcessSpec
+from barge.testing.wait import wait_for
 
 N = 10
 #: The guard: well under a fresh interpreter's 9.3 MiB, a little over the target.
@@ -57,11 +57,15 @@ def test_ten_idle_monitors_stay_under_target(tmp_path, busybox_rootfs):
             made.append((cid, sd))
             driver.create(spec, sd)
             driver.start(cid, sd)
-        time.sleep(0.3)  # helpers gone, monitors idle in their loop
         pids = []
         for _, sd in made:
             with open(os.path.join(sd, "monitor.pid")) as f:
                 pids.append(int(f.read().split()[0]))
+        def idle(pid: int) -> bool:  # its helper children gone: only the init left, the monitor asleep in its loop
+            with open(f"/proc/{pid}/task/{pid}/children") as f, open(f"/proc/{pid}/stat") as g:
+                return len(f.read().split()) == 1 and g.read().rsplit(")", 1)[1].split()[0] == "S"
+
+        wait_for(lambda: all(idle(pid) for pid in pids), what="helpers gone, monitors idle in their loop")
         rollups = [_rollup(pid) for pid in pids]
         pss = sum(r["Pss"] for r in rollups) / N
         uss = sum(r["Private_Clean"] + r["Private_Dirty"] for r in rollups) / N

@@ -12,7 +12,6 @@ import pytest
 from barge.execdriver import DEFAULT_CAPABILITIES, Seccomp, SeccompArg, SeccompRule
 from barge.security.default_seccomp import default_profile
 from barge.security.seccomp import resolve
-
 from barge_exec_native.driver import FilterCache
 from barge_exec_native.libcontainer import seccomp
 

@@ -22,7 +22,6 @@ from typing import BinaryIO, Iterator
 from barge.archive import apply_layer, overlay_changes, tar_directory
 from barge.errors import NotFound
 from barge.graphdriver import NATIVE_DIFF, Change, GraphDriver, Mount, naive
-
 from barge_graph_overlay import support
 
 LINK_DIR = "l"

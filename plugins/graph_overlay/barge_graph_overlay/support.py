@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from barge import libc
 from barge.graphdriver import Mount
 from barge.mount import MountError, mount_all, unmount
-
-_libc = ctypes.CDLL(None, use_errno=True)
 
 #: statfs f_type magic numbers -> Docker's "Backing Filesystem" names.
 FS_NAMES = {
@@ -20,15 +18,11 @@ FS_NAMES = {
     0x65735546: "fuse", 0x858458F6: "ramfs", 0x00011954: "ufs", 0xFF534D42: "cifs",
 }
 OVERLAYFS_MAGIC = 0x794C7630
-DT_UNKNOWN = 0
 
 
 def fs_magic(path) -> int:
-    buf = ctypes.create_string_buffer(256)  # struct statfs; f_type is its first word
-    if _libc.statfs(os.fsencode(os.fspath(path)), buf) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err), str(path))
-    return ctypes.c_long.from_buffer(buf).value & 0xFFFFFFFF
+    """statfs's f_type of ``path``; raises :class:`barge.libc.SyscallError` (an OSError)."""
+    return libc.statfs_type(path)
 
 
 def fs_name(path) -> str:
@@ -36,35 +30,18 @@ def fs_name(path) -> str:
     return FS_NAMES.get(magic, f"<unknown 0x{magic:x}>")
 
 
-class _Dirent(ctypes.Structure):
-    _fields_ = [("d_ino", ctypes.c_uint64), ("d_off", ctypes.c_int64), ("d_reclen", ctypes.c_ushort),
-                ("d_type", ctypes.c_ubyte), ("d_name", ctypes.c_char * 256)]
-
-
-_libc.opendir.restype = ctypes.c_void_p
-_libc.opendir.argtypes = [ctypes.c_char_p]
-_libc.readdir.restype = ctypes.POINTER(_Dirent)
-_libc.readdir.argtypes = [ctypes.c_void_p]
-_libc.closedir.argtypes = [ctypes.c_void_p]
-
-
 def supports_d_type(directory) -> bool:
     """Whether readdir reports file types here (xfs with ftype=0 does not;
     overlayfs needs it to find whiteouts)."""
     with tempfile.TemporaryDirectory(prefix=".dtype-", dir=directory) as probe:
         Path(probe, "f").write_bytes(b"")
-        handle = _libc.opendir(os.fsencode(probe))
-        if not handle:
-            return False
         try:
-            while True:
-                ent = _libc.readdir(handle)
-                if not ent:
-                    return False
-                if ent.contents.d_name == b"f":
-                    return ent.contents.d_type != DT_UNKNOWN
-        finally:
-            _libc.closedir(handle)
+            for name, kind in libc.dirent_types(probe):
+                if name == b"f":
+                    return kind != libc.DT_UNKNOWN
+        except libc.SyscallError:
+            pass
+        return False
 
 
 def overlay_in_kernel() -> bool:

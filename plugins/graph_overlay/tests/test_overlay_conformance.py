@@ -1,6 +1,6 @@
 """overlay runs barge's graph driver conformance suite against itself."""
 
-from barge.testing.conformance import GraphDriverConformance
+from barge.testing.graph_conformance import GraphDriverConformance
 
 
 class TestOverlay(GraphDriverConformance):

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 from barge.errors import InvalidParameter
 from barge.netdriver import NetworkSpec, PortMapping
-
 from barge_net_bridge.nft import Nft
 
 FAMILY = "ip"

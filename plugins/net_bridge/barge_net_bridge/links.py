@@ -26,7 +26,6 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from barge import netns
-
 from barge_net_bridge.errors import LinkError, LinkExists, LinkNotFound, SysctlError, link_error
 
 T = TypeVar("T")

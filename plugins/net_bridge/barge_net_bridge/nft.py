@@ -71,5 +71,5 @@ class Nft:
     def __del__(self) -> None:  # contexts hold a netlink socket
         try:
             self.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 - __del__ may run at exit with the library half torn down
             pass

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from barge.netdriver import Published
+from barge.testing.wait import wait_for
 
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
 
@@ -31,12 +32,7 @@ def _link_exists(name: str) -> bool:
 
 
 def _wait_gone(name: str, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not _link_exists(name):
-            return True
-        time.sleep(0.02)
-    return False
+    return wait_for(lambda: not _link_exists(name), seconds, interval=0.02, what=f"link {name} to be gone")
 
 
 def test_join_configures_the_sandbox(lab):

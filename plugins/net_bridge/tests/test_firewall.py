@@ -6,7 +6,6 @@ import pytest
 
 from barge.errors import InvalidParameter
 from barge.netdriver import NetworkSpec, PortMapping
-
 from barge_net_bridge.firewall import Port, check_table_name, render
 
 A = NetworkSpec("a" * 64, "a", "bga", "10.251.1.0/24", "10.251.1.1")

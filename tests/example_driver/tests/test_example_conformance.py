@@ -2,7 +2,7 @@
 
 import os
 
-from barge.testing.conformance import GraphDriverConformance, LayerTar
+from barge.testing.graph_conformance import GraphDriverConformance, LayerTar
 
 
 class TestHardlink(GraphDriverConformance):

@@ -18,8 +18,8 @@ from aiohttp import web
 from barge.api import bodies
 from barge.api.jobs import run_job
 from barge.api.routing import Routes, json_response, query_bool, read_json
-from barge.containers.archive import PATH_STAT_HEADER
-from barge.daemon.jobs import archive as jobs
+from barge.contracts import archive as jobs
+from barge.contracts.archive import PATH_STAT_HEADER
 from barge.errors import InvalidParameter
 
 routes = Routes()

@@ -25,12 +25,12 @@ from aiohttp import web
 from barge import gojson
 from barge.api import bodies
 from barge.api.hijack import frame, hijack, stream_content_type
-from barge.api.proxy import proxy
 from barge.api.jobs import run_job
+from barge.api.proxy import proxy
 from barge.api.routing import Routes, json_response, query_bool, read_json
-from barge.containers.detach import DEFAULT_DETACH_KEYS, parse_detach_keys
-from barge.containers.logs import LogOptions
-from barge.daemon.jobs import containers as jobs
+from barge.contracts import containers as jobs
+from barge.contracts.attach import DEFAULT_DETACH_KEYS, parse_detach_keys
+from barge.contracts.containers import LogOptions
 from barge.errors import InvalidParameter, NotFound
 
 log = logging.getLogger("barge.api")
@@ -65,7 +65,7 @@ def _timestamp(request: web.Request, name: str) -> float:
     try:
         return float(raw)
     except ValueError:
-        from barge.graph.timefmt import parse_rfc3339
+        from barge.timefmt import parse_rfc3339
 
         value = parse_rfc3339(raw)
         if not value:
@@ -244,15 +244,9 @@ async def wait(request: web.Request) -> web.StreamResponse:
 # ---------------------------------------------------------------------------
 
 
-async def _replay_logs(hj, container, multiplexed: bool, stdout: bool, stderr: bool) -> None:
-    from barge.containers.logs import LogReader
-
+async def _replay_logs(hj, session, multiplexed: bool, stdout: bool, stderr: bool) -> None:
     loop = asyncio.get_running_loop()
-    reader = LogReader(container.log_path, LogOptions(stdout=stdout, stderr=stderr))
-    try:
-        entries = await loop.run_in_executor(None, reader.initial)
-    finally:
-        reader.close()
+    entries = await loop.run_in_executor(None, session.replay, stdout, stderr)
     for e in entries:
         stream = 2 if e.stream == "stderr" else 1
         await hj.write(frame(stream, e.data) if multiplexed else e.data)
@@ -265,37 +259,33 @@ async def attach(request: web.Request) -> web.StreamResponse:
     args = jobs.AttachArgs(_ref(request), stream=query_bool(request, "stream"), stdin=query_bool(request, "stdin"),
                            stdout=query_bool(request, "stdout"), stderr=query_bool(request, "stderr"),
                            detach_keys=keys_text)
-    ticket = await run_job(request, "container_attach", args)
-    container = ticket.container
-    tty = container.tty
+    session: jobs.AttachSession = await run_job(request, "container_attach", args)
+    tty = session.tty
     keys = parse_detach_keys(keys_text or DEFAULT_DETACH_KEYS)
-    services = request.app["services"]
-    svc = services.containers
     try:
         hj = await hijack(request, stream_content_type(request, tty))
     except BaseException:
-        ticket.cancel()
+        session.cancel()
         raise
     try:
         if query_bool(request, "logs"):
-            await _replay_logs(hj, container, not tty, args.stdout, args.stderr)
+            await _replay_logs(hj, session, not tty, args.stdout, args.stderr)
         if not args.stream:
             return hj.response
-        waiting = asyncio.wrap_future(ticket.future)
+        waiting = asyncio.wrap_future(session.future)
         lost = asyncio.ensure_future(hj.lost.wait())
         done, _ = await asyncio.wait({waiting, lost}, return_when=asyncio.FIRST_COMPLETED)
         if waiting not in done:
             lost.cancel()
-            ticket.cancel()
+            session.cancel()
             return hj.response
         lost.cancel()
         sock = waiting.result()
         if sock is None:  # the start this attach waited for failed
             return hj.response
-        with svc.attach_session(container.id):
-            stdin = args.stdin and bool(container.config.get("OpenStdin"))
-            await proxy(hj, sock, tty=tty, stdin=stdin, stdout=args.stdout, stderr=args.stderr, keys=keys,
-                        close_stdin=bool(container.config.get("StdinOnce")) and not tty)
+        with session.live():
+            await proxy(hj, sock, tty=tty, stdin=session.stdin, stdout=args.stdout, stderr=args.stderr, keys=keys,
+                        close_stdin=session.close_stdin)
         return hj.response
     except (ConnectionError, asyncio.IncompleteReadError):
         return hj.response
@@ -322,10 +312,9 @@ async def logs(request: web.Request) -> web.StreamResponse:
                       since=_timestamp(request, "since"), until=_timestamp(request, "until"),
                       timestamps=query_bool(request, "timestamps"))
     follow = query_bool(request, "follow")
-    container, reader = await run_job(request, "container_logs", jobs.LogsArgs(_ref(request), opts))
-    svc = request.app["services"].containers
+    session: jobs.LogSession = await run_job(request, "container_logs", jobs.LogsArgs(_ref(request), opts))
     loop = asyncio.get_running_loop()
-    tty = container.tty
+    tty = session.tty
     response = web.StreamResponse(status=200)
     response.content_type = stream_content_type(request, tty)
     multiplexed = not tty
@@ -340,21 +329,21 @@ async def logs(request: web.Request) -> web.StreamResponse:
         await response.write(b"".join(chunks))
 
     try:
-        entries = await loop.run_in_executor(None, reader.initial)
+        entries = await loop.run_in_executor(None, session.initial)
         await response.prepare(request)
         await emit(entries)
-        if follow and not reader.done:
+        if follow and not session.done:
             while not _client_gone(request):
-                running = await loop.run_in_executor(None, svc.is_running, container.id)
-                await emit(await loop.run_in_executor(None, reader.poll))
-                if not running or reader.done:
+                running = await loop.run_in_executor(None, session.running)
+                await emit(await loop.run_in_executor(None, session.poll))
+                if not running or session.done:
                     break
                 await asyncio.sleep(POLL)
         await response.write_eof()
     except ConnectionError:
         pass
     finally:
-        reader.close()
+        session.close()
     return response
 
 

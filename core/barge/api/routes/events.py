@@ -15,8 +15,8 @@ from aiohttp import web
 
 from barge.api.jobs import run_job
 from barge.api.routing import Routes
-from barge.containers.events import encode, parse_time
-from barge.daemon.jobs import events as jobs
+from barge.contracts import events as jobs
+from barge.contracts.events import encode, parse_time
 
 routes = Routes()
 #: How often a quiet stream checks whether its client is gone.
@@ -34,13 +34,12 @@ async def events(request: web.Request) -> web.StreamResponse:
         loop.call_soon_threadsafe(queue.put_nowait, msg)
 
     args = jobs.SubscribeArgs(deliver, request.query.get("filters") or None, since)
-    sub, backlog = await run_job(request, "events_subscribe", args)
-    hub = jobs.hub_of(request.app["services"])
+    subscription: jobs.EventSubscription = await run_job(request, "events_subscribe", args)
     response = web.StreamResponse(status=200)
     response.content_type = "application/json"
     try:
         await response.prepare(request)
-        for msg in backlog:
+        for msg in subscription.backlog:
             if until is not None and msg["timeNano"] > until:
                 break
             await response.write(encode(msg))
@@ -62,5 +61,5 @@ async def events(request: web.Request) -> web.StreamResponse:
     except ConnectionError:
         pass
     finally:
-        hub.unsubscribe(sub)
+        subscription.close()
     return response

@@ -19,11 +19,11 @@ from aiohttp import web
 
 from barge.api import bodies
 from barge.api.hijack import frame, hijack, stream_content_type
-from barge.api.proxy import proxy
 from barge.api.jobs import run_job
+from barge.api.proxy import proxy
 from barge.api.routing import Routes, json_response, read_json
-from barge.containers.detach import DEFAULT_DETACH_KEYS, parse_detach_keys
-from barge.daemon.jobs import exec as jobs
+from barge.contracts import exec as jobs
+from barge.contracts.attach import DEFAULT_DETACH_KEYS, parse_detach_keys
 from barge.errors import BargeError, InvalidParameter
 
 log = logging.getLogger("barge.api")
@@ -66,38 +66,36 @@ async def start(request: web.Request) -> web.StreamResponse:
     if detach:
         await run_job(request, "exec_start_detached", args)
         return web.Response(status=200)
-    prepared = await run_job(request, "exec_prepare", args)  # 404/409/400 before any stream
-    exec_svc = request.app["services"].extra["exec"]
-    inst = prepared.instance
-    tty = bool(body.get("Tty")) if "Tty" in body else inst.tty
+    prepared: jobs.PreparedExec = await run_job(request, "exec_prepare", args)  # 404/409/400 before any stream
+    tty = bool(body.get("Tty")) if "Tty" in body else prepared.tty
     try:
         hj = await hijack(request, stream_content_type(request, tty))
     except BaseException:
-        inst.claimed = False
+        prepared.release()
         raise
     code = None
-    launched = False
+    session: jobs.ExecSession | None = None
     try:
         try:
-            ticket = await run_job(request, "exec_launch", jobs.ExecLaunchArgs(prepared))
+            session = await run_job(request, "exec_launch", jobs.ExecLaunchArgs(prepared))
         except BargeError as exc:  # after the 101: moby writes the error into the stream
             text = (str(exc) + "\r\n").encode()
             await hj.write(text if tty else frame(1, text))
             return hj.response
-        launched = True
-        if ticket.error:  # the command could not be run: its exit code (126/127) is recorded
-            text = (ticket.error + "\r\n").encode()
+        if session.error:  # the command could not be run: its exit code (126/127) is recorded
+            text = (session.error + "\r\n").encode()
             await hj.write(text if tty else frame(1, text))
-        keys = parse_detach_keys(inst.detach_keys or DEFAULT_DETACH_KEYS)
-        code = await proxy(hj, ticket.sock, tty=tty, stdin=inst.attach_stdin, stdout=inst.attach_stdout,
-                           stderr=inst.attach_stderr, keys=keys, close_stdin=True)
+        keys = parse_detach_keys(prepared.detach_keys or DEFAULT_DETACH_KEYS)
+        code = await proxy(hj, session.sock, tty=tty, stdin=prepared.stdin, stdout=prepared.stdout,
+                           stderr=prepared.stderr, keys=keys, close_stdin=True)
     except (ConnectionError, asyncio.IncompleteReadError):
         pass
     finally:
         loop = asyncio.get_running_loop()
-        if code is not None:
-            await loop.run_in_executor(None, exec_svc.finished, inst, code)  # before the client sees EOF
-        elif launched:
-            await loop.run_in_executor(None, exec_svc.follow, inst)
+        if session is not None:
+            if code is not None:
+                await loop.run_in_executor(None, session.finished, code)  # before the client sees EOF
+            else:
+                await loop.run_in_executor(None, session.follow)
         await hj.close()
     return hj.response

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from barge.api.jobs import run_job, stream_job
 from barge.api.routing import Routes
-from barge.daemon.jobs.images import (
+from barge.contracts.images import (
     HistoryArgs,
     ImageInspectArgs,
     ImagesArgs,
@@ -19,10 +19,10 @@ from barge.daemon.jobs.images import (
     RmiArgs,
     SaveArgs,
     TagArgs,
-    error_message,
 )
+from barge.contracts.messages import error_message
 from barge.errors import InvalidParameter
-from barge.graph.filters import parse_filters
+from barge.filters import parse_filters
 
 routes = Routes()
 
@@ -82,7 +82,7 @@ async def create_image(request: web.Request) -> web.StreamResponse:
     if q.get("fromImage"):
         if "fromSrc" in q:
             raise InvalidParameter("fromImage and fromSrc are mutually exclusive")
-        from barge.daemon.jobs.registry import PullArgs
+        from barge.contracts.registry import PullArgs
 
         pull = PullArgs(image=q["fromImage"], tag=q.get("tag", ""), platform=q.get("platform", ""),
                         auth=request.headers.get("X-Registry-Auth", ""))

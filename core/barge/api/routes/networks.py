@@ -9,7 +9,7 @@ from aiohttp import web
 from barge.api import bodies
 from barge.api.jobs import run_job
 from barge.api.routing import Routes, json_response, query_bool, read_json
-from barge.daemon.jobs import networks as jobs
+from barge.contracts import networks as jobs
 
 routes = Routes()
 

@@ -18,10 +18,10 @@ from barge import gojson
 from barge.api import bodies
 from barge.api.jobs import run_job, stream_job
 from barge.api.routing import Routes, json_response, read_json
-from barge.daemon.jobs.images import error_message
-from barge.daemon.jobs.registry import LoginArgs, PushArgs, SearchArgs
+from barge.contracts.messages import error_message
+from barge.contracts.registry import LoginArgs, PushArgs, SearchArgs
 from barge.errors import InvalidParameter
-from barge.graph.filters import parse_filters
+from barge.filters import parse_filters
 
 routes = Routes()
 

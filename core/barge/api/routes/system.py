@@ -10,7 +10,7 @@ from aiohttp import web
 
 from barge.api.jobs import run_job
 from barge.api.routing import Routes, json_response
-from barge.daemon.jobs.system import InfoArgs, VersionArgs
+from barge.contracts.system import InfoArgs, VersionArgs
 
 routes = Routes()
 

@@ -1,61 +1,26 @@
 """Jobs on a container's files: cp (stat, get, put), export, diff, and commit.
 
 Streaming jobs write the tar to ``job.stdout`` from one thread, which holds
-the container's root (a mount, or its running view) until the end.
+the container's root (a mount, or its running view) until the end. The
+services are ``services.containers.files``
+(:class:`barge.containers.archive.ContainerFiles`) and
+``services.containers.commits`` (:class:`barge.containers.commit.CommitService`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from barge.containers.archive import ContainerFiles
-from barge.containers.commit import CommitService
+from barge.contracts.archive import CommitArgs, ContainerArgs, PathArgs, PutArchiveArgs
 
 if TYPE_CHECKING:  # pragma: no cover
     from barge.daemon.services import Services
     from barge.engine import Engine
 
 
-@dataclass
-class PathArgs:
-    ref: str = ""
-    path: str = ""
-
-
-@dataclass
-class PutArchiveArgs:
-    ref: str = ""
-    path: str = ""
-    no_overwrite_dir_non_dir: bool = False
-    copy_uid_gid: bool = False
-
-
-@dataclass
-class ContainerArgs:
-    ref: str = ""
-
-
-@dataclass
-class CommitArgs:
-    container: str = ""
-    repo: str = ""
-    tag: str = ""
-    comment: str = ""
-    author: str = ""
-    pause: bool = True
-    changes: list[str] = field(default_factory=list)
-    config: dict[str, Any] | None = None
-
-
-def containers_of(services: "Services"):
-    return services.containers
-
-
 def register(engine: "Engine", services: "Services") -> None:
-    containers = containers_of(services)
-    files = services.extra.setdefault("files", ContainerFiles(containers))
-    committer = services.extra.setdefault("commit", CommitService(containers, services.images))
+    files = services.containers.files
+    committer = services.containers.commits
 
     def commit(job) -> dict[str, str]:
         a = job.args

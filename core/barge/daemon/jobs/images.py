@@ -7,78 +7,23 @@ tar archive, for save) to ``job.stdout``.
 
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
-from typing import Any
 
+from barge.contracts.images import (
+    HistoryArgs,
+    ImageInspectArgs,
+    ImagesArgs,
+    ImportArgs,
+    LoadArgs,
+    RmiArgs,
+    SaveArgs,
+    TagArgs,
+)
+from barge.contracts.messages import json_message
 from barge.errors import InvalidParameter, NotFound
 from barge.graph import saveload
-
-
-@dataclass
-class ImagesArgs:
-    all: bool = False
-    #: Decoded ``filters`` (see :func:`barge.graph.filters.parse_filters`).
-    filters: dict[str, list[str]] = field(default_factory=dict)
-    digests: bool = False
-
-
-@dataclass
-class ImageInspectArgs:
-    name: str = ""
-
-
-@dataclass
-class HistoryArgs:
-    name: str = ""
-
-
-@dataclass
-class TagArgs:
-    name: str = ""
-    repo: str = ""
-    tag: str = ""
-
-
-@dataclass
-class RmiArgs:
-    name: str = ""
-    force: bool = False
-    prune: bool = True
-
-
-@dataclass
-class ImportArgs:
-    #: ``-`` (the tar is the job's stdin) or an http(s) URL to fetch it from.
-    src: str = "-"
-    repo: str = ""
-    tag: str = ""
-    message: str = ""
-    changes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class SaveArgs:
-    names: list[str] = field(default_factory=list)
-
-
-@dataclass
-class LoadArgs:
-    quiet: bool = False
-
-
-def json_message(**fields: Any) -> bytes:
-    """One message of Docker's JSON progress stream."""
-    return json.dumps(fields, separators=(",", ":")).encode() + b"\r\n"
-
-
-def error_message(exc: BaseException) -> bytes:
-    """How a stream reports an error once output has begun."""
-    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return json_message(errorDetail={"message": text}, error=text)
 
 
 def register(engine, services) -> None:

@@ -1,17 +1,16 @@
 """Volume jobs: create, list, inspect, remove, prune over the volume store.
 
-:func:`register` creates the :class:`barge.volumes.VolumeStore` (on the graph
-db), removes directories a killed daemon left without a record, and hands
-the store to the container service (``-v name:/path``, ``rm -v``).
+The store (:class:`barge.volumes.VolumeStore`, ``services.volumes``) is
+built by the daemon's composition root, which also hands it to the
+container service (``-v name:/path``, ``rm -v``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from barge.graph.filters import parse_filters
-from barge.volumes import VolumeStore
+from barge.contracts.volumes import VolumeCreateArgs, VolumeFiltersArgs, VolumeNameArgs, VolumeRemoveArgs
+from barge.filters import parse_filters
 from barge.volumes.store import LIST_FILTERS, PRUNE_FILTERS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -19,48 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from barge.engine import Engine
 
 
-@dataclass
-class VolumeCreateArgs:
-    body: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class VolumeNameArgs:
-    name: str = ""
-
-
-@dataclass
-class VolumeRemoveArgs:
-    name: str = ""
-    force: bool = False
-
-
-@dataclass
-class VolumeFiltersArgs:
-    filters: str | None = None
-
-
-def containers_of(services: "Services"):
-    return services.containers
-
-
-def make_store(db, data_root, hub=None) -> VolumeStore:
-    """The store, after removing what a killed daemon left (call before serving)."""
-    store = VolumeStore(db, data_root, emit=hub.volume_event if hub is not None else None)
-    store.recover()
-    return store
-
-
 def register(engine: "Engine", services: "Services") -> None:
-    store = services.extra.get("volumes")
-    if store is None:
-        store = services.extra["volumes"] = make_store(services.images.db, services.config.data_root,
-                                                       services.extra.get("events"))
-    containers = containers_of(services)
-    if containers is not None and containers.volumes is None:
-        containers.volumes = store
-    if not services.pm.is_registered(store):
-        services.pm.register(store, name="barge-volumes")  # unmount events at a container's die
+    store = services.volumes
 
     def create(job) -> dict[str, Any]:
         body = job.args.body or {}

@@ -16,6 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
+from barge.registry.server.errors import RegistryError
 from barge.registry.server.names import Digest, is_tag, parse_digest
 from barge.registry.server.storage import BlobStore, write_atomic
 
@@ -32,7 +33,7 @@ def _digests(folder: Path) -> list[Digest]:
     for entry in _entries(folder):
         try:
             out.append(parse_digest(entry))
-        except Exception:
+        except RegistryError:  # not a digest: a stray file left in the folder
             continue
     return out
 

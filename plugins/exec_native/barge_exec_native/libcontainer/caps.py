@@ -9,9 +9,8 @@ Docker.
 
 from __future__ import annotations
 
+from barge import libc
 from barge.errors import InvalidParameter
-
-from barge_exec_native.libcontainer import syscalls
 
 #: Linux capability numbers (include/uapi/linux/capability.h).
 CAPABILITIES = {
@@ -59,8 +58,8 @@ def names(bits: int) -> list[str]:
 def drop_bounding(keep: int) -> None:
     """PR_CAPBSET_DROP every capability not in ``keep`` (needs CAP_SETPCAP)."""
     for cap in range(last_cap() + 1):
-        if not keep >> cap & 1 and syscalls.prctl(syscalls.PR_CAPBSET_READ, cap):
-            syscalls.prctl(syscalls.PR_CAPBSET_DROP, cap)
+        if not keep >> cap & 1 and libc.prctl(libc.PR_CAPBSET_READ, cap):
+            libc.prctl(libc.PR_CAPBSET_DROP, cap)
 
 
 def apply(keep: int) -> None:
@@ -69,10 +68,10 @@ def apply(keep: int) -> None:
     Capabilities this process does not hold itself (no CAP_SYS_RESOURCE on
     this machine) are left out rather than failing: nobody can grant them.
     """
-    _eff, permitted, _inh = syscalls.capget()
+    _eff, permitted, _inh = libc.capget()
     keep &= permitted
     try:
-        syscalls.prctl(syscalls.PR_CAP_AMBIENT, syscalls.PR_CAP_AMBIENT_CLEAR_ALL)
-    except syscalls.SyscallError:
+        libc.prctl(libc.PR_CAP_AMBIENT, libc.PR_CAP_AMBIENT_CLEAR_ALL)
+    except libc.SyscallError:
         pass  # kernels before 4.3 have no ambient set
-    syscalls.capset(keep, keep, 0)
+    libc.capset(keep, keep, 0)

@@ -17,7 +17,6 @@ import errno
 import os
 
 from barge.errors import InvalidParameter
-
 from barge_exec_native.libcontainer.cgroups import _read, _write, _WriteError
 from barge_exec_native.libcontainer.errors import ContainerError
 

@@ -18,7 +18,6 @@ import time
 
 from barge.errors import InvalidParameter
 from barge.mount import mountinfo
-
 from barge_exec_native.libcontainer.errors import ContainerError
 
 #: v1 controllers a container joins (blkio only for statistics).

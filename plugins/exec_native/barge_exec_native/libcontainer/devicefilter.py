@@ -13,9 +13,9 @@ import ctypes
 import os
 import struct
 
+from barge.libc import bpf
 from barge_exec_native.libcontainer.errors import ContainerError
 
-_SYS_BPF = {"x86_64": 321, "i686": 357}.get(os.uname().machine, 280)
 BPF_PROG_LOAD = 5
 BPF_PROG_ATTACH = 8
 BPF_PROG_TYPE_CGROUP_DEVICE = 15
@@ -23,9 +23,6 @@ BPF_CGROUP_DEVICE = 6
 BPF_F_ALLOW_MULTI = 2
 _TYPES = {"b": 1, "c": 2}  # BPF_DEVCG_DEV_BLOCK, BPF_DEVCG_DEV_CHAR
 _ACCESS = {"m": 1, "r": 2, "w": 4}  # BPF_DEVCG_ACC_MKNOD, READ, WRITE
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
 
 
 def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> bytes:
@@ -84,15 +81,6 @@ def program(rules) -> bytes:
     return b"".join(head + body + tail)
 
 
-def _bpf(cmd: int, attr: bytes) -> int:
-    buf = ctypes.create_string_buffer(attr, 128)
-    res = _libc.syscall(_SYS_BPF, cmd, buf, 128)
-    if res < 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-    return res
-
-
 def attach(cgroup_dir: str, rules) -> None:
     """Load the filter for ``rules`` and attach it to the cgroup v2 directory."""
     code = program(rules)
@@ -102,13 +90,13 @@ def attach(cgroup_dir: str, rules) -> None:
                        ctypes.addressof(insns), ctypes.addressof(license_), 0, 0, 0, 0, 0, b"barge_devices",
                        0, BPF_CGROUP_DEVICE)
     try:
-        prog_fd = _bpf(BPF_PROG_LOAD, attr)
+        prog_fd = bpf(BPF_PROG_LOAD, attr)
     except OSError as exc:
         raise ContainerError(f"cgroup v2 device filter: BPF_PROG_LOAD: {exc.strerror}") from None
     try:
         cg_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            _bpf(BPF_PROG_ATTACH, struct.pack("<IIII", cg_fd, prog_fd, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI))
+            bpf(BPF_PROG_ATTACH, struct.pack("<IIII", cg_fd, prog_fd, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI))
         except OSError as exc:
             raise ContainerError(f"cgroup v2 device filter: BPF_PROG_ATTACH: {exc.strerror}") from None
         finally:

@@ -30,11 +30,10 @@ import socket
 import stat
 from dataclasses import dataclass
 
+from barge import libc
 from barge.errors import InvalidParameter
-
-from barge_exec_native.libcontainer import caps, oomscore
+from barge_exec_native.libcontainer import caps, oomscore, seccomp
 from barge_exec_native.libcontainer import rootfs as rfs
-from barge_exec_native.libcontainer import seccomp
 from barge_exec_native.libcontainer import syscalls as sc
 from barge_exec_native.libcontainer.cgroups import Cgroup, check_resources
 from barge_exec_native.libcontainer.errors import ContainerError, ExecFailed
@@ -86,7 +85,7 @@ def _send_error(fd: int, exc: BaseException) -> None:
         kind, code = "InvalidParameter", 0
     else:
         kind, code = "ContainerError", 0
-    message = str(exc) if isinstance(exc, ContainerError) or isinstance(exc, InvalidParameter) else (
+    message = str(exc) if isinstance(exc, (ContainerError, InvalidParameter, libc.SyscallError)) else (
         f"{type(exc).__name__}: {exc}")
     _send(fd, {"error": message, "type": kind, "code": code})
 
@@ -265,13 +264,13 @@ class _ChildPidNamespace:
         self.own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         try:
             if self.target == "new":
-                sc.unshare(sc.CLONE_NEWPID)
+                libc.unshare(libc.CLONE_NEWPID)
             elif isinstance(self.target, int):
-                sc.setns(self.target, sc.CLONE_NEWPID)
+                libc.setns(self.target, libc.CLONE_NEWPID)
             else:
                 fd = os.open(self.target, os.O_RDONLY | os.O_CLOEXEC)
                 try:
-                    sc.setns(fd, sc.CLONE_NEWPID)
+                    libc.setns(fd, libc.CLONE_NEWPID)
                 finally:
                     os.close(fd)
         except BaseException:
@@ -282,7 +281,7 @@ class _ChildPidNamespace:
     def __exit__(self, *exc) -> None:
         if self.own >= 0 and os.getpid() == self._parent:
             try:
-                sc.setns(self.own, sc.CLONE_NEWPID)
+                libc.setns(self.own, libc.CLONE_NEWPID)
             finally:
                 os.close(self.own)
 
@@ -330,8 +329,8 @@ def spawn_init(spec, stdio: Stdio, cgroup: Cgroup, workdir: str, seccomp_program
         raise ContainerError("a terminal needs a console socket")
     pid_target = modes.get("pid")
     pid_target = None if pid_target in ("host", "", None) else pid_target
-    joins = [(path, flag) for path, flag in joins if flag != sc.CLONE_NEWPID]
-    flags &= ~sc.CLONE_NEWPID
+    joins = [(path, flag) for path, flag in joins if flag != libc.CLONE_NEWPID]
+    flags &= ~libc.CLONE_NEWPID
     created = not cgroup.exists()
     cgroup.create(spec.resources, privileged=spec.privileged)
     ctx = _InitContext(spec, stdio, cgroup, rootfs, mounts, modes, limits, keep, filt)
@@ -394,7 +393,7 @@ def _join(joins) -> None:
     for path, flag in joins:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            sc.setns(fd, flag)
+            libc.setns(fd, flag)
         finally:
             os.close(fd)
 
@@ -408,7 +407,7 @@ def _init_child(ctx: _InitContext, flags: int, joins, ctl_r: int, ctl_w: int, st
         ctx.cgroup.join_self()
         oomscore.set_own(ctx.spec.process.oom_score_adj)  # before any capability is dropped
         _join(joins)
-        sc.unshare(flags)
+        libc.unshare(flags)
         spec = ctx.spec
         os.setsid()
         os.umask(0)
@@ -424,7 +423,7 @@ def _init_child(ctx: _InitContext, flags: int, joins, ctl_r: int, ctl_w: int, st
         if terminal:  # runc's order: after pivot_root, before read-only and masked paths
             rfs.bind_console(_setup_console(ctx.stdio, spec.process))
         if ctx.modes.get("uts") == "new" and spec.hostname:
-            sc.sethostname(spec.hostname)
+            libc.sethostname(spec.hostname)
         rfs.write_sysctls(spec.sysctls)
         if not spec.privileged:
             rfs.readonly_paths(spec.readonly_paths)
@@ -463,7 +462,7 @@ def _seal_child(*keep: int) -> None:
     now, so none can reach the command or become its working directory
     (``-w /proc/self/fd/N``).
     """
-    sc.prctl(sc.PR_SET_DUMPABLE, 0)
+    libc.prctl(libc.PR_SET_DUMPABLE, 0)
     low = 0
     for fd in sorted({0, 1, 2, *(k for k in keep if k >= 0)}):
         if fd > low:
@@ -521,7 +520,7 @@ def _finalize(process, limits, keep: int, filt: Filter | None = None) -> None:
     for res, soft, hard in limits:
         try:
             sc.prlimit(0, res, (soft, hard))
-        except sc.PermissionDenied:
+        except libc.PermissionDenied:
             raise ContainerError(
                 f"cannot set ulimit {_rlimit_name(res)}={soft}:{hard}: raising a hard limit needs "
                 "CAP_SYS_RESOURCE, which this daemon does not have") from None
@@ -532,13 +531,13 @@ def _finalize(process, limits, keep: int, filt: Filter | None = None) -> None:
     os.setgroups(list(user.additional_gids))
     os.setresgid(user.gid, user.gid, user.gid)
     if user.uid != 0:
-        sc.prctl(sc.PR_SET_KEEPCAPS, 1)
+        libc.prctl(libc.PR_SET_KEEPCAPS, 1)
     os.setresuid(user.uid, user.uid, user.uid)
     if user.uid != 0:
-        sc.prctl(sc.PR_SET_KEEPCAPS, 0)
+        libc.prctl(libc.PR_SET_KEEPCAPS, 0)
     caps.apply(keep)
     if process.no_new_privileges:
-        sc.prctl(sc.PR_SET_NO_NEW_PRIVS, 1)
+        libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
     os.umask(0o022)
     try:
         os.chdir(process.cwd or "/")
@@ -653,8 +652,8 @@ def _name_reaper(args: list[str]) -> None:
     Cosmetic: a failure leaves the old title.
     """
     try:
-        sc.set_name(b"barge-init")
-    except ContainerError:
+        libc.set_name(b"barge-init")
+    except libc.SyscallError:
         pass
     try:
         with open("/proc/self/stat", "rb") as f:
@@ -801,7 +800,7 @@ def _exec_child(fds, cgroup, process, stdio, limits, keep, filt, ctl_r, ctl_w) -
         cgroup.join_self()
         oomscore.set_own(process.oom_score_adj)  # before any capability is dropped
         for fd, flag in fds:  # mount last: its /proc hides the host's afterwards
-            sc.setns(fd, flag)
+            libc.setns(fd, flag)
         os.setsid()
         if stdio.terminal:  # in the container's mount namespace: its /dev/ptmx
             _setup_console(stdio, process)

@@ -26,13 +26,14 @@ import os
 import stat
 from dataclasses import dataclass, field
 
+from barge import libc
 from barge.execdriver import PROC_MOUNTABLE, sysctl_namespace
 from barge.mount import mount_of, parse_options  # core's mount(8) words and mount table, also in the init
 from barge_exec_native.libcontainer import syscalls as sc
 from barge_exec_native.libcontainer.errors import ContainerError
 
 #: Flags a bind remount must keep (statvfs ST_* bits equal MS_* for these).
-_KEEP = sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC
+_KEEP = libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC
 O_PATH = os.O_PATH
 
 #: Nodes every container gets: name, major, minor (runc's default devices).
@@ -93,7 +94,7 @@ def check_mounts(mounts: list[Mount]) -> None:
 
     for m in mounts:
         flags, _prop, _data = parse_options(m.options)
-        if (m.type == "bind" or flags & sc.MS_BIND) and not os.path.exists(m.source):
+        if (m.type == "bind" or flags & libc.MS_BIND) and not os.path.exists(m.source):
             raise InvalidParameter(f"invalid mount config: bind source path does not exist: {m.source}")
         if m.destination == "/":
             raise InvalidParameter("invalid mount config: destination can't be '/'")
@@ -106,7 +107,7 @@ def _open(root_fd: int, rel: str, flags: int) -> int:
     """Open ``rel`` as if ``root_fd`` were ``/`` (symlinks resolved inside it)."""
     rel = rel.lstrip("/") or "."
     try:
-        return sc.openat2(root_fd, rel, flags, sc.RESOLVE_IN_ROOT | sc.RESOLVE_NO_MAGICLINKS)
+        return libc.openat2(root_fd, rel, flags, libc.RESOLVE_IN_ROOT | libc.RESOLVE_NO_MAGICLINKS)
     except OSError as exc:
         if exc.errno not in (errno.ENOSYS, errno.EPERM):
             raise
@@ -192,9 +193,9 @@ class RootfsBuilder:
         private, so mounting the root there, and pivot_root, stay ours.
         """
         shared = self.spec.root_propagation == "rshared"
-        sc.mount(None, "/", None, (sc.MS_SHARED if shared else sc.MS_SLAVE) | sc.MS_REC)
+        libc.mount(None, "/", None, (libc.MS_SHARED if shared else libc.MS_SLAVE) | libc.MS_REC)
         if shared:
-            sc.mount(None, mount_of(os.path.dirname(self.rootfs)).point, None, sc.MS_PRIVATE)
+            libc.mount(None, mount_of(os.path.dirname(self.rootfs)).point, None, libc.MS_PRIVATE)
         self._mount_rootfs()
         self.root_fd = os.open(self.rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         for m in mounts:
@@ -209,22 +210,22 @@ class RootfsBuilder:
         for d in descs:
             typ, source, options = d.get("Type", ""), d.get("Source", ""), d.get("Options") or []
             flags, prop, data = parse_options(options)
-            if typ == "bind" or flags & sc.MS_BIND:
-                sc.mount(source, self.rootfs, None, sc.MS_BIND | (flags & sc.MS_REC))
-                extra = flags & ~(sc.MS_BIND | sc.MS_REC)
+            if typ == "bind" or flags & libc.MS_BIND:
+                libc.mount(source, self.rootfs, None, libc.MS_BIND | (flags & libc.MS_REC))
+                extra = flags & ~(libc.MS_BIND | libc.MS_REC)
                 if extra:
-                    sc.mount(None, self.rootfs, None, sc.MS_REMOUNT | sc.MS_BIND | extra)
+                    libc.mount(None, self.rootfs, None, libc.MS_REMOUNT | libc.MS_BIND | extra)
             else:
-                sc.mount(source, self.rootfs, typ, flags, data or None)
+                libc.mount(source, self.rootfs, typ, flags, data or None)
             if prop:
-                sc.mount(None, self.rootfs, None, prop)
+                libc.mount(None, self.rootfs, None, prop)
         # pivot_root needs the new root's mount private (not shared, whatever the host had).
-        sc.mount(None, self.rootfs, None, sc.MS_PRIVATE)
+        libc.mount(None, self.rootfs, None, libc.MS_PRIVATE)
 
     def _mount(self, m: Mount) -> None:
         flags, prop, data = parse_options(m.options)
         rel = m.destination
-        is_bind = m.type == "bind" or bool(flags & sc.MS_BIND)
+        is_bind = m.type == "bind" or bool(flags & libc.MS_BIND)
         if m.type == "cgroup":
             self._mount_cgroup(rel, flags)
             return
@@ -232,17 +233,17 @@ class RootfsBuilder:
             fd = ensure_dir(self.root_fd, rel) if os.path.isdir(m.source) else ensure_file(self.root_fd, rel)
             try:
                 self._check_proc(fd, m)
-                sc.mount(m.source, _fdpath(fd), None, sc.MS_BIND | (flags & sc.MS_REC))
+                libc.mount(m.source, _fdpath(fd), None, libc.MS_BIND | (flags & libc.MS_REC))
             finally:
                 os.close(fd)
-            extra = flags & ~(sc.MS_BIND | sc.MS_REC)
+            extra = flags & ~(libc.MS_BIND | libc.MS_REC)
             if extra or prop:
                 self._remount(rel, extra, prop)
             return
         fd = ensure_dir(self.root_fd, rel)
         try:
             self._check_proc(fd, m)
-            sc.mount(m.source or m.type, _fdpath(fd), m.type, flags, data or None)
+            libc.mount(m.source or m.type, _fdpath(fd), m.type, flags, data or None)
         finally:
             os.close(fd)
         if prop:
@@ -266,9 +267,9 @@ class RootfsBuilder:
         try:
             if flags:
                 keep = os.fstatvfs(fd).f_flag & _KEEP if hasattr(os, "fstatvfs") else 0
-                sc.mount(None, _fdpath(fd), None, sc.MS_REMOUNT | sc.MS_BIND | flags | keep)
+                libc.mount(None, _fdpath(fd), None, libc.MS_REMOUNT | libc.MS_BIND | flags | keep)
             if prop:
-                sc.mount(None, _fdpath(fd), None, prop)
+                libc.mount(None, _fdpath(fd), None, prop)
         finally:
             os.close(fd)
 
@@ -281,13 +282,13 @@ class RootfsBuilder:
             target = _fdpath(fd)
             if self.cgroup.kind == "v2":
                 if self.cgroupns:
-                    sc.mount("cgroup2", target, "cgroup2", flags & ~sc.MS_BIND)
+                    libc.mount("cgroup2", target, "cgroup2", flags & ~libc.MS_BIND)
                 else:
-                    sc.mount(self.cgroup.unique[0], target, None, sc.MS_BIND | sc.MS_REC)
-                    if flags & sc.MS_RDONLY:
-                        self._remount(rel, sc.MS_RDONLY)
+                    libc.mount(self.cgroup.unique[0], target, None, libc.MS_BIND | libc.MS_REC)
+                    if flags & libc.MS_RDONLY:
+                        self._remount(rel, libc.MS_RDONLY)
                 return
-            sc.mount("tmpfs", target, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC, "mode=755")
+            libc.mount("tmpfs", target, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC, "mode=755")
         finally:
             os.close(fd)
         from barge_exec_native.libcontainer.cgroups import _mounts
@@ -298,11 +299,11 @@ class RootfsBuilder:
             sub = f"{rel}/{name}"
             sfd = ensure_dir(self.root_fd, sub)
             try:
-                sc.mount(hier_dir, _fdpath(sfd), None, sc.MS_BIND | sc.MS_REC)
+                libc.mount(hier_dir, _fdpath(sfd), None, libc.MS_BIND | libc.MS_REC)
             finally:
                 os.close(sfd)
-            if flags & sc.MS_RDONLY:
-                self._remount(sub, sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+            if flags & libc.MS_RDONLY:
+                self._remount(sub, libc.MS_RDONLY | libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC)
         # cpu,cpuacct joined in one hierarchy: the names users expect as symlinks
         pfd = _open(self.root_fd, rel, O_PATH | os.O_DIRECTORY)
         try:
@@ -315,8 +316,8 @@ class RootfsBuilder:
                         pass
         finally:
             os.close(pfd)
-        if flags & sc.MS_RDONLY:
-            self._remount(rel, sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
+        if flags & libc.MS_RDONLY:
+            self._remount(rel, libc.MS_RDONLY | libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC)
 
     def _populate_dev(self) -> None:
         dev_fd = _open(self.root_fd, "dev", O_PATH | os.O_DIRECTORY)
@@ -342,7 +343,7 @@ class RootfsBuilder:
             try:
                 sc.mknod(base, mode, rdev, dir_fd=pfd)
                 return
-            except sc.SyscallError as exc:
+            except libc.SyscallError as exc:
                 if exc.errno == errno.EEXIST:
                     return
                 if exc.errno != errno.EPERM:
@@ -351,7 +352,7 @@ class RootfsBuilder:
             os.close(os.open(base, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=pfd))
             fd = _open(pfd, base, O_PATH)
             try:
-                sc.mount(f"/dev/{name}", _fdpath(fd), None, sc.MS_BIND)
+                libc.mount(f"/dev/{name}", _fdpath(fd), None, libc.MS_BIND)
             finally:
                 os.close(fd)
         finally:
@@ -372,15 +373,15 @@ class RootfsBuilder:
             os.fchdir(self.root_fd)
             os.close(self.root_fd)
             self.root_fd = -1
-            sc.pivot_root(".", ".")
+            libc.pivot_root(".", ".")
             os.fchdir(old_root)
         finally:
             os.close(old_root)
-        sc.mount(None, ".", None, sc.MS_SLAVE | sc.MS_REC)  # the umount must not reach the host
-        sc.umount2(".", sc.MNT_DETACH)
+        libc.mount(None, ".", None, libc.MS_SLAVE | libc.MS_REC)  # the umount must not reach the host
+        libc.umount2(".", libc.MNT_DETACH)
         os.chdir("/")
         if self.spec.root_propagation == "rshared":
-            sc.mount(None, "/", None, sc.MS_SHARED | sc.MS_REC)
+            libc.mount(None, "/", None, libc.MS_SHARED | libc.MS_REC)
 
 
 def _host_devices() -> list[tuple[str, int, int]]:
@@ -413,25 +414,25 @@ def mask_paths(paths) -> None:
         except (FileNotFoundError, NotADirectoryError):
             continue
         if stat.S_ISDIR(st.st_mode):
-            sc.mount("tmpfs", path, "tmpfs", sc.MS_RDONLY)
+            libc.mount("tmpfs", path, "tmpfs", libc.MS_RDONLY)
         else:
-            sc.mount("/dev/null", path, None, sc.MS_BIND)
+            libc.mount("/dev/null", path, None, libc.MS_BIND)
 
 
 def readonly_paths(paths) -> None:
     """Bind each path on itself, then remount it read-only keeping nosuid/nodev/noexec."""
     for path in paths:
         try:
-            sc.mount(path, path, None, sc.MS_BIND | sc.MS_REC)
-        except sc.NotFound:
+            libc.mount(path, path, None, libc.MS_BIND | libc.MS_REC)
+        except libc.NotFound:
             continue
         keep = os.statvfs(path).f_flag & _KEEP
-        sc.mount(None, path, None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | keep)
+        libc.mount(None, path, None, libc.MS_BIND | libc.MS_REMOUNT | libc.MS_RDONLY | keep)
 
 
 def readonly_root() -> None:
     keep = os.statvfs("/").f_flag & _KEEP
-    sc.mount(None, "/", None, sc.MS_BIND | sc.MS_REMOUNT | sc.MS_RDONLY | keep)
+    libc.mount(None, "/", None, libc.MS_BIND | libc.MS_REMOUNT | libc.MS_RDONLY | keep)
 
 
 def _own_namespace(kind: str, mode: str | None) -> bool:
@@ -480,4 +481,4 @@ def bind_console(slave: str) -> None:
         return
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISCHR(st.st_mode)):
         return
-    sc.mount(slave, "/dev/console", None, sc.MS_BIND)
+    libc.mount(slave, "/dev/console", None, libc.MS_BIND)

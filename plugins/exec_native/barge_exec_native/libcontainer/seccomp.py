@@ -22,6 +22,7 @@ import ctypes
 import errno
 import os
 
+from barge import libc
 from barge_exec_native.libcontainer import syscalls as sc
 from barge_exec_native.libcontainer.errors import ContainerError
 
@@ -194,5 +195,5 @@ def install(program: bytes, flags: int = 0) -> None:
         raise SeccompError("seccomp: the compiled filter is empty or truncated")
     try:
         sc.seccomp_filter(program, flags)
-    except sc.SyscallError as exc:
+    except libc.SyscallError as exc:
         raise SeccompError(f"seccomp: installing the filter: {os.strerror(exc.errno)}") from None

@@ -1,13 +1,23 @@
-"""Detach keys (default ctrl-p,ctrl-q): parsing, and spotting them in an attach's stdin.
+"""An attach session's wire vocabulary: the monitor's frames, and the detach keys.
 
-The sequence ends the attach without touching the container. Bytes that
+Frames are ``<u8 stream><u32 big-endian length><payload>`` (stream 3: the
+process exited; see ATTACH PROTOCOL in :mod:`barge.execdriver`). The
+detach keys (default ctrl-p,ctrl-q) are parsed here and spotted in an
+attach's stdin.
+
+A detach sequence ends the attach without touching the container. Bytes that
 start the sequence are held back until it is complete or broken; a broken
 one is passed on unchanged, as the docker CLI's escape proxy does.
 """
 
 from __future__ import annotations
 
+import struct
+
 from barge.errors import InvalidParameter
+
+HEADER = struct.Struct(">BI")
+STDOUT, STDERR, EXITED = 1, 2, 3
 
 DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
 _CTRL_SPECIAL = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}
@@ -43,7 +53,7 @@ class DetachScanner:
     def feed(self, data: bytes) -> tuple[bytes, bool]:
         """Return (bytes to pass on, whether the detach sequence was completed)."""
         out = bytearray()
-        for i, byte in enumerate(data):
+        for byte in data:
             if byte == self.keys[self._held]:
                 self._held += 1
                 if self._held == len(self.keys):

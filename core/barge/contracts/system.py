@@ -1,0 +1,18 @@
+"""Arguments of the system jobs (version, info).
+
+Shared by the API routes (which build them) and the job handlers in
+:mod:`barge.daemon.jobs` (which take them): neither imports the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class VersionArgs:
+    pass
+
+@dataclass
+class InfoArgs:
+    pass

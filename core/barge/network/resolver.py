@@ -1,0 +1,71 @@
+"""``Resolver``: the embedded DNS server's answers, read from the network records.
+
+A container on user-defined networks finds the others there by name,
+alias, short id or hostname (also ``name.network``), as libnetwork's
+resolver answers; other names go upstream. :class:`barge.network.dns.EmbeddedDNS`
+calls these from its loop thread: each is a few reads of the records.
+"""
+
+from __future__ import annotations
+
+from barge.network.records import ContainerRecords
+from barge.network.store import Network, NetworkStore
+
+#: the embedded server's own address: never an upstream of itself
+_SELF = "127.0.0.11"
+
+
+def user_networks(store: NetworkStore, container_id: str) -> list[Network]:
+    """The user-defined networks ``container_id`` has an endpoint on (where names resolve)."""
+    found = []
+    for e in store.endpoints(container_id=container_id):
+        n = store.get(e.network_id)
+        if n is not None and n.user_defined:
+            found.append(n)
+    return found
+
+
+class Resolver:
+    """``lookup``, ``upstreams`` and ``reverse`` for :class:`barge.network.dns.EmbeddedDNS`."""
+
+    def __init__(self, *, store: NetworkStore, cfg, containers: ContainerRecords):
+        self.store = store
+        self.cfg = cfg  # barge.config.NetworkConfig: the daemon-wide --dns
+        self.containers = containers
+
+    def lookup(self, container_id: str, name: str) -> list[str] | None:
+        """Addresses of ``name`` on the user-defined networks ``container_id`` is on (also ``name.network``);
+        None: not a name barge knows, to be forwarded."""
+        found: list[str] = []
+        known = False
+        for n in user_networks(self.store, container_id):
+            for e in self.store.endpoints(network_id=n.id):
+                for dns_name in e.dns_names:
+                    d = dns_name.lower()
+                    if name == d or name == f"{d}.{n.name.lower()}":
+                        known = True
+                        if e.address not in found:
+                            found.append(e.address)
+        return found if known else None
+
+    def reverse(self, container_id: str, address: str) -> str | None:
+        """The name of ``address`` on a network the container shares with it (PTR), None to forward."""
+        for n in user_networks(self.store, container_id):
+            for e in self.store.endpoints(network_id=n.id):
+                if e.address == address and e.dns_names:
+                    return f"{e.dns_names[0]}.{n.name}"
+        return None
+
+    def upstreams(self, container_id: str) -> list[str]:
+        """Where other names go: the container's --dns, else the host's resolvers; none from internal networks."""
+        nets = user_networks(self.store, container_id)
+        if nets and all(n.internal for n in nets):
+            return []
+        c = self.containers.get(container_id)
+        if c is not None and c.host_config.get("Dns"):
+            return [s for s in c.host_config["Dns"] if s != _SELF]
+        if self.cfg.dns:
+            return [s for s in self.cfg.dns if s != _SELF]
+        from barge.containers.files import host_nameservers
+
+        return [s for s in host_nameservers() if s != _SELF]
