@@ -155,6 +155,10 @@ async def stream_job(
     any output still becomes a proper error response. An error after output
     has begun is passed to ``on_error(exc) -> bytes`` (Docker's JSON message
     streams carry ``{"errorDetail": ...}``) or ends the connection.
+
+    Long on purpose: the event loop's side of one job (stdin fed, output
+    forwarded, the error before or after the first byte, the clean-up)
+    shares its locals; split, they would travel in a state object.
     """
     engine = _engine(request)
     loop = asyncio.get_running_loop()

@@ -20,7 +20,11 @@ from barge.contracts.attach import EXITED, HEADER, DetachScanner
 
 async def proxy(hj: Hijacked, sock, *, tty: bool, stdin: bool, stdout: bool, stderr: bool, keys: bytes,
                 close_stdin: bool) -> int | None:
-    """Run the session; return the process's exit code, or None (detach, client gone)."""
+    """Run the session; return the process's exit code, or None (detach, client gone).
+
+    Long on purpose: the two directions of one session and the ways it ends
+    (exit frame, detach keys, half-close, client gone) share their state.
+    """
     sock.setblocking(False)
     m_reader, m_writer = await asyncio.open_unix_connection(sock=sock)
     scanner = DetachScanner(keys)

@@ -315,7 +315,12 @@ def run_command(ctx: typer.Context, image: str, command=None, **flags) -> None:
 
 def run_container(api, container_id: str, body: dict, detach: bool, sig_proxy: bool,
                   detach_keys: str, detach_bytes: bytes) -> int:
-    """Everything after create; returns the exit code."""
+    """Everything after create; returns the exit code.
+
+    Long on purpose: docker's ``runContainer`` step by step (attach before
+    start, wait, signals, resize, detach, ``--rm``), each step's clean-up
+    needing the ones before it.
+    """
     from barge.cli.streams import Events, ExitWatch, next_event, resize_loop, stream_in_thread
     from barge.client.attach import Detached, Streamer
     from barge.client.errors import ClientError

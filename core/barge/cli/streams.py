@@ -194,7 +194,11 @@ def start_attached(api, name: str, interactive: bool, detach_keys: str) -> int:
 
 
 def attach_running(api, name: str, no_stdin: bool, sig_proxy: bool, detach_keys: str) -> int:
-    """``attach``: stream a running container's stdio until it ends."""
+    """``attach``: stream a running container's stdio until it ends.
+
+    Long on purpose: docker's ``attach`` in its order (check, attach, resize,
+    signal proxy, wait for the stream or the exit), one clean-up for all.
+    """
     from barge.cli.common import fail
     from barge.client.attach import Streamer
     from barge.client.errors import ClientError

@@ -450,7 +450,12 @@ def _size_flag(value: str | None, flag: str, swap: bool = False) -> int:
 
 def build_create_body(o: ContainerOptions, environ: Mapping[str, str] | None = None,
                       console_size: tuple[int, int] = (0, 0)) -> dict:
-    """The ``POST /containers/create`` body for these options (docker's parse)."""
+    """The ``POST /containers/create`` body for these options (docker's parse).
+
+    Long on purpose: one literal of the body in the order of docker's
+    ``parse``, each flag checked where it is read, so the first bad flag is
+    the one docker names.
+    """
     environ = os.environ if environ is None else environ
     attach = [a.lower() for a in o.attach]
     for a in attach:

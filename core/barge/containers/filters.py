@@ -60,6 +60,7 @@ def select(
 
     ``resolve`` finds a container by name or id (before/since);
     ``ancestors(image_ref)`` returns the image ids matching an ancestor filter.
+    Long on purpose: every ``ps`` filter, one after another over the same list.
     """
     filters = query.filters or {}
     show_all = query.all

@@ -396,7 +396,8 @@ def normalize_host_config(host: dict[str, Any] | None, config: dict[str, Any], *
                           cgroup_v2: bool | None = None, swap_limit: bool | None = None,
                           warnings: list[str] | None = None) -> dict[str, Any]:
     """Check and complete a HostConfig: every field applied, refused or discarded with a warning
-    (docs/hostconfig.md is the table)."""
+    (docs/hostconfig.md is the table). Long on purpose: the table's rows, one check each,
+    in the order dockerd reports them."""
     host = copy.deepcopy(host or {})
     si = machine(sysinfo, ncpu=ncpu, cgroup_v2=cgroup_v2, swap_limit=swap_limit)
     warnings = warnings if warnings is not None else []
@@ -500,6 +501,7 @@ def normalize_config(body: dict[str, Any], image_config: Any) -> dict[str, Any]:
 
     ``body`` is decoded (``Cmd`` and ``Entrypoint`` are lists or absent); ``image_config``
     is the image's own, raw, and goes through :func:`decode_image_config` first.
+    Long on purpose: moby's merge, field by field in its order.
     """
     image = decode_image_config(image_config)
     config: dict[str, Any] = {}

@@ -118,7 +118,12 @@ def _select(store: ImageStore, names: list[str]) -> list[_Saved]:
 
 
 def save(store: ImageStore, names: list[str], out) -> None:
-    """Write the archive of ``names`` to ``out`` (``write(bytes)``), streaming."""
+    """Write the archive of ``names`` to ``out`` (``write(bytes)``), streaming.
+
+    Long on purpose: the archive written in one pass, in its order (per image
+    its layers, config and manifest blobs; then index.json, manifest.json,
+    oci-layout, repositories), each name written once.
+    """
     if not names:
         raise InvalidParameter("no images given to save")
     selected = _select(store, names)

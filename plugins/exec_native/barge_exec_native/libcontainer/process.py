@@ -314,6 +314,9 @@ def spawn_init(spec, stdio: Stdio, cgroup: Cgroup, workdir: str, seccomp_program
     compiled (:func:`seccomp.compile_filter`). Raises :class:`ContainerError`
     (or ``InvalidParameter``) with the reason; then nothing is left running,
     and a cgroup this call created is removed.
+
+    Long on purpose: runc's init sequence, one ordered exchange with the
+    child, whose undo on every failure needs all of its steps in view.
     """
     check_resources(spec.resources)
     mounts = rfs.plan_mounts(spec)
