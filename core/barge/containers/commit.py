@@ -104,12 +104,12 @@ class CommitService:
                 if paused:
                     try:
                         self.lifecycle.unpause(c.id)
-                    except Exception:
+                    except Exception:  # noqa: BLE001 - the image is committed; a failed unpause is logged, not raised over it
                         log.exception("unpausing container %s after commit failed", c.short_id)
         attrs = c.event_attributes(comment=comment, imageID=image_id, imageRef=target.familiar() if target else "")
         try:
             self.pm.hook.barge_container_event(action="commit", container_id=c.id, attributes=attrs)
-        except Exception:
+        except Exception:  # noqa: BLE001 - an extension plugin must not fail the commit
             log.exception("barge_container_event(commit) failed in an extension plugin")
         if target is not None:
             self.images.event("tag", image_id, target.familiar())

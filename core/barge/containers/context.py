@@ -111,7 +111,7 @@ class ContainerContext:
         """Release the exec driver's instance of the container (logged, never raised)."""
         try:
             self.pm.hook.barge_exec_delete(container_id=cid, state_dir=self.state_dir(cid))
-        except Exception:
+        except Exception:  # noqa: BLE001 - best-effort clean-up: the remaining steps still run
             log.exception("exec driver: deleting container %s failed", cid[:12])
 
     def network_teardown(self, cid: str) -> None:
@@ -120,7 +120,7 @@ class ContainerContext:
             return
         try:
             self.networking.teardown(cid)
-        except Exception:
+        except Exception:  # noqa: BLE001 - best-effort clean-up: the remaining steps still run
             log.exception("releasing the network of container %s", cid[:12])
 
     def size(self, c: Container) -> tuple[int, int]:

@@ -115,7 +115,7 @@ class Creator:
         ctx = self.ctx
         try:
             ctx.pm.hook.barge_graph_remove(layer_id=cid)
-        except Exception:
+        except Exception:  # noqa: BLE001 - best-effort undo; recover() retries at the next start
             log.exception("removing the rw layer of unfinished container %s failed; recover() retries", cid)
             return
         shutil.rmtree(ctx.store.container_dir(cid), ignore_errors=True)

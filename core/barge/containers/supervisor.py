@@ -70,7 +70,7 @@ class Supervisor:
     def _watcher(self, cid: str, generation: int) -> None:
         try:
             es = self.ctx.pm.hook.barge_exec_wait(container_id=cid, state_dir=self.ctx.state_dir(cid), timeout=None)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a watcher thread logs any failure instead of dying silently
             if self.ctx.table.closing:
                 return
             log.exception("exec driver: waiting for container %s failed", cid[:12])
@@ -82,7 +82,7 @@ class Supervisor:
             return
         try:
             self._on_exit(cid, generation, es, error)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a watcher thread logs any failure instead of dying silently
             log.exception("recording the exit of container %s failed", cid[:12])
 
     # -- exits ----------------------------------------------------------------

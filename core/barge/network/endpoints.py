@@ -178,7 +178,7 @@ class Endpoints:
                         self.pm.hook.barge_network_unpublish(network=self.networks.spec(n), endpoint=e.spec(),
                                                              ports=list(e.ports))
                     self.pm.hook.barge_network_leave(network=self.networks.spec(n), endpoint=e.spec(), sandbox=None)
-            except Exception:
+            except Exception:  # noqa: BLE001 - best-effort release: the other endpoints still go
                 log.exception("network driver: releasing endpoint %s of %s", e.id[:12], container_id[:12])
             for p in e.ports:
                 self.reservations.release(p.proto, p.host_ip, p.host_port)

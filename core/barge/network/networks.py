@@ -98,7 +98,7 @@ class Networks:
         """Announce a network event; a failing listener is logged, never raised."""
         try:
             self.emit(action, n.id, {"name": n.name, "type": n.driver, **attrs})
-        except Exception:
+        except Exception:  # noqa: BLE001 - an event subscriber must not fail the network operation
             log.exception("network event %s", action)
 
     def get(self, ref: str) -> Network:
