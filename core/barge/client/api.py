@@ -9,13 +9,16 @@ path is prefixed with ``/v<min(server, client)>``. A ping without
 from __future__ import annotations
 
 import json
-from typing import IO, Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from barge import API_VERSION
 from barge.client import jsonmessage, transport
 from barge.client.containers import ContainerAPI
 from barge.client.errors import APIError, ClientError, DaemonUnreachable
+from barge.client.images import ImageAPI
+from barge.client.query import _filters_json, _quote, _quote_all
 from barge.client.transport import Endpoint, TLSOptions
+from barge.client.volumes import VolumeAPI
 
 FALLBACK_API_VERSION = "1.24"
 PING_TIMEOUT = 2.0
@@ -84,7 +87,7 @@ class Response:
         self.close()
 
 
-class Client(ContainerAPI):
+class Client(ContainerAPI, ImageAPI, VolumeAPI):
     """Talks to one daemon. Cheap to build; the first call negotiates."""
 
     def __init__(self, host: str | None = None, tls: TLSOptions | None = None, version: str | None = None):
@@ -168,59 +171,10 @@ class Client(ContainerAPI):
     def info(self) -> dict:
         return self.get_json("/info")
 
-    # ------------------------------------------------------------ images
-    def images(self, all: bool = False, filters: dict[str, list[str]] | None = None) -> list[dict]:
-        query: dict[str, Any] = {}
-        if all:
-            query["all"] = "1"
-        if filters:
-            query["filters"] = json.dumps({k: {v: True for v in vs} for k, vs in filters.items()})
-        return self.get_json("/images/json", query)
-
-    def inspect_image(self, name: str) -> dict:
-        return self.get_json(f"/images/{_quote(name)}/json")
-
     def inspect_raw(self, kind: str, name: str) -> dict:
         """``GET /<kind>s/<name>/json`` for ``inspect`` of any object type."""
         return self.get_json(f"/{kind}s/{_quote(name)}/json")
 
-    def history(self, name: str) -> list[dict]:
-        return self.get_json(f"/images/{_quote(name)}/history")
-
-    def tag(self, source: str, repo: str, tag: str | None = None) -> None:
-        query = {"repo": repo, "tag": tag}
-        self.request("POST", f"/images/{_quote(source)}/tag", query).close()
-
-    def remove_image(self, name: str, force: bool = False, noprune: bool = False) -> list[dict]:
-        query = {"force": "1" if force else None, "noprune": "1" if noprune else None}
-        return self.request("DELETE", f"/images/{_quote(name)}", query).json() or []
-
-    def import_image(
-        self,
-        source: IO[bytes] | Iterable[bytes] | bytes | str,
-        repo: str | None = None,
-        tag: str | None = None,
-        message: str | None = None,
-        changes: list[str] | None = None,
-    ) -> Response:
-        """``POST /images/create?fromSrc=-`` with the tar as the body.
-
-        ``source`` may be a URL string, which the daemon fetches itself.
-        Returns the JSON message stream; :func:`image_id_from` reads the id.
-        """
-        from_src = source if isinstance(source, str) else "-"
-        query: list[tuple[str, Any]] = [("fromSrc", from_src), ("repo", repo), ("tag", tag), ("message", message)]
-        query += [("changes", c) for c in changes or []]
-        body = None if isinstance(source, str) else source
-        headers = {"Content-Type": "application/x-tar"} if body is not None else None
-        return self.request("POST", "/images/create", query, body, headers)
-
-    def save(self, names: list[str]) -> Response:
-        return self.request("GET", "/images/get", [("names", n) for n in names])
-
-    def load(self, source: IO[bytes] | Iterable[bytes] | bytes, quiet: bool = False) -> Response:
-        query = {"quiet": "1" if quiet else "0"}
-        return self.request("POST", "/images/load", query, source, {"Content-Type": "application/x-tar"})
 
     # ------------------------------------------------------------ files (cp, diff, export, commit)
     def stat_path(self, container: str, path: str) -> dict:
@@ -268,25 +222,6 @@ class Client(ContainerAPI):
         query = {"since": since or None, "until": until or None, "filters": _filters_json(filters)}
         return self.request("GET", "/events", query)
 
-    # ------------------------------------------------------------ volumes
-    def create_volume(self, name: str = "", driver: str = "local", driver_opts: dict[str, str] | None = None,
-                      labels: dict[str, str] | None = None) -> dict:
-        body = {"Name": name, "Driver": driver, "DriverOpts": driver_opts or {}, "Labels": labels or {}}
-        return self.request("POST", "/volumes/create", None, json.dumps(body).encode(),
-                            {"Content-Type": "application/json"}).json() or {}
-
-    def volumes(self, filters: dict[str, list[str]] | None = None) -> dict:
-        return self.get_json("/volumes", {"filters": _filters_json(filters)}) or {}
-
-    def inspect_volume(self, name: str) -> dict:
-        return self.get_json(f"/volumes/{_quote_all(name)}")
-
-    def remove_volume(self, name: str, force: bool = False) -> None:
-        self.request("DELETE", f"/volumes/{_quote_all(name)}", {"force": "1" if force else None}).close()
-
-    def prune_volumes(self, filters: dict[str, list[str]] | None = None) -> dict:
-        return self.request("POST", "/volumes/prune", {"filters": _filters_json(filters)}).json() or {}
-
 
 def image_id_from(messages: Iterable[dict]) -> str:
     """The image id an import stream ends with (``{"status": "sha256:..."}``)."""
@@ -319,21 +254,3 @@ def decode_path_stat(value: str | None) -> dict:
     except ValueError as exc:
         raise ClientError(f"unable to decode container path stat header: {exc}") from None
     return data if isinstance(data, dict) else {}
-
-
-def _filters_json(filters: dict[str, list[str]] | None) -> str | None:
-    if not filters:
-        return None
-    return json.dumps({k: {v: True for v in vs} for k, vs in filters.items()})
-
-
-def _quote_all(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")
-
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="/:@")

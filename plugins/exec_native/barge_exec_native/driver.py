@@ -435,13 +435,6 @@ class NativeDriver(ExecDriver):
                 setattr(spec.resources, f.name, value)
         st.write_atomic(self._p(state_dir, st.SPEC), to_json(spec))
 
-    def status(self) -> list[tuple[str, str]]:
-        from barge_exec_native.libcontainer import Cgroup, seccomp
-
-        missing = seccomp.available()
-        return [("Cgroup Layout", Cgroup.layout()), ("Monitor", "one per container, forked by a spawner"),
-                ("Seccomp", f"unavailable: {missing}" if missing else f"libseccomp {seccomp.version()}")]
-
     def close(self) -> None:
         """End the spawner (monitors keep running)."""
         self._spawner.close()
