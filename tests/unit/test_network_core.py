@@ -17,6 +17,7 @@ import pytest
 
 from barge import netns
 from barge.config import NetworkConfig
+from barge.containers.files import host_nameservers
 from barge.db import Database
 from barge.engine.hookspecs import hookimpl
 from barge.engine.plugins import make_plugin_manager
@@ -111,7 +112,7 @@ def wire(db, pm, cfg, run, containers, dns=False):
     """The network pieces as the daemon's composition root builds them (the DNS server only if ``dns``)."""
     store = NetworkStore(db)
     networks = Networks(store=store, cfg=cfg, pm=pm, driver="bridge", containers=containers)
-    resolver = Resolver(store=store, cfg=cfg, containers=containers)
+    resolver = Resolver(store=store, cfg=cfg, containers=containers, host_nameservers=host_nameservers)
     server = EmbeddedDNS(resolver.lookup, resolver.upstreams, reverse=resolver.reverse) if dns else None
     if server is not None:
         server.start()

@@ -5,9 +5,9 @@ registered with and without the ``/v1.NN`` prefix. Handlers run jobs through
 :mod:`barge.api.jobs`; the middlewares in :mod:`barge.api.middleware` check
 the API version and turn errors into Docker's shape.
 
-Hijacking (attach, exec start), tried on aiohttp 3.14 and kept here for
-the issue that builds it (``tests/integration/test_api_hijack.py`` runs the
-recipe on a scratch app with the real middlewares):
+Hijacking (attach, exec start) on aiohttp 3.14, the recipe
+:func:`barge.api.hijack.hijack` follows (``tests/integration/test_api_hijack.py``
+drives that module on a scratch app with the real middlewares):
 
 1. Read the request body first (exec start carries JSON); aiohttp parses it
    into ``request.content`` as for any request.

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from barge.contracts.events import encode, parse_time  # noqa: F401 (the stream's wire helpers, kept importable here)
-from barge.engine.hookspecs import hookimpl
 from barge.errors import InvalidParameter
 from barge.filters import labels_match
+from barge.hooks import hookimpl
 
 #: Events kept for ``since`` (moby keeps 256; a few more cost little).
 BACKLOG = 1024

@@ -33,9 +33,9 @@ from barge.containers.request import ALL_CAPABILITIES
 from barge.containers.spec import capabilities, process_env
 from barge.containers.users import read_file_in_root, resolve_user
 from barge.contracts.attach import parse_detach_keys
-from barge.engine.hookspecs import hookimpl
 from barge.errors import BargeError, Conflict, InvalidParameter, NotFound
 from barge.execdriver import ProcessSpec, Rlimit, User
+from barge.hooks import hookimpl
 from barge.security.options import parse_security_opt
 
 log = logging.getLogger("barge.exec")

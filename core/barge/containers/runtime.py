@@ -1,6 +1,6 @@
 """What the daemon keeps of each container in memory only: its runtime entry, and the table of them.
 
-The graph db holds the records (:mod:`.store`); a :class:`Runtime` holds the
+The daemon's db holds the records (:mod:`.store`); a :class:`Runtime` holds the
 rest: the lock that serialises the container's state changes (start, stop,
 rm, cp, commit, network connect ...), the exit watcher's generation, the
 exits recorded so far (a stop waits for the next one), waiters of

@@ -1,6 +1,6 @@
 """The container service: the container lifecycle over ``barge_exec_*``, in parts of one concern each.
 
-One :class:`ContainerService` per daemon. The graph db holds the records
+One :class:`ContainerService` per daemon. The daemon's db holds the records
 (:mod:`.store`); the exec driver holds the processes, under monitors that
 outlive the daemon; what lives only in memory is in the
 :class:`~barge.containers.runtime.RuntimeTable`. The parts, all on one

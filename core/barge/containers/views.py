@@ -1,7 +1,7 @@
 """Docker's shapes of a container: inspect (``GET /containers/{id}/json``) and ``ps`` rows.
 
 The network part (addresses, endpoints, published ports) comes from the
-network service (:meth:`barge.network.service.NetworkService.container_view`),
+network service (:meth:`barge.network.endpoints.Endpoints.container_view`),
 given here as ``net``; without one (no network driver) only the modes show.
 """
 

@@ -109,6 +109,7 @@ def make_network_service(cfg: DaemonConfig, pm, db, hub, driver: str | None, err
     the resolver on the container records, the embedded DNS server answering from the resolver, the
     endpoints (what the container service calls, start to exit), and attachments (connect and
     disconnect, under the containers' locks)."""
+    from barge.containers.files import host_nameservers
     from barge.network.attachments import Attachments
     from barge.network.dns import EmbeddedDNS
     from barge.network.endpoints import Endpoints
@@ -120,7 +121,7 @@ def make_network_service(cfg: DaemonConfig, pm, db, hub, driver: str | None, err
     store, net_cfg, records = NetworkStore(db), cfg.network, table.store
     networks = Networks(store=store, cfg=net_cfg, pm=pm, driver=driver, containers=records, driver_error=error,
                         emit=lambda action, nid, attrs: hub.publish("network", action, nid, attrs))
-    resolver = Resolver(store=store, cfg=net_cfg, containers=records)
+    resolver = Resolver(store=store, cfg=net_cfg, containers=records, host_nameservers=host_nameservers)
     dns = EmbeddedDNS(resolver.lookup, resolver.upstreams, reverse=resolver.reverse)
     dns.start()
     endpoints = Endpoints(store=store, networks=networks, pm=pm, cfg=net_cfg, exec_root=cfg.exec_root, dns=dns)

@@ -83,7 +83,7 @@ class GraphDriver(ABC):
         """Remove layer ``layer_id`` and everything the driver keeps for it.
 
         Idempotent: removing a layer that does not exist succeeds. Called after
-        the graph db no longer references the layer, and when cleaning up a
+        the graph's tables no longer reference the layer, and when cleaning up a
         layer whose creation did not finish.
         """
 

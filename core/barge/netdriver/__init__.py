@@ -3,7 +3,7 @@
 After libnetwork's driver API (``CreateNetwork``, ``Join``, ``Leave``,
 ``ProgramExternalConnectivity``...), minus everything a local engine does
 not need. Core owns the records and the decisions: which networks exist,
-the addresses (IPAM, persisted in the graph db), the MAC addresses, the host
+the addresses (IPAM, persisted in the daemon's db), the MAC addresses, the host
 ports (reserved by core before a driver is asked), the container's network
 namespace (its *sandbox*, a bind-mounted namespace file made by
 :mod:`barge.netns`) and the embedded DNS server. A driver (entry point

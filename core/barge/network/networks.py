@@ -333,7 +333,7 @@ class Networks:
         self.event("destroy", n)
 
     def prune(self, filters: Filters) -> dict[str, Any]:
-        from barge.containers.events import parse_time
+        from barge.contracts.events import parse_time
 
         for key in filters:
             if key not in PRUNE_FILTERS:

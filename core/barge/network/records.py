@@ -30,7 +30,7 @@ class ContainerRecords(Protocol):
 
 
 class ContainerLocks(Protocol):
-    """A container's state changes held off (:meth:`barge.containers.service.ContainerService.locked`)."""
+    """A container's state changes held off (:meth:`barge.containers.runtime.RuntimeTable.locked`)."""
 
     def locked(self, ref: str) -> AbstractContextManager[Any]:
         """The current record of the container ``ref`` names (id, name or id prefix), while

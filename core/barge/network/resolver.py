@@ -8,6 +8,8 @@ calls these from its loop thread: each is a few reads of the records.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from barge.network.records import ContainerRecords
 from barge.network.store import Network, NetworkStore
 
@@ -28,10 +30,13 @@ def user_networks(store: NetworkStore, container_id: str) -> list[Network]:
 class Resolver:
     """``lookup``, ``upstreams`` and ``reverse`` for :class:`barge.network.dns.EmbeddedDNS`."""
 
-    def __init__(self, *, store: NetworkStore, cfg, containers: ContainerRecords):
+    def __init__(self, *, store: NetworkStore, cfg, containers: ContainerRecords,
+                 host_nameservers: Callable[[], list[str]]):
         self.store = store
         self.cfg = cfg  # barge.config.NetworkConfig: the daemon-wide --dns
         self.containers = containers
+        #: the host's resolvers (read from its resolv.conf each time: it may change)
+        self.host_nameservers = host_nameservers
 
     def lookup(self, container_id: str, name: str) -> list[str] | None:
         """Addresses of ``name`` on the user-defined networks ``container_id`` is on (also ``name.network``);
@@ -66,6 +71,4 @@ class Resolver:
             return [s for s in c.host_config["Dns"] if s != _SELF]
         if self.cfg.dns:
             return [s for s in self.cfg.dns if s != _SELF]
-        from barge.containers.files import host_nameservers
-
-        return [s for s in host_nameservers() if s != _SELF]
+        return [s for s in self.host_nameservers() if s != _SELF]

@@ -14,7 +14,7 @@ Order of work, after moby's ``pull_v2``:
    aborts that unpack. Each is checked against its diff ID and kept as a
    *prepared* layer;
 4. the prepared layers, the image, its tag, its repo digest and the blob
-   records go into the graph db in ONE transaction. Anything failing before
+   records go into the daemon's db in ONE transaction. Anything failing before
    that leaves nothing: the prepared layers are discarded, the temporary
    files removed, and a killed daemon's leftovers are pending layers that
    the next start removes.

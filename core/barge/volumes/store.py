@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from barge.db import Database, Schema
-from barge.engine.hookspecs import hookimpl
 from barge.errors import Conflict, InvalidParameter, NotFound
 from barge.filters import Filters, dangling_value, labels_match
+from barge.hooks import hookimpl
 
 log = logging.getLogger("barge.volumes")
 
