@@ -15,13 +15,13 @@ import os
 import secrets
 import shutil
 import socket
-import threading
 from typing import Iterator
 
 import pytest
 
 from barge import errors, netns
 from barge.netdriver import EndpointSpec, NetworkSpec, PortMapping
+from barge.testing.network_conformance import Server, connect
 
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
 
@@ -103,45 +103,6 @@ class Sandbox:
             if f[1] == "00000000":
                 return str(ipaddress.IPv4Address(socket.ntohl(int(f[2], 16))))
         return None
-
-
-class Server:
-    """A TCP server bound in a sandbox: answers each connection with the peer's address, then closes."""
-
-    def __init__(self, sandbox: Sandbox, ip: str, port: int):
-        self.sock = sandbox.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((ip, port))
-        self.sock.listen(16)
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, peer = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                conn.sendall(peer[0].encode())
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
-        self.sock.close()
-        self.thread.join(2)
-
-
-def connect(ip: str, port: int, sandbox: Sandbox | None = None, timeout: float = 1.5) -> str:
-    """Connect from the host (or from ``sandbox``) and return what the server said: the peer address it saw."""
-    s = sandbox.socket() if sandbox else socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    with s:
-        s.settimeout(timeout)
-        s.connect((ip, port))
-        data = b""
-        while chunk := s.recv(64):
-            data += chunk
-        return data.decode()
 
 
 def reserve_port() -> socket.socket:
