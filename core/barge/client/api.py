@@ -175,7 +175,6 @@ class Client(ContainerAPI, ImageAPI, VolumeAPI):
         """``GET /<kind>s/<name>/json`` for ``inspect`` of any object type."""
         return self.get_json(f"/{kind}s/{_quote(name)}/json")
 
-
     # ------------------------------------------------------------ files (cp, diff, export, commit)
     def stat_path(self, container: str, path: str) -> dict:
         """``HEAD /containers/{id}/archive``: the decoded path-stat header."""

@@ -160,7 +160,6 @@ class EventsHub:
             return list(self._recent)
 
 
-
 @dataclass
 class Feed:
     """A subscription as ``events_subscribe`` hands it out (:class:`barge.contracts.events.EventSubscription`)."""

@@ -137,6 +137,7 @@ def normalize_capability(name: str, known: tuple[str, ...] = ALL_CAPABILITIES) -
 
 _BIND_MODES = {"ro", "rw", "z", "Z", "nocopy", "shared", "rshared", "slave", "rslave", "private", "rprivate"}
 
+
 def check_sysctls(host: dict[str, Any]) -> None:
     """runc's rule, at create rather than at start: a container may set only the sysctls
     of a namespace of its own (IPC, UTS, network), never one it shares with the host."""

@@ -18,6 +18,7 @@ class PathArgs:
     ref: str = ""
     path: str = ""
 
+
 @dataclass
 class PutArchiveArgs:
     ref: str = ""
@@ -25,9 +26,11 @@ class PutArchiveArgs:
     no_overwrite_dir_non_dir: bool = False
     copy_uid_gid: bool = False
 
+
 @dataclass
 class ContainerArgs:
     ref: str = ""
+
 
 @dataclass
 class CommitArgs:

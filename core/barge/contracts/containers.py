@@ -30,9 +30,11 @@ class CreateArgs:
     body: dict[str, Any] = field(default_factory=dict)
     name: str = ""
 
+
 @dataclass
 class RefArgs:
     ref: str = ""
+
 
 @dataclass
 class StopArgs:
@@ -40,10 +42,12 @@ class StopArgs:
     timeout: int | None = None
     signal: str | None = None
 
+
 @dataclass
 class KillArgs:
     ref: str = ""
     signal: str | None = None
+
 
 @dataclass
 class RemoveArgs:
@@ -51,10 +55,12 @@ class RemoveArgs:
     force: bool = False
     volumes: bool = False
 
+
 @dataclass
 class WaitArgs:
     ref: str = ""
     condition: str = "not-running"
+
 
 @dataclass
 class AttachArgs:
@@ -65,10 +71,12 @@ class AttachArgs:
     stderr: bool = False
     detach_keys: str | None = None
 
+
 @dataclass
 class LogsArgs:
     ref: str = ""
     options: LogOptions = field(default_factory=LogOptions)
+
 
 @dataclass
 class ListArgs:
@@ -77,29 +85,35 @@ class ListArgs:
     size: bool = False
     filters: str | None = None
 
+
 @dataclass
 class PruneArgs:
     filters: str | None = None
+
 
 @dataclass
 class InspectArgs:
     ref: str = ""
     size: bool = False
 
+
 @dataclass
 class RenameArgs:
     ref: str = ""
     name: str = ""
+
 
 @dataclass
 class UpdateArgs:
     ref: str = ""
     body: dict[str, Any] = field(default_factory=dict)
 
+
 @dataclass
 class TopArgs:
     ref: str = ""
     ps_args: str = ""
+
 
 @dataclass
 class ResizeArgs:

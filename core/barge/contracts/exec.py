@@ -19,21 +19,25 @@ class ExecCreateArgs:
     ref: str = ""
     body: dict[str, Any] = field(default_factory=dict)
 
+
 @dataclass
 class ExecStartArgs:
     exec_id: str = ""
     detach: bool = False
     console_size: list[int] | None = None
 
+
 @dataclass
 class ExecIdArgs:
     exec_id: str = ""
+
 
 @dataclass
 class ExecResizeArgs:
     exec_id: str = ""
     height: int = 0
     width: int = 0
+
 
 class PreparedExec(Protocol):
     """An attached start checked and claimed: how to proxy it once the connection is taken over."""

@@ -16,13 +16,16 @@ class ImagesArgs:
     filters: dict[str, list[str]] = field(default_factory=dict)
     digests: bool = False
 
+
 @dataclass
 class ImageInspectArgs:
     name: str = ""
 
+
 @dataclass
 class HistoryArgs:
     name: str = ""
+
 
 @dataclass
 class TagArgs:
@@ -30,11 +33,13 @@ class TagArgs:
     repo: str = ""
     tag: str = ""
 
+
 @dataclass
 class RmiArgs:
     name: str = ""
     force: bool = False
     prune: bool = True
+
 
 @dataclass
 class ImportArgs:
@@ -45,9 +50,11 @@ class ImportArgs:
     message: str = ""
     changes: list[str] = field(default_factory=list)
 
+
 @dataclass
 class SaveArgs:
     names: list[str] = field(default_factory=list)
+
 
 @dataclass
 class LoadArgs:

@@ -14,9 +14,11 @@ from typing import Any
 class NetworkCreateArgs:
     body: dict[str, Any] = field(default_factory=dict)
 
+
 @dataclass
 class NetworkFiltersArgs:
     filters: str | None = None
+
 
 @dataclass
 class NetworkInspectArgs:
@@ -24,9 +26,11 @@ class NetworkInspectArgs:
     verbose: bool = False
     scope: str = ""
 
+
 @dataclass
 class NetworkRefArgs:
     ref: str = ""
+
 
 @dataclass
 class NetworkAttachArgs:

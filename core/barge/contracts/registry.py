@@ -20,6 +20,7 @@ class PullArgs:
     #: the raw ``X-Registry-Auth`` header
     auth: str = ""
 
+
 @dataclass
 class PushArgs:
     name: str = ""
@@ -27,12 +28,14 @@ class PushArgs:
     auth: str = ""
     platform: str = ""
 
+
 @dataclass
 class SearchArgs:
     term: str = ""
     limit: int = 25
     filters: str | None = None
     auth: str = ""
+
 
 @dataclass
 class LoginArgs:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 class VersionArgs:
     pass
 
+
 @dataclass
 class InfoArgs:
     pass

@@ -14,14 +14,17 @@ from typing import Any
 class VolumeCreateArgs:
     body: dict[str, Any] = field(default_factory=dict)
 
+
 @dataclass
 class VolumeNameArgs:
     name: str = ""
+
 
 @dataclass
 class VolumeRemoveArgs:
     name: str = ""
     force: bool = False
+
 
 @dataclass
 class VolumeFiltersArgs:

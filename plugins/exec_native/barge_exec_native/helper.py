@@ -37,6 +37,7 @@ def _print_exc() -> None:
 
     traceback.print_exc()
 
+
 #: How long the monitor waits for a helper's answer.
 HELPER_TIMEOUT = 60.0
 
