@@ -10,6 +10,7 @@ from typing import Any
 from barge.client import units
 from barge.client.formatter import _created_at
 from barge.client.templates import Struct
+from barge.goquote import go_quote
 
 # ---------------------------------------------------------------- ps
 
@@ -32,29 +33,6 @@ def ps_format(fmt: str | None, quiet: bool, size: bool) -> str:
     if quiet:
         return PS_QUIET
     return fmt
-
-
-def go_quote(text: str) -> str:
-    """Go's ``strconv.Quote``: double quotes, Go escapes, printable runes kept."""
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch in "\a\b\f\n\r\t\v":
-            out.append({"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}[ch])
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif ch.isprintable():
-            out.append(ch)
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
 
 
 def _familiar_image(image: str) -> str | None:

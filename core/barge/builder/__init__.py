@@ -1,0 +1,1 @@
+"""The classic builder: Dockerfile parsing, .dockerignore, and (later) the build jobs."""
