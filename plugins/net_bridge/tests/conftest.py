@@ -21,30 +21,9 @@ import pytest
 
 from barge import errors, netns
 from barge.netdriver import EndpointSpec, NetworkSpec, PortMapping
-from barge.testing.network_conformance import Server, connect
+from barge.testing.network_conformance import Server, connect, free_subnet
 
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
-
-
-def _host_routes() -> list[ipaddress.IPv4Network]:
-    nets = []
-    with open("/proc/net/route") as fh:
-        for line in fh.readlines()[1:]:
-            f = line.split()
-            dest, mask = int(f[1], 16), int(f[7], 16)
-            if mask == 0:
-                continue  # the default route covers everything; only connected/explicit routes collide
-            nets.append(ipaddress.IPv4Network((socket.ntohl(dest), bin(mask).count("1")), strict=False))
-    return nets
-
-
-def free_subnet() -> ipaddress.IPv4Network:
-    taken = _host_routes()
-    for _ in range(200):
-        net = ipaddress.IPv4Network(f"10.{250 + secrets.randbelow(6)}.{secrets.randbelow(256)}.0/24")
-        if not any(net.overlaps(t) for t in taken):
-            return net
-    pytest.skip("no free 10.25x.y.0/24 subnet")
 
 
 def _lo_up() -> None:

@@ -116,15 +116,7 @@ class Control:
         stdio, terminal = proc.make_stdio()
         proc.started_at = st.rfc3339_nano()
         c = self.container
-        try:
-            _, sock = helper.fork_helper(
-                helper.exec_job(c.spec_text, c.init.pid, proc.process, stdio, terminal, c.dir), list(stdio))
-        except BaseException:
-            proc.close_fds()
-            raise
-        finally:
-            for fd in set(stdio):
-                os.close(fd)
+        sock = proc.fork_helper(helper.exec_job(c.spec_text, c.init.pid, proc.process, stdio, terminal, c.dir), stdio)
         with sock:
             return helper.ask(sock)
 

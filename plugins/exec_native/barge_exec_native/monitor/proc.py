@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from barge_exec_native import helper
 from barge_exec_native.attach import EXIT, STDERR, STDOUT, frame
 from barge_exec_native.monitor.loop import HUP, IN, OUT, READ_SIZE, Loop
 
@@ -83,6 +84,21 @@ class Proc:
     @property
     def stdin_once(self) -> bool:
         return bool(self.process.get("stdin_once"))
+
+    def fork_helper(self, job, stdio: tuple[int, ...]) -> socket.socket:
+        """Fork the helper child that sets this process up on ``stdio``; return its socket.
+
+        The child's ends of ``stdio`` are closed here either way; ours too when the fork fails.
+        """
+        try:
+            _, sock = helper.fork_helper(job, list(stdio))
+        except BaseException:
+            self.close_fds()
+            raise
+        finally:
+            for fd in set(stdio):
+                os.close(fd)
+        return sock
 
     def make_stdio(self) -> tuple[tuple[int, ...], bool]:
         """Create pipes or a console socket; return the child's fds and whether a terminal.

@@ -66,14 +66,7 @@ class Monitor:
         c = self.container
         init = Proc(None, c.spec["process"], self.loop, c.finish, log=self.log)
         stdio, terminal = init.make_stdio()
-        try:
-            _, c.init_helper = helper.fork_helper(helper.init_job(c.spec_text, stdio, terminal, c.dir), list(stdio))
-        except BaseException:
-            init.close_fds()
-            raise
-        finally:
-            for fd in set(stdio):
-                os.close(fd)
+        c.init_helper = init.fork_helper(helper.init_job(c.spec_text, stdio, terminal, c.dir), stdio)
         reply = helper.ask(c.init_helper)
         if not reply.get("ok"):
             init.close_fds()
