@@ -6,7 +6,7 @@ tests), written again as tables with exact values and exact error texts.
 
 import pytest
 
-from barge.builder.instructions import (
+from barge.dockerfile.instructions import (
     Add,
     Arg,
     Cmd,
@@ -40,8 +40,8 @@ from barge.builder.instructions import (
     select_target,
     total_steps,
 )
-from barge.builder.parser import parse
-from barge.builder.shell_lex import ExpansionError
+from barge.dockerfile.parser import parse
+from barge.dockerfile.shell_lex import ExpansionError
 from barge.errors import InvalidParameter
 
 

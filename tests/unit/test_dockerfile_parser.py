@@ -6,7 +6,7 @@ written again here as tables with exact values and exact error messages.
 
 import pytest
 
-from barge.builder.parser import (
+from barge.dockerfile.parser import (
     EMPTY_CONTINUATION_FINAL,
     NOT_STRING_ARRAY,
     DockerfileParseError,

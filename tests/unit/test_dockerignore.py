@@ -1,4 +1,4 @@
-""".dockerignore as Docker reads and applies it (barge.builder.dockerignore).
+""".dockerignore as Docker reads and applies it (barge.dockerfile.dockerignore).
 
 Every expected value here was checked against the Go code it ports: Go
 1.19's path/filepath, moby/patternmatcher v0.6.0 and ignorefile (the docker
@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from barge.builder.dockerignore import (
+from barge.dockerfile.dockerignore import (
     BAD_PATTERN,
     ContextFilter,
     DockerignoreError,

@@ -6,7 +6,7 @@ written again here with exact results and, for failures, exact messages.
 
 import pytest
 
-from barge.builder.shell_lex import (
+from barge.dockerfile.shell_lex import (
     ExpansionError,
     go_lower,
     go_upper,

@@ -1,1 +1,1 @@
-"""The classic builder: Dockerfile parsing, .dockerignore, and (later) the build jobs."""
+"""The classic builder: ``POST /build`` run step by step in real containers, with Docker's cache."""

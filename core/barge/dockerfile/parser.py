@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from barge.builder.shell_lex import (
+from barge.dockerfile.shell_lex import (
     DEFAULT_ESCAPE,
     go_lower,
     is_go_space,

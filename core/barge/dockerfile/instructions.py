@@ -22,8 +22,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from barge.builder.parser import Dockerfile, Node, parse
-from barge.builder.shell_lex import (
+from barge.dockerfile.parser import Dockerfile, Node, parse
+from barge.dockerfile.shell_lex import (
     DEFAULT_ESCAPE,
     go_lower,
     go_upper,
