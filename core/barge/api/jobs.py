@@ -148,13 +148,16 @@ async def stream_job(
     content_type: str = "application/json",
     status: int = 200,
     on_error=None,
+    cancel_on_hangup: bool = False,
 ) -> web.StreamResponse:
     """Run job ``name``, streaming what it writes to stdout as the response body.
 
     Headers go out with the first byte of output, so an error raised before
     any output still becomes a proper error response. An error after output
     has begun is passed to ``on_error(exc) -> bytes`` (Docker's JSON message
-    streams carry ``{"errorDetail": ...}``) or ends the connection.
+    streams carry ``{"errorDetail": ...}``) or ends the connection. With
+    ``cancel_on_hangup``, a client that goes away sets ``job.cancelled``
+    (a build stops; its containers go), even while the job writes nothing.
 
     Long on purpose: the event loop's side of one job (stdin fed, output
     forwarded, the error before or after the first byte, the clean-up)
@@ -180,6 +183,7 @@ async def stream_job(
             loop.call_soon_threadsafe(out.put_nowait, finished)
 
     task = loop.run_in_executor(None, run)
+    watcher = asyncio.ensure_future(_watch_hangup(request, job, task)) if cancel_on_hangup else None
     response: web.StreamResponse | None = None
     try:
         while True:
@@ -205,7 +209,22 @@ async def stream_job(
             await response.prepare(request)
         await response.write_eof()
         return response
+    except BaseException:
+        job.cancelled.set()  # the client went (a failed write, the handler cancelled): the job stops
+        raise
     finally:
         done.set()
         if feeder is not None:
             feeder.cancel()
+        if watcher is not None:
+            watcher.cancel()
+
+
+async def _watch_hangup(request: web.Request, job, task: asyncio.Future) -> None:
+    """Set ``job.cancelled`` when the client's connection closes before the job ends."""
+    while not task.done():
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            job.cancelled.set()
+            return
+        await asyncio.sleep(0.2)

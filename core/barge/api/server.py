@@ -85,9 +85,20 @@ async def _job_threads(app: web.Application) -> None:
 
 def route_modules() -> list:
     """Every route module the daemon serves; a missing one fails the start."""
-    from barge.api.routes import archive, containers, events, exec, images, networks, registry, system, volumes
+    from barge.api.routes import (
+        archive,
+        build,
+        containers,
+        events,
+        exec,
+        images,
+        networks,
+        registry,
+        system,
+        volumes,
+    )
 
-    return [system, images, registry, containers, exec, archive, events, volumes, networks]
+    return [system, images, registry, build, containers, exec, archive, events, volumes, networks]
 
 
 def make_app(engine: "Engine", modules: list | None = None) -> web.Application:

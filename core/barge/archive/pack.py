@@ -108,18 +108,22 @@ def is_opaque(path: str) -> bool:
         return False
 
 
-class _Writer:
+class EntryWriter:
     """Emits entries for paths under ``root``, remembering hard links."""
 
-    def __init__(self, root: str, overlay: bool):
+    def __init__(self, root: str, overlay: bool, owner: tuple[int, int] | None = None):
         self.root = root
         self.overlay = overlay
+        #: every entry's (uid, gid), instead of the files' own (the builder's COPY)
+        self.owner = owner
         self.links: dict[tuple[int, int], str] = {}
 
-    def entry(self, rel: str, st: os.stat_result | None = None) -> Iterator[bytes]:
+    def entry(self, rel: str, st: os.stat_result | None = None, name: str | None = None) -> Iterator[bytes]:
+        """Entries for ``rel`` (named ``name`` in the tar, ``rel`` by default)."""
         path = os.path.join(self.root, rel)
         if st is None:
             st = os.lstat(path)
+        rel = rel if name is None else name
         mode = st.st_mode
         mtime = int(st.st_mtime)
         if self.overlay and is_whiteout_device(st):
@@ -127,7 +131,8 @@ class _Writer:
             yield header(_join(head, WHITEOUT_PREFIX + base), b"0", 0o600, st.st_uid, st.st_gid, 0, mtime)
             return
         xattrs = read_xattrs(path)
-        common = dict(mode=stat.S_IMODE(mode), uid=st.st_uid, gid=st.st_gid, mtime=mtime, xattrs=xattrs)
+        uid, gid = self.owner if self.owner is not None else (st.st_uid, st.st_gid)
+        common = dict(mode=stat.S_IMODE(mode), uid=uid, gid=gid, mtime=mtime, xattrs=xattrs)
         if stat.S_ISDIR(mode):
             yield header(rel + "/", b"5", **common)
             if self.overlay and is_opaque(path):
@@ -188,7 +193,7 @@ def tar_directory(path, whiteouts: str | None = None) -> Iterator[bytes]:
     and opaque xattrs into tar whiteouts; ``None`` archives the tree as is.
     """
     root = os.fspath(path)
-    w = _Writer(root, overlay=whiteouts == "overlay")
+    w = EntryWriter(root, overlay=whiteouts == "overlay")
     for rel, st in _walk(root):
         yield from w.entry(rel, st)
     yield b"\0" * (2 * BLOCK)
@@ -197,7 +202,7 @@ def tar_directory(path, whiteouts: str | None = None) -> Iterator[bytes]:
 def tar_changes(root, changes: Iterable[Change]) -> Iterator[bytes]:
     """Tar the paths in ``changes`` from ``root``; deletions become ``.wh.`` entries."""
     root = os.fspath(root)
-    w = _Writer(root, overlay=False)
+    w = EntryWriter(root, overlay=False)
     for change in sorted(changes, key=lambda c: c.path):
         rel = change.path.strip("/")
         if change.kind == ChangeKind.DELETE:

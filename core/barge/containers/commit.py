@@ -17,25 +17,18 @@ the layer is a consistent snapshot.
 from __future__ import annotations
 
 import copy
-import io
 import logging
 from typing import TYPE_CHECKING, Any
 
 from barge import reference
-from barge.archive.stream import IterReader
 from barge.graph import changes as changes_mod
-from barge.graph.store import canonical_json, go_arch, image_id_of
-from barge.timefmt import rfc3339_nano
+from barge.graph.child import ChildSpec, commit_child
 
 if TYPE_CHECKING:  # pragma: no cover
     from barge.containers.lifecycle import Lifecycle
     from barge.containers.runtime import RuntimeTable
 
 log = logging.getLogger("barge.commit")
-
-#: The diff ID of an empty tar (1024 zero bytes): no change, no layer.
-EMPTY_TAR_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
-
 
 def merge_config(user: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     """moby's ``merge(userConf, imageConf)``: fields the user left empty come from ``base``."""
@@ -118,57 +111,7 @@ class CommitService:
     def _commit_layer(self, c, new_config: dict, comment: str, author: str, target) -> str:
         layers = self.images.layers
         top = layers.get(c.top_layer) if c.top_layer else None
-        chunks = self.pm.hook.barge_graph_diff(layer_id=c.rw_layer, parent=top.cache_id if top else None)
-        stream = io.BufferedReader(IterReader(chunks), buffer_size=1 << 20)
-        try:
-            prepared = layers.apply(stream, c.top_layer)
-        finally:
-            stream.close()
-        empty = prepared.diff_id == EMPTY_TAR_DIFF_ID
-        if empty:
-            layers.abort(prepared)
-        try:
-            parent = self.images.get(c.image_id)
-            base = copy.deepcopy(parent.config) if parent is not None else {
-                "architecture": go_arch(), "os": "linux",
-                "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in layers.chain(c.top_layer)]},
-            }
-            for legacy in ("container", "container_config", "docker_version", "id", "parent"):
-                base.pop(legacy, None)
-            created = rfc3339_nano()
-            entry: dict[str, Any] = {"created": created, "created_by": " ".join(c.config.get("Cmd") or [])}
-            if author:
-                entry["author"] = author
-            if comment:
-                entry["comment"] = comment
-            if empty:
-                entry["empty_layer"] = True
-            base["config"] = new_config
-            base["created"] = created
-            base.pop("author", None)
-            base.pop("comment", None)
-            if author:
-                base["author"] = author
-            if comment:
-                base["comment"] = comment
-            base["history"] = list(base.get("history") or []) + [entry]
-            rootfs = dict(base.get("rootfs") or {"type": "layers"})
-            rootfs["diff_ids"] = list(rootfs.get("diff_ids") or []) + ([] if empty else [prepared.diff_id])
-            base["rootfs"] = rootfs
-            config_bytes = canonical_json(base)
-            image_id = image_id_of(config_bytes)
-            new_top = c.top_layer if empty else prepared.chain_id
-            with self.images.db.write() as conn:
-                if not empty:
-                    layers.record(conn, prepared)
-                self.images._insert_image(conn, image_id, config_bytes, new_top,
-                                          parent.id if parent is not None else None)
-                if target is not None:
-                    self.images._set_tag(conn, target, image_id)
-        except BaseException:
-            if not empty:
-                layers.abort(prepared)
-            raise
-        if not empty:
-            layers.finish(prepared)
-        return image_id
+        diff = self.pm.hook.barge_graph_diff(layer_id=c.rw_layer, parent=top.cache_id if top else None)
+        spec = ChildSpec(config=new_config, created_by=" ".join(c.config.get("Cmd") or []), author=author,
+                         comment=comment)
+        return commit_child(self.images, self.images.get(c.image_id), c.top_layer, diff, spec, target)

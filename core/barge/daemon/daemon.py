@@ -158,14 +158,26 @@ def driver_reports(cfg: DaemonConfig, graph: str, exec_name: str | None, exec_er
 
 def register_jobs(services: Services) -> None:
     """Every job handler, each module given the services (it takes the ones it uses)."""
-    from barge.daemon.jobs import archive, containers, events, exec, images, networks, registry, system, volumes
+    from barge.daemon.jobs import (
+        archive,
+        build,
+        containers,
+        events,
+        exec,
+        images,
+        networks,
+        registry,
+        system,
+        volumes,
+    )
 
-    for module in (system, images, containers, events, volumes, networks, registry, exec, archive):
+    for module in (system, images, containers, events, volumes, networks, registry, exec, archive, build):
         module.register(services.engine, services)
 
 
 def open_database(cfg: DaemonConfig) -> "Database":
     """The daemon's db, every store's tables created or migrated at open, in the order their references need."""
+    from barge.builder.journal import SCHEMA as BUILDER
     from barge.containers.store import SCHEMA as CONTAINERS
     from barge.db import Database
     from barge.graph.schema import SCHEMA as GRAPH
@@ -173,7 +185,7 @@ def open_database(cfg: DaemonConfig) -> "Database":
     from barge.registry.distmeta import SCHEMA as REGISTRY
     from barge.volumes.store import SCHEMA as VOLUMES
 
-    return Database(cfg.data_root / "barge.db", (GRAPH, CONTAINERS, VOLUMES, NETWORKS, REGISTRY))
+    return Database(cfg.data_root / "barge.db", (GRAPH, CONTAINERS, VOLUMES, NETWORKS, REGISTRY, BUILDER))
 
 
 def build_services(cfg: DaemonConfig) -> Services:
@@ -185,6 +197,8 @@ def build_services(cfg: DaemonConfig) -> Services:
     the container records and their runtime table (locks), on which the
     network service and then the container service are built.
     """
+    from barge.builder.journal import BuildJournal
+    from barge.builder.service import BuildService
     from barge.containers.events import EventsHub
     from barge.containers.runtime import RuntimeTable
     from barge.containers.service import ContainerService
@@ -221,11 +235,16 @@ def build_services(cfg: DaemonConfig) -> Services:
         if any(report.values()):
             log.info("containers reconciled: %s", ", ".join(f"{k} {v}" for k, v in report.items() if v))
         clean_leftovers(cfg.data_root)
+        builder = BuildService(images, containers, pm, BuildJournal(db), images.tmp_dir)
+        leftovers = builder.recover()
+        if any(leftovers.values()):
+            log.info("builds a killed daemon left: removed %s", ", ".join(f"{v} {k}" for k, v in leftovers.items() if v))
         pm.register(volumes, name="barge-volumes")  # unmount events at a container's die
         pm.register(containers.execs, name="barge-exec")  # forgets a removed container's exec instances
         services = Services(
             config=cfg, pm=pm, engine=Engine(pm), graph_driver=selection.name, engine_id=engine_id(cfg.data_root),
             db=db, images=images, containers=containers, networks=networks, volumes=volumes, events=hub,
+            builder=builder,
             driver_reports=driver_reports(cfg, selection.name, exec_name, exec_error, net_name, net_error),
             started_at=time.time(),
         )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     import pluggy
 
+    from barge.builder.service import BuildService
     from barge.config import DaemonConfig
     from barge.containers.events import EventsHub
     from barge.containers.service import ContainerService
@@ -41,5 +42,7 @@ class Services:
     volumes: "VolumeStore"
     #: the event stream (``GET /events``), fed by the lifecycle hooks
     events: "EventsHub"
+    #: the classic builder (``POST /build``)
+    builder: "BuildService"
     driver_reports: list["DriverReport"] = field(default_factory=list)
     started_at: float = 0.0

@@ -49,6 +49,8 @@ class Job:
     status: JobStatus = JobStatus.PENDING
     result: Any = None
     error: BaseException | None = None
+    #: Set when the client went away (or asked to cancel): a long job stops at its next check.
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
 
 Handler = Callable[[Job], Any]

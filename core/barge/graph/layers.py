@@ -29,6 +29,7 @@ foreign key: release stops at the first layer SQLite refuses to delete.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -241,6 +242,36 @@ class LayerStore:
         layer = self.get(prepared.chain_id)
         assert layer is not None
         return layer
+
+    @contextlib.contextmanager
+    def scratch(self, top: str | None) -> Iterator[str]:
+        """A rw driver layer on layer ``top``, for changes made without a container (the builder's
+        COPY, a ``COPY --from`` source's view); journaled in ``pending_layers``, so a daemon killed
+        meanwhile removes it at its next start. Yields its cache id; removed on exit."""
+        parent = self.get(top) if top else None
+        if top and parent is None:
+            raise RuntimeError(f"graph db: layer {top} is missing")
+        cache = secrets.token_hex(32)
+        with self.db.write() as conn:
+            conn.execute("INSERT INTO pending_layers (cache_id, created) VALUES (?, ?)", (cache, time.time()))
+        try:
+            self.pm.hook.barge_graph_create_rw(layer_id=cache, parent=parent.cache_id if parent else None)
+            yield cache
+        finally:
+            self._discard(cache)
+
+    @contextlib.contextmanager
+    def mounted(self, cache: str, tmp_dir: Path) -> Iterator[Path]:
+        """The files of driver layer ``cache`` (with those below it) at a path, while inside."""
+        from barge.mount import mounted
+
+        mounts = self.pm.hook.barge_graph_get(layer_id=cache)
+        try:
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+            with mounted(mounts, tmp_dir=tmp_dir) as path:
+                yield path
+        finally:
+            self.pm.hook.barge_graph_put(layer_id=cache)
 
     def _discard(self, cache: str) -> None:
         try:
