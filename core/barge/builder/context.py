@@ -37,6 +37,8 @@ class BuildContext:
     root: Path
     dockerfile: Dockerfile
     dockerfile_name: str
+    #: False for a Dockerfile fetched from a URL: there is no context to COPY from (as in dockerd)
+    has_files: bool = True
 
 
 class _Counting:
@@ -77,6 +79,7 @@ def receive(stdin: BinaryIO, dockerfile: str, remote: str, scratch: Path, *,
     """The context in ``scratch/context`` and its Dockerfile, parsed."""
     root = scratch / "context"
     name = dockerfile or DEFAULT_DOCKERFILE
+    has_files = True
     if not remote:
         unpack(stdin, root)
     else:
@@ -89,10 +92,11 @@ def receive(stdin: BinaryIO, dockerfile: str, remote: str, scratch: Path, *,
             fetched.tar.unlink()
         elif fetched.directory is not None:
             os.replace(fetched.directory, root)
+            has_files = remote_mod.is_git_url(remote)
         name = fetched.dockerfile or name
     parsed, name = read_context_dockerfile(root, name)
     remove_excluded_build_files(root, name)
-    return BuildContext(root, parsed, name)
+    return BuildContext(root, parsed, name, has_files)
 
 
 def _read_in_root(root: Path, name: str) -> bytes | None:

@@ -233,17 +233,17 @@ class Dispatcher:
         if i.chmod:
             raise InvalidParameter(BUILDKIT_ONLY.format("chmod"))
         if not i.from_:
-            self._copy("COPY", i.sources, i.dest, i.chown, [self.build.context_source], add=False, keep_owner=False)
+            self._copy("COPY", i.sources, i.dest, i.chown, self.build.context_source, add=False, keep_owner=False)
             return
         with self.build.image_files(i.from_) as source:
-            self._copy("COPY", i.sources, i.dest, i.chown, [source], add=False, keep_owner=not i.chown)
+            self._copy("COPY", i.sources, i.dest, i.chown, source, add=False, keep_owner=not i.chown)
 
     def do_add(self, i: ins.Add) -> None:
         if i.chmod:
             raise InvalidParameter(BUILDKIT_ONLY.format("chmod"))
-        self._copy("ADD", i.sources, i.dest, i.chown, [self.build.context_source], add=True, keep_owner=False)
+        self._copy("ADD", i.sources, i.dest, i.chown, self.build.context_source, add=True, keep_owner=False)
 
-    def _copy(self, name: str, sources: tuple[str, ...], dest: str, chown: str, roots: list[SourceRoot], *,
+    def _copy(self, name: str, sources: tuple[str, ...], dest: str, chown: str, root: SourceRoot | None, *,
               add: bool, keep_owner: bool) -> None:
         st = self.state
         with contextlib.ExitStack() as stack:
@@ -252,8 +252,10 @@ class Dispatcher:
                 for source in sources:
                     if add and self.build.downloads.is_url(source):
                         infos.append(stack.enter_context(self.build.downloads.fetch(source, dest)))
+                    elif root is None:
+                        raise InvalidParameter("missing build context")
                     else:
-                        infos.extend(copy_infos(roots[0], source))
+                        infos.extend(copy_infos(root, source))
                 if not infos:
                     raise InvalidParameter("no source files were specified")
             except BargeError as exc:

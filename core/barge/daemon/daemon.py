@@ -188,6 +188,18 @@ def open_database(cfg: DaemonConfig) -> "Database":
     return Database(cfg.data_root / "barge.db", (GRAPH, CONTAINERS, VOLUMES, NETWORKS, REGISTRY, BUILDER))
 
 
+def make_builder(images, containers, pm, db):
+    """The classic builder, after removing what builds a killed daemon left (step containers, work dirs)."""
+    from barge.builder.journal import BuildJournal
+    from barge.builder.service import BuildService
+
+    builder = BuildService(images, containers, pm, BuildJournal(db), images.tmp_dir)
+    leftovers = builder.recover()
+    if any(leftovers.values()):
+        log.info("builds a killed daemon left: removed %s", ", ".join(f"{v} {k}" for k, v in leftovers.items() if v))
+    return builder
+
+
 def build_services(cfg: DaemonConfig) -> Services:
     """Everything a request needs, or a :class:`barge.errors.BargeError` saying why not.
 
@@ -197,8 +209,6 @@ def build_services(cfg: DaemonConfig) -> Services:
     the container records and their runtime table (locks), on which the
     network service and then the container service are built.
     """
-    from barge.builder.journal import BuildJournal
-    from barge.builder.service import BuildService
     from barge.containers.events import EventsHub
     from barge.containers.runtime import RuntimeTable
     from barge.containers.service import ContainerService
@@ -235,10 +245,7 @@ def build_services(cfg: DaemonConfig) -> Services:
         if any(report.values()):
             log.info("containers reconciled: %s", ", ".join(f"{k} {v}" for k, v in report.items() if v))
         clean_leftovers(cfg.data_root)
-        builder = BuildService(images, containers, pm, BuildJournal(db), images.tmp_dir)
-        leftovers = builder.recover()
-        if any(leftovers.values()):
-            log.info("builds a killed daemon left: removed %s", ", ".join(f"{v} {k}" for k, v in leftovers.items() if v))
+        builder = make_builder(images, containers, pm, db)
         pm.register(volumes, name="barge-volumes")  # unmount events at a container's die
         pm.register(containers.execs, name="barge-exec")  # forgets a removed container's exec instances
         services = Services(

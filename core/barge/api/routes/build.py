@@ -20,7 +20,7 @@ from barge.api import bodies
 from barge.api.jobs import run_job, stream_job
 from barge.api.routing import Routes, decode_json, json_response, query_bool
 from barge.contracts.build import BuildArgs, BuildCancelArgs, BuildPruneArgs
-from barge.contracts.messages import error_message
+from barge.contracts.messages import error_message, json_message
 from barge.errors import InvalidParameter
 from barge.filters import parse_filters
 
@@ -122,10 +122,19 @@ def build_args(request: web.Request) -> BuildArgs:
     )
 
 
+def build_error(exc: BaseException) -> bytes:
+    """A build's error in the stream: a failed RUN carries its exit code, as moby's JSONError does."""
+    code = getattr(exc, "code", None)
+    if not isinstance(code, int):
+        return error_message(exc)
+    text = getattr(exc, "message", None) or str(exc)
+    return json_message(errorDetail={"code": code, "message": text}, error=text)
+
+
 @routes.post("/build")
 async def build(request: web.Request) -> web.StreamResponse:
     args = build_args(request)
-    return await stream_job(request, "build", args, stdin=True, on_error=error_message, cancel_on_hangup=True)
+    return await stream_job(request, "build", args, stdin=True, on_error=build_error, cancel_on_hangup=True)
 
 
 @routes.post("/build/prune")
