@@ -1,7 +1,7 @@
 """The hostile-tar corpus (:mod:`tests.security.hostile_tars`) against every entry point
 that unpacks a tar: ``docker import`` (from the request body and from a URL), ``docker load``,
 ``pull`` (from a fake registry on loopback), ``PUT /containers/{id}/archive`` into a running and
-into a stopped container, and build contexts (a hook: no builder yet, issue 11).
+into a stopped container, and build contexts (unpacked, then read by ``COPY . /ctx/``).
 
 For every case at every entry point: the request is refused or confined; nothing is
 written outside the target (the host canary directory, the daemon's data root outside
@@ -13,6 +13,7 @@ row or spool behind; and the daemon still answers.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import tarfile
@@ -192,13 +193,27 @@ def via_cp_stopped(box, case: Case, data: bytes, fake) -> bool:
 
 
 def via_build_context(box, case: Case, data: bytes, fake) -> bool:
-    """The hook for build contexts (``POST /build`` unpacks the context tar; issue 11): send
-    ``data`` as the context, return whether the build accepted it, and set BUILDER below."""
-    raise NotImplementedError
+    """``POST /build`` with ``data`` as the context, a Dockerfile that copies all of it put first:
+    the context is unpacked and then read by COPY; returns whether the build succeeded."""
+    dockerfile = b"FROM busybox\nCOPY . /ctx/\n"
+    head = io.BytesIO()
+    with tarfile.open(fileobj=head, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tf.addfile(info, io.BytesIO(dockerfile))
+    body = head.getvalue().rstrip(b"\0")
+    body += b"\0" * (-len(body) % 512) + data  # the Dockerfile's entry, then the hostile tar's
+    status, _, answer = box.request("POST", "/build?networkmode=none&nocache=1", body,
+                                    headers={"Content-Type": "application/x-tar"})
+    accepted = status == 200 and b"Successfully built" in answer and b"errorDetail" not in answer
+    if accepted:
+        image = [json.loads(x)["aux"]["ID"] for x in answer.splitlines() if b'"aux"' in x][-1]
+        box.request("DELETE", f"/images/{image}?force=1")
+    return accepted
 
 
 #: Whether the daemon has a builder (issue 11): then every case runs through ``POST /build`` too.
-BUILDER = False
+BUILDER = True
 ENTRY_POINTS: dict[str, Callable] = {
     "import": via_import, "import-url": via_import_url, "load": via_load, "pull": via_pull,
     "cp-running": via_cp_running, "cp-stopped": via_cp_stopped,
@@ -207,11 +222,10 @@ ENTRY_POINTS: dict[str, Callable] = {
 _IMAGE_ENTRY_POINTS = ("import", "import-url", "load", "pull")
 
 
-@pytest.mark.skipif(not BUILDER, reason="build contexts: barge has no builder yet (issue 11); "
-                                        "via_build_context is the hook")
-def test_build_contexts_are_in_the_corpus_run():
-    """Hostile tar corpus at build contexts: runs once a builder exists (the hook above)."""
+def test_build_contexts_are_in_the_corpus_run(box):
+    """The build entry point accepts a harmless context, so its refusals below mean something."""
     assert "build" in ENTRY_POINTS
+    assert via_build_context(box, CASES[0], tar([file("ok")]), None)
 
 
 @pytest.mark.parametrize("entry", list(ENTRY_POINTS))
