@@ -12,7 +12,6 @@ import os
 import socket
 import threading
 
-
 import pytest
 
 from barge.testing.wait import wait_for

@@ -54,6 +54,7 @@ class TarReader:
         self._end = 0
         self._eof = False
         self._pending = 0  # data bytes (incl. padding) of the current member not yet consumed
+        self._pad = 0  # of which padding
         self._global: dict[str, bytes] = {}
         readinto = getattr(stream, "readinto", None)
         self._readinto = readinto if callable(readinto) else None
@@ -127,6 +128,8 @@ class TarReader:
         n = self._pending
         while n:
             if self._pos == self._end and not self._fill():
+                if n <= self._pad:  # the last member's padding cut off (docker CLI 28 sends such tars): its data is whole
+                    break
                 raise ArchiveError("invalid tar: unexpected end of stream in file data")
             k = min(n, self._end - self._pos)
             self._pos += k
@@ -194,9 +197,11 @@ class TarReader:
         if typ in REGTYPES or typ == b"":
             h.type = b"0"
             self._pending = h.size + (-h.size % BLOCK)
+            self._pad = -h.size % BLOCK
         else:
             # only regular files carry data we care about; others may still have a size field
             self._pending = (size + (-size % BLOCK)) if typ not in (LNKTYPE, SYMTYPE, DIRTYPE) else 0
+            self._pad = (-size % BLOCK) if self._pending else 0
             if typ in (LNKTYPE, SYMTYPE, DIRTYPE):
                 h.size = 0
         return h

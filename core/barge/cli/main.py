@@ -1,7 +1,7 @@
 """``barge``: the typer application and its global options.
 
 Commands live in small modules (containers, run, copy, commit, events, volumes,
-images, system, daemon) and register
+images, build, system, daemon) and register
 themselves here. Importing this module must stay cheap: no aiohttp, pluggy,
 stevedore, server, graph or driver imports (tests/unit/test_cli_imports.py
 checks it); typer is configured so rich is never imported.
@@ -61,6 +61,7 @@ def root(
 
 
 from barge.cli import (  # noqa: E402  (they add commands to `app`)
+    build,
     commit,
     containers,
     copy,
@@ -83,6 +84,7 @@ volumes.register(app)
 networks.register(app)
 port.register(app, containers.container_app)
 images.register(app)
+build.register(app, images.image_app)
 system.register(app)
 daemon.register(app)
 registry_commands.register(app)

@@ -64,3 +64,9 @@ class ImageAPI:
     def load(self, source: IO[bytes] | Iterable[bytes] | bytes, quiet: bool = False) -> Response:
         query = {"quiet": "1" if quiet else "0"}
         return self.request("POST", "/images/load", query, source, {"Content-Type": "application/x-tar"})
+
+    def build(self, context: Iterable[bytes] | None, query: list[tuple[str, str]], registry_config: str) -> Response:
+        """``POST /build`` with the context tar streamed as the body (chunked,
+        as the docker CLI sends it); returns the JSON message stream."""
+        headers = {"X-Registry-Config": registry_config, "Content-Type": "application/x-tar"}
+        return self.request("POST", "/build", query, context, headers)
