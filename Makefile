@@ -15,7 +15,7 @@ PLUGINS  := plugins/graph_vfs plugins/graph_overlay plugins/exec_native plugins/
 SOCKET   := /run/barge/barge.sock
 DEMO_LOG := /var/log/barge-demo.log
 
-.PHONY: install deps demo test unit lint bench bench-containers bench-network bench-registry stop clean
+.PHONY: install deps demo test unit lint bench bench-build bench-containers bench-network bench-registry stop clean
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -58,6 +58,10 @@ unit: install
 
 bench: install
 	$(BIN)/python bench/import_layer.py
+	$(BIN)/python bench/build.py
+
+bench-build: install
+	$(BIN)/python bench/build.py
 
 bench-containers: install
 	$(BIN)/python bench/containers.py

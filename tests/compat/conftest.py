@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import io
 import os
 import pty
@@ -9,11 +11,19 @@ import select
 import shutil
 import subprocess
 import tarfile
+import threading
 import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
 
 import pytest
 
+from tests.conftest import make_busybox, require_exec_driver
+
 DOCKER = shutil.which("docker")
+#: ``BARGE_COMPAT_REFERENCE=dockerd`` points the tests that take ``build_host`` at a private dockerd.
+REFERENCE = os.environ.get("BARGE_COMPAT_REFERENCE", "") == "dockerd"
 
 
 def small_rootfs_tar(files: dict[str, bytes] | None = None) -> bytes:
@@ -68,6 +78,53 @@ def docker_sdk(daemon):
     client = docker.DockerClient(base_url=daemon.url, version="auto", timeout=60)
     yield client
     client.close()
+
+
+@pytest.fixture
+def build_host(request):
+    """The daemon a build test drives, with barge's busybox as ``busybox:latest``: barge's test daemon, or,
+    with ``BARGE_COMPAT_REFERENCE=dockerd``, a private dockerd 20.10 (tests/reference_dockerd.py), so that
+    every expectation can be checked against Docker itself. Its ``kind`` says which."""
+    if not REFERENCE:
+        require_exec_driver()
+        daemon = request.getfixturevalue("daemon")
+        make_busybox(daemon)
+        daemon.kind = "barge"
+        yield daemon
+        return
+    from barge.client.mkimage import CHANGES, applets, build_rootfs, find_busybox
+    from tests.reference_dockerd import reference_dockerd
+
+    binary = find_busybox()
+    if binary is None:
+        pytest.skip("no static busybox for the image (apt-get install busybox-static)")
+    with reference_dockerd() as ref:
+        ref.kind = "dockerd"
+        changes = [arg for change in CHANGES for arg in ("-c", change)]
+        assert ref.docker("rmi", "busybox").returncode == 0
+        made = ref.docker("import", *changes, "-", "busybox:latest", input=build_rootfs(binary, applets(binary)))
+        assert made.returncode == 0, made.stderr
+        yield ref
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        pass
+
+
+@contextmanager
+def serve_directory(root: Path) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 (a free port) serving the files under ``root``, with
+    Last-Modified headers; yields its base URL (``http://127.0.0.1:PORT``)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietFiles, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 @pytest.fixture

@@ -191,7 +191,7 @@ def test_http_urls(url, expected):
 def test_neither_git_nor_http_is_dockerds_500(url, tmp_path):
     with pytest.raises(BargeError) as err:
         _fetch(url, tmp_path)
-    assert (err.value.status, str(err.value)) == (500, f"remoteURL ({url}) could not be recognized as URL")
+    assert (err.value.status, str(err.value)) == (400, f"remoteURL ({url}) could not be recognized as URL")
 
 
 def test_client_session_is_refused_as_dockerd_does(tmp_path):

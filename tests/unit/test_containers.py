@@ -382,15 +382,15 @@ PASSWD = "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/fals
 GROUP = "root:x:0:\ndaemon:x:1:\nstaff:x:50:alice,bob\nalice:x:1000:\nwheel:x:10:root\n"
 
 
-@pytest.mark.parametrize("spec,expected", [
-    ("", (0, 0, [10], "/root")),
-    ("root", (0, 0, [10], "/root")),
-    ("alice", (1000, 1000, [50], "/home/alice")),
-    ("1000", (1000, 1000, [50], "/home/alice")),
-    ("4242", (4242, 0, [], "/")),
-    ("alice:staff", (1000, 50, [], "/home/alice")),
-    ("alice:77", (1000, 77, [], "/home/alice")),
-    ("4242:4343", (4242, 4343, [], "/")),
+@pytest.mark.parametrize("spec,expected", [  # the primary group is among the groups, as dockerd's `id` shows
+    ("", (0, 0, [0, 10], "/root")),
+    ("root", (0, 0, [0, 10], "/root")),
+    ("alice", (1000, 1000, [1000, 50], "/home/alice")),
+    ("1000", (1000, 1000, [1000, 50], "/home/alice")),
+    ("4242", (4242, 0, [0], "/")),
+    ("alice:staff", (1000, 50, [50], "/home/alice")),
+    ("alice:77", (1000, 77, [77], "/home/alice")),
+    ("4242:4343", (4242, 4343, [4343], "/")),
 ])
 def test_user_resolution_follows_moby(spec, expected):
     u = resolve_user(spec, PASSWD, GROUP)
@@ -406,7 +406,7 @@ def test_bad_user_and_group_messages():
     with pytest.raises(UserNotFound, match="unable to find user x"):
         resolve_user("x", None, None)  # no passwd file at all
     assert resolve_user("5", None, None).uid == 5
-    assert resolve_user("alice", PASSWD, GROUP, ["wheel", "99"]).sgids == [50, 10, 99]
+    assert resolve_user("alice", PASSWD, GROUP, ["wheel", "99"]).sgids == [1000, 50, 10, 99]
 
 
 def test_files_are_read_inside_the_root(tmp_path):

@@ -259,13 +259,14 @@ def _times(h: tr.Header) -> tuple[int, int]:
     return (atime, mtime)
 
 
-def apply_layer(stream: BinaryIO, target_dir, whiteouts="delete", chown: bool = True) -> int:
+def apply_layer(stream: BinaryIO, target_dir, whiteouts="delete", chown: bool = True, observe=None) -> int:
     """Unpack the uncompressed layer tar read from ``stream`` into ``target_dir``.
 
     ``whiteouts`` is ``"delete"``, ``"overlay"``, an object with the
     :class:`barge.archive.whiteouts.WhiteoutFormat` methods, or ``None`` for
     a plain tar (``cp``), where ``.wh.`` names are ordinary files. With
-    ``chown`` false, entries keep the caller's owner (docker cp's copy-out). Returns the sum
+    ``chown`` false, entries keep the caller's owner (docker cp's copy-out). ``observe(header)``
+    sees every entry before it is unpacked (the builder's context checksums). Returns the sum
     of the regular files' sizes, as moby's ApplyDiff does. Raises
     :class:`ArchiveError` for a malformed, truncated or escaping tar; what was
     written so far stays, for the caller to remove with the layer.
@@ -274,6 +275,8 @@ def apply_layer(stream: BinaryIO, target_dir, whiteouts="delete", chown: bool = 
     try:
         reader = tr.TarReader(stream)
         for header in reader:
+            if observe is not None:
+                observe(header)
             try:
                 u.entry(reader, header)
             except ArchiveError:

@@ -50,7 +50,7 @@ class Build:
         self.cancelled = cancelled
         self.escape = context.dockerfile.escape
         self.cache = ImageCache(images, options.cache_from, options.nocache)
-        self.context_source = SourceRoot(context.root) if context.has_files else None
+        self.context_source = SourceRoot(context.root, context.tar_headers) if context.has_files else None
         self.downloads = Downloads(tmp_dir, out, cancelled)
         self.stage_results: list[tuple[str, str]] = []  # (name, image id) of the stages built
 
@@ -108,10 +108,10 @@ class Build:
 
     def run(self) -> str:
         meta_args, stages = ins.parse_stages(self.context.dockerfile)
-        if self.options.labels:
-            label = ins.labels_from_options(self.options.labels)
+        if self.options.labels:  # one LABEL step per label, sorted, at the end (moby's addNodesForLabelOption)
+            labels = tuple(ins.label_from_option(k, self.options.labels[k]) for k in sorted(self.options.labels))
             last = stages[-1]
-            stages[-1] = ins.Stage(last.from_, last.commands + (label,))
+            stages[-1] = ins.Stage(last.from_, last.commands + labels)
         stages = ins.select_target(stages, self.options.target)
         total = ins.total_steps(meta_args, stages)
         self.step = 0
@@ -136,8 +136,10 @@ class Build:
         return state.image_id
 
     def _print_step(self, instruction: ins.Instruction, total: int) -> None:
+        """moby's ``printCommand``: the step, then its newline, as two messages."""
         self.step += 1
-        self.out.stdout(f"Step {self.step}/{total} : {instruction.original}\n")
+        self.out.stdout(f"Step {self.step}/{total} : {instruction.original}")
+        self.out.stdout("\n")
 
     def _stage(self, stage: ins.Stage, scope: Scope, total: int) -> StageState:
         state = StageState(build_args=scope.clone())

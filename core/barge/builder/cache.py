@@ -54,6 +54,8 @@ class ImageCache:
         self.images = images
         self.nocache = nocache
         self.busted = False
+        #: with ``cachefrom``, only those images (found or not) make the cache, as in moby
+        self.restricted = bool(cache_from)
         self.sources = []
         for name in cache_from:
             try:
@@ -75,7 +77,7 @@ class ImageCache:
 
     def _lookup(self, parent_id: str, config: dict[str, Any]) -> str:
         local = self._local(parent_id, config)
-        if not self.sources:
+        if not self.restricted:
             return local
         if local and any(self._descends(source, local) for source in self.sources):
             return local

@@ -22,6 +22,7 @@ from typing import BinaryIO, Callable
 from barge.archive.apply import apply_layer
 from barge.archive.errors import ArchiveError
 from barge.archive.resolve import O_PATH, resolve_in_root
+from barge.builder.tarsum import TarHeaders
 from barge.dockerfile.dockerignore import daemon_removes, read_dockerignore
 from barge.dockerfile.parser import Dockerfile, read_dockerfile
 from barge.errors import InvalidParameter
@@ -39,6 +40,8 @@ class BuildContext:
     dockerfile_name: str
     #: False for a Dockerfile fetched from a URL: there is no context to COPY from (as in dockerd)
     has_files: bool = True
+    #: a context received as a tar: its headers, for moby's checksums (None: a directory, hashed from stat)
+    tar_headers: TarHeaders | None = None
 
 
 class _Counting:
@@ -62,16 +65,18 @@ class _Counting:
         return True
 
 
-def unpack(stream: BinaryIO, root: Path) -> None:
+def unpack(stream: BinaryIO, root: Path) -> TarHeaders:
     """An untrusted context tar (maybe compressed) into ``root``; nothing lands outside it."""
     root.mkdir(parents=True, exist_ok=True)
     counting = _Counting(stream)
+    headers = TarHeaders()
     try:
-        apply_layer(decompressed(counting), root, whiteouts=None)  # type: ignore[arg-type]
+        apply_layer(decompressed(counting), root, whiteouts=None, observe=headers.observe)  # type: ignore[arg-type]
     except ArchiveError as exc:
         raise InvalidParameter(f"failed to read the build context: {exc}") from None
     except EOFError as exc:
         raise InvalidParameter(f"failed to read the build context: unexpected end of stream ({exc})") from None
+    return headers
 
 
 def receive(stdin: BinaryIO, dockerfile: str, remote: str, scratch: Path, *,
@@ -80,15 +85,16 @@ def receive(stdin: BinaryIO, dockerfile: str, remote: str, scratch: Path, *,
     root = scratch / "context"
     name = dockerfile or DEFAULT_DOCKERFILE
     has_files = True
+    headers: TarHeaders | None = None
     if not remote:
-        unpack(stdin, root)
+        headers = unpack(stdin, root)
     else:
         from barge.builder import remote as remote_mod
 
         fetched = remote_mod.fetch_remote(remote, name, scratch / "remote", progress=progress, cancel=cancel)
         if fetched.tar is not None:
             with open(fetched.tar, "rb") as fh:
-                unpack(fh, root)
+                headers = unpack(fh, root)
             fetched.tar.unlink()
         elif fetched.directory is not None:
             os.replace(fetched.directory, root)
@@ -96,7 +102,7 @@ def receive(stdin: BinaryIO, dockerfile: str, remote: str, scratch: Path, *,
         name = fetched.dockerfile or name
     parsed, name = read_context_dockerfile(root, name)
     remove_excluded_build_files(root, name)
-    return BuildContext(root, parsed, name, has_files)
+    return BuildContext(root, parsed, name, has_files, headers)
 
 
 def _read_in_root(root: Path, name: str) -> bytes | None:

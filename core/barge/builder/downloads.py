@@ -14,6 +14,7 @@ import posixpath
 import shutil
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Iterator
 
 from barge.builder.output import BuildOutput
-from barge.builder.sources import CopyInfo, SourceRoot, copy_info
+from barge.builder.sources import CopyInfo, SourceRoot
 from barge.errors import InvalidParameter
 
 UNNAMED = "__unnamed__"
@@ -79,8 +80,8 @@ class Downloads:
                     raise InvalidParameter(f"cannot determine filename for source {url}")
                 name = UNNAMED
             target = where / name
-            total = int(response.headers.get("Content-Length") or 0)
-            done = 0
+            total = int(response.headers.get("Content-Length") or -1)
+            done, last = 0, 0.0
             with open(target, "wb") as fh:
                 while True:
                     if self.cancel.is_set():
@@ -90,12 +91,16 @@ class Downloads:
                         break
                     fh.write(chunk)
                     done += len(chunk)
-                    self.out.raw_progress("Downloading", done, total)
+                    now = time.monotonic()
+                    if done == total or now - last >= 0.1:  # moby's reader: at the end, else 10 a second
+                        self.out.download_progress(done, total)
+                        last = now
+            self.out.stdout("\n")
             os.chmod(target, 0o600)
             modified = response.headers.get("Last-Modified")
             if modified:
                 with contextlib.suppress(TypeError, ValueError, OverflowError):
                     when = email.utils.parsedate_to_datetime(modified).timestamp()
                     os.utime(target, (when, when))
-        info = copy_info(SourceRoot(where), name)
-        return CopyInfo(info.source, info.path, info.hash, decompress=False)
+        source = SourceRoot(where)
+        return CopyInfo(source, name, source.hash(name), decompress=False)  # moby: no "file:" for a URL

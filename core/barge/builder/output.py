@@ -15,6 +15,25 @@ import json
 from typing import Any
 
 
+def human_size(size: float) -> str:
+    """go-units' ``HumanSize``: four significant digits, decimal units (``10.24kB``)."""
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if size < 1000 or unit == "PB":
+            return f"{size:.4g}{unit}"
+        size /= 1000.0
+    return f"{size:.4g}PB"
+
+
+def go_progress(current: int, total: int) -> str:
+    """jsonmessage's ``JSONProgress.String`` as the daemon renders it (a wide bar)."""
+    if total <= 0:
+        return f"{human_size(current):>8}" if current > 0 else ""
+    percent = min(50, int(current / total * 100) // 2)
+    bar = f"[{'=' * percent}>{' ' * (50 - percent)}] "
+    numbers = f"{human_size(current):>8}/{human_size(total)}" if current <= total else ""
+    return bar + numbers
+
+
 def _message(**fields: Any) -> bytes:
     return json.dumps(fields, separators=(",", ":")).encode() + b"\r\n"
 
@@ -64,10 +83,10 @@ class BuildOutput:
         if self.quiet:
             self._out.write(_message(stream=image_id + "\n"))
 
-    def raw_progress(self, status: str, current: int, total: int) -> None:
-        """A download's progress message (ADD of a URL)."""
-        detail = {"current": current, "total": total} if total else {"current": current}
-        self._write(_message(status=status, progressDetail=detail, id=""))
+    def download_progress(self, current: int, total: int) -> None:
+        """An ADD download's progress message, as moby's progress reader writes it (no id)."""
+        detail = {"current": current, "total": total} if total > 0 else {"current": current}
+        self._write(_message(status="Downloading", progressDetail=detail, progress=go_progress(current, total)))
 
     def progress(self, message: dict) -> None:
         """A message of a remote context's download."""

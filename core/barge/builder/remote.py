@@ -132,6 +132,7 @@ def fetch_remote(url: str, dockerfile: str, scratch: Path, *, progress: Callable
     cancel = cancel if cancel is not None else threading.Event()
     if cancel.is_set():
         raise RemoteCancelled()
+    Path(scratch).mkdir(parents=True, exist_ok=True)
     if url == CLIENT_SESSION:
         raise InvalidParameter("experimental session with v1 builder is no longer supported, "
                                "use builder version v2 (BuildKit) instead")
@@ -139,7 +140,7 @@ def fetch_remote(url: str, dockerfile: str, scratch: Path, *, progress: Callable
         return RemoteContext(directory=_clone(url, Path(scratch), cancel))
     if is_url(url):
         return _download(url, dockerfile, Path(scratch), progress, cancel)
-    raise BargeError(f"remoteURL ({url}) could not be recognized as URL")
+    raise InvalidParameter(f"remoteURL ({url}) could not be recognized as URL")  # dockerd: 500; a bad request here
 
 
 # --- http(s) -------------------------------------------------------------------------------------------------

@@ -8,9 +8,9 @@ source ever reads outside it. Wildcards are Go's ``filepath.Match`` over
 the root's walk.
 
 Each source gets a checksum, which the cache compares through the step's
-command (``COPY file:<sum> in /dest``): a file's covers its name, type,
-mode, owner, size, link target and content (moby's tarsum fields; not the
-time), a directory's the sorted sums of everything in it.
+command (``COPY file:<sum> in /dest``): a file's is moby's tarsum
+(:mod:`barge.builder.tarsum`), a directory's the sha256 of the sorted sums
+of everything in it, several sources' one ``multi:`` sum over theirs.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from barge.archive.resolve import O_PATH, resolve_in_root
+from barge.builder.tarsum import TarHeaders, stat_sum
 from barge.dockerfile.dockerignore import go_match
 from barge.errors import InvalidParameter
 
@@ -60,8 +61,10 @@ def clean_source(path: str) -> str:
 class SourceRoot:
     """A directory read as a source root; nothing else writes to it during the build."""
 
-    def __init__(self, root: Path | str):
+    def __init__(self, root: Path | str, tar_headers: TarHeaders | None = None):
         self.root = Path(root)
+        #: a context received as a tar: its headers (tarsum's); else files are hashed from their stat
+        self.tar_headers = tar_headers
         self._hashes: dict[str, str] = {}
 
     def resolve(self, path: str) -> str:
@@ -99,21 +102,18 @@ class SourceRoot:
             visit(base, prefix)
         return out
 
-    def entry_hash(self, rel: str, st: os.stat_result) -> str:
-        """A checksum of one entry (``rel`` resolved, relative to the root)."""
+    def hash(self, path: str) -> str:
+        """moby's ``Source.Hash``: the checksum of what ``path`` names once its symlinks are followed."""
+        rel = self.resolve(path)
         cached = self._hashes.get(rel)
         if cached is not None:
             return cached
-        h = hashlib.sha256()
-        link = os.readlink(self.root / rel) if stat.S_ISLNK(st.st_mode) else ""
-        head = f"{rel}\0{stat.S_IFMT(st.st_mode)}\0{stat.S_IMODE(st.st_mode)}\0{st.st_uid}\0{st.st_gid}\0"
-        head += f"{st.st_size if stat.S_ISREG(st.st_mode) else 0}\0{link}\0"
-        h.update(head.encode("utf-8", "surrogateescape"))
-        if stat.S_ISREG(st.st_mode):
-            with open(self.root / rel, "rb", buffering=0) as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-        value = h.hexdigest()
+        if self.tar_headers is not None:
+            value = self.tar_headers.sum(self.root, rel)
+            if value is None:
+                value = path  # moby's fallback for a name the tar did not have (an implicit directory)
+        else:
+            value = stat_sum(self.root, rel)
         self._hashes[rel] = value
         return value
 
@@ -132,10 +132,9 @@ def copy_info(source: SourceRoot, path: str) -> CopyInfo:
         raise _not_found(path) from None
     except OSError as exc:
         raise InvalidParameter(f"source path not found: {exc.strerror}") from None
-    rel = source.resolve(path)
     if not stat.S_ISDIR(st.st_mode):
-        return CopyInfo(source, clean_source(path), "file:" + source.entry_hash(rel, st))
-    sums = sorted(source.entry_hash(child, st) for child, st in source.walk(path))
+        return CopyInfo(source, clean_source(path), "file:" + source.hash(path))
+    sums = sorted(source.hash(child) for child, _st in source.walk(path))
     return CopyInfo(source, clean_source(path), "dir:" + hashlib.sha256(",".join(sums).encode()).hexdigest())
 
 

@@ -78,7 +78,7 @@ class StageState:
         return out
 
     def comment_config(self, comment: str, *, single_word: bool = False) -> dict[str, Any]:
-        """The config a metadata step commits: ``/bin/sh -c #(nop) <what>`` (the default shell,
-        whatever SHELL says). WORKDIR, COPY and ADD use moby's older one-word form."""
+        """The config a metadata step commits: ``<shell> #(nop) <what>`` (SHELL's shell, as dockerd 20.10
+        writes it). WORKDIR, COPY and ADD use moby's older one-word form."""
         words = ["#(nop) " + comment] if single_word else ["#(nop) ", comment]
-        return self.with_cmd(DEFAULT_SHELL + words)
+        return self.with_cmd(self.shell() + words)

@@ -127,6 +127,8 @@ def resolve_user(spec: str, passwd_text: str | None, group_text: str | None,
             raise UserNotFound(f"Unable to find group {extra}: no matching entries in group file")
         if gid not in result.sgids:
             result.sgids.append(gid)
+    if result.gid not in result.sgids:  # as under dockerd (runc): `id` lists the primary group among the groups
+        result.sgids.insert(0, result.gid)
     return result
 
 

@@ -254,14 +254,6 @@ def label_from_option(key: str, value: str) -> Label:
     return Label(name="label", original=f"LABEL {key}={value}", pairs=((key, value),), expand=False)
 
 
-def labels_from_options(labels: Mapping[str, str]) -> Label:
-    """The build's ``labels``: one LABEL step at the end of the last stage (moby's ``NodeFromLabels``),
-    keys sorted, shown as ``LABEL "key"='value'``."""
-    keys = sorted(labels)
-    original = "LABEL " + " ".join(f"{go_quote(key)}='{labels[key]}'" for key in keys)
-    return Label(name="label", original=original, pairs=tuple((key, labels[key]) for key in keys), expand=False)
-
-
 # -- expansion ----------------------------------------------------------------
 
 

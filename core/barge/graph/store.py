@@ -381,7 +381,8 @@ class ImageStore:
                 "SharedSize": -1,
                 "Size": img.size,
             })
-        out.sort(key=lambda s: (s["Created"], s["Id"]), reverse=True)
+        created = {img.id: img.created for img in images}  # newest first, to the nanosecond (dockerd: the second)
+        out.sort(key=lambda s: (created[s["Id"]], s["Id"]), reverse=True)
         return out
 
     def inspect(self, name: str) -> dict[str, Any]:

@@ -256,7 +256,7 @@ class Transport:
                 self._insecure[host] = cached
         return cached
 
-    def _acquire(self, key: tuple) -> tuple[http.client.HTTPConnection, bool]:
+    def _acquire(self, key: tuple, method: str = "GET", url: str = "") -> tuple[http.client.HTTPConnection, bool]:
         with self._lock:
             idle = self._idle.get(key)
             if idle:
@@ -270,6 +270,8 @@ class Transport:
             else:
                 conn = http.client.HTTPConnection(netloc, timeout=self.timeout, blocksize=BLOCK)
             conn.connect()
+        except ConnectionRefusedError as exc:
+            raise EndpointUnreachable(_refused(method, url or f"{scheme}://{netloc}/", scheme, netloc)) from exc
         except (OSError, http.client.HTTPException) as exc:
             raise EndpointUnreachable(f"{scheme}://{netloc}: {_describe(exc)}") from exc
         try:
@@ -312,7 +314,7 @@ class Transport:
             hasattr(body, "seek") else None
         key = (parts.scheme, netloc, tls_insecure)
         for attempt in range(2):
-            conn, reused = self._acquire(key)
+            conn, reused = self._acquire(key, method, url)
             try:
                 conn.request(method, target, body=body, headers=hdrs)
                 resp = conn.getresponse()
@@ -329,6 +331,18 @@ class Transport:
                 raise EndpointUnreachable(f"{method} {url}: {_describe(exc)}") from exc
             return Response(self, key, conn, resp, method, url)
         raise AssertionError("unreachable")
+
+
+def _refused(method: str, url: str, scheme: str, netloc: str) -> str:
+    """Go's ``Get "<url>": dial tcp <ip>:<port>: connect: connection refused``, which users know."""
+    host, _, port = netloc.rpartition(":") if netloc.rsplit(":", 1)[-1].isdigit() else (netloc, "", "")
+    port = port or ("443" if scheme == "https" else "80")
+    try:
+        address = socket.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)[0][4][0]
+    except (OSError, ValueError):
+        address = host
+    address = f"[{address}]" if ":" in address else address
+    return f'{method[:1].upper()}{method[1:].lower()} "{url}": dial tcp {address}:{port}: connect: connection refused'
 
 
 def _describe(exc: BaseException) -> str:

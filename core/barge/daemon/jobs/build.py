@@ -45,7 +45,9 @@ def register(engine: "Engine", services: "Services") -> None:
         args: BuildArgs = job.args
 
         def pull(image: str, platform: str, out) -> None:
-            pull_args = PullArgs(image=image, platform=platform, auth=auth_header(args.auth_configs, image))
+            ref = reference.parse(image).with_default_tag()  # one tag (latest by default), never every tag
+            pull_args = PullArgs(image=ref.name, tag=ref.digest or ref.tag or "", platform=platform,
+                                 auth=auth_header(args.auth_configs, image))
             engine.call("pull", pull_args, stdout=out)
 
         return builder.build(args, job.stdin, job.stdout, job.cancelled, pull)
