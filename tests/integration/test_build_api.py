@@ -11,6 +11,7 @@ import gzip
 import http.server
 import io
 import json
+import os
 import tarfile
 import threading
 
@@ -293,3 +294,24 @@ def test_context_formats_and_dockerignore(box):
     for body in (tar, gzip.compress(tar), bz2.compress(tar), lzma.compress(tar)):
         msgs, _ = build(box, body, networkmode="none", nocache=1)
         assert ". .. kept secret " in stream_text(msgs)
+
+
+def test_sources_never_read_outside_the_context(box):
+    """Symlinks in the context that point out of it resolve inside it, as moby scopes them: the host's files
+    are never read, whatever the link or ``..`` says."""
+    secret = "host secret that must not be copied\n"
+    with open("/tmp/barge-build-canary", "w") as fh:
+        fh.write(secret)
+    try:
+        df = ("FROM busybox\nCOPY abs /abs\nCOPY up /up\nCOPY ../../../../tmp/barge-build-canary /dots\n"
+              "COPY dirlink/ /dirlink/\n")
+        files = {"Dockerfile": df, "tmp/barge-build-canary": "the context's own\n"}
+        links = {"abs": "/tmp/barge-build-canary", "up": "../../../../../tmp/barge-build-canary", "dirlink": "/tmp"}
+        msgs, _ = build(box, context_tar(files, symlinks=links), networkmode="none")
+        out = run_out(box, built_id(msgs), "sh", "-c", "cat /abs /up /dots /dirlink/barge-build-canary")
+        assert out == "the context's own\n" * 4
+        _, body = build(box, context_tar({"Dockerfile": "FROM busybox\nCOPY evil /x\n"},
+                                         symlinks={"evil": "/etc/passwd"}), networkmode="none")
+        assert "file not found in build context" in error_of([json.loads(x) for x in body.splitlines()])
+    finally:
+        os.unlink("/tmp/barge-build-canary")

@@ -105,6 +105,11 @@ class TarReader:
         self._pos += BLOCK
         return b
 
+    @property
+    def buffered(self) -> int:
+        """Bytes read from the stream but not yet consumed (to place a member's data in a copy of it)."""
+        return self._end - self._pos
+
     # -- member data ---------------------------------------------------
 
     def copy_to(self, fd: int, size: int) -> None:
@@ -119,6 +124,19 @@ class TarReader:
             while chunk:
                 w = write(fd, chunk)
                 chunk = chunk[w:]
+            self._pos += k
+            n -= k
+        self._pending -= size
+        self.skip_data()
+
+    def feed_to(self, sink, size: int) -> None:
+        """Hand the current member's ``size`` data bytes to ``sink(memoryview)`` (a hash, say)."""
+        n = size
+        while n:
+            if self._pos == self._end and not self._fill():
+                raise ArchiveError("invalid tar: unexpected end of stream in file data")
+            k = min(n, self._end - self._pos)
+            sink(self._mv[self._pos : self._pos + k])
             self._pos += k
             n -= k
         self._pending -= size

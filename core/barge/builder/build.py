@@ -50,7 +50,7 @@ class Build:
         self.cancelled = cancelled
         self.escape = context.dockerfile.escape
         self.cache = ImageCache(images, options.cache_from, options.nocache)
-        self.context_source = SourceRoot(context.root, context.tar_headers) if context.has_files else None
+        self.context_source = context.files
         self.downloads = Downloads(tmp_dir, out, cancelled)
         self.stage_results: list[tuple[str, str]] = []  # (name, image id) of the stages built
 

@@ -156,9 +156,9 @@ class Copier:
         base = source.resolve(info.path)
         writer = EntryWriter(str(source.root), overlay=False, owner=self.owner)
         cut = len(base) + 1 if base else 0
-        for rel, st in source.walk(info.path):
+        for rel, _kind in source.walk(info.path):
             name = posixpath.join(dest_rel, rel[cut:]) if dest_rel else rel[cut:]
-            yield from writer.entry(rel, st, name=name)
+            yield from writer.entry(rel, name=name)
         yield b"\0" * (2 * BLOCK)
 
     def _file(self, src: Path, st: os.stat_result, dest_rel: str) -> Iterator[bytes]:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from barge.builder.buildargs import prepend_env_on_cmd
 from barge.builder.copier import Copier, normalize_dest, parse_chown
 from barge.builder.ports import exposed_ports
-from barge.builder.sources import CopyInfo, SourceRoot, copy_infos, sources_hash
+from barge.builder.sources import CopyInfo, copy_infos, sources_hash
 from barge.builder.state import StageState
 from barge.containers.signals import parse_signal
 from barge.containers.users import make_dirs_in_root
@@ -243,7 +244,7 @@ class Dispatcher:
             raise InvalidParameter(BUILDKIT_ONLY.format("chmod"))
         self._copy("ADD", i.sources, i.dest, i.chown, self.build.context_source, add=True, keep_owner=False)
 
-    def _copy(self, name: str, sources: tuple[str, ...], dest: str, chown: str, root: SourceRoot | None, *,
+    def _copy(self, name: str, sources: tuple[str, ...], dest: str, chown: str, root, *,
               add: bool, keep_owner: bool) -> None:
         st = self.state
         with contextlib.ExitStack() as stack:
@@ -267,6 +268,7 @@ class Dispatcher:
             config = st.comment_config(f"{name} {chown_comment}{sources_hash(infos)} in {dest} ", single_word=True)
             if self.probe(config):
                 return
+            infos = [replace(info, source=info.source.materialize()) for info in infos]  # unpacked on a miss only
             with self.build.scratch(st.image_id) as cache:
                 with self.build.mounted(cache) as root:
                     self._write(root, infos, normalize_dest(st.run_config.get("WorkingDir") or "", dest), chown,

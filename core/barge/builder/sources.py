@@ -15,6 +15,7 @@ of everything in it, several sources' one ``multi:`` sum over theirs.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import posixpath
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from barge.archive.resolve import O_PATH, resolve_in_root
-from barge.builder.tarsum import TarHeaders, stat_sum
+from barge.builder.tarsum import stat_sum
 from barge.dockerfile.dockerignore import go_match
 from barge.errors import InvalidParameter
 
@@ -32,7 +33,7 @@ from barge.errors import InvalidParameter
 class CopyInfo:
     """One source: ``path`` inside ``source`` (as written, cleaned), its checksum."""
 
-    source: "SourceRoot"
+    source: "SourceRoot"  # or the context's archive until a step copies from it
     path: str
     hash: str
     #: ADD may unpack it when it is a tar (never a downloaded file)
@@ -61,17 +62,26 @@ def clean_source(path: str) -> str:
 class SourceRoot:
     """A directory read as a source root; nothing else writes to it during the build."""
 
-    def __init__(self, root: Path | str, tar_headers: TarHeaders | None = None):
+    def __init__(self, root: Path | str):
         self.root = Path(root)
-        #: a context received as a tar: its headers (tarsum's); else files are hashed from their stat
-        self.tar_headers = tar_headers
         self._hashes: dict[str, str] = {}
 
     def resolve(self, path: str) -> str:
         """``path`` with its symlinks followed inside the root: a clean relative path."""
         fd = os.open(self.root, O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            return resolve_in_root(fd, clean_source(path)).lstrip("/")
+            rel = clean_source(path)
+            for _ in range(40):  # past a missing part, `..` is taken lexically, as moby's FollowSymlinkInScope
+                resolved = resolve_in_root(fd, rel).lstrip("/")
+                cleaned = clean_source(resolved)
+                if cleaned == resolved:
+                    return resolved
+                rel = cleaned
+            return rel
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            return clean_source(path)  # a symlink loop: the name as written, which names nothing
         finally:
             os.close(fd)
 
@@ -83,39 +93,85 @@ class SourceRoot:
     def stat(self, path: str) -> os.stat_result:
         return os.lstat(self.full(path))
 
-    def walk(self, path: str = "") -> list[tuple[str, os.stat_result]]:
-        """Everything below ``path`` (resolved; itself excluded), sorted, links not followed."""
+    def walk(self, path: str = "") -> list[tuple[str, str]]:
+        """Everything below ``path`` (resolved; itself excluded): (path, "dir" or "file"), sorted, links not followed."""
         base = self.full(path)
         prefix = self.resolve(path)
-        out: list[tuple[str, os.stat_result]] = []
+        out: list[tuple[str, str]] = []
 
         def visit(directory: Path, rel: str) -> None:
             for name in sorted(os.listdir(directory)):
                 child = directory / name
-                st = os.lstat(child)
+                is_dir = stat.S_ISDIR(os.lstat(child).st_mode)
                 child_rel = f"{rel}/{name}" if rel else name
-                out.append((child_rel, st))
-                if stat.S_ISDIR(st.st_mode):
+                out.append((child_rel, "dir" if is_dir else "file"))
+                if is_dir:
                     visit(child, child_rel)
 
-        if stat.S_ISDIR(os.lstat(base).st_mode):
-            visit(base, prefix)
+        try:
+            if stat.S_ISDIR(os.lstat(base).st_mode):
+                visit(base, prefix)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
         return out
+
+    def kind_of(self, path: str) -> str | None:
+        """What ``path`` names once its links are followed: "dir", "file", or None."""
+        try:
+            st = os.stat(self.full(path))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return None
+            raise InvalidParameter(f"source path not found: {exc.strerror}") from None
+        return "dir" if stat.S_ISDIR(st.st_mode) else "file"
+
+    def read(self, path: str, limit: int) -> bytes | None:
+        """A regular file's content (the Dockerfile, .dockerignore); None when absent or not a file."""
+        rel = self.resolve(path)
+        if not rel:
+            return None
+        try:
+            fd = os.open(self.root / rel, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise InvalidParameter(f"failed to open {path}: {exc.strerror}") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            return None
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(limit + 1)
+        if len(data) > limit:
+            raise InvalidParameter(f"the Dockerfile ({path}) is larger than {limit >> 20} MB")
+        return data
+
+    def remove(self, path: str) -> None:
+        """Leave a build file out (dockerd's removeDockerfile)."""
+        import shutil
+
+        rel = self.resolve(path)
+        target = self.root / rel
+        if rel and (target.is_symlink() or target.is_file()):
+            target.unlink()
+        elif rel and target.is_dir():
+            shutil.rmtree(target)
+
+    def materialize(self) -> "SourceRoot":
+        """Already on disk."""
+        return self
 
     def hash(self, path: str) -> str:
         """moby's ``Source.Hash``: the checksum of what ``path`` names once its symlinks are followed."""
         rel = self.resolve(path)
         cached = self._hashes.get(rel)
-        if cached is not None:
-            return cached
-        if self.tar_headers is not None:
-            value = self.tar_headers.sum(self.root, rel)
-            if value is None:
-                value = path  # moby's fallback for a name the tar did not have (an implicit directory)
-        else:
-            value = stat_sum(self.root, rel)
-        self._hashes[rel] = value
-        return value
+        if cached is None:
+            try:
+                cached = self._hashes[rel] = stat_sum(self.root, rel)
+            except (FileNotFoundError, NotADirectoryError):
+                return path  # a link to nothing: moby leaves it out; its name stands in, as for the archive
+        return cached
 
 
 def _not_found(path: str) -> InvalidParameter:
@@ -123,28 +179,25 @@ def _not_found(path: str) -> InvalidParameter:
                             f"stat {clean_source(path) or '.'}: file does not exist")
 
 
-def copy_info(source: SourceRoot, path: str) -> CopyInfo:
-    """One source path (no wildcards): ``file:<sum>`` or ``dir:<sum>``."""
-    full = source.full(path)
-    try:
-        st = os.stat(full)  # the source itself may be a symlink: what it names counts (inside the root)
-    except FileNotFoundError:
-        raise _not_found(path) from None
-    except OSError as exc:
-        raise InvalidParameter(f"source path not found: {exc.strerror}") from None
-    if not stat.S_ISDIR(st.st_mode):
+def copy_info(source, path: str) -> CopyInfo:
+    """One source path (no wildcards): ``file:<sum>`` or ``dir:<sum>``. ``source`` is a
+    :class:`SourceRoot` or a :class:`barge.builder.archive_context.ContextArchive`."""
+    kind = source.kind_of(path)  # the source itself may be a symlink: what it names counts (inside the root)
+    if kind is None:
+        raise _not_found(path)
+    if kind != "dir":
         return CopyInfo(source, clean_source(path), "file:" + source.hash(path))
-    sums = sorted(source.hash(child) for child, _st in source.walk(path))
+    sums = sorted(source.hash(child) for child, _kind in source.walk(path))
     return CopyInfo(source, clean_source(path), "dir:" + hashlib.sha256(",".join(sums).encode()).hexdigest())
 
 
-def copy_infos(source: SourceRoot, path: str) -> list[CopyInfo]:
+def copy_infos(source, path: str) -> list[CopyInfo]:
     """The sources one COPY/ADD argument names: a path, or every match of a wildcard."""
     cleaned = clean_source(path)
     if not contains_wildcards(cleaned):
         return [copy_info(source, cleaned)]
     out = []
-    for rel, _st in source.walk(""):
+    for rel, _kind in source.walk(""):
         if go_match(cleaned, rel):
             out.append(copy_info(source, rel))
     return out

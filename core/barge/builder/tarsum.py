@@ -7,7 +7,7 @@ no time), followed by its content. Where the header comes from depends on
 the source, as in moby:
 
 - a context received as a tar: the header as the client sent it
-  (:class:`TarHeaders`, recorded while it is unpacked);
+  (:func:`header_hasher`, fed as the tar arrives);
 - files on disk (a git clone, a download, another image's files): the
   header Go's ``tar.FileInfoHeader`` makes from ``lstat`` (mode with the
   file type bits, owner names looked up on this host; :func:`stat_fields`).
@@ -27,8 +27,6 @@ import pwd
 import stat
 from pathlib import Path
 
-from barge.archive.apply import clean_name
-from barge.archive.errors import ArchiveError
 from barge.archive.reader import Header
 
 _TYPEFLAGS = ((stat.S_ISREG, "0"), (stat.S_ISDIR, "5"), (stat.S_ISLNK, "2"), (stat.S_ISCHR, "3"),
@@ -91,25 +89,14 @@ def stat_sum(root: Path, rel: str) -> str:
     return _digest(fields, xattrs, path if regular and st.st_size else None)
 
 
-class TarHeaders:
-    """The headers of a received context tar, by cleaned name: what tarsum hashed as the tar went by."""
-
-    def __init__(self) -> None:
-        self.headers: dict[str, Header] = {}
-
-    def observe(self, header: Header) -> None:
-        try:
-            self.headers[clean_name(header.name)] = header
-        except ArchiveError:
-            pass  # refused by the unpacking right after
-
-    def sum(self, root: Path, rel: str) -> str | None:
-        """The entry's tarsum, or None when the tar had no entry of that name."""
-        h = self.headers.get(rel)
-        if h is None:
-            return None
-        typeflag = h.type.decode("latin-1") or "0"
-        regular = typeflag == "0"
-        fields = _fields(h.name, h.mode, h.uid, h.gid, h.size if regular else 0, typeflag, h.linkname, "", "",
-                         h.devmajor, h.devminor)
-        return _digest(fields, {k: v for k, v in h.xattrs.items()}, root / rel if regular and h.size else None)
+def header_hasher(h: Header) -> "hashlib._Hash":
+    """A sha256 fed with a received tar header's tarsum fields; the member's data follows."""
+    typeflag = h.type.decode("latin-1") or "0"
+    fields = _fields(h.name, h.mode, h.uid, h.gid, h.size if typeflag == "0" else 0, typeflag, h.linkname, "", "",
+                     h.devmajor, h.devminor)
+    digest = hashlib.sha256()
+    for key, value in fields:
+        digest.update(key.encode() + value.encode("utf-8", "surrogateescape"))
+    for key in sorted(h.xattrs):
+        digest.update(key.encode() + h.xattrs[key])
+    return digest
