@@ -259,14 +259,16 @@ def _times(h: tr.Header) -> tuple[int, int]:
     return (atime, mtime)
 
 
-def apply_layer(stream: BinaryIO, target_dir, whiteouts="delete", chown: bool = True, observe=None) -> int:
+def apply_layer(stream: BinaryIO, target_dir, whiteouts="delete", chown: bool = True, observe=None,
+                select=None) -> int:
     """Unpack the uncompressed layer tar read from ``stream`` into ``target_dir``.
 
     ``whiteouts`` is ``"delete"``, ``"overlay"``, an object with the
     :class:`barge.archive.whiteouts.WhiteoutFormat` methods, or ``None`` for
     a plain tar (``cp``), where ``.wh.`` names are ordinary files. With
     ``chown`` false, entries keep the caller's owner (docker cp's copy-out). ``observe(header)``
-    sees every entry before it is unpacked (the builder's context checksums). Returns the sum
+    sees every entry before it is unpacked; with ``select(header)``, only the entries it accepts are
+    unpacked (the builder's context, a source at a time). Returns the sum
     of the regular files' sizes, as moby's ApplyDiff does. Raises
     :class:`ArchiveError` for a malformed, truncated or escaping tar; what was
     written so far stays, for the caller to remove with the layer.
@@ -277,6 +279,9 @@ def apply_layer(stream: BinaryIO, target_dir, whiteouts="delete", chown: bool = 
         for header in reader:
             if observe is not None:
                 observe(header)
+            if select is not None and not select(header):
+                reader.skip_data()
+                continue
             try:
                 u.entry(reader, header)
             except ArchiveError:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import posixpath
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -79,6 +78,7 @@ class ContextArchive:
             for depth in range(1, len(parts)):
                 self.dirs.add("/".join(parts[:depth]))
         self.removed: list[str] = []
+        self.unpacked: set[str] = set()
         self._disk: SourceRoot | None = None
 
     @classmethod
@@ -181,22 +181,33 @@ class ContextArchive:
 
     # -- on disk, when a step copies -------------------------------------
 
-    def materialize(self) -> SourceRoot:
-        """The context unpacked (once), without the removed build files."""
-        if self._disk is None:
+    def materialize(self, path: str = "") -> SourceRoot:
+        """The files of source ``path`` unpacked (once each; "" for the whole context), so a COPY of a few
+        files does not unpack thousands; the removed build files never are."""
+        rel = self.resolve(path)
+        needed = {rel} | {child for child, _ in self.walk(path)} if rel else set(self.entries)
+        needed |= {name for name, entry in self.entries.items() if entry.kind == LINK}  # paths resolve on disk too
+        for name in list(needed):
+            entry = self.entries.get(name)
+            if entry is not None and entry.header.type == tr.LNKTYPE:
+                needed.add(clean_name(entry.header.linkname))
+        needed = {name for name in needed if name in self.entries} - self.unpacked
+        if needed:
             self.root.mkdir(parents=True, exist_ok=True)
+
+            def wanted(h: tr.Header) -> bool:
+                try:
+                    return clean_name(h.name) in needed
+                except ArchiveError:
+                    return False
+
             with open(self.spool, "rb") as fh:
                 try:
-                    apply_layer(fh, self.root, whiteouts=None)
+                    apply_layer(fh, self.root, whiteouts=None, select=wanted)
                 except ArchiveError as exc:
                     raise InvalidParameter(f"failed to read the build context: {exc}") from None
-            for rel in self.removed:
-                path = self.root / rel
-                if path.is_symlink() or path.is_file():
-                    path.unlink()
-                elif path.is_dir():
-                    shutil.rmtree(path)
-            self.spool.unlink()
+            self.unpacked |= needed
+        if self._disk is None:
+            self.root.mkdir(parents=True, exist_ok=True)
             self._disk = SourceRoot(self.root)
         return self._disk
-

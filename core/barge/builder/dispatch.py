@@ -268,7 +268,8 @@ class Dispatcher:
             config = st.comment_config(f"{name} {chown_comment}{sources_hash(infos)} in {dest} ", single_word=True)
             if self.probe(config):
                 return
-            infos = [replace(info, source=info.source.materialize()) for info in infos]  # unpacked on a miss only
+            # the context is unpacked on a miss only, and only these sources
+            infos = [replace(info, source=info.source.materialize(info.path)) for info in infos]
             with self.build.scratch(st.image_id) as cache:
                 with self.build.mounted(cache) as root:
                     self._write(root, infos, normalize_dest(st.run_config.get("WorkingDir") or "", dest), chown,

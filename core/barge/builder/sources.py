@@ -158,7 +158,7 @@ class SourceRoot:
         elif rel and target.is_dir():
             shutil.rmtree(target)
 
-    def materialize(self) -> "SourceRoot":
+    def materialize(self, path: str = "") -> "SourceRoot":
         """Already on disk."""
         return self
 
