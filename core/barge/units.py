@@ -1,4 +1,4 @@
-"""go-units' ``HumanDuration``, shared by the daemon and the CLI.
+"""go-units' ``HumanDuration`` and ``HumanSize``, shared by the daemon and the CLI.
 
 The daemon needs it for ``ps``'s Status ("Up 3 seconds"), the client for
 CREATED columns ("2 hours ago"); it lives here, with nothing but builtins,
@@ -37,3 +37,25 @@ def human_duration(seconds: float) -> str:
     if hours < 24 * 365 * 2:
         return f"{hours // 24 // 30} months"
     return f"{int(seconds / 3600) // 24 // 365} years"
+
+
+_DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+_BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
+
+
+def _scaled(size: float, base: float, units: tuple[str, ...], precision: int) -> str:
+    i = 0
+    while size >= base and i < len(units) - 1:
+        size /= base
+        i += 1
+    return f"{size:.{precision}g}{units[i]}"
+
+
+def human_size(size: float, precision: int = 4) -> str:
+    """go-units ``HumanSizeWithPrecision``: decimal units, ``4.26MB``."""
+    return _scaled(float(size), 1000.0, _DECIMAL, precision)
+
+
+def bytes_size(size: float) -> str:
+    """go-units ``BytesSize``: binary units, ``23.47GiB``."""
+    return _scaled(float(size), 1024.0, _BINARY, 4)

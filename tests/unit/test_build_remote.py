@@ -28,19 +28,12 @@ from typing import Callable, Iterator
 
 import pytest
 
-from barge.builder import remote
-from barge.builder.remote import (
-    RemoteCancelled,
-    RemoteContext,
-    fetch_remote,
-    human_size,
-    is_git_url,
-    is_url,
-    parse_git_url,
-    resolve_in_scope,
-    sniff_content_type,
-)
+from barge.builder import remote_git, remote_http
+from barge.builder.remote import RemoteCancelled, RemoteContext, fetch_remote, is_git_url, is_url
+from barge.builder.remote_git import parse_git_url, resolve_in_scope
+from barge.builder.remote_sniff import sniff_content_type
 from barge.errors import BargeError, Forbidden, InvalidParameter, NotFound, Unauthorized
+from barge.units import human_size
 
 DOCKERFILE = b"FROM busybox\nRUN echo from-remote-dockerfile\n"
 
@@ -372,7 +365,7 @@ def test_a_big_download_reports_progress_as_it_goes(web, tmp_path):
 
 
 def test_the_read_timeout_fails_a_silent_server(web, tmp_path, monkeypatch):
-    monkeypatch.setattr(remote, "HTTP_TIMEOUT", 0.5)
+    monkeypatch.setattr(remote_http, "HTTP_TIMEOUT", 0.5)
     web.routes["/silent"] = _silent
     url = web.url("/silent")
     with pytest.raises(BargeError, match=f'^error downloading remote context {url}: Get "{url}": i/o timeout$'):
@@ -684,5 +677,5 @@ def test_cancel_kills_a_stalled_git(tmp_path):
 def test_only_a_smart_http_server_gets_a_shallow_fetch(web, answer, shallow):
     if answer is not None:
         web.serve("/r.git/info/refs?service=git-upload-pack", b"001e# service=git-upload-pack\n", answer)
-    assert remote._supports_shallow(web.url("/r.git"), threading.Event()) is shallow
-    assert remote._supports_shallow("git://127.0.0.1:1/r.git", threading.Event()) is True
+    assert remote_git._supports_shallow(web.url("/r.git"), threading.Event()) is shallow
+    assert remote_git._supports_shallow("git://127.0.0.1:1/r.git", threading.Event()) is True

@@ -14,14 +14,7 @@ import io
 import json
 from typing import Any
 
-
-def human_size(size: float) -> str:
-    """go-units' ``HumanSize``: four significant digits, decimal units (``10.24kB``)."""
-    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
-        if size < 1000 or unit == "PB":
-            return f"{size:.4g}{unit}"
-        size /= 1000.0
-    return f"{size:.4g}PB"
+from barge.units import human_size
 
 
 def go_progress(current: int, total: int) -> str:

@@ -9,29 +9,9 @@ from __future__ import annotations
 
 import time
 
-from barge.units import human_duration  # go-units HumanDuration, shared with the daemon
+from barge.units import bytes_size, human_duration, human_size  # go-units, shared with the daemon
 
-_DECIMAL = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
-_BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
-
-
-def _scaled(size: float, base: float, units: tuple[str, ...], precision: int) -> str:
-    i = 0
-    while size >= base and i < len(units) - 1:
-        size /= base
-        i += 1
-    return f"{size:.{precision}g}{units[i]}"
-
-
-def human_size(size: float, precision: int = 4) -> str:
-    """go-units ``HumanSizeWithPrecision``: decimal units, ``4.26MB``."""
-    return _scaled(float(size), 1000.0, _DECIMAL, precision)
-
-
-def bytes_size(size: float) -> str:
-    """go-units ``BytesSize``: binary units, ``23.47GiB``."""
-    return _scaled(float(size), 1024.0, _BINARY, 4)
-
+__all__ = ["bytes_size", "human_duration", "human_size"]
 
 def since(timestamp: float, now: float | None = None) -> str:
     """``2 hours ago`` for a unix timestamp, as ``docker images`` shows CREATED."""
