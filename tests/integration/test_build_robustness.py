@@ -156,3 +156,16 @@ def test_cancel_by_build_id(box):
     assert box.json("POST", "/build/prune") == {"CachesDeleted": None, "SpaceReclaimed": 0}
 
 
+
+
+def test_prune_and_cancel_answer_as_dockerd(box):
+    """dockerd 20.10's answers, seen side by side (a wrong key, a bad size, no build id; 400 where dockerd says 500)."""
+    assert box.json("POST", "/build/prune?all=1&filters=%7B%22until%22%3A%5B%2224h%22%5D%7D") == \
+        {"CachesDeleted": None, "SpaceReclaimed": 0}
+    status, _, body = box.request("POST", "/build/prune?filters=%7B%22bogus%22%3A%5B%22x%22%5D%7D")
+    assert (status, json.loads(body)["message"]) == (400, "failed to prune build cache: Invalid filter 'bogus'")
+    status, _, body = box.request("POST", "/build/prune?keep-storage=abc")
+    assert status == 400 and json.loads(body)["message"] == (
+        'keep-storage is in bytes and expects an integer, got abc: strconv.Atoi: parsing "abc": invalid syntax')
+    status, _, body = box.request("POST", "/build/cancel?id=nope")
+    assert (status, body) == (200, b"")

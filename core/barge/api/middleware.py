@@ -102,10 +102,8 @@ def _error_for(request: web.Request, exc: Exception) -> web.StreamResponse:
         return web.Response(status=304)
     if isinstance(exc, BargeError):
         return error_response(exc.status, exc.message)
-    if isinstance(exc, web.HTTPNotFound):
-        return error_response(404, "page not found")
-    if isinstance(exc, web.HTTPMethodNotAllowed):
-        return error_response(405, f"method {request.method} not allowed for {request.path}")
+    if isinstance(exc, (web.HTTPNotFound, web.HTTPMethodNotAllowed)):
+        return error_response(404, "page not found")  # dockerd's router: a wrong method is no route either
     if isinstance(exc, web.HTTPException):
         if exc.status < 400:
             return exc  # redirects and the like pass through unchanged

@@ -137,15 +137,25 @@ async def build(request: web.Request) -> web.StreamResponse:
     return await stream_job(request, "build", args, stdin=True, on_error=build_error, cancel_on_hangup=True)
 
 
+#: The build cache's prune filters dockerd 20.10 accepts (its BuildKit cache's fields, and the ages).
+PRUNE_FILTERS = frozenset({"id", "parent", "type", "description", "inuse", "shared", "private", "until",
+                           "unused-for"})
+
+
 @routes.post("/build/prune")
 async def prune(request: web.Request) -> web.Response:
     keep = request.query.get("keep-storage", "")
     try:
         keep_storage = int(keep) if keep else 0
     except ValueError:
-        raise InvalidParameter(f"keep-storage is in bytes and expects an integer, got {keep!r}") from None
-    args = BuildPruneArgs(all=query_bool(request, "all"), keep_storage=keep_storage,
-                          filters=parse_filters(request.query.get("filters")))
+        raise InvalidParameter(f"keep-storage is in bytes and expects an integer, got {keep}: "
+                               f'strconv.Atoi: parsing "{keep}": invalid syntax') from None
+    try:
+        filters = parse_filters(request.query.get("filters"), PRUNE_FILTERS)
+    except InvalidParameter as exc:
+        text = str(exc).replace("invalid filter '", "Invalid filter '", 1)
+        raise InvalidParameter(f"failed to prune build cache: {text}") from None
+    args = BuildPruneArgs(all=query_bool(request, "all"), keep_storage=keep_storage, filters=filters)
     return json_response(await run_job(request, "build_prune", args))
 
 
