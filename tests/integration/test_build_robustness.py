@@ -18,6 +18,7 @@ from barge.testing.wait import wait_for
 from tests.conftest import mounts_under
 from tests.integration.build_helpers import build, built_id, context_tar, stream_text
 from tests.integration.helpers import Raw, busybox_daemon
+from tests.integration.helpers import leftovers as container_leftovers
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -128,11 +129,13 @@ def test_daemon_killed_mid_build_restarts_clean():
     with busybox_daemon("barge-bkill-") as d:
         images_before = {i["Id"] for i in d.json("GET", "/images/json?all=1")}
         raw = start_slow_build(d)
+        (step,) = [c["Id"] for c in d.json("GET", "/containers/json?all=1")]
         d.kill()
         raw.close()
         d.start()
         after = leftovers(d)
         assert not any(after.values()), after
+        assert container_leftovers(d, step) == [], "the killed build's step container left state behind"
         images_after = {i["Id"] for i in d.json("GET", "/images/json?all=1")}
         assert images_after == images_before, "a killed build left an image"
         for image in images_after:  # every image still whole: its layers are all there
