@@ -206,6 +206,12 @@ def test_build_options_apply_to_run_steps(box):
                     shmsize=str(32 << 20), memory=str(64 << 20))
     text = stream_text(msgs)
     assert "hosts-ok\n0\n32768\n" in text, text
+    limits = ("FROM busybox\nRUN cat /sys/fs/cgroup/memory.max 2>/dev/null || "
+              "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
+              "(cat /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) | cut -d' ' -f1; nproc\n")
+    msgs, _ = build(box, context_tar({"Dockerfile": limits}), networkmode="none", memory=str(64 << 20),
+                    cpuquota="50000", cpuperiod="100000", cpusetcpus="0")
+    assert "\n67108864\n50000\n1\n" in stream_text(msgs), stream_text(msgs)
 
 
 def test_quiet_build_sends_only_the_id(box):
