@@ -9,8 +9,9 @@ BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
 # libseccomp2: the exec driver compiles containers' seccomp filters with it.
 # gcc, libc6-dev: the security tests build a small static probe (tests/security/probe.c).
+# git: the builder clones git build contexts (`remote=`, `barge build <git URL>`).
 DEB_PKGS := busybox-static openssl ca-certificates nftables iproute2 libseccomp2 docker-registry skopeo apache2-utils \
-            gcc libc6-dev
+            gcc libc6-dev git
 PLUGINS  := plugins/graph_vfs plugins/graph_overlay plugins/exec_native plugins/net_bridge tests/example_driver
 SOCKET   := /run/barge/barge.sock
 DEMO_LOG := /var/log/barge-demo.log
