@@ -94,3 +94,17 @@ def json_response(data, status: int = 200, headers=None) -> web.Response:
 
     body = json.dumps(data, separators=(",", ":")).encode()
     return web.Response(status=status, body=body, content_type="application/json", headers=headers)
+
+
+def api_version(request: web.Request) -> tuple[int, int] | None:
+    """The request's API version as (major, minor), None when it names none."""
+    raw = request.get("api_version") or request.match_info.get("api_version")
+    if raw is None:
+        return None
+    if isinstance(raw, tuple):
+        return raw
+    try:
+        major, minor = str(raw).split(".", 1)
+        return int(major), int(minor)
+    except ValueError:
+        return None

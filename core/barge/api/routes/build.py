@@ -18,7 +18,7 @@ from aiohttp import web
 
 from barge.api import bodies
 from barge.api.jobs import run_job, stream_job
-from barge.api.routing import Routes, decode_json, json_response, query_bool
+from barge.api.routing import Routes, api_version, decode_json, json_response, query_bool
 from barge.contracts.build import BuildArgs, BuildCancelArgs, BuildPruneArgs
 from barge.contracts.messages import error_message, json_message
 from barge.errors import InvalidParameter
@@ -59,19 +59,6 @@ def registry_configs(header: str) -> dict[str, dict]:
         return {}
 
 
-def _api_version(request: web.Request) -> tuple[int, int] | None:
-    raw = request.get("api_version") or request.match_info.get("api_version")
-    if raw is None:
-        return None
-    if isinstance(raw, tuple):
-        return raw
-    try:
-        major, minor = str(raw).split(".", 1)
-        return int(major), int(minor)
-    except ValueError:
-        return None
-
-
 def build_args(request: web.Request) -> BuildArgs:
     """The query as moby's ``newImageBuildOptions`` reads it."""
     q = request.query
@@ -89,7 +76,7 @@ def build_args(request: web.Request) -> BuildArgs:
         shm_size = int(shm) if shm else 0
     except ValueError:
         raise InvalidParameter(f'strconv.ParseInt: parsing "{shm}": invalid syntax') from None
-    version = _api_version(request)
+    version = api_version(request)
     return BuildArgs(
         tags=list(q.getall("t", [])),
         dockerfile=q.get("dockerfile", ""),

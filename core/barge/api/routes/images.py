@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from barge.api.jobs import run_job, stream_job
-from barge.api.routing import Routes
+from barge.api.routing import Routes, api_version
 from barge.contracts.images import (
     HistoryArgs,
     ImageInspectArgs,
@@ -34,19 +34,6 @@ def query_bool(request: web.Request, key: str, default: bool = False) -> bool:
     if key not in request.query:
         return default
     return request.query[key].strip().lower() not in ("", "0", "no", "false", "none")
-
-
-def api_version(request: web.Request) -> tuple[int, int] | None:
-    raw = request.get("api_version") or request.match_info.get("api_version")
-    if raw is None:
-        return None
-    if isinstance(raw, tuple):
-        return raw
-    try:
-        major, minor = str(raw).split(".", 1)
-        return int(major), int(minor)
-    except ValueError:
-        return None
 
 
 @routes.get("/images/json")
