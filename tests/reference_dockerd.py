@@ -60,6 +60,17 @@ def _busybox_tar() -> bytes:
     return buf.getvalue()
 
 
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started (dockerd's containerd)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
 @contextmanager
 def reference_dockerd() -> Iterator[Reference]:
     for tool in ("dockerd", "docker"):
@@ -78,6 +89,7 @@ def reference_dockerd() -> Iterator[Reference]:
          "--ip-forward=false", "--ip-masq=false", "--userland-proxy=false", "--storage-driver=overlay2",
          "--containerd-namespace", tag, "--containerd-plugins-namespace", f"{tag}-plugins"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    children: list[int] = []
     try:
         try:
             wait_for(lambda: proc.poll() is not None or ref.docker("version").returncode == 0, 60, interval=0.2,
@@ -89,6 +101,7 @@ def reference_dockerd() -> Iterator[Reference]:
             pytest.skip(f"the reference dockerd did not start: {(root / 'dockerd.log').read_text()[-500:]}")
         made = ref.docker("import", "-c", 'CMD ["sh"]', "-", "busybox:latest", input=_busybox_tar())
         assert made.returncode == 0, made.stderr
+        children = _children(proc.pid)
         yield ref
     finally:
         if proc.poll() is None:
@@ -99,6 +112,8 @@ def reference_dockerd() -> Iterator[Reference]:
                 proc.kill()
                 proc.wait()
         log.close()
+        for pid in children:  # its containerd dumps its stacks there when it stops
+            Path(f"/tmp/containerd.{pid}.stacks.log").unlink(missing_ok=True)
         remove_tree(root)
         for top in new_dirs:
             if top.is_dir() and all(p.is_dir() and not p.is_symlink() for p in top.rglob("*")):
