@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import tarfile
 from urllib.parse import quote
 
-from tests.conftest import Daemon
+from tests.conftest import Daemon, mounts_under
 
 
 def context_tar(files: dict[str, bytes | str], *, modes: dict[str, int] | None = None,
@@ -58,3 +59,18 @@ def error_of(messages: list[dict]) -> str:
     errors = [m for m in messages if "errorDetail" in m]
     assert errors, messages
     return errors[-1]["errorDetail"]["message"]
+
+
+def leftovers(d) -> dict[str, list]:
+    """What a build may leave behind: containers, work dirs, scratch mounts, pending layers, build journal rows."""
+    tmp = d.data_root / "tmp"
+    with sqlite3.connect(d.data_root / "barge.db") as db:
+        pending = db.execute("SELECT cache_id FROM pending_layers").fetchall()
+        journal = db.execute("SELECT id FROM build_containers").fetchall()
+    return {
+        "containers": d.json("GET", "/containers/json?all=1"),
+        "work dirs": sorted(p.name for p in tmp.iterdir() if p.name.startswith("build-")) if tmp.is_dir() else [],
+        "mounts": [m for m in mounts_under(d.data_root) if "barge-mnt" in m],
+        "pending layers": pending,
+        "journal": journal,
+    }

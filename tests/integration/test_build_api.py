@@ -17,7 +17,7 @@ import threading
 
 import pytest
 
-from tests.integration.build_helpers import build, built_id, context_tar, error_of, stream_text
+from tests.integration.build_helpers import build, built_id, context_tar, error_of, leftovers, stream_text
 from tests.integration.helpers import create, rm
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -218,12 +218,14 @@ def test_quiet_build_sends_only_the_id(box):
     msgs, _ = build(box, context_tar({"Dockerfile": "FROM busybox\nRUN echo noisy\n"}), q=1, networkmode="none")
     assert len(msgs) == 1 and msgs[0]["stream"].startswith("sha256:")
     _, body = build(box, context_tar({"Dockerfile": "FROM busybox\nRUN echo noisy && false\n"}), q=1,
-                    networkmode="none")
+                    networkmode="none", forcerm=1)
     msgs = [json.loads(line) for line in body.splitlines()]
     assert "noisy" in stream_text(msgs) and "returned a non-zero code: 1" in error_of(msgs)
 
 
 def test_dockerfile_errors_before_any_output(box):
+    images = {i["Id"] for i in box.json("GET", "/images/json?all=1")}
+    before = leftovers(box)
     _, body = build(box, context_tar({"Dockerfile": "FROM busybox\nRUN true\nRUNN x\n"}), expect=400)
     assert json.loads(body)["message"] == "dockerfile parse error line 3: unknown instruction: RUNN"
     _, body = build(box, context_tar({"x": "y"}), expect=400)
@@ -234,6 +236,9 @@ def test_dockerfile_errors_before_any_output(box):
     assert "Successfully built" in stream_text([json.loads(x) for x in body.splitlines()])
     _, body = build(box, context_tar({"Dockerfile": "FROM busybox\nRUN --mount=type=cache,target=/x true\n"}))
     assert "the --mount option requires BuildKit" in error_of([json.loads(x) for x in body.splitlines()])
+    made = {i["Id"] for i in box.json("GET", "/images/json?all=1")} - images
+    assert len(made) <= 1, made  # at most the one good build's image (LABEL x=1): the refused ones recorded nothing
+    assert leftovers(box) == before
 
 
 def test_failed_run_moves_no_tag_and_rm_forcerm_decide_the_container(box):

@@ -15,8 +15,7 @@ import threading
 import pytest
 
 from barge.testing.wait import wait_for
-from tests.conftest import mounts_under
-from tests.integration.build_helpers import build, built_id, context_tar, stream_text
+from tests.integration.build_helpers import build, built_id, context_tar, leftovers, stream_text
 from tests.integration.helpers import Raw, busybox_daemon
 from tests.integration.helpers import leftovers as container_leftovers
 
@@ -25,23 +24,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptio
 SLOW = "FROM busybox\nRUN echo started && sleep 60\n"
 #: The RUN's own output in the JSON stream (not the ``Step`` line that shows the command).
 STARTED = b'"started\\n"'
-
-
-def leftovers(d) -> dict[str, list]:
-    """What a build may leave behind: containers, work dirs, scratch mounts, pending layers, build journal rows."""
-    import sqlite3
-
-    tmp = d.data_root / "tmp"
-    with sqlite3.connect(d.data_root / "barge.db") as db:
-        pending = db.execute("SELECT cache_id FROM pending_layers").fetchall()
-        journal = db.execute("SELECT id FROM build_containers").fetchall()
-    return {
-        "containers": d.json("GET", "/containers/json?all=1"),
-        "work dirs": sorted(p.name for p in tmp.iterdir() if p.name.startswith("build-")) if tmp.is_dir() else [],
-        "mounts": [m for m in mounts_under(d.data_root) if "barge-mnt" in m],
-        "pending layers": pending,
-        "journal": journal,
-    }
 
 
 def clean(d) -> bool:
