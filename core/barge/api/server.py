@@ -94,11 +94,12 @@ def route_modules() -> list:
         images,
         networks,
         registry,
+        swarm,
         system,
         volumes,
     )
 
-    return [system, images, registry, build, containers, exec, archive, events, volumes, networks]
+    return [system, images, registry, build, containers, exec, archive, events, volumes, networks, swarm]
 
 
 def make_app(engine: "Engine", modules: list | None = None) -> web.Application:
