@@ -20,6 +20,7 @@ from barge.client import stdcopy
 from barge.client.errors import ClientError
 from barge.client.runconfig import (
     ContainerOptions,
+    OptionError,
     build_create_body,
     build_update_body,
     parse_port_specs,
@@ -537,3 +538,19 @@ def test_cpus_are_exact_rationals():
     for bad, message in (("0.0000000001", "too precise"), ("abc", "rational"), ("1/0", "rational")):
         with pytest.raises(ValueError, match=message):
             parse_cpus(bad)
+
+
+def test_health_flags_make_the_docker_clis_healthcheck():
+    """The create body's Healthcheck as the docker CLI builds it from --health-* and --no-healthcheck."""
+    opts = ContainerOptions(image="busybox", health_cmd="curl -f localhost", health_interval="1m30s",
+                            health_timeout="3s", health_retries=4, health_start_period="500ms")
+    assert build_create_body(opts, environ={})["Healthcheck"] == {
+        "Test": ["CMD-SHELL", "curl -f localhost"], "Interval": 90_000_000_000, "Timeout": 3_000_000_000,
+        "StartPeriod": 500_000_000, "StartInterval": 0, "Retries": 4}
+    assert build_create_body(ContainerOptions(image="busybox", no_healthcheck=True), environ={})["Healthcheck"] == \
+        {"Test": ["NONE"]}
+    assert "Healthcheck" not in build_create_body(ContainerOptions(image="busybox"), environ={})
+    with pytest.raises(OptionError, match="--no-healthcheck conflicts with --health-\\* options"):
+        build_create_body(ContainerOptions(image="busybox", no_healthcheck=True, health_cmd="x"), environ={})
+    with pytest.raises(OptionError, match='invalid argument "5x" for "--health-interval" flag'):
+        build_create_body(ContainerOptions(image="busybox", health_interval="5x"), environ={})

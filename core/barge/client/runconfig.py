@@ -340,6 +340,43 @@ def parse_mount(spec: str) -> dict:
     return mount
 
 
+# ------------------------------------------------------------------ healthchecks
+
+def _duration(text: str, flag: str) -> int:
+    from barge.dockerfile.instructions import parse_go_duration  # Go's time.ParseDuration, once
+    from barge.errors import InvalidParameter
+
+    if not text:
+        return 0
+    try:
+        value = parse_go_duration(text)
+    except InvalidParameter as exc:
+        raise OptionError(f'invalid argument "{text}" for "{flag}" flag: {exc}') from None
+    if value < 0:
+        raise OptionError(f"{flag} cannot be negative")
+    return value
+
+
+def healthcheck(o: "ContainerOptions") -> dict | None:
+    """The docker CLI's ``--health-*`` and ``--no-healthcheck``: the create body's Healthcheck, or None."""
+    durations = {key: _duration(getattr(o, attr), flag) for key, attr, flag in (
+        ("Interval", "health_interval", "--health-interval"), ("Timeout", "health_timeout", "--health-timeout"),
+        ("StartPeriod", "health_start_period", "--health-start-period"),
+        ("StartInterval", "health_start_interval", "--health-start-interval"))}
+    have = bool(o.health_cmd or o.health_retries or any(durations.values()))
+    if o.no_healthcheck:
+        if have:
+            raise OptionError("--no-healthcheck conflicts with --health-* options")
+        return {"Test": ["NONE"]}
+    if not have:
+        return None
+    if o.health_retries < 0:
+        raise OptionError("--health-retries cannot be negative")
+    health: dict = {"Test": ["CMD-SHELL", o.health_cmd] if o.health_cmd else None, **durations,
+                    "Retries": o.health_retries}
+    return health
+
+
 # ------------------------------------------------------------------ options
 
 @dataclass
@@ -362,6 +399,13 @@ class ContainerOptions:
     restart: str = "no"
     stop_signal: str = ""
     stop_timeout: int | None = None
+    health_cmd: str = ""
+    health_interval: str = ""
+    health_timeout: str = ""
+    health_retries: int = 0
+    health_start_period: str = ""
+    health_start_interval: str = ""
+    no_healthcheck: bool = False
     ulimits: list[str] = field(default_factory=list)
     user: str = ""
     workdir: str = ""
@@ -549,6 +593,9 @@ def build_create_body(o: ContainerOptions, environ: Mapping[str, str] | None = N
         config["StopSignal"] = o.stop_signal
     if o.stop_timeout is not None:
         config["StopTimeout"] = o.stop_timeout
+    health = healthcheck(o)
+    if health is not None:
+        config["Healthcheck"] = health
 
     host_config = {
         "Binds": binds or None,

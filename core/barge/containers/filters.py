@@ -68,6 +68,9 @@ def select(
         if status not in STATES:
             raise InvalidParameter(f"invalid filter 'status={status}'")
         show_all = True
+    for health in filters.get("health", []):
+        if health not in ("starting", "healthy", "unhealthy", "none"):
+            raise InvalidParameter(f"Unrecognised filter value for health: {health}")
     exited = []
     for value in filters.get("exited", []):
         try:
@@ -112,8 +115,8 @@ def select(
             or m["Destination"] in filters["volume"] for m in c.mounts
         ):
             continue
-        if "health" in filters and "none" not in filters["health"]:
-            continue  # no health checks run in barge: every container is "none"
+        if "health" in filters and ((c.state.Health or {}).get("Status") or "none") not in filters["health"]:
+            continue
         if "is-task" in filters and any(v in ("true", "1") for v in filters["is-task"]):
             continue
         if "expose" in filters and not any(p in (c.config.get("ExposedPorts") or {}) or f"{p}/tcp" in

@@ -25,12 +25,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from barge.containers.health import check_healthcheck, merge_healthcheck
 from barge.containers.limits import int_field, normalize_resources
 from barge.containers.signals import parse_signal
 from barge.containers.sysinfo import SysInfo
 from barge.errors import InvalidParameter
 from barge.execdriver import PROC_MOUNTABLE, sysctl_namespace
-from barge.gojson import STRING, STRSLICE, List, Map, Obj, decode
+from barge.gojson import INT, INT64, STRING, STRSLICE, List, Map, Obj, decode
 from barge.security.options import parse_security_opt
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -105,6 +106,10 @@ IMAGE_CONFIG = Obj("container.Config", {
     "User": STRING, "ExposedPorts": Map(Obj("struct {}", {})), "Env": List(STRING), "Cmd": STRSLICE,
     "Entrypoint": STRSLICE, "WorkingDir": STRING, "Volumes": Map(Obj("struct {}", {})), "StopSignal": STRING,
     "OnBuild": List(STRING), "Labels": Map(STRING),
+    "Healthcheck": Obj("container.HealthConfig", {
+        "Test": List(STRING), "Interval": INT64, "Timeout": INT64, "StartPeriod": INT64, "StartInterval": INT64,
+        "Retries": INT,
+    }),
 })
 
 
@@ -550,6 +555,12 @@ def normalize_config(body: dict[str, Any], image_config: Any) -> dict[str, Any]:
     volumes = dict(image.get("Volumes") or {})
     volumes.update(config.get("Volumes") or {})
     config["Volumes"] = volumes or None
+    check_healthcheck(config.get("Healthcheck"))
+    health = merge_healthcheck(config.get("Healthcheck"), image.get("Healthcheck"))
+    if health:
+        config["Healthcheck"] = health
+    else:
+        config.pop("Healthcheck", None)
     if config.get("StopSignal"):
         parse_signal(config["StopSignal"])  # moby refuses it at create: "Invalid signal: SIGFOO"
     elif image.get("StopSignal"):

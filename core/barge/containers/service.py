@@ -36,6 +36,7 @@ from barge.containers.commit import CommitService
 from barge.containers.context import ContainerContext, cap_last
 from barge.containers.create import Creator
 from barge.containers.exec import ExecService
+from barge.containers.health import HealthChecks
 from barge.containers.lifecycle import Lifecycle
 from barge.containers.neighbours import CopyUp, Networking, Volumes
 from barge.containers.queries import Queries
@@ -75,6 +76,7 @@ class ContainerService:
         self.lifecycle = Lifecycle(ctx, self.supervisor, stopper, self.removal)
         self.creator = Creator(ctx)
         self.execs = ExecService(ctx)
+        self.health = HealthChecks(ctx, self.execs)
         self.queries = Queries(ctx, exec_ids=self.execs.ids_for)
         self.files = ContainerFiles(table, images, pm)
         self.commits = CommitService(table, images, pm, self.lifecycle)
@@ -90,5 +92,6 @@ class ContainerService:
         return self._recovery.recover()
 
     def close(self) -> None:
-        """Daemon shutdown: watchers stop recording (the driver keeps the exits for the next start)."""
+        """Daemon shutdown: watchers stop recording (the driver keeps the exits for the next start); probes stop."""
+        self.health.close()
         self.table.close()

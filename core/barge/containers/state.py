@@ -32,6 +32,8 @@ class State:
     #: ``docker stop`` (or a kill with the stop signal) happened: restart
     #: policies ``unless-stopped`` and daemon-start restarts leave it alone.
     HasBeenManuallyStopped: bool = False
+    #: a container with a healthcheck: ``{"Status", "FailingStreak", "Log"}`` (moby's ``State.Health``)
+    Health: dict | None = None
 
     @property
     def status(self) -> str:
@@ -63,6 +65,7 @@ class State:
             "Error": self.Error,
             "StartedAt": self.StartedAt,
             "FinishedAt": self.FinishedAt,
+            **({"Health": self.Health} if self.Health is not None else {}),
         }
 
     def to_record(self) -> dict:
@@ -104,6 +107,10 @@ def status_string(state: State, now: float | None = None) -> str:
             return f"Up {human_duration(now - parse_rfc3339(state.StartedAt))} (Paused)"
         if state.Restarting:
             return f"Restarting ({state.ExitCode}) {human_duration(now - parse_rfc3339(state.FinishedAt))} ago"
+        health = (state.Health or {}).get("Status")
+        if health:
+            return f"Up {human_duration(now - parse_rfc3339(state.StartedAt))} " \
+                   f"({'health: starting' if health == 'starting' else health})"
         return f"Up {human_duration(now - parse_rfc3339(state.StartedAt))}"
     if state.RemovalInProgress:
         return "Removal In Progress"

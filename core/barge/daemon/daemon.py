@@ -248,6 +248,8 @@ def build_services(cfg: DaemonConfig) -> Services:
         builder = make_builder(images, containers, pm, db)
         pm.register(volumes, name="barge-volumes")  # unmount events at a container's die
         pm.register(containers.execs, name="barge-exec")  # forgets a removed container's exec instances
+        pm.register(containers.health, name="barge-health")  # probes start and stop with their containers
+        containers.health.resume()
         services = Services(
             config=cfg, pm=pm, engine=Engine(pm), graph_driver=selection.name, engine_id=engine_id(cfg.data_root),
             db=db, images=images, containers=containers, networks=networks, volumes=volumes, events=hub,
