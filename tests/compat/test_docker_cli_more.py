@@ -253,3 +253,32 @@ def test_volume_commands_and_run_with_volumes(docker):
     assert docker.out("volume", "ls", "-q") == "vol1"
     assert docker.out("volume", "rm", "vol1") == "vol1"
     assert docker.out("volume", "ls", "-q") == ""
+
+
+# ---------------------------------------------------------------------------
+# healthchecks
+# ---------------------------------------------------------------------------
+
+
+def test_health_flags_ps_and_inspect(docker):
+    """`docker run --health-*`: inspect's State.Health, ps's STATUS and its health filter, as with dockerd."""
+    docker("run", "-d", "--name", "hc", "--network", "none", "--health-cmd", "test -f /tmp/ready",
+           "--health-interval", "200ms", "--health-retries", "1", "busybox", "sleep", "600")
+    try:
+        assert docker.out("inspect", "--format", "{{.State.Health.Status}}", "hc") in ("starting", "unhealthy")
+        docker("exec", "hc", "touch", "/tmp/ready")
+        wait_for(lambda: docker.out("inspect", "--format", "{{.State.Health.Status}}", "hc") == "healthy", 10,
+                 what="the probe to pass")
+        assert docker.out("ps", "--filter", "health=healthy", "--format", "{{.Names}} {{.Status}}").endswith(
+            "(healthy)")
+        assert docker.out("ps", "-q", "--filter", "health=unhealthy") == ""
+        failing = docker.out("inspect", "--format", "{{len .State.Health.Log}} {{.State.Health.FailingStreak}}", "hc")
+        assert failing.split()[1] == "0" and 1 <= int(failing.split()[0]) <= 5
+    finally:
+        docker("rm", "-f", "hc", check=False)
+    docker("run", "-d", "--name", "nohc", "--no-healthcheck", "busybox", "sleep", "600")
+    try:
+        assert docker.out("inspect", "--format", "{{json .Config.Healthcheck}}", "nohc") == '{"Test":["NONE"]}'
+        assert docker.out("inspect", "--format", "{{json .State.Health}}", "nohc") == "null"
+    finally:
+        docker("rm", "-f", "nohc", check=False)
