@@ -6,7 +6,7 @@ Shared by the API routes (which build them) and the job handlers in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -17,3 +17,9 @@ class VersionArgs:
 @dataclass
 class InfoArgs:
     pass
+
+
+@dataclass
+class DiskUsageArgs:
+    #: ``type`` (API 1.42): container, image, volume, build-cache; empty: all of them
+    types: list[str] = field(default_factory=list)

@@ -10,7 +10,8 @@ from aiohttp import web
 
 from barge.api.jobs import run_job
 from barge.api.routing import Routes, json_response
-from barge.contracts.system import InfoArgs, VersionArgs
+from barge.contracts.system import DiskUsageArgs, InfoArgs, VersionArgs
+from barge.errors import InvalidParameter
 
 routes = Routes()
 
@@ -41,3 +42,15 @@ async def version(request: web.Request) -> web.Response:
 @routes.get("/info")
 async def info(request: web.Request) -> web.Response:
     return json_response(await run_job(request, "info", InfoArgs()))
+
+
+DISK_USAGE_OBJECTS = ("container", "image", "volume", "build-cache")
+
+
+@routes.get("/system/df")
+async def disk_usage(request: web.Request) -> web.Response:
+    types = list(request.query.getall("type", []))
+    for kind in types:
+        if kind not in DISK_USAGE_OBJECTS:
+            raise InvalidParameter(f"unknown object type: {kind}")
+    return json_response(await run_job(request, "system_df", DiskUsageArgs(types=types)))

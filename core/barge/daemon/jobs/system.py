@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import barge
-from barge.contracts.system import InfoArgs, VersionArgs
+from barge.contracts.system import DiskUsageArgs, InfoArgs, VersionArgs
+from barge.daemon.diskusage import disk_usage
 from barge.engine.plugins import find_drivers
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,6 +32,7 @@ _GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "386", "armv7l": "arm"
 def register(engine: "Engine", services: "Services") -> None:
     engine.register("version", VersionArgs, lambda job: version_info())
     engine.register("info", InfoArgs, lambda job: system_info(services))
+    engine.register("system_df", DiskUsageArgs, lambda job: disk_usage(services, job.args.types))
 
 
 # ---------------------------------------------------------------------------
