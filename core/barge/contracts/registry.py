@@ -22,6 +22,13 @@ class PullArgs:
 
 
 @dataclass
+class DistributionArgs:
+    #: ``GET /distribution/{name}/json``: the image reference and the raw ``X-Registry-Auth`` header
+    name: str = ""
+    auth: str = ""
+
+
+@dataclass
 class PushArgs:
     name: str = ""
     tag: str = ""

@@ -19,7 +19,7 @@ from barge.api import bodies
 from barge.api.jobs import run_job, stream_job
 from barge.api.routing import Routes, json_response, read_json
 from barge.contracts.messages import error_message
-from barge.contracts.registry import LoginArgs, PushArgs, SearchArgs
+from barge.contracts.registry import DistributionArgs, LoginArgs, PushArgs, SearchArgs
 from barge.errors import InvalidParameter
 from barge.filters import parse_filters
 
@@ -121,3 +121,10 @@ async def login(request: web.Request) -> web.Response:
         result = result or {}
         status, token = result.get("Status", ""), result.get("IdentityToken", "")
     return json_response({"Status": status or "Login Succeeded", "IdentityToken": token or ""})
+
+
+@routes.get("/distribution/{name:.+}/json")
+async def distribution_inspect(request: web.Request) -> web.Response:
+    """What the registry says of an image (its descriptor and platforms), without pulling it."""
+    args = DistributionArgs(name=request.match_info["name"], auth=request.headers.get(AUTH_HEADER, ""))
+    return json_response(await run_job(request, "distribution_inspect", args))

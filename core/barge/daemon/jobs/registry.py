@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from barge import reference
-from barge.contracts.registry import LoginArgs, PullArgs, PushArgs, SearchArgs
+from barge.contracts.registry import DistributionArgs, LoginArgs, PullArgs, PushArgs, SearchArgs
 from barge.errors import InvalidParameter
 from barge.filters import parse_filters
 from barge.registry.auth import AuthConfig
@@ -41,6 +41,7 @@ def register(engine: "Engine", services: "Services") -> None:
     engine.register("push", PushArgs, lambda job: push(cfg, images, job))
     engine.register("search", SearchArgs, lambda job: search(cfg, job.args))
     engine.register("auth", LoginArgs, lambda job: login(cfg, job.args))
+    engine.register("distribution_inspect", DistributionArgs, lambda job: distribution(cfg, job.args))
 
 
 def registry_config(cfg: "DaemonConfig") -> RegistryConfig:
@@ -157,6 +158,12 @@ def search(cfg: "DaemonConfig", args: SearchArgs) -> list[dict[str, Any]]:
             continue
         out.append(r)
     return out[:limit]
+
+
+def distribution(cfg: "DaemonConfig", args: DistributionArgs) -> dict[str, Any]:
+    from barge.registry.inspect import distribution_inspect
+
+    return distribution_inspect(registry_config(cfg), args.name, AuthConfig.from_header(args.auth))
 
 
 def login(cfg: "DaemonConfig", args: LoginArgs) -> dict[str, Any]:
