@@ -648,3 +648,18 @@ def test_names_ips_and_networks_refused(box, lab):
     assert status == 409 and "in use" in msg, (status, msg)
     assert inspect(box, second)["State"]["Running"] is False and ip_of(box, first, net["Name"]) == str(subnet[9])
     assert set(box.json("GET", f"/networks/{net['Id']}")["Containers"]) == {first}
+
+
+def test_any_name_dockerd_accepts(box, lab):
+    """dockerd 20.10 takes any non-empty network name ("my net", "a/b", "über", " lead"; seen side by side):
+    so does barge, and a container joins such a network by its name."""
+    for n, name in enumerate(["my net", "über", " lead", "x" * 200]):
+        body = {"Name": name, "Options": {"com.docker.network.bridge.name": f"bt{TAG}w{n}"}}
+        status, _, data = box.request("POST", "/v1.47/networks/create", body)
+        assert status == 201, data
+        lab.networks.append(json.loads(data)["Id"])
+    cid = lab.run(["sh", "-c", "ip -o -4 addr show eth0 | wc -l"], network="my net")
+    box.request("POST", f"/containers/{cid}/wait")
+    assert "my net" in box.json("GET", f"/containers/{cid}/json")["NetworkSettings"]["Networks"]
+    status, _, body = box.request("POST", "/v1.47/networks/create", {"Name": ""})
+    assert status == 400 and json.loads(body)["message"] == "network name cannot be empty"

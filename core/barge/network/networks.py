@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
-import re
 import secrets
 import threading
 import time
@@ -29,7 +28,6 @@ log = logging.getLogger("barge.network")
 
 LIST_FILTERS = frozenset({"dangling", "driver", "id", "label", "name", "scope", "type"})
 PRUNE_FILTERS = frozenset({"until", "label", "label!"})
-_NET_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 #: the states in which a network's name, subnet and interface are taken
 _LIVE = ("ready", "creating", "removing")
 
@@ -205,8 +203,6 @@ class Networks:
         name = body.get("Name") or ""
         if not name:
             raise InvalidParameter("network name cannot be empty")
-        if not _NET_NAME.match(name):
-            raise InvalidParameter(f"invalid network name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
         driver = body.get("Driver") or "bridge"
         if name in ("bridge", "host", "none") or driver in ("host", "null"):
             raise Forbidden(f"{name} is a pre-defined network and cannot be created")
