@@ -663,3 +663,15 @@ def test_any_name_dockerd_accepts(box, lab):
     assert "my net" in box.json("GET", f"/containers/{cid}/json")["NetworkSettings"]["Networks"]
     status, _, body = box.request("POST", "/v1.47/networks/create", {"Name": ""})
     assert status == 400 and json.loads(body)["message"] == "network name cannot be empty"
+
+
+def test_stats_count_each_interface(box, lab):
+    """``stats`` has dockerd's ``networks``: one entry per interface of the container's namespace."""
+    lab.net()
+    cid = lab.run(["sleep", "60"], network=lab.networks[-1])
+    stats = box.json("GET", f"/containers/{cid}/stats?stream=false")
+    assert set(stats["networks"]) == {"eth0"}
+    assert set(stats["networks"]["eth0"]) == {"rx_bytes", "rx_packets", "rx_errors", "rx_dropped", "tx_bytes",
+                                              "tx_packets", "tx_errors", "tx_dropped"}
+    none = lab.run(["sleep", "60"], host={"NetworkMode": "none"})
+    assert "networks" not in box.json("GET", f"/containers/{none}/stats?stream=false")

@@ -582,3 +582,22 @@ def test_embedded_resolv_conf_points_at_the_dns_server():
 def test_normalize_config_keeps_image_stop_signal():
     c = normalize_config({"Image": "x"}, {"Cmd": ["sh"], "StopSignal": "SIGQUIT"})
     assert c["StopSignal"] == "SIGQUIT" and "StopTimeout" not in c
+
+
+def test_network_stats_read_a_namespaces_net_dev(tmp_path):
+    """dockerd's ``networks`` counters per interface, from /proc/<pid>/net/dev; loopback left out."""
+    from barge.containers.metrics import network_stats
+
+    dev = tmp_path / "dev"
+    dev.write_text(
+        "Inter-|   Receive                                                |  Transmit\n"
+        " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls "
+        "carrier compressed\n"
+        "    lo:     100       2    0    0    0     0          0         0      100       2    0    0    0     0 "
+        "      0          0\n"
+        "  eth0:    1296      16    1    2    0     0          0         0      656       8    3    4    0     0 "
+        "      0          0\n")
+    assert network_stats(1, str(dev)) == {"eth0": {
+        "rx_bytes": 1296, "rx_packets": 16, "rx_errors": 1, "rx_dropped": 2,
+        "tx_bytes": 656, "tx_packets": 8, "tx_errors": 3, "tx_dropped": 4}}
+    assert network_stats(1, str(tmp_path / "missing")) == {}

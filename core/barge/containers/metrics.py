@@ -52,6 +52,29 @@ def _system_cpu_ns() -> int:
         return 0
 
 
+_NET_FIELDS = (("rx_bytes", 0), ("rx_packets", 1), ("rx_errors", 2), ("rx_dropped", 3), ("tx_bytes", 8),
+               ("tx_packets", 9), ("tx_errors", 10), ("tx_dropped", 11))
+
+
+def network_stats(pid: int, path: str | None = None) -> dict[str, dict[str, int]]:
+    """Counters of each interface in the network namespace of ``pid`` (its ``/proc/<pid>/net/dev``),
+    loopback left out, as dockerd reports a sandbox's interfaces."""
+    out: dict[str, dict[str, int]] = {}
+    try:
+        with open(path or f"/proc/{pid}/net/dev") as fh:
+            lines = fh.read().splitlines()[2:]
+    except OSError:
+        return out
+    for line in lines:
+        name, _, rest = line.partition(":")
+        name = name.strip()
+        values = rest.split()
+        if not name or name == "lo" or len(values) < 12:
+            continue
+        out[name] = {key: int(values[i]) for key, i in _NET_FIELDS}
+    return out
+
+
 def stats_document(c: Container, raw: dict[str, Any], ncpu: int) -> dict[str, Any]:
     cpu = dict(raw.get("cpu_stats") or {})
     usage = dict(cpu.get("cpu_usage") or {})
@@ -82,4 +105,14 @@ def stats_document(c: Container, raw: dict[str, Any], ncpu: int) -> dict[str, An
         "precpu_stats": {"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0},
                          "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}},
         "memory_stats": memory,
+        **_networks(c, raw),
     }
+
+
+def _networks(c: Container, raw: dict[str, Any]) -> dict[str, Any]:
+    """``networks`` for a running container with a network namespace of its own (not host's)."""
+    mode = (c.host_config or {}).get("NetworkMode") or ""
+    if not raw or not c.state.Running or not c.state.Pid or mode == "host":
+        return {}
+    nets = network_stats(c.state.Pid)
+    return {"networks": nets} if nets else {}
