@@ -78,7 +78,6 @@ def test_a_context_larger_than_memory_is_streamed_to_disk(box):
 
     before = peak()
     header = context_tar({"Dockerfile": "FROM busybox\nRUN true\n"})[:-1024]  # without the end blocks
-    big = b"big/blob".ljust(100, b"\0")
 
     def body():
         import tarfile
@@ -91,7 +90,6 @@ def test_a_context_larger_than_memory_is_streamed_to_disk(box):
             yield chunk
         yield b"\0" * 1024
 
-    del big
     conn = http.client.HTTPConnection("localhost")
     conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.sock.settimeout(300)

@@ -30,11 +30,7 @@ _COMPARED = ("User", "Cmd", "Env", "Labels", "ExposedPorts", "Entrypoint", "Volu
 
 def _normal(value: Any) -> Any:
     """Empty and absent are the same to the cache (Go's nil and empty slices and maps)."""
-    if value in (None, [], {}, "", False):
-        return None
-    if isinstance(value, dict):
-        return {k: v for k, v in value.items()}
-    return value
+    return None if value in (None, [], {}, "", False) else value
 
 
 def same_config(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:

@@ -16,9 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from barge import portspec
 from barge.builder.buildargs import prepend_env_on_cmd
 from barge.builder.copier import Copier, normalize_dest, parse_chown
-from barge.builder.ports import exposed_ports
 from barge.builder.sources import CopyInfo, copy_infos, sources_hash
 from barge.builder.state import StageState
 from barge.containers.signals import parse_signal
@@ -145,7 +145,7 @@ class Dispatcher:
 
     def do_expose(self, i: ins.Expose) -> None:
         ports = dict(self.state.run_config.get("ExposedPorts") or {})
-        for port in exposed_ports(i.ports):
+        for port in portspec.parse_port_specs(list(i.ports))[0]:
             ports[port] = {}
         self.state.run_config["ExposedPorts"] = ports
         self.commit("EXPOSE " + " ".join(i.ports))

@@ -56,10 +56,6 @@ class BuildOutput:
         if self.want_aux and image_id:
             self._write(_message(aux={"ID": image_id}))
 
-    def raw(self, data: bytes) -> None:
-        """A message already encoded (a pull's progress)."""
-        self._write(data)
-
     def write(self, data: bytes) -> int:
         """File-like, for a pull writing its progress here."""
         self._write(bytes(data))

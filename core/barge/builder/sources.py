@@ -19,6 +19,7 @@ import errno
 import hashlib
 import os
 import posixpath
+import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,8 +150,6 @@ class SourceRoot:
 
     def remove(self, path: str) -> None:
         """Leave a build file out (dockerd's removeDockerfile)."""
-        import shutil
-
         rel = self.resolve(path)
         target = self.root / rel
         if rel and (target.is_symlink() or target.is_file()):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from barge.builder.journal import BuildJournal
 from barge.builder.output import BuildOutput
-from barge.contracts.attach import EXITED, HEADER, STDERR
+from barge.contracts.attach import EXITED, STDERR, FrameBuffer
 from barge.errors import BargeError
 from barge.graph.child import ChildSpec, commit_child
 
@@ -75,10 +75,6 @@ class StepRunner:
         self.cancelled = cancelled
         self.temporary: list[str] = []
 
-    def check_cancelled(self) -> None:
-        if self.cancelled.is_set():
-            raise BuildCancelled()
-
     # -- containers -------------------------------------------------------
 
     def create(self, run_config: dict[str, Any]) -> str:
@@ -133,7 +129,7 @@ class StepRunner:
 
     def _stream(self, cid: str, sock: socket.socket) -> None:
         sock.settimeout(0.2)
-        buf = b""
+        frames = FrameBuffer()
         try:
             while True:
                 try:
@@ -143,12 +139,7 @@ class StepRunner:
                     continue
                 if not data:
                     return
-                buf += data
-                while len(buf) >= HEADER.size:
-                    kind, size = HEADER.unpack_from(buf)
-                    if len(buf) < HEADER.size + size:
-                        break
-                    payload, buf = buf[HEADER.size:HEADER.size + size], buf[HEADER.size + size:]
+                for kind, payload in frames.feed(data):
                     if kind == EXITED:
                         return
                     text = payload.decode("utf-8", "replace")

@@ -49,12 +49,18 @@ def _group(gid: int) -> str:
         return ""
 
 
-def _digest(fields: list[tuple[str, str]], xattrs: dict[str, bytes], content: Path | None) -> str:
+def _hasher(fields: list[tuple[str, str]], xattrs: dict[str, bytes]) -> "hashlib._Hash":
+    """A sha256 fed with a header in tarsum v1's form: each key then its value, then the xattrs sorted."""
     h = hashlib.sha256()
     for key, value in fields:
         h.update(key.encode() + value.encode("utf-8", "surrogateescape"))
     for key in sorted(xattrs):
         h.update(key.encode() + xattrs[key])
+    return h
+
+
+def _digest(fields: list[tuple[str, str]], xattrs: dict[str, bytes], content: Path | None) -> str:
+    h = _hasher(fields, xattrs)
     if content is not None:
         with open(content, "rb", buffering=0) as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -94,9 +100,4 @@ def header_hasher(h: Header) -> "hashlib._Hash":
     typeflag = h.type.decode("latin-1") or "0"
     fields = _fields(h.name, h.mode, h.uid, h.gid, h.size if typeflag == "0" else 0, typeflag, h.linkname, "", "",
                      h.devmajor, h.devminor)
-    digest = hashlib.sha256()
-    for key, value in fields:
-        digest.update(key.encode() + value.encode("utf-8", "surrogateescape"))
-    for key in sorted(h.xattrs):
-        digest.update(key.encode() + h.xattrs[key])
-    return digest
+    return _hasher(fields, h.xattrs)

@@ -15,7 +15,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from barge import portspec
 from barge.client.errors import ClientError
+from barge.errors import InvalidParameter
 
 
 class OptionError(ClientError):
@@ -192,68 +194,21 @@ def kv_map(items: list[str]) -> dict[str, str]:
     return out
 
 
-# ------------------------------------------------------------------ ports
-
-_PORT_PROTOS = ("tcp", "udp", "sctp")
-
+# ------------------------------------------------------------------ ports (barge.portspec, with the CLI's error type)
 
 def _port_range(text: str, what: str) -> tuple[int, int]:
-    start, sep, end = text.partition("-")
     try:
-        first = int(start)
-        last = int(end) if sep else first
-    except ValueError:
-        raise OptionError(f"invalid {what}: {text}") from None
-    if not (0 <= first <= 65535 and 0 <= last <= 65535) or last < first:
-        raise OptionError(f"invalid {what}: {text}")
-    return first, last
+        return portspec.port_range(text, what)
+    except InvalidParameter as exc:
+        raise OptionError(str(exc)) from None
 
 
 def parse_port_specs(specs: list[str]) -> tuple[dict, dict]:
-    """go-connections ``nat.ParsePortSpecs``: ``[ip:][hostPort:]containerPort[/proto]``
-    -> (ExposedPorts, PortBindings)."""
-    exposed: dict[str, dict] = {}
-    bindings: dict[str, list[dict]] = {}
-    for spec in specs:
-        raw, _, proto = spec.partition("/")
-        proto = proto or "tcp"
-        if proto.lower() not in _PORT_PROTOS:
-            raise OptionError(f"invalid proto: {proto}")
-        ip, host_port, container_port = "", "", raw
-        if raw.startswith("["):  # [ipv6]:host:container
-            end = raw.find("]")
-            ip, rest = raw[1:end], raw[end + 2:]
-            host_port, _, container_port = rest.rpartition(":")
-        else:
-            parts = raw.split(":")
-            if len(parts) == 2:
-                host_port, container_port = parts
-            elif len(parts) == 3:
-                ip, host_port, container_port = parts
-            elif len(parts) > 3:
-                ip = ":".join(parts[:-2])
-                host_port, container_port = parts[-2:]
-        if not container_port:
-            raise OptionError(f"no port specified: {spec}<empty>")
-        first, last = _port_range(container_port, "containerPort")
-        host_first = host_last = 0
-        if host_port:
-            host_first, host_last = _port_range(host_port, "hostPort")
-            if (last - first) != (host_last - host_first) and host_last != host_first:
-                raise OptionError(f"invalid ranges specified for container and host Ports: {container_port} and {host_port}")
-        for i in range(last - first + 1):
-            key = f"{first + i}/{proto.lower()}"
-            exposed[key] = {}
-            hp = ""
-            if host_port:
-                if host_last != host_first and last - first == host_last - host_first:
-                    hp = str(host_first + i)
-                elif host_last != host_first:
-                    hp = f"{host_first}-{host_last}"
-                else:
-                    hp = str(host_first)
-            bindings.setdefault(key, []).append({"HostIp": ip, "HostPort": hp})
-    return exposed, bindings
+    """go-connections ``nat.ParsePortSpecs`` (:mod:`barge.portspec`): (ExposedPorts, PortBindings)."""
+    try:
+        return portspec.parse_port_specs(specs)
+    except InvalidParameter as exc:
+        raise OptionError(str(exc)) from None
 
 
 def parse_expose(values: list[str], exposed: dict) -> None:
@@ -344,7 +299,6 @@ def parse_mount(spec: str) -> dict:
 
 def _duration(text: str, flag: str) -> int:
     from barge.dockerfile.instructions import parse_go_duration  # Go's time.ParseDuration, once
-    from barge.errors import InvalidParameter
 
     if not text:
         return 0

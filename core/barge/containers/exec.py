@@ -20,7 +20,6 @@ streams, and records the exit when it comes.
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
 import secrets
 import threading
@@ -32,7 +31,7 @@ from barge.containers.context import ContainerContext
 from barge.containers.request import ALL_CAPABILITIES
 from barge.containers.spec import capabilities, process_env
 from barge.containers.users import read_file_in_root, resolve_user
-from barge.contracts.attach import parse_detach_keys
+from barge.contracts.attach import FrameBuffer, exit_code_of, parse_detach_keys
 from barge.errors import BargeError, Conflict, InvalidParameter, NotFound
 from barge.execdriver import ProcessSpec, Rlimit, User
 from barge.hooks import hookimpl
@@ -427,21 +426,11 @@ class ExecService:
 
 def read_exit(sock) -> int | None:
     """Read monitor frames until the exit frame; its exit code (None if the connection ended first)."""
-    import json
-
-    buf = b""
+    frames = FrameBuffer()
     while True:
-        while len(buf) >= monitor.HEADER.size:
-            stream, length = monitor.HEADER.unpack(buf[:monitor.HEADER.size])
-            if len(buf) < monitor.HEADER.size + length:
-                break
-            payload = buf[monitor.HEADER.size:monitor.HEADER.size + length]
-            buf = buf[monitor.HEADER.size + length:]
-            if stream == monitor.EXITED:
-                with contextlib.suppress(ValueError, TypeError):
-                    return int(json.loads(payload)["exit_code"])
-                return None
         chunk = sock.recv(65536)
         if not chunk:
             return None
-        buf += chunk
+        for stream, payload in frames.feed(chunk):
+            if stream == monitor.EXITED:
+                return exit_code_of(payload)

@@ -14,14 +14,13 @@ probing its running containers.
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from barge.contracts.attach import EXITED, HEADER
+from barge.contracts.attach import EXITED, FrameBuffer, exit_code_of
 from barge.errors import BargeError, InvalidParameter
 from barge.goquote import go_duration
 from barge.hooks import hookimpl
@@ -215,21 +214,9 @@ class HealthChecks:
 
 def _collect(sock: socket.socket, deadline: float, stop: threading.Event) -> tuple[int | None, bytes]:
     """Frames until the exit frame or the deadline: (exit code or None, output kept)."""
-    buf, out = b"", b""
+    frames, out = FrameBuffer(), b""
     try:
         while True:
-            while len(buf) >= HEADER.size:
-                kind, size = HEADER.unpack_from(buf)
-                if len(buf) < HEADER.size + size:
-                    break
-                payload, buf = buf[HEADER.size:HEADER.size + size], buf[HEADER.size + size:]
-                if kind == EXITED:
-                    try:
-                        return int(json.loads(payload)["exit_code"]), out
-                    except (ValueError, KeyError, TypeError):
-                        return -1, out
-                if len(out) < MAX_OUTPUT:
-                    out = (out + payload)[:MAX_OUTPUT]
             left = deadline - time.monotonic()
             if left <= 0 or stop.is_set():
                 return None, out
@@ -240,7 +227,11 @@ def _collect(sock: socket.socket, deadline: float, stop: threading.Event) -> tup
                 continue
             if not chunk:
                 return -1, out
-            buf += chunk
+            for kind, payload in frames.feed(chunk):
+                if kind == EXITED:
+                    code = exit_code_of(payload)
+                    return (-1 if code is None else code), out
+                out = (out + payload)[:MAX_OUTPUT]
     finally:
         sock.close()
 

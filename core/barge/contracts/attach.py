@@ -20,6 +20,35 @@ HEADER = struct.Struct(">BI")
 STDOUT, STDERR, EXITED = 1, 2, 3
 
 DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
+
+
+class FrameBuffer:
+    """Whole frames out of the bytes of a monitor socket, however they were split."""
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        """``(stream, payload)`` of every frame ``data`` completes, in order."""
+        self._buf += data
+        out = []
+        while len(self._buf) >= HEADER.size:
+            stream, size = HEADER.unpack_from(self._buf)
+            if len(self._buf) < HEADER.size + size:
+                break
+            out.append((stream, self._buf[HEADER.size:HEADER.size + size]))
+            self._buf = self._buf[HEADER.size + size:]
+        return out
+
+
+def exit_code_of(payload: bytes) -> int | None:
+    """The exit frame's code (its payload is ``{"exit_code": N}``), None when unreadable."""
+    import json
+
+    try:
+        return int(json.loads(payload)["exit_code"])
+    except (ValueError, KeyError, TypeError):
+        return None
 _CTRL_SPECIAL = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}
 
 

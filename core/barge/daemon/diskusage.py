@@ -10,34 +10,17 @@ empty, as dockerd 20.10's is without BuildKit builds.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from barge.containers.filters import ListQuery
+from barge.volumes.store import tree_size
 
 if TYPE_CHECKING:  # pragma: no cover
     from barge.daemon.services import Services
 
 OBJECTS = ("container", "image", "volume", "build-cache")
-
-
-def directory_size(path: Path) -> int:
-    """Bytes of the files under ``path``, each inode once (moby's ``directory.Size``)."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for top, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                st = os.lstat(os.path.join(top, name))
-            except OSError:
-                continue
-            if (st.st_dev, st.st_ino) in seen:
-                continue
-            seen.add((st.st_dev, st.st_ino))
-            total += st.st_size
-    return total
 
 
 def _images(services: "Services", containers: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
@@ -64,7 +47,7 @@ def _volumes(services: "Services") -> list[dict[str, Any]]:
     out = []
     for view in store.list()["Volumes"]:
         data = Path(view["Mountpoint"])
-        view["UsageData"] = {"Size": directory_size(data) if data.is_dir() else -1,
+        view["UsageData"] = {"Size": tree_size(data) if data.is_dir() else -1,
                              "RefCount": len(store.users(view["Name"]))}
         out.append(view)
     return out

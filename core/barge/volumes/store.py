@@ -94,7 +94,7 @@ class Volume:
         return ANONYMOUS_LABEL in self.labels
 
 
-def _tree_size(path: Path) -> int:
+def tree_size(path: Path) -> int:
     """Bytes of the regular files under ``path``, hard links once, never following links."""
     seen: set[tuple[int, int]] = set()
     total = 0
@@ -297,7 +297,7 @@ class VolumeStore:
                 continue
             if "label!" in filters and any(labels_match(vol.labels, [item]) for item in filters["label!"]):
                 continue
-            size = _tree_size(self.mountpoint(vol.name))
+            size = tree_size(self.mountpoint(vol.name))
             try:
                 self.remove(vol.name)
             except (NotFound, Conflict):
