@@ -10,8 +10,9 @@ STAMP    := $(VENV)/.installed
 # libseccomp2: the exec driver compiles containers' seccomp filters with it.
 # gcc, libc6-dev: the security tests build a small static probe (tests/security/probe.c).
 # git: the builder clones git build contexts (`remote=`, `barge build <git URL>`).
+# docker.io, docker-compose: the reference dockerd, and compose 1.29 for the compat tests (tests/compat/test_compose.py).
 DEB_PKGS := busybox-static openssl ca-certificates nftables iproute2 libseccomp2 docker-registry skopeo apache2-utils \
-            gcc libc6-dev git
+            gcc libc6-dev git docker.io docker-compose
 PLUGINS  := plugins/graph_vfs plugins/graph_overlay plugins/exec_native plugins/net_bridge tests/example_driver
 SOCKET   := /run/barge/barge.sock
 DEMO_LOG := /var/log/barge-demo.log

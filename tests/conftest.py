@@ -113,7 +113,8 @@ def remove_network_leftovers(root: Path) -> None:
     """The default bridge and the firewall table stay after a daemon stops (as docker0 does): drop them."""
     tag = network_tag(root)
     subprocess.run(["ip", "link", "del", f"bt{tag}"], capture_output=True)
-    subprocess.run(["nft", "delete", "table", "ip", f"barge_test_{tag}"], capture_output=True)
+    for family in ("inet", "ip"):  # ip: the table of barges before IPv6
+        subprocess.run(["nft", "delete", "table", family, f"barge_test_{tag}"], capture_output=True)
 
 
 def remove_tree(path: Path) -> None:

@@ -7,6 +7,11 @@ looks like::
     exec_root = "/run/barge"
     hosts = ["unix:///run/barge/barge.sock"]
     seccomp_profile = "builtin"   # containers' default: builtin (Docker's), unconfined, or a profile's path
+    log_driver = "json-file"      # containers' log driver when their LogConfig names none
+    log_opts = {max-size = "10m"} # its options (dockerd's --log-driver and --log-opt)
+    labels = ["zone=a"]           # the daemon's labels (--label); debug, labels and [registry] reload on SIGHUP
+    plugin_socket_dir = "/run/docker/plugins"    # Docker's legacy plugins: <name>.sock here ...
+    plugin_spec_dirs = ["/etc/docker/plugins", "/usr/lib/docker/plugins"]  # ... or <name>.spec|.json here
 
     [graph]
     driver = "overlay"
@@ -24,6 +29,8 @@ looks like::
     mtu = 1500
     enable_icc = true    # containers on one network may talk to each other
     ip_masq = true       # masquerade outbound traffic
+    ipv6 = false         # the default bridge is dual-stack (--ipv6) ...
+    fixed_cidr_v6 = "fd00:17::/64"  # ... on this IPv6 subnet (--fixed-cidr-v6)
     dns = ["10.0.0.2"]   # containers' resolvers when they name none (default: the host's)
     dns_search = []
     dns_options = []
@@ -85,6 +92,9 @@ class NetworkConfig:
     mtu: int = 0
     enable_icc: bool = True
     ip_masq: bool = True
+    #: the default bridge is dual-stack (daemon.json ``ipv6``), on ``fixed_cidr_v6`` (``fixed-cidr-v6``)
+    ipv6: bool = False
+    fixed_cidr_v6: str | None = None
     #: daemon-wide ``--dns``, ``--dns-search``, ``--dns-option`` (Docker's daemon.json ``dns``...)
     dns: list[str] = field(default_factory=list)
     dns_search: list[str] = field(default_factory=list)
@@ -99,6 +109,7 @@ class NetworkConfig:
 
 
 _NETWORK_KEYS = {"driver": str, "bridge": str, "bip": str, "mtu": int, "enable_icc": bool, "ip_masq": bool,
+                 "ipv6": bool, "fixed_cidr_v6": str,
                  "dns": list, "dns_search": list, "dns_options": list, "default_address_pools": list}
 
 
@@ -134,9 +145,20 @@ class DaemonConfig:
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     tls: TLSConfig = field(default_factory=TLSConfig)
     debug: bool = False
+    #: the daemon's labels (``key=value``), in ``info`` (dockerd's ``--label``)
+    labels: list[str] = field(default_factory=list)
     config_file: Path | None = None
+    #: the keys given on the command line: a reload from the file leaves them as they are
+    command_line: frozenset[str] = frozenset()
     #: Containers' seccomp profile: ``builtin`` (Docker's default), ``unconfined``, or a profile's path.
     seccomp_profile: str | None = None
+    #: Containers' log driver and its options when their LogConfig names none (dockerd's --log-driver/--log-opt).
+    log_driver: str = "json-file"
+    log_opts: dict[str, str] = field(default_factory=dict)
+    #: Where Docker's legacy plugins are found (dockerd's directories; tests move them).
+    plugin_socket_dir: Path = Path("/run/docker/plugins")
+    plugin_spec_dirs: list[Path] = field(default_factory=lambda: [Path("/etc/docker/plugins"),
+                                                                  Path("/usr/lib/docker/plugins")])
 
     @property
     def pid_path(self) -> Path:
@@ -175,10 +197,27 @@ def _apply_file(cfg: DaemonConfig, data: Mapping[str, Any], path: Path) -> None:
         cfg.pidfile = Path(data["pidfile"])
     if "debug" in data:
         cfg.debug = bool(data["debug"])
+    if "labels" in data:
+        cfg.labels = check_labels(data["labels"], str(path))
+    if "plugin_socket_dir" in data:
+        cfg.plugin_socket_dir = Path(str(data["plugin_socket_dir"]))
+    if "plugin_spec_dirs" in data:
+        if not isinstance(data["plugin_spec_dirs"], list):
+            raise InvalidParameter(f"{path}: plugin_spec_dirs must be a list of directories")
+        cfg.plugin_spec_dirs = [Path(str(d)) for d in data["plugin_spec_dirs"]]
     if "seccomp_profile" in data:
         if not isinstance(data["seccomp_profile"], str):
             raise InvalidParameter(f"{path}: seccomp_profile must be a string (builtin, unconfined or a path)")
         cfg.seccomp_profile = data["seccomp_profile"]
+    if "log_driver" in data:
+        if not isinstance(data["log_driver"], str) or not data["log_driver"]:
+            raise InvalidParameter(f"{path}: log_driver must be a log driver's name")
+        cfg.log_driver = data["log_driver"]
+    if "log_opts" in data:
+        opts = data["log_opts"]
+        if not isinstance(opts, dict) or not all(isinstance(v, str) for v in opts.values()):
+            raise InvalidParameter(f"{path}: log_opts must be a table of strings")
+        cfg.log_opts = dict(opts)
     graph = dict(data.get("graph", {}))
     driver = graph.pop("driver", None)
     if driver:
@@ -200,6 +239,16 @@ def _apply_file(cfg: DaemonConfig, data: Mapping[str, Any], path: Path) -> None:
     for key in ("verify", "cacert", "cert", "key"):
         if key in tls:
             setattr(cfg.tls, key, tls[key])
+
+
+def check_labels(labels: Any, where: str) -> list[str]:
+    """Daemon labels: strings ``key=value`` (dockerd's ``ValidateLabel``)."""
+    if not isinstance(labels, list) or not all(isinstance(v, str) for v in labels):
+        raise InvalidParameter(f"{where}: labels must be a list of strings")
+    for label in labels:
+        if "=" not in label:
+            raise InvalidParameter(f"{where}: bad attribute format: {label}")
+    return list(labels)
 
 
 def _apply_registry(reg: RegistrySettings, table: dict[str, Any], path: Path) -> None:
@@ -234,7 +283,8 @@ def _apply_network(net: NetworkConfig, table: dict[str, Any], path: Path) -> Non
 
 
 #: command-line flags of the network (Docker's dockerd flags) -> NetworkConfig fields
-NETWORK_FLAGS = ("bridge", "bip", "mtu", "enable_icc", "ip_masq", "dns", "dns_search", "dns_options")
+NETWORK_FLAGS = ("bridge", "bip", "mtu", "enable_icc", "ip_masq", "ipv6", "fixed_cidr_v6", "dns", "dns_search",
+                 "dns_options")
 
 
 def parse_pool(text: str) -> dict[str, Any]:
@@ -273,6 +323,7 @@ def load_config(
     """
     env = os.environ if env is None else env
     cfg = DaemonConfig()
+    cfg.command_line = frozenset(k for k, v in overrides.items() if v is not None and v != [] and k != "tls")
     path = config_file or (Path(env["BARGE_CONFIG"]) if env.get("BARGE_CONFIG") else DEFAULT_CONFIG_FILE)
     cfg.config_file = path
     _apply_file(cfg, _read_file(path), path)
@@ -299,5 +350,31 @@ def load_config(
             continue
         if key in ("data_root", "exec_root", "pidfile"):
             value = Path(value)
+        elif key == "labels":
+            value = check_labels(list(value), "--label")
         setattr(cfg, key, value)
     return cfg
+
+
+#: What a reload (SIGHUP) reads again from the file: the settings dockerd reloads that barge has.
+RELOADABLE = ("debug", "labels", "insecure_registries", "registry_mirrors", "max_concurrent_downloads",
+              "max_concurrent_uploads")
+
+
+def reload_file(cfg: DaemonConfig) -> None:
+    """Read ``cfg.config_file`` again and take its :data:`RELOADABLE` settings, in place.
+
+    The whole file is checked first (a bad file changes nothing: dockerd
+    keeps its configuration then); a setting given on the command line
+    keeps its value, as the command line wins at the start.
+    """
+    path = cfg.config_file or DEFAULT_CONFIG_FILE
+    fresh = DaemonConfig()
+    _apply_file(fresh, _read_file(path), path)
+    for key in RELOADABLE:
+        if key in cfg.command_line:
+            continue
+        if hasattr(cfg.registry, key):
+            setattr(cfg.registry, key, getattr(fresh.registry, key))
+        else:
+            setattr(cfg, key, getattr(fresh, key))

@@ -18,8 +18,9 @@ IMAGE_FILTERS = frozenset({"dangling", "label", "before", "since", "reference", 
 Filters = dict[str, list[str]]
 
 
-def parse_filters(raw: str | None, accepted: frozenset[str] = IMAGE_FILTERS) -> Filters:
-    """Decode and validate; malformed JSON or an unknown key is InvalidParameter."""
+def parse_filters(raw: str | None, accepted: frozenset[str] | None = IMAGE_FILTERS) -> Filters:
+    """Decode and validate; malformed JSON or an unknown key is InvalidParameter
+    (``accepted`` None: any key, for a caller that words the refusal itself)."""
     if not raw:
         return {}
     try:
@@ -38,7 +39,7 @@ def parse_filters(raw: str | None, accepted: frozenset[str] = IMAGE_FILTERS) -> 
             values = [value]
         else:
             raise InvalidParameter(f"invalid filter: bad value for {key!r}")
-        if key not in accepted:
+        if accepted is not None and key not in accepted:
             raise InvalidParameter(f"invalid filter '{key}'")
         out[key] = values
     return out

@@ -58,6 +58,8 @@ FLAGS: tuple[Flag, ...] = (
     Flag(("--mtu",), "mtu", "MTU of container networks.", "int"),
     Flag(("--icc",), "enable_icc", "Inter-container communication on the default bridge.", "switch"),
     Flag(("--ip-masq",), "ip_masq", "Masquerade containers' outbound traffic.", "switch"),
+    Flag(("--ipv6",), "ipv6", "Give the default bridge IPv6 (with --fixed-cidr-v6).", "flag"),
+    Flag(("--fixed-cidr-v6",), "fixed_cidr_v6", "The default bridge's IPv6 subnet (CIDR)."),
     Flag(("--dns",), "dns", "DNS server for containers.", "list"),
     Flag(("--dns-search",), "dns_search", "DNS search domain for containers.", "list"),
     Flag(("--dns-opt",), "dns_options", "DNS option for containers.", "list"),
@@ -72,6 +74,7 @@ FLAGS: tuple[Flag, ...] = (
     Flag(("--seccomp-profile",), "seccomp_profile",
          "Containers' default seccomp profile: builtin, unconfined, or a profile's path."),
     Flag(("-D", "--debug"), "debug", "Enable debug mode.", "flag"),
+    Flag(("--label",), "labels", "Set key=value labels to the daemon.", "list"),
 )
 
 

@@ -156,7 +156,7 @@ def parse_repo_and_tag(repo: str, tag: str | None) -> Reference:
         raise InvalidParameter("refusing to create a tag with a digest reference")
     if tag:
         if not _TAG_RE.match(tag):
-            raise InvalidParameter(f"invalid tag format: {tag}")
+            raise InvalidParameter("invalid tag format")  # distribution's ErrTagInvalidFormat, as dockerd says it
         return Reference(ref.domain, ref.path, tag, None)
     return ref.with_default_tag()
 

@@ -227,6 +227,34 @@ def test_events_since_until_and_live(docker):
     assert past.splitlines() == ["evented 2"]
 
 
+def test_events_filters_on_every_object_kind(docker, box):
+    since = f"{time.time():.6f}"
+    docker("exec", box, "sh", "-c", "exit 4", check=False)
+    docker("top", box)
+    docker("tag", "busybox", "evcli:1")
+    docker("rmi", "evcli:1")
+    docker("volume", "create", "evcli")
+    docker("volume", "rm", "evcli")
+    docker("network", "create", "--internal", "evcli")
+    docker("network", "rm", "evcli")
+    until = f"{time.time() + 0.01:.6f}"
+
+    def shown(*filters: str) -> list[str]:
+        args = [a for f in filters for a in ("--filter", f)]
+        return docker.out("events", "--since", since, "--until", until, *args,
+                          "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.exitCode}}").splitlines()
+
+    assert shown(f"container={box}", "event=exec_create", "event=exec_die", "event=top") == [
+        "container exec_create: sh -c exit 4 <no value>", "container exec_die 4", "container top <no value>"]
+    assert shown("type=image", "event=tag", "event=untag") == ["image tag <no value>", "image untag <no value>"]
+    # a name filter matches any kind whose actor or name starts so (dockerd's fuzzyMatchName): "type" narrows
+    assert shown("volume=evcli") == ["image tag <no value>", "volume create <no value>", "volume destroy <no value>",
+                                     "network create <no value>", "network destroy <no value>"]
+    assert shown("type=volume", "volume=evcli") == ["volume create <no value>", "volume destroy <no value>"]
+    assert shown("type=network", "network=evcli") == ["network create <no value>", "network destroy <no value>"]
+    assert shown("type=network", "event=connect", f"container={box}") == []  # filters combine (AND across keys)
+
+
 # ---------------------------------------------------------------------------
 # volumes
 # ---------------------------------------------------------------------------

@@ -150,9 +150,11 @@ def test_run_with_published_ports(sdk):
     with pytest.raises(docker.errors.APIError) as err:
         sdk.containers.create("busybox", "true", ports={"80/xyz": 8080})
     assert err.value.status_code == 400
+    lost = sdk.containers.create("busybox", "true", network=f"nonet{TAG}")  # as dockerd: the network is looked up at start
     with pytest.raises(docker.errors.APIError) as err:
-        sdk.containers.create("busybox", "true", network=f"nonet{TAG}")
-    assert err.value.status_code == 404
+        lost.start()
+    assert err.value.status_code == 404 and f"network nonet{TAG} not found" in str(err.value.explanation)
+    lost.remove(force=True)
 
     c.remove(force=True)
     clash.remove(force=True)

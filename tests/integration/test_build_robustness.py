@@ -152,3 +152,18 @@ def test_prune_and_cancel_answer_as_dockerd(box):
         'keep-storage is in bytes and expects an integer, got abc: strconv.Atoi: parsing "abc": invalid syntax')
     status, _, body = box.request("POST", "/build/cancel?id=nope")
     assert (status, body) == (200, b"")
+
+
+def test_buildkit_requests_are_refused_as_dockerd_refuses_them(box):
+    """No BuildKit here: ``POST /session`` without an upgrade and ``version=9`` get dockerd 20.10's words; the h2c
+    upgrade dockerd would take over (and ``version=2``) is a 400 saying why."""
+    status, _, body = box.request("POST", "/session")
+    assert (status, json.loads(body)["message"]) == (400, "no upgrade proto in request")
+    status, _, body = box.request("POST", "/session", headers={"Connection": "Upgrade", "Upgrade": "foo"})
+    assert (status, json.loads(body)["message"]) == (400, "protocol foo not supported")
+    status, _, body = box.request("POST", "/session", headers={"Connection": "Upgrade", "Upgrade": "h2c"})
+    assert status == 400 and "BuildKit is not available" in json.loads(body)["message"]
+    status, _, body = box.request("POST", "/build?version=9", context_tar({"Dockerfile": "FROM busybox\n"}))
+    assert (status, json.loads(body)["message"]) == (400, 'invalid version "9"')
+    status, _, body = box.request("POST", "/build?version=2", context_tar({"Dockerfile": "FROM busybox\n"}))
+    assert status == 400 and "BuildKit is not available" in json.loads(body)["message"]

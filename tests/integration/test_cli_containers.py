@@ -339,6 +339,27 @@ def test_run_it_detach_keys(cdaemon, names):
     assert term.wait() == 5
 
 
+def test_config_detach_keys_are_the_default(cdaemon, names, tmp_path):
+    """config.json's ``detachKeys`` stands in for ``--detach-keys`` (docker's CLI does the same)."""
+    name = names()
+    (tmp_path / "config.json").write_text(json.dumps({"detachKeys": "ctrl-x"}))
+    env = dict(_env(cdaemon), DOCKER_CONFIG=str(tmp_path))
+    term = Pty([sys.executable, "-m", "barge", "run", "-it", "--name", name, "busybox", "sh"], env)
+    assert term.expect(b"# "), term.buf
+    term.send(b"\x18")
+    assert term.wait() == 0
+    assert text(barge(cdaemon, "inspect", "-f", "{{.State.Status}}", name)) == "running\n"
+    term = Pty([sys.executable, "-m", "barge", "exec", "-it", name, "sh"], env)
+    assert term.expect(b"# "), term.buf
+    term.send(b"\x18")
+    assert term.wait() == 1 and b"read escape sequence" in term.buf, term.buf  # as docker exec -it says it
+    (tmp_path / "config.json").write_text(json.dumps({"detachKeys": "ctrl-1"}))
+    proc = subprocess.run([sys.executable, "-m", "barge", "exec", name, "true"], env=env, capture_output=True,
+                          timeout=60)
+    assert proc.returncode == 1 and proc.stderr == b"Unknown character: 'ctrl-1'\n", proc.stderr  # the config's keys
+    assert barge(cdaemon, "exec", "--detach-keys", "ctrl-y", name, "true", check=False).returncode == 0
+
+
 def _read_until(proc, token: bytes, timeout: float = 30) -> bytes:
     data = b""
     deadline = time.time() + timeout

@@ -58,8 +58,9 @@ def _remove_own_leftovers() -> None:
         link = line.split()[0].partition("@")[0] if line.strip() else ""
         if link.startswith((f"btc{TAG}", f"btn{TAG}")):
             subprocess.run(["ip", "link", "del", link], capture_output=True)
-    if f"table ip {TABLE}\n" in _tables():
-        subprocess.run(["nft", "delete", "table", "ip", TABLE], capture_output=True)
+    for family in ("inet", "ip"):
+        if f"table {family} {TABLE}\n" in _tables():
+            subprocess.run(["nft", "delete", "table", family, TABLE], capture_output=True)
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +168,7 @@ def test_rm_goes_on_past_errors(ndaemon, net):
 
 def test_create_refusals(ndaemon):
     cases = [
-        (["--ipv6"], 1, "IPv6 networks are not supported by barge (--ipv6)"),
+        (["--ipv6"], 1, "Error response from daemon: could not find an available, non-overlapping IPv6 address pool"),
         (["--gateway", "10.9.9.1"], 1, "every ip-range or gateway must have a corresponding subnet"),
         (["--subnet", "10.9.9.0/24", "--gateway", "10.9.9"], 125, 'invalid argument "10.9.9" for "--gateway" flag'),
     ]
@@ -226,7 +227,7 @@ def test_run_flags_connect_disconnect(ndaemon, net):
 
 def test_run_network_flag_refusals(ndaemon):
     for flags, line in (
-        (["--link", "other"], "--link is not supported"),
+        (["--link", "other"], "could not get container for other: No such container: other"),
         (["--network-alias", "x"], "network-scoped aliases are only supported for user-defined networks"),
         (["--ip", "10.1.2"], "invalid IPv4 address: 10.1.2"),
         (["--mac-address", "nope"], "nope is not a valid mac address"),
@@ -309,3 +310,28 @@ def test_api_statuses(ndaemon):
         assert status == 204 and body == b""
     status, _, _ = ndaemon.request("DELETE", f"/networks/{nid}")
     assert status == 404
+
+
+def test_ipv6_aux_ip6_link_local_and_port_on_ipv6_loopback(ndaemon, net):
+    six = ipaddress.ip_network(f"fdb7:{TAG}:{OCTET}::/64")
+    name = net("--ipv6", "--subnet", _subnet(5), "--subnet", str(six), "--aux-address", f"r={six[2]}")
+    info = json.loads(text(barge(ndaemon, "network", "inspect", name)))[0]
+    assert info["EnableIPv6"] is True and {"Subnet": str(six), "AuxiliaryAddresses": {"r": str(six[2])}} in (
+        info["IPAM"]["Config"])
+    out = text(barge(ndaemon, "run", "--rm", "--network", name, "--ip6", str(six[0x66]), "--link-local-ip",
+                     "169.254.3.3", "--link-local-ip", "fe80::33", "busybox", "ip", "addr", "show", "eth0"))
+    for line in (f"inet6 {six[0x66]}/64", "inet 169.254.3.3/16", "inet6 fe80::33/64"):
+        assert line in out, out
+    web = f"c{TAG}six"
+    barge(ndaemon, "run", "-d", "--name", web, "--network", name, "-p", "[::1]::80", "busybox", "sleep", "600")
+    try:
+        assert inspect_ip6(ndaemon, web, name) == str(six[3])  # ::2 is the aux address
+        host, _, port = text(barge(ndaemon, "port", web, "80")).strip().rpartition(":")
+        assert host == "[::1]" and 0 < int(port) < 65536
+    finally:
+        barge(ndaemon, "rm", "-f", web, check=False)
+
+
+def inspect_ip6(d, container: str, network: str) -> str:
+    info = json.loads(text(barge(d, "inspect", container)))[0]
+    return info["NetworkSettings"]["Networks"][network]["GlobalIPv6Address"]

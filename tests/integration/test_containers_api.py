@@ -317,7 +317,8 @@ def test_ps_lists_and_filters(box):
         assert row["Status"].startswith("Exited (2) ") and row["Status"].endswith(" ago")
         assert row["Command"] == "sh -c 'exit 2'" and row["Image"] == "busybox" and row["State"] == "exited"
         assert row["ImageID"].startswith("sha256:") and row["Labels"] == {"role": "job"}
-        assert row["Ports"] == [] and row["HostConfig"] == {"NetworkMode": "bridge"} and "SizeRw" in row
+        assert row["Ports"] == [] and row["HostConfig"] == {"NetworkMode": "bridge"}
+        assert row["SizeRootFs"] > 0 and "SizeRw" not in row  # it wrote nothing: dockerd leaves a zero size out
         running = next(r for r in box.json("GET", "/containers/json") if r["Id"] == a)
         assert running["Status"].startswith("Up ")
     finally:
@@ -445,7 +446,7 @@ def test_wait_conditions(box):
     try:
         assert box.json("POST", f"/containers/{cid}/wait")["StatusCode"] == 0  # not running: at once
         status, _, data = box.request("POST", f"/containers/{cid}/wait?condition=someday")
-        assert status == 400
+        assert status == 200 and b'"StatusCode": 0' in data  # dockerd 20.10 reads an unknown one as not-running
         assert box.request("POST", "/containers/nosuch/wait")[0] == 404
         waiter = Raw(box, "POST", f"/containers/{cid}/wait?condition=next-exit")
         box.request("POST", f"/containers/{cid}/start")
@@ -513,7 +514,7 @@ def test_rename_update_top_stats(box):
         assert status == 409 and b"already in use" in data
         upd = box.json("POST", f"/containers/{cid}/update", {"Memory": 32 << 20, "PidsLimit": 50,
                                                               "RestartPolicy": {"Name": "unless-stopped"}})
-        assert upd["Warnings"] == []
+        assert not upd["Warnings"]
         hc = inspect(box, cid)["HostConfig"]
         assert (hc["Memory"], hc["MemorySwap"], hc["PidsLimit"]) == (32 << 20, 64 << 20, 50)
         assert hc["RestartPolicy"]["Name"] == "unless-stopped"

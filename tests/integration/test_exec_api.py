@@ -61,7 +61,7 @@ def test_output_framing_and_exit_code_ready_at_eof(box, sleeper):
     assert after["ExitCode"] == 7 and after["Running"] is False and after["Pid"] > 0
     assert after["ContainerID"] == sleeper and after["ID"] == eid
     assert after["ProcessConfig"] == {"arguments": ["-c", "echo out; echo err >&2; exit 7"], "entrypoint": "sh",
-                                      "privileged": False, "tty": False, "user": ""}
+                                      "privileged": False, "tty": False}  # no "user": dockerd leaves it out empty
     assert after["OpenStdout"] is True and after["OpenStdin"] is False
     assert inspect(box, sleeper)["ExecIDs"] is None
 
@@ -147,7 +147,7 @@ def test_bad_input(box, sleeper):
     stopped = create(box, Cmd=["true"])
     try:
         message = exec_create(box, stopped, ["ls"], expect=409)
-        assert message == f"container {stopped} is not running"
+        assert message == f"Container {stopped} is not running"
     finally:
         rm(box, stopped)
     assert "No such container: nothere" in exec_create(box, "nothere", ["ls"], expect=404)

@@ -106,7 +106,7 @@ def bridge_ports(bridge: str) -> set[str]:
 
 
 def nft_table(d: Daemon) -> str:
-    proc = subprocess.run(["nft", "list", "table", "ip", f"barge_test_{network_tag(d.root)}"],
+    proc = subprocess.run(["nft", "list", "table", "inet", f"barge_test_{network_tag(d.root)}"],
                           capture_output=True, text=True)
     return proc.stdout
 
@@ -525,7 +525,7 @@ def test_rm_network_rm_and_daemon_sigkill_leave_nothing(daemon_factory):
         assert d.json("GET", "/networks/bridge")["Containers"] == {}
         wait_for(lambda: bridge_ports(bridge) == set(), timeout=5, what=f"no port left on {bridge}")
         assert list((d.exec_root / "netns").iterdir()) == []
-        assert "dnat to" not in nft_table(d)
+        assert "dnat ip to" not in nft_table(d)
     finally:
         lab.close()
 
@@ -546,7 +546,7 @@ def test_overlapping_and_host_route_subnets_are_refused(box, lab):
     body = {"Name": f"dup{TAG}", "IPAM": {"Config": [{"Subnet": subnet}]},
             "Options": {"com.docker.network.bridge.name": f"bt{TAG}dup"}}
     status, msg = _error(box, "POST", "/networks/create", body)
-    assert status == 403 and "overlaps" in msg and first["Name"] in msg, msg
+    assert (status, msg) == (403, "Pool overlaps with other one on this address space")  # dockerd 20.10's text
     wider = str(ipaddress.ip_network(subnet).supernet(new_prefix=16))
     status, msg = _error(box, "POST", "/networks/create", dict(body, IPAM={"Config": [{"Subnet": wider}]}))
     assert status == 403 and "overlaps" in msg, msg
@@ -635,7 +635,10 @@ def test_names_ips_and_networks_refused(box, lab):
     assert inspect(box, ok)["Name"] == "/" + long_name
 
     missing = f"nonet{TAG}"
-    assert lab.create(SLEEP, name=f"nn{TAG}", network=missing, expect=404)
+    # dockerd looks the network up at start: the create stands, the start is refused
+    orphan = lab.create(SLEEP, name=f"nn{TAG}", network=missing)
+    status, _, data = box.request("POST", f"/containers/{orphan}/start")
+    assert status == 404 and json.loads(data)["message"] == f"network {missing} not found", data
     assert _error(box, "GET", f"/networks/{missing}")[0] == 404
     assert _error(box, "DELETE", f"/networks/{missing}")[0] == 404
     assert _error(box, "POST", f"/networks/{missing}/connect", {"Container": ok})[0] == 404
@@ -662,7 +665,7 @@ def test_any_name_dockerd_accepts(box, lab):
     box.request("POST", f"/containers/{cid}/wait")
     assert "my net" in box.json("GET", f"/containers/{cid}/json")["NetworkSettings"]["Networks"]
     status, _, body = box.request("POST", "/v1.47/networks/create", {"Name": ""})
-    assert status == 400 and json.loads(body)["message"] == "network name cannot be empty"
+    assert status == 400 and json.loads(body)["message"] == "invalid name: "
 
 
 def test_stats_count_each_interface(box, lab):

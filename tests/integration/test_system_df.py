@@ -24,14 +24,14 @@ def test_disk_usage_counts_what_it_should(box):
         box.request("POST", f"/containers/{cid}/start")
         box.request("POST", f"/containers/{cid}/wait")
         df = box.json("GET", "/v1.41/system/df")
-        assert set(df) == {"Images", "LayersSize", "Containers", "Volumes", "BuildCache"} and df["BuildCache"] == []
+        assert set(df) == {"Images", "LayersSize", "Containers", "Volumes", "BuildCache"} and df["BuildCache"] is None
         img = next(i for i in df["Images"] if i["Id"] == image)
         base = next(i for i in df["Images"] if "busybox:latest" in i["RepoTags"])
         assert img["Containers"] == 1 and base["Containers"] == 0
         assert img["SharedSize"] == base["Size"] > 0 and base["SharedSize"] == base["Size"]
         assert df["LayersSize"] >= img["Size"]
         (c,) = [c for c in df["Containers"] if c["Id"] == cid]
-        assert c["SizeRootFs"] >= c["SizeRw"] >= 0
+        assert c["SizeRootFs"] >= c.get("SizeRw", 0) >= 0  # a zero SizeRw is left out, as dockerd does
         (v,) = [v for v in df["Volumes"] if v["Name"] == "dfvol"]
         assert v["UsageData"] == {"Size": 5000, "RefCount": 1}
         only = box.json("GET", "/v1.42/system/df?type=volume")

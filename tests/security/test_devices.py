@@ -107,3 +107,54 @@ def test_a_node_in_the_image_cannot_be_opened(box, probe, block_device):
     import_image(box, _with_node(rootfs(), "disk", *block_device), "devices:disk")
     res = run_once(box, [PROBE, "open", "/disk", "r"], probe=probe, Image="devices:disk")
     assert outcomes(res.out).get("open") == "EPERM", str(res)
+
+
+# -- --device and --device-cgroup-rule: what was asked, nothing more --------------------------------
+
+
+def test_a_device_given_opens_no_other(box, probe, block_device):
+    """``--device /dev/null:/dev/mynull`` adds that node and its rule only: the host's block device made
+    with mknod still cannot be opened, and a rule for one minor opens no neighbour."""
+    got = _open_own_node(box, probe, "b", *block_device,
+                         Devices=[{"PathOnHost": "/dev/null", "PathInContainer": "/dev/mynull", "CgroupPermissions": "rwm"}])
+    assert got.get("mknod") == "ok" and got.get("open") == "EPERM", got
+    major, minor = block_device
+    got = _open_own_node(box, probe, "b", major, minor + 1, DeviceCgroupRules=[f"b {major}:{minor} rwm"])
+    assert got.get("open") == "EPERM", got
+
+
+def test_a_read_rule_gives_no_write(box, probe, block_device):
+    """``--device-cgroup-rule 'b M:m r'``: the node opens for reading, never for writing."""
+    major, minor = block_device
+    res = run_once(box, ["sh", "-c", f"mknod /tmp/node b {major} {minor}; {PROBE} open /tmp/node w"], probe=probe,
+                   HostConfig={"DeviceCgroupRules": [f"b {major}:{minor} r"]})
+    assert outcomes(res.out).get("open") == "EPERM", str(res)
+
+
+def test_a_symlinked_or_non_device_host_path_is_refused(box, tmp_path):
+    """A host path that is a regular file, or a symlink to one, gives no node: the start is refused with
+    dockerd's words and the container never runs (a symlink to a device is followed, as dockerd does)."""
+    canary = tmp_path / "canary"
+    canary.write_text("secret")
+    link = tmp_path / "link"
+    link.symlink_to(canary)
+    for path in (canary, link):
+        cid = create(box, Cmd=["cat", "/dev/x"], HostConfig={"Devices": [
+            {"PathOnHost": str(path), "PathInContainer": "/dev/x", "CgroupPermissions": "rwm"}]})
+        try:
+            status, _, data = box.request("POST", f"/containers/{cid}/start")
+            assert status == 400 and b"not a device node" in data, data
+            assert box.json("GET", f"/containers/{cid}/json")["State"]["StartedAt"].startswith("0001-")
+        finally:
+            rm(box, cid)
+
+
+def test_a_device_path_through_an_image_symlink_stays_in_the_container(box):
+    """An image whose ``/evil`` is a symlink climbing out (``../../../../tmp``): ``--device`` at
+    ``/evil/node`` is made inside the container's root, never in the host's /tmp."""
+    name = f"barge-devnode-{os.getpid()}"
+    import_image(box, rootfs(symlinks={"evil": "../../../../../../tmp"}), "devices:evil")
+    res = run_once(box, ["sh", "-c", f"ls -l /tmp/{name} && echo inside"], Image="devices:evil", HostConfig={
+        "Devices": [{"PathOnHost": "/dev/null", "PathInContainer": f"/evil/{name}", "CgroupPermissions": "rwm"}]})
+    assert not os.path.lexists(f"/tmp/{name}")
+    assert "inside" in res.out, str(res)

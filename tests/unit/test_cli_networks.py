@@ -45,8 +45,7 @@ def test_create_body_has_docker_shape():
 def test_create_body_plain_and_ipv_flags():
     body = networks.create_body("n", ipv6=False, ipv4=True)
     assert body["IPAM"]["Config"] == [] and body["EnableIPv6"] is False and body["EnableIPv4"] is True
-    with pytest.raises(networks.NetworkFlagError, match="IPv6"):
-        networks.create_body("n", ipv6=True)
+    assert networks.create_body("n", ipv6=True)["EnableIPv6"] is True  # the daemon wants a --subnet for it
 
 
 def test_ip_range_is_masked_as_pflag_parses_it():
@@ -95,8 +94,9 @@ def test_endpoint_config_for_connect():
     assert networks.endpoint_config()["IPAMConfig"] == {} and networks.endpoint_config()["Aliases"] == []
     with pytest.raises(networks.NetworkFlagError, match="invalid key/value pair format in driver options"):
         networks.endpoint_config(driver_opts=["novalue"])
-    with pytest.raises(networks.NetworkFlagError, match="--link is not supported"):
-        networks.endpoint_config(links=["other:alias"])
+    assert networks.endpoint_config(links=["other:alias"])["Links"] == ["other:alias"]
+    with pytest.raises(networks.NetworkFlagError, match='invalid argument "a:b:c" for "--link" flag: bad format'):
+        networks.endpoint_config(links=["a:b:c"])
 
 
 # ---------------------------------------------------------------- ls
@@ -188,7 +188,7 @@ def test_run_endpoint_settings_on_the_first_network():
     (dict(network_alias=["web"]), "network-scoped aliases are only supported for user-defined networks"),
     (dict(network_alias=["web"], network=["bridge"]), "network-scoped aliases are only supported for user-defined networks"),
     (dict(network=["bridge", "front"]), "conflicting options: cannot attach both user-defined and non-user-defined network-modes"),
-    (dict(links=["db:db"]), "--link is not supported"),
+    (dict(links=["a:b:c"]), 'invalid argument "a:b:c" for "--link" flag: bad format for links: a:b:c'),
 ])
 def test_run_network_flag_refusals(kw, message):
     with pytest.raises(OptionError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -198,11 +198,11 @@ def test_run_network_flag_refusals(kw, message):
 # ---------------------------------------------------------------- the commands refuse before connecting
 
 @pytest.mark.parametrize("args, code, line", [
-    (["network", "create", "--ipv6", "n"], 1, "IPv6 networks are not supported by barge (--ipv6)"),
     (["network", "create", "--gateway", "10.0.0.1", "n"], 1, "every ip-range or gateway must have a corresponding subnet"),
     (["network", "create", "--subnet", "10.0.0.0/24", "--gateway", "bad", "n"], 125,
      'invalid argument "bad" for "--gateway" flag: invalid string being converted to IP address: bad'),
-    (["network", "connect", "--link", "a:b", "n", "c"], 1, networks.LINK_REFUSED),
+    (["network", "connect", "--link", "a:b:c", "n", "c"], 125,
+     'invalid argument "a:b:c" for "--link" flag: bad format for links: a:b:c'),
     (["network", "ls", "-f", "driver"], 1, "bad format of filter (expected name=value): driver"),
 ])
 def test_commands_refuse_before_any_request(args, code, line):
@@ -212,7 +212,8 @@ def test_commands_refuse_before_any_request(args, code, line):
 
 
 def test_run_link_and_bad_ip_exit_125():
-    for args, text in ((["--link", "db"], "--link is not supported"), (["--ip", "300.1.1.1"], "invalid IPv4 address: 300.1.1.1")):
+    for args, text in ((["--link", "a:b:c"], 'invalid argument "a:b:c" for "--link" flag: bad format for links: a:b:c'),
+                       (["--ip", "300.1.1.1"], "invalid IPv4 address: 300.1.1.1")):
         result = runner.invoke(app, ["-H", "unix:///nonexistent/barge.sock", "run", *args, "busybox"])
         assert result.exit_code == 125 and text in result.output.splitlines()[0]
 
@@ -224,3 +225,22 @@ def test_network_commands_are_registered():
         assert cmd in result.output
     assert runner.invoke(app, ["port", "--help"]).exit_code == 0
     assert runner.invoke(app, ["container", "port", "--help"]).exit_code == 0
+
+
+def test_run_links_go_to_host_config_and_a_user_network_s_endpoint_as_docker_28():
+    """As the docker CLI 28 sends them (recorded): HostConfig.Links always; the endpoint's Links on a
+    user-defined network only."""
+    assert _endpoints(links=["db:alias"]) == {"default": {}}
+    assert _endpoints(links=["db:alias"], network=["front"])["front"]["Links"] == ["db:alias"]
+
+
+def test_run_ip6_and_link_local_ips_fill_ipam_config_as_docker_28():
+    from barge.client.runconfig import ContainerOptions, build_create_body
+
+    body = build_create_body(ContainerOptions(image="busybox", network=["n"], ip6="fd00:1::5",
+                                              link_local_ip=["169.254.1.1", "fe80::1"]), environ={})
+    assert body["NetworkingConfig"]["EndpointsConfig"]["n"]["IPAMConfig"] == {
+        "IPv6Address": "fd00:1::5", "LinkLocalIPs": ["169.254.1.1", "fe80::1"]}
+    # left to the daemon, as docker 28 does ("invalid IPv6 address: bad" comes back from it)
+    bad = build_create_body(ContainerOptions(image="busybox", network=["n"], ip6="bad"), environ={})
+    assert bad["NetworkingConfig"]["EndpointsConfig"]["n"]["IPAMConfig"] == {"IPv6Address": "bad"}

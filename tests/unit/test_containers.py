@@ -183,16 +183,18 @@ def test_host_config_defaults_inspect_shows():
     ({"NanoCpus": 1_000_000_000, "CpuPeriod": 100000}, "Nano CPUs and CPU Period cannot both be set"),
     ({"CpusetCpus": "0-3"}, "Requested CPUs are not available - requested 0-3, available: 0-1"),
     ({"CpusetCpus": "x"}, "Invalid value x for cpuset cpus"),
-    ({"RestartPolicy": {"Name": "sometimes"}}, "invalid restart policy: unknown policy 'sometimes'"),
+    ({"RestartPolicy": {"Name": "sometimes"}}, "invalid restart policy 'sometimes'"),
     ({"RestartPolicy": {"Name": "always", "MaximumRetryCount": 3}}, "maximum retry count can only be used with 'on-failure'"),
     ({"AutoRemove": True, "RestartPolicy": {"Name": "always"}}, "can't create 'AutoRemove' container with restart policy"),
-    ({"LogConfig": {"Type": "syslog"}}, "no log driver named 'syslog' is registered"),
-    ({"LogConfig": {"Type": "json-file", "Config": {"max-file": "0", "max-size": "1m"}}}, "max-file cannot be less than 1"),
+    ({"LogConfig": {"Type": "bogus"}}, 'error looking up logging plugin bogus: plugin "bogus" not found'),
     ({"LogConfig": {"Type": "json-file", "Config": {"bogus": "1"}}}, "unknown log opt 'bogus' for json-file log driver"),
     ({"CapAdd": ["NOPE"]}, 'unknown capability: "CAP_NOPE"'),
     ({"Ulimits": [{"Name": "nofiles", "Soft": 1, "Hard": 1}]}, "invalid ulimit type: nofiles"),
     ({"ShmSize": -1}, "SHM size can not be less than 0"),
-    ({"Links": ["a:b"]}, "not supported by barge"),
+    ({"Links": ["a:b:c"]}, "bad format for links: a:b:c"),
+    ({"NetworkMode": "host", "Links": ["a"]}, "host type networking can't be used with links"),
+    ({"VolumesFrom": ["a:shared"]}, "invalid mode: shared"),
+    ({"DeviceCgroupRules": ["c 1:3 rwx"]}, "invalid device cgroup rule format: 'c 1:3 rwx'"),
     ({"Binds": ["/x:/y:bogus"]}, "invalid mode: bogus"),
     ({"Binds": ["/x:rel"]}, "mount path must be absolute"),
     ({"Binds": ["/x:/y", "/z:/y"]}, "Duplicate mount point: /y"),
@@ -288,7 +290,8 @@ def test_spec_defaults_follow_docker():
     shm = spec.mounts[6]
     assert f"size={64 << 20}" in shm.options and "mode=1777" in shm.options
     assert "ro" in spec.mounts[3].options  # /sys read-only
-    assert spec.log.path == "/c/c-json.log" and spec.log.max_size is None and spec.log.max_file == 1
+    assert (spec.log.path, spec.log.driver, spec.log.options, spec.log.cache_path) == (f"/c/{CID}-json.log", "json-file",
+                                                                                         {}, "")
     assert spec.resources.memory is None and spec.resources.pids_limit is None
 
 
@@ -315,7 +318,8 @@ def test_spec_resources_limits_and_logs():
     assert (r.cpu_shares, r.cpuset_cpus, r.pids_limit) == (512, "1", 100)
     assert [(x.type, x.soft, x.hard) for x in spec.process.rlimits] == [("RLIMIT_NOFILE", 1024, 2048)]
     assert f"size={1 << 20}" in spec.mounts[6].options
-    assert (spec.log.max_size, spec.log.max_file) == (1024, 3)
+    assert (spec.log.driver, spec.log.options) == ("json-file", {"max-size": "1k", "max-file": "3"})
+    assert spec.log.info["container_id"] == CID and spec.log.info["image_name"] == "busybox"
     assert spec.readonly_rootfs and spec.init and spec.process.no_new_privileges
     assert spec.sysctls == {"net.ipv4.ip_forward": "1"}
     assert spec_for({"Image": "busybox", "HostConfig": {"LogConfig": {"Type": "none"}}}).log is None

@@ -3,13 +3,11 @@ rules, and the json-file log reader on real files."""
 
 from __future__ import annotations
 
-import json
-import os
 import time
 
 import pytest
 
-from barge.containers.logs import LogOptions, LogReader, fixed_nano, rotations
+from barge.containers.logs import fixed_nano
 from barge.containers.runtime import RuntimeTable
 from barge.containers.service import ContainerService
 from barge.containers.state import State
@@ -164,51 +162,6 @@ def test_counts(world):
 # ---------------------------------------------------------------------------
 # the json-file log
 # ---------------------------------------------------------------------------
-
-
-def line(text: str, stream: str = "stdout", t: float = 1_700_000_000.0) -> bytes:
-    return json.dumps({"log": text, "stream": stream, "time": rfc3339_nano(int(t * 1e9))}).encode() + b"\n"
-
-
-def test_log_reader_tail_since_until_streams_and_rotations(tmp_path):
-    path = tmp_path / "c-json.log"
-    (tmp_path / "c-json.log.2").write_bytes(line("one\n", t=1) + line("two\n", "stderr", t=2))
-    (tmp_path / "c-json.log.1").write_bytes(line("three\n", t=3))
-    path.write_bytes(line("four\n", t=4) + line("five\n", "stderr", t=5) + b'{"log":"partial')
-    assert [p.name for p in rotations(path)] == ["c-json.log.2", "c-json.log.1", "c-json.log"]
-
-    def read(**kw):
-        r = LogReader(path, LogOptions(**kw))
-        try:
-            return [e.data.decode() for e in r.initial()]
-        finally:
-            r.close()
-
-    assert read() == ["one\n", "two\n", "three\n", "four\n", "five\n"]
-    assert read(tail=2) == ["four\n", "five\n"]
-    assert read(tail=4) == ["two\n", "three\n", "four\n", "five\n"]
-    assert read(tail=0) == []
-    assert read(stderr=False) == ["one\n", "three\n", "four\n"]
-    assert read(stdout=False, tail=3) == ["five\n"]  # tail counts lines before the stream filter
-    assert read(since=3) == ["three\n", "four\n", "five\n"]
-    assert read(until=2.5) == ["one\n", "two\n"]
-
-
-def test_log_follower_sees_appends_and_a_rotation(tmp_path):
-    path = tmp_path / "c-json.log"
-    path.write_bytes(line("a\n"))
-    r = LogReader(path, LogOptions())
-    assert [e.data for e in r.initial()] == [b"a\n"]
-    assert r.poll() == []
-    with open(path, "ab") as fh:
-        fh.write(line("b\n") + b'{"log":"c\\n","stream":"stdout",')
-    assert [e.data for e in r.poll()] == [b"b\n"]
-    with open(path, "ab") as fh:
-        fh.write(b'"time":"2023-11-14T22:13:20Z"}\n')
-    os.rename(path, tmp_path / "c-json.log.1")  # the monitor rotates
-    path.write_bytes(line("d\n"))
-    assert [e.data for e in r.poll()] == [b"c\n", b"d\n"]
-    r.close()
 
 
 def test_timestamps_are_fixed_nano():

@@ -18,7 +18,7 @@ FLAGS_BEFORE = {
     "--tlsverify", "--tlscacert", "--tlscert", "--tlskey", "-b", "--bridge", "--bip", "--mtu", "--icc", "--ip-masq",
     "--dns", "--dns-search", "--dns-opt", "--default-address-pool", "--network-opt", "--insecure-registry",
     "--registry-mirror", "--max-concurrent-downloads", "--max-concurrent-uploads", "--seccomp-profile", "-D",
-    "--debug",
+    "--debug", "--label", "--ipv6", "--fixed-cidr-v6",
 }
 
 

@@ -431,3 +431,17 @@ def test_sandboxes_added_before_start_are_served(sandboxes, world):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
             u.bind(("127.0.0.11", 53))
     netns.run_in(path, bind_again)  # close() released the sockets
+
+
+def test_aaaa_answers_the_ipv6_addresses_and_a_the_ipv4_ones(box, world):
+    world.names[("c1", "dual")] = ["10.0.0.7", "fd00:7::7"]
+    r = parse(ask_udp(box, query("dual", AAAA)))
+    assert [(a[1], socket.inet_ntop(socket.AF_INET6, a[3])) for a in r["answers"]] == [(AAAA, "fd00:7::7")]
+    assert [a[3] for a in parse(ask_udp(box, query("dual")))["answers"]] == ["10.0.0.7"]
+
+
+def test_ptr_for_an_ipv6_container_address(box, world):
+    world.ptr[("c1", "fd00:7::7")] = "dual.mynet"
+    name = ".".join(reversed("fd000007000000000000000000000007")) + ".ip6.arpa"
+    r = parse(ask_udp(box, query(name, PTR)))
+    assert r["answers"] == [(name, PTR, 600, "dual.mynet")]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from barge.containers import limits
-from barge.containers.request import HOST_CONFIG_FIELDS, HOST_DEFAULTS, UNSUPPORTED_HOST, normalize_create
+from barge.containers.request import HOST_CONFIG_FIELDS, HOST_DEFAULTS, normalize_create
+from barge.errors import InvalidParameter
 from tests.hostconfig_doc import DOC, TREATMENTS, rows
 
 RESOURCES = HOST_CONFIG_FIELDS[HOST_CONFIG_FIELDS.index("CpuShares"):HOST_CONFIG_FIELDS.index("IOMaximumBandwidth") + 1]
@@ -35,11 +38,13 @@ def test_what_inspect_shows_is_in_the_table():
     assert set(host) <= set(HOST_CONFIG_FIELDS), set(host) - set(HOST_CONFIG_FIELDS)
 
 
-def test_unsupported_fields_are_refused_rows_with_the_code_s_message():
-    table = {r.field: r for r in rows()}
-    for key, flag in UNSUPPORTED_HOST.items():
-        assert "refused" in table[key].treatments
-        assert table[key].quotes(f"{flag} ({key}) is not supported by barge")
+def test_device_requests_are_refused_with_dockerd_s_words_the_row_quotes():
+    """--gpus: no device driver here; the row quotes what create answers."""
+    row = {r.field: r for r in rows()}["DeviceRequests"]
+    body = {"Image": "busybox", "Cmd": ["true"], "HostConfig": {"DeviceRequests": [{"Count": -1, "Capabilities": [["gpu"]]}]}}
+    with pytest.raises(InvalidParameter) as err:
+        normalize_create(body, {}, exists=lambda p: True)
+    assert row.treatments == {"refused"} and row.quotes(str(err.value))
 
 
 def test_update_lists_every_resource_once_and_the_doc_says_which():

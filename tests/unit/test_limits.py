@@ -203,7 +203,6 @@ def test_oom_score_adj_range_and_the_floor_without_cap_sys_resource():
     ({"Isolation": "hyperv"}, "Invalid isolation: \"hyperv\" - linux only supports 'default'"),
     ({"Cgroup": "container:abc"}, "invalid Cgroup container:abc: running in another container's cgroup is not "
                                   "supported by barge (CgroupParent is)"),
-    ({"VolumeDriver": "foo"}, 'VolumeDriver: error looking up volume plugin foo: plugin "foo" not found'),
     ({"StorageOpt": {"size": "1G"}}, "--storage-opt (StorageOpt) is not supported by the vfs graph driver"),
     ({"Annotations": {"": "x"}}, "invalid Annotations: the empty string is not permitted as an annotation key"),
     ({"UsernsMode": "private"}, "user namespaces (UsernsMode) are not supported by barge"),
@@ -286,7 +285,7 @@ def test_sysinfo_of_this_machine_is_consistent():
 # -- the spec a start gets -------------------------------------------------------------------------
 
 
-def _spec(host: dict):
+def _spec(host: dict, shm_source: str = ""):
     from barge.containers.spec import StartInputs, build_spec
     from barge.containers.users import ExecUser
 
@@ -294,7 +293,7 @@ def _spec(host: dict):
     config = {"Cmd": ["true"], "Hostname": "h", "Env": []}
     return build_spec("c" * 64, config, h, [], StartInputs(rootfs=[], user=ExecUser(0, 0, [], "/root"),
                                                           hostname_path="/h", hosts_path="/hs", resolv_path="/r",
-                                                          log_path="/l"))
+                                                          log_path="/l", shm_source=shm_source))
 
 
 def test_spec_carries_oom_score_annotations_and_no_shm_for_ipc_none():
@@ -304,8 +303,12 @@ def test_spec_carries_oom_score_annotations_and_no_shm_for_ipc_none():
     assert _spec({}).process.oom_score_adj == 0  # written even when unset: not the daemon's own score
 
 
-def test_joining_another_container_s_ipc_says_dev_shm_is_its_own():
-    from barge.containers.request import IPC_CONTAINER_SHM
-
-    assert host_of({"IpcMode": "container:abc"})[1] == [IPC_CONTAINER_SHM]
-    assert host_of({"IpcMode": "shareable"})[1] == []
+def test_shared_ipc_binds_the_shared_dev_shm_without_a_warning():
+    """``shareable`` and ``container:`` bind the host directory the start gives (:mod:`barge.containers.sharing`)."""
+    assert host_of({"IpcMode": "container:abc"})[1] == [] and host_of({"IpcMode": "shareable"})[1] == []
+    for mode in ("shareable", "container:" + "a" * 64):
+        shm = [m for m in _spec({"IpcMode": mode}, "/data/containers/x/mounts/shm").mounts
+               if m.destination == "/dev/shm"]
+        assert [(m.type, m.source, m.options) for m in shm] == [("bind", "/data/containers/x/mounts/shm",
+                                                                 ["rbind", "rprivate"])]
+    assert [m.type for m in _spec({"IpcMode": "shareable"}).mounts if m.destination == "/dev/shm"] == ["tmpfs"]

@@ -10,6 +10,7 @@ import contextlib
 import os
 import secrets
 import socket
+import threading
 import types
 from pathlib import Path
 
@@ -159,12 +160,13 @@ def test_create_picks_free_pools_and_refuses_overlaps(env):
     b = env.svc.create({"Name": "b"})
     sa, sb = (env.svc.inspect(x["Id"])["IPAM"]["Config"][0]["Subnet"] for x in (a, b))
     assert sa == "10.213.1.0/24" and sb == "10.213.2.0/24"
-    with pytest.raises(Forbidden, match="overlaps with network a"):
+    with pytest.raises(Forbidden, match="^Pool overlaps with other one on this address space$"):
         env.svc.create({"Name": "c", "IPAM": {"Config": [{"Subnet": "10.213.1.128/25"}]}})
     with pytest.raises(Conflict, match="already exists"):
         env.svc.create({"Name": "a"})
-    with pytest.raises(Forbidden, match="pre-defined"):
+    with pytest.raises(Forbidden, match="not permitted on predefined host network"):
         env.svc.create({"Name": "host"})
+    assert env.svc.inspect("a")["IPAM"]["Options"] is None  # none given: null, as dockerd
     assert [n["Name"] for n in env.svc.list({"type": ["custom"]})] == ["a", "b"]
 
 
@@ -175,15 +177,87 @@ def test_subnet_colliding_with_a_host_route_is_refused(env):
     assert env.svc.list({"name": ["clash"]}) == []
 
 
-@pytest.mark.parametrize("conf, message", [
-    ({"Subnet": "10.214.0.0/33"}, "invalid subnet"),
-    ({"Subnet": "10.214.0.0/24", "Gateway": "10.215.0.1"}, "invalid gateway"),
+@pytest.mark.parametrize("conf, message", [  # dockerd 20.10's texts (its status 500 is barge's 400)
+    ({"Subnet": "10.214.0.0/33"}, "Invalid subnet 10.214.0.0/33 : invalid CIDR address: 10.214.0.0/33"),
+    ({"Subnet": "bad"}, "Invalid subnet bad : invalid CIDR address: bad"),
+    ({"Subnet": "10.214.0.0/24", "Gateway": "10.215.0.1"},
+     r"failed to allocate gateway \(10.215.0.1\): Requested address is out of range"),
+    ({"Subnet": "10.214.0.0/24", "Gateway": "10.214.0.0"},
+     r"failed to allocate gateway \(10.214.0.0\): Address already in use"),
+    ({"Subnet": "10.214.0.0/24", "Gateway": "10.214.0.255"},
+     r"failed to allocate gateway \(10.214.0.255\): Address already in use"),
+    ({"Subnet": "10.214.0.0/24", "Gateway": "bad"}, "invalid gateway address bad in Ipam configuration"),
     ({"Subnet": "10.214.0.0/24", "IPRange": "10.214.1.0/28"}, "invalid ip-range"),
-    ({"Gateway": "10.214.0.1"}, "needs a subnet"),
+    ({"Subnet": "10.214.0.0/24", "IPRange": "10.214.0.0/33"},
+     'failed to parse pool request for address space "LocalDefault" pool "10.214.0.0/24" subpool '
+     '"10.214.0.0/33": Invalid Address SubPool'),
+    ({"Gateway": "10.214.0.1"}, "^Invalid subnet  : invalid CIDR address: $"),
+    ({"Subnet": "10.214.0.0/24", "AuxiliaryAddresses": {"a": "bad"}},
+     r"non parsable secondary ip address \(a:bad\) passed for network bad"),
+    ({"Subnet": "10.214.0.0/24", "AuxiliaryAddresses": {"a": "10.214.0.1"}},
+     r"failed to allocate secondary ip address \(a:10.214.0.1\): Address already in use"),
+    ({"Subnet": "10.214.0.0/24", "AuxiliaryAddresses": {"a": "10.214.0.0"}},
+     r"failed to allocate secondary ip address \(a:10.214.0.0\): Address already in use"),
+    ({"Subnet": "10.214.0.0/24", "AuxiliaryAddresses": {"a": "10.214.0.9", "b": "10.214.0.9"}},
+     r"failed to allocate secondary ip address \(b:10.214.0.9\): Address already in use"),
 ])
 def test_bad_ipam_config(env, conf, message):
     with pytest.raises(InvalidParameter, match=message):
         env.svc.create({"Name": "bad", "IPAM": {"Config": [conf]}})
+    assert env.svc.list({"name": ["bad"]}) == []
+
+
+@pytest.mark.parametrize("body, error, message", [
+    ({"IPAM": {"Config": [{"Subnet": "10.214.0.0/24", "AuxiliaryAddresses": {"a": "10.215.0.5"}}]}}, Forbidden,
+     r"^auxiliary address: \(a:10.215.0.5\) must belong to the master pool: 10.214.0.0/24$"),
+    ({"IPAM": {"Config": [{"Subnet": "10.214.0.0/24"}, {"Subnet": "10.214.1.0/24"}]}}, Forbidden,
+     "^bridge driver doesn't support multiple subnets$"),
+    ({"IPAM": {"Config": [{"Subnet": "fd00:214::/64"}, {"Subnet": "fd00:215::/64"}]}, "EnableIPv6": True}, Forbidden,
+     "^bridge driver doesn't support multiple subnets$"),
+    ({"EnableIPv6": True}, NotFound,
+     "^could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network$"),
+    ({"EnableIPv6": True, "IPAM": {"Config": [{"Subnet": "fd00:214::/64", "Gateway": "fd00:215::1"}]}},
+     InvalidParameter, r"^failed to allocate gateway \(fd00:215::1\): Requested address is out of range$"),
+    ({"Options": {"com.docker.network.bridge.enable_icc": "maybe"}}, InvalidParameter,
+     r'^failed to parse com.docker.network.bridge.enable_icc value: maybe \(strconv.ParseBool: parsing "maybe": '
+     r'invalid syntax\)$'),
+    ({"Options": {"com.docker.network.driver.mtu": "abc"}}, InvalidParameter,
+     r'^failed to parse com.docker.network.driver.mtu value: abc \(strconv.Atoi: parsing "abc": invalid syntax\)$'),
+    ({"Options": {"com.docker.network.bridge.host_binding_ipv4": "nonsense"}}, InvalidParameter,
+     r"^failed to parse com.docker.network.bridge.host_binding_ipv4 value: nonsense \(nil ip\)$"),
+    ({"Options": {"com.docker.network.bridge.name": "this-is-much-too-long"}}, InvalidParameter,
+     "^failed to check bridge interface existence: numerical result out of range$"),
+])
+def test_refused_as_dockerd_refuses(env, body, error, message):
+    with pytest.raises(error, match=message):
+        env.svc.create({"Name": "bad", **body})
+    assert env.svc.list({"name": ["bad"]}) == []
+
+
+def test_dual_stack_aux_addresses_and_unknown_options(env):
+    aux = {"AuxiliaryAddresses": {"r": "10.214.9.2", "s": "10.214.9.3"}}
+    nid = env.svc.create({"Name": "ds", "EnableIPv6": True, "CheckDuplicate": False,
+                          "Options": {"com.docker.network.bridge.whatever": "x", "other": "y"},
+                          "IPAM": {"Config": [{"Subnet": "10.214.9.0/24", **aux},
+                                              {"Subnet": "fd00:214:9::/64", "AuxiliaryAddresses": {"t": "fd00:214:9::2"}}]}})["Id"]
+    view = env.svc.inspect(nid)
+    assert view["EnableIPv6"] is True
+    assert view["IPAM"]["Config"] == [{"Subnet": "10.214.9.0/24", **aux},
+                                      {"Subnet": "fd00:214:9::/64", "AuxiliaryAddresses": {"t": "fd00:214:9::2"}}]
+    assert view["Options"] == {"com.docker.network.bridge.whatever": "x", "other": "y"}  # unknown: kept, unused
+    spec = env.networks.spec(env.networks.get("ds"))
+    assert (spec.subnet6, spec.gateway6) == ("fd00:214:9::/64", "fd00:214:9::1")
+    with pytest.raises(Forbidden, match="^Pool overlaps with other one on this address space$"):
+        env.svc.create({"Name": "ds2", "EnableIPv6": True, "IPAM": {"Config": [{"Subnet": "fd00:214:9::/80"}]}})
+    # CheckDuplicate false or absent: still refused (barge keeps names unique, see Networks.create)
+    for check in (True, False, None):
+        with pytest.raises(Conflict, match="^network with name ds already exists$"):
+            env.svc.create({"Name": "ds", "CheckDuplicate": check})
+    # a v6 subnet without EnableIPv6: recorded as dockerd records it, but no endpoint gets an IPv6 address
+    nid = env.svc.create({"Name": "v6off", "IPAM": {"Config": [{"Subnet": "fd00:214:a::/64"}]}})["Id"]
+    view = env.svc.inspect(nid)
+    assert view["EnableIPv6"] is False and view["IPAM"]["Config"][1] == {"Subnet": "fd00:214:a::/64"}
+    assert env.networks.spec(env.networks.get("v6off")).subnet6 == ""
 
 
 def test_setup_allocates_joins_publishes_and_teardown_releases(env):
@@ -213,6 +287,43 @@ def test_setup_allocates_joins_publishes_and_teardown_releases(env):
     assert ("delete", "u") in env.fake.calls
 
 
+def test_dual_stack_endpoints_skip_aux_addresses(env):
+    env.svc.create({"Name": "d6", "EnableIPv6": True, "IPAM": {"Config": [
+        {"Subnet": "10.214.10.0/24", "AuxiliaryAddresses": {"a": "10.214.10.2", "b": "10.214.10.3"}},
+        {"Subnet": "fd00:214:10::/64", "AuxiliaryAddresses": {"c": "fd00:214:10::2"}}]}})
+    c = env.containers.add("x", mode="d6")
+    cfg = {"d6": {"IPAMConfig": {"LinkLocalIPs": ["169.254.9.9", "fe80::99"]}}}
+    c.network_config = env.endpoints.check_create(c.name, c.config, c.host_config, {"EndpointsConfig": cfg})
+    env.endpoints.setup(c)
+    e = env.store.endpoints(container_id=c.id)[0]
+    assert (e.address, e.address6, e.prefixlen6, e.gateway6) == ("10.214.10.4", "fd00:214:10::3", 64,
+                                                                 "fd00:214:10::1")
+    assert e.spec().link_local == ("169.254.9.9", "fe80::99")
+    view = env.endpoints.container_view(c)["Networks"]["d6"]
+    assert (view["GlobalIPv6Address"], view["GlobalIPv6PrefixLen"], view["IPv6Gateway"]) == (
+        "fd00:214:10::3", 64, "fd00:214:10::1")
+    assert env.svc.inspect("d6")["Containers"][c.id]["IPv6Address"] == "fd00:214:10::3/64"
+    env.svc.create({"Name": "v4only", "IPAM": {"Config": [{"Subnet": "10.214.11.0/24"}]}})
+    for net, ipam_cfg, message in [
+        ("d6", {"IPv6Address": "zz"}, "^invalid IPv6 address: zz$"),
+        ("d6", {"IPv6Address": "fd00:214:11::5"},
+         "^Invalid address fd00:214:11::5: It does not belong to any of this network's subnets$"),
+        ("v4only", {"IPv6Address": "fd00:214:11::5"}, "^user specified IP address is supported only when "
+                                                        "connecting to networks with user configured subnets$"),
+        ("d6", {"LinkLocalIPs": ["zz"]}, r"^Invalid link-local IP address: \[zz\]$"),
+        ("d6", {"LinkLocalIPs": ["10.1.1.1"]}, "^invalid link local IP address: 10.1.1.1$"),
+    ]:
+        b = env.containers.add("bad", mode=net)
+        with pytest.raises(InvalidParameter, match=message):
+            env.endpoints.check_create(b.name, b.config, b.host_config, {"EndpointsConfig": {net: {"IPAMConfig": ipam_cfg}}})
+    b = env.containers.add("b", mode="d6")
+    wanted = {"d6": {"IPAMConfig": {"IPv6Address": "fd00:214:10::2"}}}  # an aux address: never handed out
+    b.network_config = env.endpoints.check_create(b.name, b.config, b.host_config, {"EndpointsConfig": wanted})
+    with pytest.raises(Conflict, match="Address already in use"):
+        env.endpoints.setup(b)
+    env.endpoints.teardown(c.id)
+
+
 def test_static_ip_conflicts_and_validation(env):
     env.svc.create({"Name": "s", "IPAM": {"Config": [{"Subnet": "10.214.8.0/24"}]}})
     ok = {"s": {"IPAMConfig": {"IPv4Address": "10.214.8.50"}, "Aliases": ["db"]}}
@@ -236,8 +347,8 @@ def test_static_ip_conflicts_and_validation(env):
         env.endpoints.check_create("/" + "x" * 64, {}, {"NetworkMode": "s"}, {})
     with pytest.raises(InvalidParameter, match="invalid network alias"):
         env.endpoints.check_create("/x", {}, {"NetworkMode": "s"}, {"EndpointsConfig": {"s": {"Aliases": ["-bad"]}}})
-    with pytest.raises(NotFound, match="network nosuch not found"):
-        env.endpoints.check_create("/x", {}, {"NetworkMode": "nosuch"}, {})
+    # dockerd looks the network up at start: the create stands, naming it
+    assert env.endpoints.check_create("/x", {}, {"NetworkMode": "nosuch"}, {}) == {"EndpointsConfig": {"nosuch": {}}}
     env.endpoints.teardown(a.id)
 
 
@@ -269,7 +380,7 @@ def test_connect_and_disconnect(env):
     env.svc.disconnect("n2", {"Container": "cc"})
     assert [e.ifname for e in env.store.endpoints(container_id=c.id)] == ["eth0"]
     assert ("leave", "n2", eps["eth1"].address, env.endpoints.sandbox_path(c.id)) in env.fake.calls
-    with pytest.raises(Forbidden, match="not connected"):
+    with pytest.raises(Conflict, match="not connected"):  # dockerd 20.10: a 500
         env.svc.disconnect("n2", {"Container": "cc"})
     for verb in (env.svc.connect, env.svc.disconnect):  # moby's words for no container
         with pytest.raises(InvalidParameter, match='^invalid name or ID supplied: ""$'):
@@ -283,15 +394,18 @@ def test_prune_keeps_networks_in_use(env):
     c = env.containers.add("p", mode="used")
     c.network_config = env.endpoints.check_create(c.name, c.config, c.host_config, c.network_config)
     assert env.svc.prune({})["NetworksDeleted"] == ["idle"]
+    assert env.svc.prune({})["NetworksDeleted"] is None  # nothing deleted: null, as dockerd
     assert {n["Name"] for n in env.svc.list({})} == {"bridge", "host", "none", "used"}
 
 
 def test_ports_parsing():
-    b = ports.requested({"80/tcp": [{"HostIp": "", "HostPort": "8000-8010"}]}, {"53/udp": {}}, True)
-    assert [(x.container_port, x.proto, x.host_ip, x.host_first, x.host_last) for x in b] == [
-        (80, "tcp", "0.0.0.0", 8000, 8010), (53, "udp", "0.0.0.0", 0, 0)]
+    b = ports.requested({"80/tcp": [{"HostIp": "", "HostPort": "8000-8010"}, {"HostIp": "[::1]"}]},
+                        {"53/udp": {}}, True)
+    assert [(x.container_port, x.proto, x.host_ip, x.host_first, x.host_last) for x in b] == [  # "": host_binding_ipv4
+        (80, "tcp", "", 8000, 8010), (80, "tcp", "::1", 0, 0), (53, "udp", "", 0, 0)]
     for bad, msg in (({"abc": []}, "invalid port specification"), ({"80/xyz": []}, "invalid proto"),
                      ({"80": [{"HostPort": "99999"}]}, "invalid hostPort"),
+                     ({"80/sctp": [{"HostIp": "::1"}]}, "publishing sctp on the IPv6 host address ::1 is not supported"),
                      ({"80": [{"HostIp": "1.2.3", "HostPort": "1"}]}, "invalid IP address")):
         with pytest.raises(InvalidParameter, match=msg):
             ports.check(bad, None)
@@ -343,3 +457,71 @@ def test_the_dns_server_built_on_the_resolver_answers_in_the_sandbox(env):
     assert env.resolver.reverse(alpha.id, b.address) == "gamma.d"
     for c, _ in sandboxes.values():
         env.endpoints.teardown(c.id)
+
+
+def test_ipv6_ports_are_proxied_until_released():
+    upstream = socket.create_server(("127.0.0.1", 0))
+    target = upstream.getsockname()
+
+    def echo() -> None:
+        conn, _ = upstream.accept()
+        with conn:
+            conn.sendall(conn.recv(100).upper())
+
+    threading.Thread(target=echo, daemon=True).start()
+    r = ports.PortReservations()
+    try:
+        port = r.reserve("tcp", "::1", 0, 0)
+        with pytest.raises(Conflict, match="port is already allocated"):
+            r.reserve("tcp", "::", port, port)
+        assert r.reserve("tcp", "127.0.0.1", port, port) == port  # IPv4's own binding: no clash
+        r.proxy("tcp", "::1", port, target)
+        with socket.create_connection(("::1", port), timeout=5) as c:
+            c.sendall(b"hello")
+            assert c.recv(100) == b"HELLO"
+        r.release("tcp", "::1", port)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("::1", port), timeout=5).close()
+    finally:
+        r.close()
+        upstream.close()
+
+
+def test_host_binding_ipv4_is_the_default_host_ip(env):
+    env.svc.create({"Name": "hb", "Options": {"com.docker.network.bridge.host_binding_ipv4": "127.0.0.1"}})
+    c = env.containers.add("web", mode="hb", exposed={"80/tcp": {}},
+                           bindings={"80/tcp": [{"HostIp": "", "HostPort": ""}]})
+    c.network_config = env.endpoints.check_create(c.name, c.config, c.host_config, c.network_config)
+    env.endpoints.setup(c)
+    try:
+        assert [p.host_ip for p in env.store.endpoints(container_id=c.id)[0].ports] == ["127.0.0.1"]
+    finally:
+        env.endpoints.teardown(c.id)
+
+
+def test_udp_on_ipv6_is_relayed_per_client_until_released():
+    upstream = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    upstream.bind(("127.0.0.1", 0))
+    upstream.settimeout(5)
+    r = ports.PortReservations()
+    try:
+        port = r.reserve("udp", "::1", 0, 0)
+        r.proxy("udp", "::1", port, upstream.getsockname())
+        clients = [socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) for _ in range(2)]
+        for i, c in enumerate(clients):
+            c.settimeout(5)
+            c.sendto(b"ping%d" % i, ("::1", port))
+            data, relay = upstream.recvfrom(100)
+            assert data == b"ping%d" % i
+            upstream.sendto(data.upper(), relay)  # the answer goes back to that client only
+            assert c.recvfrom(100)[0] == b"PING%d" % i
+        r.release("udp", "::1", port)
+        clients[0].sendto(b"late", ("::1", port))
+        upstream.settimeout(0.5)
+        with pytest.raises(OSError):
+            upstream.recvfrom(100)
+        for c in clients:
+            c.close()
+    finally:
+        r.close()
+        upstream.close()

@@ -149,6 +149,7 @@ async def stream_job(
     status: int = 200,
     on_error=None,
     cancel_on_hangup: bool = False,
+    errors_in_stream: bool = False,
 ) -> web.StreamResponse:
     """Run job ``name``, streaming what it writes to stdout as the response body.
 
@@ -158,6 +159,9 @@ async def stream_job(
     streams carry ``{"errorDetail": ...}``) or ends the connection. With
     ``cancel_on_hangup``, a client that goes away sets ``job.cancelled``
     (a build stops; its containers go), even while the job writes nothing.
+    With ``errors_in_stream`` even an error before any output goes to
+    ``on_error`` under ``status`` (dockerd's image load answers 200 whatever
+    happens, the error in its JSON stream).
 
     Long on purpose: the event loop's side of one job (stdin fed, output
     forwarded, the error before or after the first byte, the clean-up)
@@ -198,10 +202,12 @@ async def stream_job(
         try:
             await task
         except Exception as exc:
+            if on_error is None or (response is None and not errors_in_stream):
+                raise
             if response is None:
-                raise
-            if on_error is None:
-                raise
+                response = web.StreamResponse(status=status)
+                response.content_type = content_type
+                await response.prepare(request)
             await response.write(on_error(exc))
         if response is None:
             response = web.StreamResponse(status=status)

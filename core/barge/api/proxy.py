@@ -13,14 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 
 from barge.api.hijack import Hijacked, frame
+from barge.api.websocket import WsSession
 from barge.contracts.attach import EXITED, HEADER, DetachScanner
 
 
-async def proxy(hj: Hijacked, sock, *, tty: bool, stdin: bool, stdout: bool, stderr: bool, keys: bytes,
-                close_stdin: bool) -> int | None:
-    """Run the session; return the process's exit code, or None (detach, client gone).
+@dataclass(frozen=True)
+class Ended:
+    """How a session ended: the process's exit code (None: it still runs), and whether by the detach keys."""
+
+    code: int | None = None
+    detached: bool = False
+
+
+async def proxy(hj: Hijacked | WsSession, sock, *, tty: bool, stdin: bool, stdout: bool, stderr: bool, keys: bytes,
+                close_stdin: bool) -> Ended:
+    """Run the session until the exit, the detach keys or the client's end; output framed unless ``tty``.
 
     Long on purpose: the two directions of one session and the ways it ends
     (exit frame, detach keys, half-close, client gone) share their state.
@@ -80,8 +90,10 @@ async def proxy(hj: Hijacked, sock, *, tty: bool, stdin: bool, stdout: bool, std
                 # half-close: keep streaming output until the process exits or the client goes
                 await asyncio.wait({outbound, lost}, return_when=asyncio.FIRST_COMPLETED)
         if outbound.done() and not outbound.cancelled() and outbound.exception() is None:
-            return outbound.result()
-        return None
+            return Ended(outbound.result())
+        detached = inbound.done() and not inbound.cancelled() and inbound.exception() is None \
+            and inbound.result() == "detach"
+        return Ended(None, detached)
     finally:
         for task in (inbound, outbound, lost):
             task.cancel()

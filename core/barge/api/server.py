@@ -93,13 +93,14 @@ def route_modules() -> list:
         exec,
         images,
         networks,
+        plugins,
         registry,
         swarm,
         system,
         volumes,
     )
 
-    return [system, images, registry, build, containers, exec, archive, events, volumes, networks, swarm]
+    return [system, images, registry, build, containers, exec, archive, events, volumes, networks, swarm, plugins]
 
 
 def make_app(engine: "Engine", modules: list | None = None) -> web.Application:

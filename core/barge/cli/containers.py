@@ -359,14 +359,14 @@ def start(
     interactive: Annotated[bool, typer.Option("-i", "--interactive", help="Attach container's STDIN")] = False,
 ) -> None:
     """Start one or more stopped containers."""
-    from barge.cli.streams import start_attached
+    from barge.cli.streams import configured_detach_keys, start_attached
 
     api = client(ctx)
     if attach or interactive:
         if len(containers) > 1:
             raise fail("you cannot start and attach multiple containers at once")
         try:
-            code = start_attached(api, containers[0], interactive, detach_keys)
+            code = start_attached(api, containers[0], interactive, detach_keys or configured_detach_keys())
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
         if code:
@@ -396,10 +396,10 @@ def attach(
     sig_proxy: Annotated[bool, typer.Option("--sig-proxy/--no-sig-proxy", help="Proxy all received signals to the process")] = True,
 ) -> None:
     """Attach local standard input, output, and error streams to a running container."""
-    from barge.cli.streams import attach_running
+    from barge.cli.streams import attach_running, configured_detach_keys
 
     try:
-        code = attach_running(client(ctx), container, no_stdin, sig_proxy, detach_keys)
+        code = attach_running(client(ctx), container, no_stdin, sig_proxy, detach_keys or configured_detach_keys())
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     if code:
@@ -424,10 +424,11 @@ def exec_(
     """Execute a command in a running container."""
     import os
 
-    from barge.cli.streams import exec_in
+    from barge.cli.streams import configured_detach_keys, exec_in
     from barge.client.runconfig import read_kv_file, validate_env
 
     environ = os.environ
+    detach_keys = detach_keys or configured_detach_keys()
     variables = []
     for path in env_file or []:
         variables += read_kv_file(path, environ)

@@ -27,7 +27,6 @@ NETWORK_HEADERS = {
 }
 PRUNE_WARNING = ("WARNING! This will remove all custom networks not used by at least one container.\n"
                  "Are you sure you want to continue?")
-LINK_REFUSED = "--link is not supported: put the containers on a user-defined network and use --network-alias"
 
 
 class NetworkFlagError(ValueError):
@@ -179,8 +178,6 @@ def create_body(name: str, driver: str = "bridge", opts: dict[str, str] | None =
                 gateways: list[str] | None = None, aux: dict[str, str] | None = None) -> dict:
     """The ``POST /networks/create`` body docker CLI 28 sends (``EnableIPv4``/
     ``EnableIPv6`` only when the flag was given)."""
-    if ipv6:
-        raise NetworkFlagError("IPv6 networks are not supported by barge (--ipv6)")
     body: dict = {
         "Name": name,
         "Driver": driver,
@@ -202,19 +199,26 @@ def create_body(name: str, driver: str = "bridge", opts: dict[str, str] | None =
 
 
 def endpoint_config(ip: str = "", aliases: list[str] | None = None, driver_opts: list[str] | None = None,
-                    links: list[str] | None = None) -> dict:
+                    links: list[str] | None = None, ip6: str = "", link_local: list[str] | None = None) -> dict:
     """``EndpointConfig`` of a connect request, as docker CLI 28 fills it."""
-    if links:
-        raise NetworkFlagError(LINK_REFUSED)
+    for link in links or []:
+        if not link or len(link.split(":")) > 2:
+            raise NetworkFlagError(f'invalid argument "{link}" for "--link" flag: '
+                                   + (f"bad format for links: {link}" if link else "empty string specified for links"),
+                                   125)
     opts: dict[str, str] = {}
     for opt in split_list(driver_opts):
         key, sep, value = opt.partition("=")
         if not sep or not key.strip():
             raise NetworkFlagError("invalid key/value pair format in driver options")
         opts[key.strip()] = value.strip()
+    ipam: dict = {}
+    for key, value in (("IPv4Address", ip), ("IPv6Address", ip6), ("LinkLocalIPs", split_list(link_local))):
+        if value:
+            ipam[key] = value
     return {
-        "IPAMConfig": {"IPv4Address": ip} if ip else {},
-        "Links": None,
+        "IPAMConfig": ipam,
+        "Links": list(links or []) or None,
         "Aliases": split_list(aliases),
         "DriverOpts": opts,
         "MacAddress": "",
@@ -310,14 +314,14 @@ def create(
     label: Annotated[Optional[List[str]], typer.Option("--label", help="Set metadata on a network")] = None,
     internal: Annotated[bool, typer.Option("--internal", help="Restrict external access to the network")] = False,
     ipv4: Annotated[Optional[bool], typer.Option("--ipv4/--no-ipv4", help="Enable or disable IPv4 address assignment", show_default=False)] = None,
-    ipv6: Annotated[Optional[bool], typer.Option("--ipv6/--no-ipv6", help="Enable or disable IPv6 address assignment (only false)", show_default=False)] = None,
+    ipv6: Annotated[Optional[bool], typer.Option("--ipv6/--no-ipv6", help="Enable or disable IPv6 address assignment", show_default=False)] = None,
     attachable: Annotated[bool, typer.Option("--attachable", help="Enable manual container attachment")] = False,
     scope: Annotated[str, typer.Option("--scope", help="Control the network's scope")] = "",
     ipam_driver: Annotated[str, typer.Option("--ipam-driver", help="IP Address Management Driver")] = "default",
     subnet: Annotated[Optional[List[str]], typer.Option("--subnet", help="Subnet in CIDR format that represents a network segment")] = None,
     ip_range: Annotated[Optional[List[str]], typer.Option("--ip-range", help="Allocate container ip from a sub-range")] = None,
     gateway: Annotated[Optional[List[str]], typer.Option("--gateway", help="IPv4 Gateway for the master subnet")] = None,
-    aux_address: Annotated[Optional[List[str]], typer.Option("--aux-address", help="Auxiliary IPv4 addresses used by Network driver")] = None,
+    aux_address: Annotated[Optional[List[str]], typer.Option("--aux-address", help="Auxiliary IPv4 or IPv6 addresses used by Network driver")] = None,
     ipam_opt: Annotated[Optional[List[str]], typer.Option("--ipam-opt", help="Set IPAM driver specific options")] = None,
 ) -> None:
     """Create a network."""
@@ -403,12 +407,14 @@ def connect(
     network: Annotated[str, typer.Argument(metavar="NETWORK", show_default=False)],
     container: Annotated[str, typer.Argument(metavar="CONTAINER", show_default=False)],
     ip: Annotated[str, typer.Option("--ip", help="IPv4 address (e.g., \"172.30.100.104\")")] = "",
+    ip6: Annotated[str, typer.Option("--ip6", help="IPv6 address (e.g., \"2001:db8::33\")")] = "",
+    link_local_ip: Annotated[Optional[List[str]], typer.Option("--link-local-ip", help="Add a link-local address for the container")] = None,
     alias: Annotated[Optional[List[str]], typer.Option("--alias", help="Add network-scoped alias for the container")] = None,
     driver_opt: Annotated[Optional[List[str]], typer.Option("--driver-opt", help="driver options for the network")] = None,
     link: Annotated[Optional[List[str]], typer.Option("--link", help="Add link to another container (not supported)")] = None,
 ) -> None:
     """Connect a container to a network."""
-    endpoint = endpoint_config(ip, alias, driver_opt, link)
+    endpoint = endpoint_config(ip, alias, driver_opt, link, ip6, link_local_ip)
     api_connect(client(ctx), network, container, endpoint)
 
 

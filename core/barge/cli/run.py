@@ -56,8 +56,10 @@ CONTAINER_FLAGS: list[tuple[str, Any, tuple[str, ...], Any, str]] = [
     ("network", Optional[List[str]], ("--network", "--net"), None, "Connect a container to a network"),
     ("network_alias", Optional[List[str]], ("--network-alias", "--net-alias"), None, "Add network-scoped alias for the container"),
     ("ip", str, ("--ip",), "", "IPv4 address (e.g., 172.30.100.104)"),
+    ("ip6", str, ("--ip6",), "", "IPv6 address (e.g., 2001:db8::33)"),
+    ("link_local_ip", Optional[List[str]], ("--link-local-ip",), None, "Container IPv4/IPv6 link-local addresses"),
     ("mac_address", str, ("--mac-address",), "", "Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
-    ("links", Optional[List[str]], ("--link",), None, "Add link to another container (not supported: use a user-defined network)"),
+    ("links", Optional[List[str]], ("--link",), None, "Add link to another container"),
     ("publish", Optional[List[str]], ("-p", "--publish"), None, "Publish a container's port(s) to the host"),
     ("publish_all", bool, ("-P", "--publish-all"), False, "Publish all exposed ports to random ports"),
     ("expose", Optional[List[str]], ("--expose",), None, "Expose a port or a range of ports"),
@@ -287,6 +289,7 @@ def create_command(ctx: typer.Context, image: str, command=None, **flags) -> Non
 
 def run_command(ctx: typer.Context, image: str, command=None, **flags) -> None:
     """Create and run a new container from an image."""
+    from barge.cli.streams import configured_detach_keys
     from barge.client.errors import ClientError
     from barge.client.runconfig import parse_detach_keys
     from barge.client.term import is_terminal
@@ -300,7 +303,7 @@ def run_command(ctx: typer.Context, image: str, command=None, **flags) -> None:
         if flags.get("attach"):
             raise fail("conflicting options: cannot specify both --attach and --detach", 1)
         body.update(AttachStdin=False, AttachStdout=False, AttachStderr=False, StdinOnce=False)
-    keys_text = flags.get("detach_keys") or ""
+    keys_text = flags.get("detach_keys") or configured_detach_keys()
     try:
         keys = parse_detach_keys(keys_text) if keys_text else b"\x10\x11"
     except ClientError as exc:

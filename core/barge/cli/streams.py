@@ -141,6 +141,16 @@ def stream_in_thread(streamer, events: Events) -> None:
     threading.Thread(target=stream, name="barge-stream", daemon=True).start()
 
 
+def configured_detach_keys() -> str:
+    """config.json's ``detachKeys``, the docker CLI's default when ``--detach-keys`` is not given."""
+    from barge.client.credentials import ConfigFile, CredentialsError
+
+    try:
+        return ConfigFile.load().detach_keys
+    except CredentialsError:
+        return ""  # a broken file is reported by the commands that need its credentials
+
+
 def start_attached(api, name: str, interactive: bool, detach_keys: str) -> int:
     """``start -a [-i]``: attach, watch the exit, start, stream; the exit code."""
     from barge.client.attach import Detached, Streamer

@@ -182,6 +182,12 @@ class ConfigFile:
             return cls(path or config_path(), broken=str(exc))
 
     @property
+    def detach_keys(self) -> str:
+        """``detachKeys``: the docker CLI's default for attach, exec, run and start when no ``--detach-keys``."""
+        value = self.raw.get("detachKeys")
+        return value if isinstance(value, str) else ""
+
+    @property
     def creds_store(self) -> str:
         return str(self.raw.get("credsStore") or "")
 

@@ -371,6 +371,8 @@ class ContainerOptions:
     network: list[str] = field(default_factory=list)
     network_alias: list[str] = field(default_factory=list)
     ip: str = ""
+    ip6: str = ""
+    link_local_ip: list[str] | None = None
     mac_address: str = ""
     links: list[str] = field(default_factory=list)
     publish: list[str] = field(default_factory=list)
@@ -572,7 +574,7 @@ def build_create_body(o: ContainerOptions, environ: Mapping[str, str] | None = N
         "GroupAdd": list(o.group_add) or None,
         "IpcMode": o.ipc,
         "Cgroup": "",
-        "Links": None,
+        "Links": list(o.links) or None,
         "OomScoreAdj": o.oom_score_adj,
         "PidMode": o.pid,
         "Privileged": o.privileged,
@@ -636,7 +638,14 @@ def build_create_body(o: ContainerOptions, environ: Mapping[str, str] | None = N
 
 # ------------------------------------------------------------------ networks
 
-LINK_REFUSED = "--link is not supported: put the containers on a user-defined network and use --network-alias"
+
+
+def _check_link(value: str) -> None:
+    """The docker CLI's ``ValidateLink`` (moby's ``ParseLink`` texts)."""
+    if not value:
+        raise OptionError(f'invalid argument "{value}" for "--link" flag: empty string specified for links')
+    if len(value.split(":")) > 2:
+        raise OptionError(f'invalid argument "{value}" for "--link" flag: bad format for links: {value}')
 _MAC = re.compile(r"^(?:[0-9A-Fa-f]{2}([:-]))(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}$|^(?:[0-9A-Fa-f]{4}\.){2}[0-9A-Fa-f]{4}$")
 
 
@@ -647,7 +656,8 @@ def is_user_defined(mode: str) -> bool:
 
 def _endpoint(target: str, o: ContainerOptions | None) -> dict:
     """docker's ``parseNetworkAttachmentOpt`` for one network; ``o`` carries the
-    ``--ip``/``--network-alias``/``--mac-address`` flags on the first network."""
+    ``--ip``/``--ip6``/``--link-local-ip``/``--network-alias``/``--mac-address`` flags on the first network
+    (docker 28 leaves ``--ip6`` to the daemon to check)."""
     if not target.strip():
         raise OptionError("no name set for network")
     endpoint: dict = {}
@@ -657,10 +667,19 @@ def _endpoint(target: str, o: ContainerOptions | None) -> dict:
         if not is_user_defined(target):
             raise OptionError("network-scoped aliases are only supported for user-defined networks")
         endpoint["Aliases"] = list(o.network_alias)
-    if o.ip:
-        endpoint["IPAMConfig"] = {"IPv4Address": o.ip}
+    if o.ip or o.ip6 or o.link_local_ip:  # docker 28's IPAMConfig: the addresses given, nothing else
+        ipam: dict = {}
+        if o.ip:
+            ipam["IPv4Address"] = o.ip
+        if o.ip6:
+            ipam["IPv6Address"] = o.ip6
+        if o.link_local_ip:
+            ipam["LinkLocalIPs"] = list(o.link_local_ip)
+        endpoint["IPAMConfig"] = ipam
     if o.mac_address:
         endpoint["MacAddress"] = o.mac_address
+    if o.links and is_user_defined(target):  # as docker 28: a user network's endpoint takes the links
+        endpoint["Links"] = list(o.links)
     return endpoint
 
 
@@ -668,8 +687,8 @@ def endpoints_config(o: ContainerOptions) -> dict[str, dict]:
     """``NetworkingConfig.EndpointsConfig`` as docker CLI 28's ``parseNetworkOpts``
     builds it: the per-endpoint flags go on the first network (``default``
     when none is named); a single network without them is left out."""
-    if o.links:
-        raise OptionError(LINK_REFUSED)
+    for link in o.links:
+        _check_link(link)
     if o.ip:
         import ipaddress
 

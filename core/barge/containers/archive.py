@@ -111,12 +111,13 @@ class Target:
     base: str  # last component ("" for the root)
     follow: bool  # a trailing "/" or "/." asks for the directory a symlink points to
     rebase: str  # the name of the top entry in a tar of it
+    given: str = ""  # as the user wrote it: dockerd's "not found" names it so
 
 
 def target_of(path: str) -> Target:
     """Split a user's path as moby's ``ResolvePath`` does (trailing ``/`` and ``/.`` kept in mind)."""
     if not path:
-        raise InvalidParameter("Path cannot be empty")
+        raise InvalidParameter("bad parameter: path cannot be empty")
     clean = posixpath.normpath("/" + path)
     if clean.startswith("//"):
         clean = "/" + clean.lstrip("/")
@@ -124,7 +125,7 @@ def target_of(path: str) -> Target:
     follow = dot or path.endswith("/")
     parent, _, base = clean.rpartition("/")
     rebase = "." if dot else (base or ".")
-    return Target(clean, parent.lstrip("/"), base, follow, rebase)
+    return Target(clean, parent.lstrip("/"), base, follow, rebase, path)
 
 
 @contextlib.contextmanager
@@ -134,7 +135,7 @@ def opened_target(root_fd: int, t: Target, container_name: str) -> Iterator[tupl
     With ``follow`` (or for the root itself) the target is a directory
     reached through its symlinks, given as ``(its fd, ".")``.
     """
-    missing = NotFound(f"Could not find the file {t.abs_path} in container {container_name}")
+    missing = NotFound(f"Could not find the file {t.given or t.abs_path} in container {container_name}")
     try:
         if t.follow or not t.base:
             fd = open_in_root(root_fd, posixpath.join(t.parent, t.base))
@@ -205,11 +206,54 @@ def pseudo_devices(pid: int) -> frozenset[int]:
     return frozenset(out)
 
 
-def tar_root(root: str) -> Iterator[bytes]:
-    """The whole tree under ``root`` (the root itself not an entry): ``export``."""
+#: What moby's ``setupInitLayer`` puts in a container's init layer when the image lacks it: mount points
+#: and files the daemon fills at start. dockerd's export shows them (``docker diff`` does not); barge makes
+#: them at start outside the container's layers, so its export adds the entries the root lacks.
+INIT_ENTRIES = (("dev/pts", "dir"), ("dev/shm", "dir"), ("proc", "dir"), ("sys", "dir"), (".dockerenv", "file"),
+                ("etc/resolv.conf", "file"), ("etc/hosts", "file"), ("etc/hostname", "file"),
+                ("dev/console", "file"), ("etc/mtab", "/proc/mounts"))
+
+
+def _init_entries(root_fd: int) -> Iterator[bytes]:
+    """Tar headers of the :data:`INIT_ENTRIES` missing under ``root_fd`` (looked up without leaving it)."""
+    import tarfile
+    import time
+
+    now = int(time.time())
+    for rel, kind in INIT_ENTRIES:
+        parent, _, base = rel.rpartition("/")
+        try:
+            pfd = open_in_root(root_fd, parent)
+        except OSError:
+            pfd = None  # the parent is missing too: the entry is still made, as moby makes its parents
+        try:
+            if pfd is not None:
+                os.lstat(base, dir_fd=pfd)
+                continue
+        except FileNotFoundError:
+            pass
+        except OSError:
+            continue
+        finally:
+            if pfd is not None:
+                os.close(pfd)
+        info = tarfile.TarInfo(rel)
+        info.mode, info.mtime = 0o755, now
+        if kind == "dir":
+            info.type = tarfile.DIRTYPE
+        elif kind != "file":
+            info.type, info.linkname, info.mode = tarfile.SYMTYPE, kind, 0o777
+        yield info.tobuf(format=tarfile.PAX_FORMAT)
+
+
+def tar_root(root: str, *, init: bool = False) -> Iterator[bytes]:
+    """The whole tree under ``root`` (the root itself not an entry): ``export``, with the init
+    layer's entries when ``init``."""
     fd = os.open(root, O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         yield from TarWalker().tree(fd, ".", "")
+        if init:
+            yield from _init_entries(fd)
     finally:
         os.close(fd)
     yield b"\0" * (2 * BLOCK)
@@ -293,7 +337,7 @@ def extract(root_fd: int, path: str, stream: BinaryIO, container_name: str, *, t
     gives every entry the container user's ids.
     """
     t = target_of(path)
-    missing = NotFound(f"Could not find the file {t.abs_path} in container {container_name}")
+    missing = NotFound(f"Could not find the file {t.given or t.abs_path} in container {container_name}")
     try:
         dest_fd = open_in_root(root_fd, t.abs_path.lstrip("/"))
     except FileNotFoundError:
@@ -495,7 +539,7 @@ class ContainerFiles:
         try:
             yield src, rest, best["Destination"]
         except NotFound:
-            raise NotFound(f"Could not find the file {t.abs_path} in container {c.name.lstrip('/')}") from None
+            raise NotFound(f"Could not find the file {t.given or t.abs_path} in container {c.name.lstrip('/')}") from None
         finally:
             os.close(src)
 
@@ -570,7 +614,7 @@ class ContainerFiles:
         try:
             os.makedirs(self.tmp_dir, exist_ok=True)
             with mounted(readonly_view(mounts), tmp_dir=self.tmp_dir) as path:
-                for chunk in tar_root(str(path)):
+                for chunk in tar_root(str(path), init=True):
                     out.write(chunk)
         finally:
             self.pm.hook.barge_graph_put(layer_id=c.rw_layer)
@@ -582,7 +626,7 @@ class ContainerFiles:
         try:
             os.makedirs(self.tmp_dir, exist_ok=True)
             with mounted(mounts, tmp_dir=self.tmp_dir) as path:
-                for chunk in tar_root(str(path)):
+                for chunk in tar_root(str(path), init=True):
                     out.write(chunk)
         finally:
             self.pm.hook.barge_graph_put(layer_id=c.rw_layer)

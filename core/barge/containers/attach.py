@@ -19,12 +19,12 @@ from typing import Iterator
 
 from barge.containers import monitor
 from barge.containers.context import ContainerContext
-from barge.containers.logs import Entry, LogReader
+from barge.containers.logs import Entry, open_reader
 from barge.containers.runtime import Runtime
 from barge.containers.store import Container
 from barge.contracts.attach import parse_detach_keys
 from barge.contracts.containers import LogOptions
-from barge.errors import Conflict
+from barge.errors import Conflict, NotImplementedByDriver
 
 
 @dataclass(eq=False)
@@ -55,7 +55,11 @@ class AttachTicket:
 
     def replay(self, stdout: bool, stderr: bool) -> list[Entry]:
         """The container's log so far (``logs=1``), read once."""
-        reader = LogReader(self.container.log_path, LogOptions(stdout=stdout, stderr=stderr))
+        c = self.container
+        try:
+            reader = open_reader(c.id, c.host_config, c.log_path, LogOptions(stdout=stdout, stderr=stderr))
+        except NotImplementedByDriver:
+            return []  # none, or a driver without its cache: nothing to replay
         try:
             return reader.initial()
         finally:
@@ -66,6 +70,11 @@ class AttachTicket:
         if self.attachments is None:
             return contextlib.nullcontext()
         return self.attachments.session(self.container.id)
+
+    def detached(self) -> None:
+        """The client left with the detach keys (moby's ``detach`` event)."""
+        if self.attachments is not None:
+            self.attachments.ctx.event("detach", self.attachments.ctx.store.get(self.container.id) or self.container)
 
 
 class Attachments:
@@ -93,7 +102,11 @@ class Attachments:
         with rt.lock:
             current = self.ctx.store.get(c.id) or c
             if current.state.Running:
-                ticket.future.set_result(self._connect(ticket, self.ctx.state_dir(c)))
+                try:
+                    sock = self._connect(ticket, self.ctx.state_dir(c))
+                except monitor.MonitorGone:  # it exited as we came, its exit not yet recorded: the stream
+                    sock = None  # ends at once, as a dockerd attach made just before an exit ends with it
+                ticket.future.set_result(sock)
             else:
                 rt.pending.append(ticket)
         self.ctx.event("attach", c)
@@ -145,4 +158,6 @@ class Attachments:
         c = self.ctx.get(ref)
         if not c.state.Running:
             raise Conflict(f"Container {c.id} is not running")
-        monitor.resize(self.ctx.state_dir(c), height, width)
+        if c.config.get("Tty"):  # without a terminal there is nothing to size: dockerd answers 200 all the same
+            monitor.resize(self.ctx.state_dir(c), height, width)
+        self.ctx.event("resize", c, height=str(height), width=str(width))

@@ -21,6 +21,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from barge import reference
+from barge.containers.views import config_view
 from barge.graph import changes as changes_mod
 from barge.graph.child import ChildSpec, commit_child
 
@@ -38,7 +39,9 @@ def merge_config(user: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     ports = dict(out.get("ExposedPorts") or {})
     for port, value in (base.get("ExposedPorts") or {}).items():
         ports.setdefault(port, value)
-    out["ExposedPorts"] = ports or None
+    out["ExposedPorts"] = ports
+    if not ports:
+        del out["ExposedPorts"]  # ``omitempty`` in moby's container.Config
     env = list(out.get("Env") or [])
     if not env:
         env = list(base.get("Env") or [])
@@ -85,7 +88,9 @@ class CommitService:
         changes = [c for c in (changes or []) if c.strip()]
         c = self.table.get(ref)
         with self.table.locked(c.id) as c:
-            user = copy.deepcopy(config) if config else copy.deepcopy(c.config)
+            # moby decodes the posted config into a whole container.Config: the keys it left out are zero
+            user = {**changes_mod.empty_container_config(), **copy.deepcopy(config)} if config \
+                else copy.deepcopy(c.config)
             new_config = merge_config(changes_mod.apply_changes(user, changes), c.config)
             paused = False
             if pause and c.state.Running and not c.state.Paused and not c.state.Restarting:
@@ -93,25 +98,30 @@ class CommitService:
                 paused = True
             try:
                 image_id = self._commit_layer(c, new_config, comment, author, target)
+                self._announce(c, image_id, comment, target)  # before the unpause, as dockerd's events come
             finally:
                 if paused:
                     try:
                         self.lifecycle.unpause(c.id)
                     except Exception:  # noqa: BLE001 - the image is committed; a failed unpause is logged, not raised over it
                         log.exception("unpausing container %s after commit failed", c.short_id)
+        return image_id
+
+    def _announce(self, c, image_id: str, comment: str, target) -> None:
+        """dockerd's order: the image's ``tag``, then the container's ``commit``."""
+        if target is not None:
+            self.images.event("tag", image_id, target.familiar())
         attrs = c.event_attributes(comment=comment, imageID=image_id, imageRef=target.familiar() if target else "")
         try:
             self.pm.hook.barge_container_event(action="commit", container_id=c.id, attributes=attrs)
         except Exception:  # noqa: BLE001 - an extension plugin must not fail the commit
             log.exception("barge_container_event(commit) failed in an extension plugin")
-        if target is not None:
-            self.images.event("tag", image_id, target.familiar())
-        return image_id
 
     def _commit_layer(self, c, new_config: dict, comment: str, author: str, target) -> str:
         layers = self.images.layers
         top = layers.get(c.top_layer) if c.top_layer else None
         diff = self.pm.hook.barge_graph_diff(layer_id=c.rw_layer, parent=top.cache_id if top else None)
+        # dockerd's image.ChildConfig: the container and its config are the image's container/container_config
         spec = ChildSpec(config=new_config, created_by=" ".join(c.config.get("Cmd") or []), author=author,
-                         comment=comment)
+                         comment=comment, container=c.id, container_config=copy.deepcopy(config_view(c.config)))
         return commit_child(self.images, self.images.get(c.image_id), c.top_layer, diff, spec, target)

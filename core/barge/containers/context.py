@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -57,6 +57,9 @@ class ContainerContext:
     networking: Networking | None = None
     volumes: Volumes | None = None
     copy_up: CopyUp | None = None
+    #: the daemon's ``log_driver``/``log_opts``: a container's LogConfig when it names none (dockerd's
+    #: ``--log-driver``/``--log-opt``)
+    default_log: dict[str, Any] = field(default_factory=lambda: {"Type": "json-file", "Config": {}})
 
     @property
     def store(self) -> ContainerStore:
@@ -101,11 +104,11 @@ class ContainerContext:
                 "resolv": str(d / "resolv.conf")}
 
     def write_files(self, c: Container, address: str = "", host_gateway: str = "",
-                    embedded_dns: bool = False) -> None:
+                    embedded_dns: bool = False, address6: str = "", links: list[str] | None = None) -> None:
         """The container's hostname, hosts and resolv.conf (at create, and at each start with its address)."""
         host = self.networking.dns_settings(c.host_config) if self.networking is not None else c.host_config
         files.write_files(self.store.container_dir(c.id), c.config.get("Hostname") or c.id[:12], host,
-                          address, host_gateway, embedded_dns)
+                          address, host_gateway, embedded_dns, address6, links, c.config.get("Domainname") or "")
 
     def exec_delete(self, cid: str) -> None:
         """Release the exec driver's instance of the container (logged, never raised)."""

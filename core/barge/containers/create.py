@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from barge.containers import names, propagation
+from barge.containers import links, names, propagation, sharing, volumes_from
 from barge.containers.context import ContainerContext
+from barge.containers.logs import with_default_log
 from barge.containers.request import Normalized, command_of, mount_points, normalize_create
 from barge.containers.state import State
 from barge.containers.store import Container, name_in_use
@@ -38,19 +39,24 @@ class Creator:
         ctx.require_driver()
         image_ref = body.get("Image") or ""
         if not image_ref:
-            raise InvalidParameter("config cannot be empty in order to create a container")
+            raise InvalidParameter("Config cannot be empty in order to create a container")
         img = ctx.images.resolve(image_ref)
+        body = with_default_log(body, ctx.default_log)
         norm = normalize_create(body, (img.config or {}).get("config"), exists=os.path.exists, sysinfo=ctx.sysinfo)
         full_name = self._name(name)
         cid = secrets.token_hex(32)
         host = norm.host_config
+        sharing.check_network_join(body, host)  # the request's fields, not the image's
+        sharing.resolve_create_modes(host, ctx.get)
         if ctx.networking is not None:
             norm.networking_config = ctx.networking.check_create(full_name, norm.config, host, norm.networking_config)
         elif host["NetworkMode"] not in ("none", "host") and not host["NetworkMode"].startswith("container:"):
             raise NotFound(f"network {host['NetworkMode']} not found")
+        sharing.check_exposure(body, host)
+        children = links.resolve_children(host, ctx.get)
         c = self._record(cid, full_name, image_ref, img, norm)
         top = ctx.images.layers.get(img.top_layer) if img.top_layer else None
-        self._materialize(c, top.cache_id if top else None)
+        self._materialize(c, top.cache_id if top else None, children)
         ctx.event("create", c)
         return {"Id": cid, "Warnings": norm.warnings}
 
@@ -73,7 +79,7 @@ class Creator:
         if not config.get("Hostname"):
             config["Hostname"] = socket.gethostname() if host["NetworkMode"] == "host" else cid[:12]
         host["Runtime"] = ctx.exec_driver
-        points = mount_points(host, config, os.path.exists)
+        points = volumes_from.merge(mount_points(host, config, os.path.exists), host.get("VolumesFrom"), ctx.get)
         propagation.check(points)
         for p in points:
             if p["Type"] == "volume":
@@ -89,7 +95,7 @@ class Creator:
             log_path=str(ctx.store.container_dir(cid) / f"{cid}-json.log"), graph_driver=ctx.graph_driver,
         )
 
-    def _materialize(self, c: Container, parent: str | None) -> None:
+    def _materialize(self, c: Container, parent: str | None, children: list[tuple[str, str]]) -> None:
         """Journal, rw layer, directory, files, volumes, then the record; all undone on failure."""
         ctx = self.ctx
         ctx.store.begin_create(c.id)
@@ -100,10 +106,15 @@ class Creator:
             for p in c.mounts:
                 if p["Type"] == "volume":
                     if ctx.volumes is not None:
-                        ctx.volumes.ensure(p["Name"], anonymous=bool(p.get("Anonymous")))
+                        vol = ctx.volumes.ensure(p["Name"], anonymous=bool(p.get("Anonymous")),
+                                                 driver=p.get("Driver") or "", options=p.get("DriverOpts"),
+                                                 announce=True)
+                        p["Driver"] = vol.driver
+                        if vol.driver != "local":
+                            p["Source"] = ""  # a plugin's volume is where its driver mounts it, at start
                     else:
                         Path(p["Source"]).mkdir(parents=True, exist_ok=True)
-            ctx.store.finish_create(c)
+            ctx.store.finish_create(c, children)
         except BaseException:
             self.undo(c.id)
             if ctx.volumes is not None:

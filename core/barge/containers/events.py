@@ -5,7 +5,8 @@
 plugin, turns each call into Docker's event message, keeps the last
 :data:`BACKLOG` of them (for ``since``) and hands each to the live
 subscribers. Volume events come from the volume store directly
-(:meth:`EventsHub.volume_event`).
+(:meth:`EventsHub.volume_event`), network events from the network service,
+and ``daemon reload`` from :mod:`barge.daemon.reload` (:meth:`EventsHub.publish`).
 
 Message shape (Docker 28): ``{"status", "id", "from", "Type", "Action",
 "Actor": {"ID", "Attributes"}, "scope": "local", "time", "timeNano"}``; the
@@ -22,15 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from barge.contracts.events import encode, parse_time  # noqa: F401 (the stream's wire helpers, kept importable here)
-from barge.errors import InvalidParameter
 from barge.filters import labels_match
 from barge.hooks import hookimpl
 
 #: Events kept for ``since`` (moby keeps 256; a few more cost little).
 BACKLOG = 1024
-EVENT_FILTERS = frozenset({"config", "container", "daemon", "event", "image", "label", "network", "node",
-                           "plugin", "scope", "secret", "service", "type", "volume"})
 _FUZZY_EVENTS = ("health_status", "exec_create", "exec_start")
+#: Image events whose actor is the reference the client named, not an image id.
+_BY_REFERENCE = frozenset({"pull", "push"})
 
 
 def _strip_tag(name: str) -> str:
@@ -98,6 +98,14 @@ class EventsHub:
 
     @hookimpl
     def barge_image_event(self, action: str, image_id: str, name: str) -> None:
+        """dockerd 20.10's image events: ``name`` is the reference only for ``tag``; ``pull`` and
+        ``push`` are the reference asked for (its repository as ``name``), without the image's labels."""
+        if action in _BY_REFERENCE:
+            self.publish("image", action, name, {"name": _strip_tag(name)})
+            return
+        if action == "prune":  # no actor; ``name`` carries the bytes reclaimed
+            self.publish("image", action, "", {"reclaimed": name})
+            return
         attrs: dict[str, Any] = {}
         if self.images is not None and action != "delete":
             try:
@@ -106,7 +114,7 @@ class EventsHub:
                     attrs.update(img.labels)
             except Exception:  # noqa: BLE001 - the store may be closing; the event still goes out
                 pass
-        attrs["name"] = name
+        attrs["name"] = name if action == "tag" else image_id
         self.publish("image", action, image_id, attrs)
 
     def volume_event(self, action: str, name: str, attributes: dict) -> None:
@@ -139,10 +147,7 @@ class EventsHub:
     def subscribe(self, deliver: Callable[[dict], None], filters: dict[str, list[str]] | None = None,
                   since_ns: int | None = None) -> tuple[Subscription, list[dict]]:
         """Register a live subscriber; return it with the kept events from ``since_ns`` on (no gap, no repeat)."""
-        filters = filters or {}
-        for key in filters:
-            if key not in EVENT_FILTERS:
-                raise InvalidParameter(f"invalid filter '{key}'")
+        filters = filters or {}  # any key, as dockerd 20.10 takes them: one no event has filters nothing
         sub = Subscription(deliver, filters)
         with self._lock:
             backlog = [] if since_ns is None else [m for m in self._recent

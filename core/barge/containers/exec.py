@@ -86,7 +86,7 @@ class ExecInstance:
                 "entrypoint": self.cmd[0] if self.cmd else "",
                 "privileged": self.privileged,
                 "tty": self.tty,
-                "user": self.user,
+                **({"user": self.user} if self.user else {}),  # moby: ``user,omitempty``
             },
             "Running": self.running,
             "Pid": self.pid,
@@ -152,6 +152,19 @@ class ExecStream:
         """The client left early: record the exit when it comes."""
         self.service.follow(self.instance)
 
+    def detached(self) -> None:
+        """The client detached (moby's ``exec_detach``); the process runs on."""
+        c = self.service.ctx.store.get(self.instance.container_id)
+        if c is not None:
+            self.service._event("exec_detach", c, execID=self.instance.id)
+        self.service.follow(self.instance)
+
+
+def _event_command(cmd: list[str]) -> str:
+    """The command in an ``exec_create``/``exec_start`` action: moby's ``entrypoint + " " + args``
+    (``ls`` alone is ``"ls "``)."""
+    return cmd[0] + " " + " ".join(cmd[1:])
+
 
 class ExecService:
     def __init__(self, ctx: ContainerContext):
@@ -180,9 +193,9 @@ class ExecService:
     @staticmethod
     def _running(c) -> None:
         if not c.state.Running:
-            raise Conflict(f"container {c.id} is not running")
+            raise Conflict(f"Container {c.id} is not running")
         if c.state.Paused:
-            raise Conflict(f"container {c.id} is paused, unpause the container before exec")
+            raise Conflict(f"Container {c.id} is paused, unpause the container before exec")
         if c.state.Restarting:
             raise Conflict(f"container {c.id} is restarting, wait until the container is running")
 
@@ -200,7 +213,10 @@ class ExecService:
                 raise InvalidParameter(f"invalid environment variable: {entry}")
         keys = body.get("DetachKeys") or ""
         if keys:
-            parse_detach_keys(keys)
+            try:
+                parse_detach_keys(keys)
+            except InvalidParameter:  # exec's own wording; dockerd answers it with a 500, barge with a 400
+                raise InvalidParameter(f"Invalid escape keys ({keys}) provided") from None
         self.ctx.require_driver()
         self._running(c)
         inst = ExecInstance(
@@ -213,7 +229,7 @@ class ExecService:
         with self._lock:
             self._execs[inst.id] = inst
             self._trim()
-        self._event("exec_create: " + " ".join(cmd), c, execID=inst.id)
+        self._event("exec_create: " + _event_command(cmd), c, execID=inst.id)
         return {"Id": inst.id}
 
     def _trim(self) -> None:
@@ -325,11 +341,12 @@ class ExecService:
                                                process=process)
         except BargeError as exc:
             code = getattr(exc, "exit_code", None)
-            if code is not None:  # the command could not be run: Docker's 126/127 and message
+            if code is not None:  # the command could not be run: Docker's 126/127 and message, runc's words around it
+                exc.args = (f"OCI runtime exec failed: exec failed: unable to start container process: {exc}: unknown",)
                 inst.error = str(exc)
                 inst.pid = 0
                 inst.started.set()
-                self._event("exec_start: " + " ".join(inst.cmd), c, execID=inst.id)
+                self._event("exec_start: " + _event_command(inst.cmd), c, execID=inst.id)
                 self.finished(inst, int(code))
             else:
                 inst.claimed = False
@@ -338,7 +355,7 @@ class ExecService:
         inst.pid = int(pid or 0)
         inst.running = True
         inst.started.set()
-        self._event("exec_start: " + " ".join(inst.cmd), c, execID=inst.id)
+        self._event("exec_start: " + _event_command(inst.cmd), c, execID=inst.id)
         return inst.pid
 
     def finished(self, inst: ExecInstance, exit_code: int) -> None:
@@ -407,7 +424,7 @@ class ExecService:
     def resize(self, exec_id: str, height: int, width: int) -> None:
         inst = self.get(exec_id)
         if not inst.started.wait(RESIZE_WAIT if inst.claimed else 0):
-            raise Conflict(f"exec {exec_id} is not running: start it before resizing it")
+            raise Conflict("timeout waiting for exec session ready")  # dockerd's words, after its wait
         if not inst.running:
             raise Conflict(f"exec {exec_id} is not running")
         if not inst.tty:

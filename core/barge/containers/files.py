@@ -7,6 +7,7 @@ They are written at create and bind-mounted at every start, as Docker does
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +88,17 @@ def resolv_conf(host_text: str, host: dict[str, Any]) -> str:
     return _render(servers, search, options)
 
 
+def own_names(hostname: str, domainname: str) -> str:
+    """The container's names in its hosts entry, as libnetwork writes them: the FQDN (hostname.domainname,
+    or a hostname with dots) and then the bare host name."""
+    fqdn = f"{hostname}.{domainname}" if domainname else hostname
+    short, dot, _ = fqdn.partition(".")
+    return f"{fqdn} {short}" if dot else fqdn
+
+
 def write_files(directory: Path, hostname: str, host: dict[str, Any], address: str = "", host_gateway: str = "",
-                embedded_dns: bool = False) -> None:
+                embedded_dns: bool = False, address6: str = "", links: list[str] | None = None,
+                domainname: str = "") -> None:
     """hostname, hosts and resolv.conf for a container with HostConfig ``host``.
 
     Written at create, and again at each start once the container's address
@@ -101,10 +111,31 @@ def write_files(directory: Path, hostname: str, host: dict[str, Any], address: s
         if ip == "host-gateway":  # Docker's name for the host's address on the container's network
             ip = host_gateway or "127.0.0.1"
         hosts += f"{ip}\t{name}\n"
+    hosts += "".join(links or [])  # legacy links' entries (barge.containers.links.hosts_line)
+    names = own_names(hostname, domainname)
     if address:
-        hosts += f"{address}\t{hostname}\n"
+        hosts += f"{address}\t{names}\n"
+    if address6:  # a dual-stack network's address too, as dockerd writes it
+        hosts += f"{address6}\t{names}\n"
     write_atomic(directory / "hosts", hosts)
     source = read_text(host_resolv_path())
     text = embedded_resolv_conf(source, host) if embedded_dns else resolv_conf(source, host)
     write_atomic(directory / "resolv.conf", text)
 
+
+
+def update_link_host(path: str, address: str, alias: str) -> None:
+    """libnetwork's ``etchosts.Update``: a linked child started again at ``address``; the entries of
+    its ``alias`` in a running parent's hosts file are rewritten in place (the file is bind-mounted:
+    a new file would not be seen)."""
+    pattern = re.compile(r"(\S*)(\t" + re.escape(alias) + r")(\s|\.)")
+    try:
+        with open(path, "r+") as fh:
+            text = fh.read()
+            new = pattern.sub(lambda m: address + m.group(2) + m.group(3), text)
+            if new != text:
+                fh.seek(0)
+                fh.write(new)
+                fh.truncate()
+    except FileNotFoundError:
+        pass

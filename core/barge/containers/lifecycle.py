@@ -25,7 +25,7 @@ from barge.containers.spec import resources as resources_of
 from barge.containers.stopping import KILL_WAIT, Stopper
 from barge.containers.store import Container
 from barge.containers.supervisor import Supervisor
-from barge.errors import BargeError, Conflict, InvalidParameter, NotModified
+from barge.errors import BargeError, Conflict, InvalidParameter, NotFound, NotModified
 
 log = logging.getLogger("barge.containers")
 
@@ -73,6 +73,10 @@ class Lifecycle:
     def kill(self, ref: str, signal: str | None = None) -> None:
         self.ctx.require_driver()
         sig = parse_signal(signal or "KILL")
+        try:
+            self.ctx.get(ref)
+        except NotFound as exc:  # dockerd words every failure of kill so
+            raise NotFound(f"Cannot kill container: {ref}: {exc}") from None
         with self.ctx.driving(ref) as (c, rt):
             if not c.state.Running:
                 raise Conflict(f"Cannot kill container: {ref}: Container {c.id} is not running")
@@ -166,4 +170,4 @@ class Lifecycle:
                 ctx.pm.hook.barge_exec_update(container_id=c.id, state_dir=ctx.state_dir(c), resources=resources)
             ctx.store.save_host_config(c.id, host)
         ctx.event("update", c)
-        return {"Warnings": warnings}
+        return {"Warnings": warnings or None}  # dockerd: null when there is nothing to warn of

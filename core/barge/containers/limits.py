@@ -268,13 +268,15 @@ def _blkio(host: dict, si: SysInfo, warnings: list[str]) -> None:
         warnings.append("Your kernel does not support Block I/O weight_device or the cgroup is not mounted. "
                         "Weight-device discarded.")
         devices = []
-    host["BlkioWeightDevice"] = devices
+    if host.get("BlkioWeightDevice") is not None:  # null stays null, as dockerd stores it
+        host["BlkioWeightDevice"] = devices
     for key, (what, discarded) in THROTTLES.items():
         devices = _device_list(host, key, "Rate", si)
         if devices and not si.blkio_throttle:
             warnings.append(f"Your kernel does not support {what} or the cgroup is not mounted. {discarded} discarded.")
             devices = []
-        host[key] = devices
+        if host.get(key) is not None:
+            host[key] = devices
 
 
 def _device_list(host: dict, key: str, value_key: str, si: SysInfo) -> list[dict[str, Any]]:

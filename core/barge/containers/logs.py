@@ -1,228 +1,88 @@
-"""Reading a container's json-file log: its rotations, tail, since/until, follow.
+"""A container's log on the daemon's side: the monitor's driver settings, and ``logs`` reads.
 
-The monitor writes one JSON object per line, ``{"log": ..., "stream":
-"stdout"|"stderr", "time": RFC3339Nano}``, and rotates ``<path>`` to
-``<path>.1`` (older ones shift to ``.2`` ...). ``tail`` counts raw lines
-before the stream filter, as Docker does. A follower keeps the file it
-reads open, so a rotation never loses the lines written before it.
+The monitor writes through the container's log driver (:mod:`barge.logdriver`);
+the daemon builds its :class:`~barge.execdriver.LogSpec` here (:func:`log_spec`)
+and reads the files back for ``logs`` and ``attach?logs=1``: the driver's
+own file when its format is readable (json-file, local), else dockerd
+20.10's dual-logging cache (syslog, unless ``cache-disabled``), else 501
+"configured logging driver does not support reading" (none).
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections import deque
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Iterator
+import socket
+from typing import Any, Callable
 
 from barge.contracts.containers import LogOptions
-from barge.timefmt import parse_rfc3339
+from barge.errors import BargeError, NotImplementedByDriver
+from barge.execdriver import LogSpec
+from barge.logdriver import DEFAULT_DRIVER, LogDriverError, driver_class, entry_point, log_paths
+from barge.logdriver.base import Entry, fixed_nano  # noqa: F401 (the entries logs and attach send)
+from barge.logdriver.local import LocalFormat
+from barge.logdriver.reader import FileLogReader
 
-BLOCK = 64 << 10
-
-
-@dataclass
-class Entry:
-    stream: str
-    data: bytes
-    time: str
-
-    def render(self, timestamps: bool) -> bytes:
-        if not timestamps:
-            return self.data
-        return fixed_nano(self.time).encode() + b" " + self.data
+NOT_READABLE = "configured logging driver does not support reading"
 
 
-def fixed_nano(value: str) -> str:
-    """RFC3339Nano with exactly nine fraction digits (Docker's ``RFC3339NanoFixed``)."""
-    if "T" not in value:
-        return value
-    head, zone = value, ""
-    for sep in ("Z", "+", "-"):
-        idx = value.rfind(sep)
-        if idx > value.index("T"):
-            head, zone = value[:idx], value[idx:]
-            break
-    base, _, frac = head.partition(".")
-    return f"{base}.{(frac + '000000000')[:9]}{zone}"
+def _log_config(host: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    log = host.get("LogConfig") or {}
+    return log.get("Type") or DEFAULT_DRIVER, dict(log.get("Config") or {})
 
 
-def parse_line(line: bytes) -> Entry | None:
-    try:
-        obj = json.loads(line)
-    except ValueError:
+def with_default_log(body: dict[str, Any], default: dict[str, Any]) -> dict[str, Any]:
+    """The create request with the daemon's log driver filled in (moby's ``mergeAndVerifyLogConfig``):
+    an empty Type takes the daemon's; a LogConfig of the daemon's type takes its options it does not set."""
+    host = body.get("HostConfig") or {}
+    log = host.get("LogConfig") or {}
+    kind = log.get("Type") or default["Type"]
+    opts = dict(log.get("Config") or {})
+    if kind == default["Type"]:
+        opts = {**default["Config"], **opts}
+    return {**body, "HostConfig": {**host, "LogConfig": {"Type": kind, "Config": opts}}}
+
+
+def log_spec(container_id: str, config: dict[str, Any], host: dict[str, Any], log_path: str,
+             facts: dict[str, Any]) -> LogSpec | None:
+    """What the monitor's log driver gets; None for ``none`` (no driver at all)."""
+    name, opts = _log_config(host)
+    if name == "none":
         return None
-    if not isinstance(obj, dict):
-        return None
-    return Entry(str(obj.get("stream", "stdout")), str(obj.get("log", "")).encode("utf-8", "surrogateescape"),
-                 str(obj.get("time", "")))
-
-
-def rotations(path: Path) -> list[Path]:
-    """The log's files, oldest first: ``<path>.N`` ... ``<path>.1``, ``<path>``."""
-    numbered = []
-    parent = path.parent
-    if parent.is_dir():
-        prefix = path.name + "."
-        for entry in parent.iterdir():
-            suffix = entry.name[len(prefix):] if entry.name.startswith(prefix) else ""
-            if suffix.isdigit():
-                numbered.append((int(suffix), entry))
-    out = [p for _, p in sorted(numbered, reverse=True)]
-    if path.exists():
-        out.append(path)
-    return out
-
-
-def _reverse_lines(path: Path) -> Iterator[bytes]:
-    """Complete (newline-terminated) lines of a file, last first, reading blocks from the end."""
     try:
-        fh = open(path, "rb")
-    except FileNotFoundError:
-        return
-    with fh:
-        pos = fh.seek(0, os.SEEK_END)
-        rest = None  # bytes after the last newline seen so far, going backwards
-        while pos > 0:
-            step = min(BLOCK, pos)
-            pos -= step
-            fh.seek(pos)
-            chunk = fh.read(step)
-            if rest is None:
-                cut = chunk.rfind(b"\n")
-                if cut < 0:
-                    continue  # still inside a partial last line
-                chunk, rest = chunk[:cut], b""
-            chunk += rest
-            lines = chunk.split(b"\n")
-            rest = lines.pop(0)
-            for line in reversed(lines):
-                if line:
-                    yield line
-        if rest:
-            yield rest
+        path, cache = log_paths(name, opts, os.path.dirname(log_path), container_id)
+        ep = entry_point(name)
+    except LogDriverError as exc:
+        raise BargeError(f"failed to initialize logging driver: {exc}") from None
+    command = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
+    info = {"container_id": container_id, "container_name": facts.get("name", ""),
+            "image_name": config.get("Image", ""), "image_id": facts.get("image_id", ""),
+            "labels": dict(config.get("Labels") or {}), "env": list(config.get("Env") or []),
+            "command": command, "hostname": socket.gethostname()}
+    return LogSpec(path=path, driver=name, options=opts, info=info, cache_path=cache, entry_point=ep)
 
 
-class LogReader:
-    """Entries of one container's log, then (``follow``) the ones written later."""
-
-    def __init__(self, path: str | Path, opts: LogOptions):
-        self.path = Path(path)
-        self.opts = opts
-        self._fh = None
-        self._ino = None
-        self._buf = b""
-        self.done = False  # past ``until``
-
-    def _wanted(self, e: Entry) -> bool:
-        if e.stream == "stdout" and not self.opts.stdout:
-            return False
-        if e.stream == "stderr" and not self.opts.stderr:
-            return False
-        if self.opts.since and parse_rfc3339(e.time) < self.opts.since:
-            return False
-        return True
-
-    def _past_until(self, e: Entry) -> bool:
-        return bool(self.opts.until) and parse_rfc3339(e.time) > self.opts.until
-
-    def initial(self) -> list[Entry]:
-        """What the log holds now (tail/since/until applied); positions the follower at its end."""
-        files = rotations(self.path)
-        if self.path.exists():
-            self._fh = open(self.path, "rb")
-            self._ino = os.fstat(self._fh.fileno()).st_ino
-            end = self._fh.seek(0, os.SEEK_END)
-            # the follower starts after the last complete line
-            self._fh.seek(0)
-            content = self._fh.read(end)
-            cut = content.rfind(b"\n") + 1
-            self._fh.seek(cut)
-            current_lines = content[:cut].split(b"\n")[:-1] if cut else []
-        else:
-            current_lines = []
-        raw: list[bytes]
-        if self.opts.tail >= 0:
-            picked: deque[bytes] = deque()
-            for line in reversed(current_lines):
-                if len(picked) >= self.opts.tail:
-                    break
-                if line:
-                    picked.appendleft(line)
-            for older in reversed(files[:-1] if self.path.exists() else files):
-                if len(picked) >= self.opts.tail:
-                    break
-                for line in _reverse_lines(older):
-                    if len(picked) >= self.opts.tail:
-                        break
-                    picked.appendleft(line)
-            raw = list(picked)
-        else:
-            raw = []
-            for older in files[:-1] if self.path.exists() else files:
-                with open(older, "rb") as fh:
-                    raw.extend(line for line in fh.read().split(b"\n") if line)
-            raw.extend(line for line in current_lines if line)
-        out = []
-        for line in raw:
-            e = parse_line(line)
-            if e is None:
-                continue
-            if self._past_until(e):
-                self.done = True
-                break
-            if self._wanted(e):
-                out.append(e)
-        return out
-
-    def poll(self) -> list[Entry]:
-        """Entries written since the last call (follow); handles a rotation in between."""
-        out: list[Entry] = []
-        if self.done:
-            return out
-        while True:
-            if self._fh is None:
-                try:
-                    self._fh = open(self.path, "rb")
-                except FileNotFoundError:
-                    return out
-                self._ino = os.fstat(self._fh.fileno()).st_ino
-                self._buf = b""
-            data = self._fh.read()
-            if data:
-                self._buf += data
-                *lines, self._buf = self._buf.split(b"\n")
-                for line in lines:
-                    e = parse_line(line) if line else None
-                    if e is None:
-                        continue
-                    if self._past_until(e):
-                        self.done = True
-                        return out
-                    if self._wanted(e):
-                        out.append(e)
-            try:
-                ino = os.stat(self.path).st_ino
-            except FileNotFoundError:
-                return out
-            if ino == self._ino:
-                return out
-            # rotated: what we hold was renamed, finish it (done above) and move on
-            self._fh.close()
-            self._fh = None
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+def open_reader(container_id: str, host: dict[str, Any], log_path: str, opts: LogOptions) -> FileLogReader:
+    """A reader of the container's log as its driver wrote it; 501 when nothing can be read."""
+    name, log_opts = _log_config(host)
+    if name == "none":
+        raise NotImplementedByDriver(NOT_READABLE)
+    try:
+        path, cache = log_paths(name, log_opts, os.path.dirname(log_path), container_id)
+        fmt = driver_class(name).file_format
+    except LogDriverError as exc:
+        raise BargeError(str(exc)) from None
+    if fmt is not None:
+        return FileLogReader(path, fmt, opts)
+    if cache:
+        return FileLogReader(cache, LocalFormat(), opts)
+    raise NotImplementedByDriver(NOT_READABLE)
 
 
 class LogSession:
     """A ``logs`` request (:class:`barge.contracts.containers.LogSession`): the reader, the
     container's Tty (the stream's framing), and whether it still runs (a follower ends with it)."""
 
-    def __init__(self, reader: LogReader, tty: bool, running: Callable[[], bool]):
+    def __init__(self, reader: FileLogReader, tty: bool, running: Callable[[], bool]):
         self.reader = reader
         self.tty = tty
         self._running = running

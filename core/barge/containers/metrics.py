@@ -19,7 +19,9 @@ def top_table(pids: set[int], ps_args: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise BargeError("top: the ps command is not installed on this machine") from None
     if out.returncode != 0:
-        raise InvalidParameter(f"Error running ps: {out.stderr.strip() or out.stdout.strip()}")
+        # dockerd's words: "ps: " and the first line of what ps said
+        said = (out.stderr.strip() or out.stdout.strip()).splitlines()
+        raise InvalidParameter(f"ps: {said[0] if said else f'exit status {out.returncode}'}")
     lines = out.stdout.splitlines()
     if not lines:
         return {"Titles": [], "Processes": []}
@@ -82,9 +84,10 @@ def stats_document(c: Container, raw: dict[str, Any], ncpu: int) -> dict[str, An
     usage.setdefault("usage_in_kernelmode", 0)
     usage.setdefault("usage_in_usermode", 0)
     cpu["cpu_usage"] = usage
-    if not cpu.get("system_cpu_usage"):
-        cpu["system_cpu_usage"] = _system_cpu_ns() if raw else 0
-    cpu.setdefault("online_cpus", ncpu if raw else 0)
+    if raw:  # a stopped container's have neither (``omitempty`` zeros in dockerd's)
+        if not cpu.get("system_cpu_usage"):
+            cpu["system_cpu_usage"] = _system_cpu_ns()
+        cpu.setdefault("online_cpus", ncpu)
     cpu.setdefault("throttling_data", {"periods": 0, "throttled_periods": 0, "throttled_time": 0})
     memory = dict(raw.get("memory_stats") or {})
     pids = dict(raw.get("pids_stats") or {})

@@ -14,9 +14,17 @@ import socket
 from pathlib import Path
 
 from barge.contracts.attach import EXITED, HEADER, STDERR, STDOUT  # noqa: F401 (the frames' vocabulary)
-from barge.errors import BargeError, Conflict
+from barge.errors import BargeError, Conflict, InvalidParameter, NotFound
+
+#: The error kinds a monitor names in a refusal (``"type"``), so that a refusal is the client's 4xx, not a 500.
+_REFUSALS: dict[str, type[BargeError]] = {"Conflict": Conflict, "NotFound": NotFound,
+                                          "InvalidParameter": InvalidParameter}
 
 HANDSHAKE_TIMEOUT = 10.0
+
+
+class MonitorGone(Conflict):
+    """The monitor's attach socket is gone or closing: its process has just exited."""
 
 
 def _read_line(sock: socket.socket, limit: int = 65536) -> bytes:
@@ -25,7 +33,7 @@ def _read_line(sock: socket.socket, limit: int = 65536) -> bytes:
     while not buf.endswith(b"\n"):
         peek = sock.recv(4096, socket.MSG_PEEK)
         if not peek:
-            raise BargeError("the container's monitor closed its attach socket during the handshake")
+            raise MonitorGone("the container's monitor closed its attach socket during the handshake")
         cut = peek.find(b"\n")
         take = len(peek) if cut < 0 else cut + 1
         buf += sock.recv(take)
@@ -54,11 +62,12 @@ def _exchange(state_dir: str | Path, request: dict, timeout: float) -> socket.so
         try:
             _connect_path(sock, path)
         except (FileNotFoundError, ConnectionRefusedError) as exc:
-            raise Conflict(f"the container's monitor is not reachable ({path}): {exc.strerror}") from None
+            raise MonitorGone(f"the container's monitor is not reachable ({path}): {exc.strerror}") from None
         sock.sendall(json.dumps(request).encode() + b"\n")
         answer = json.loads(_read_line(sock))
         if not answer.get("ok"):
-            raise BargeError(f"attach refused by the container's monitor: {answer.get('error', 'no reason given')}")
+            kind = _REFUSALS.get(answer.get("type", ""), BargeError)
+            raise kind(f"attach refused by the container's monitor: {answer.get('error', 'no reason given')}")
         sock.settimeout(None)
         return sock
     except BaseException:

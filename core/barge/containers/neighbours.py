@@ -62,11 +62,16 @@ class Networking(Protocol):
 
 
 class Volumes(Protocol):
-    def ensure(self, name: str, anonymous: bool = False) -> Any:
-        """The named volume, created when missing."""
+    def ensure(self, name: str, anonymous: bool = False, driver: str = "", options: dict | None = None,
+               announce: bool = False) -> Any:
+        """The named volume (it has a ``driver``), created by ``driver`` with ``options`` when missing;
+        ``announce``: its ``create`` event even when it exists (a container's create, as dockerd)."""
 
     def remove_unused(self, names: list[str]) -> Any:
         """Remove those of ``names`` no container uses any more."""
+
+    def release(self, container_id: str, points: list[dict[str, Any]]) -> None:
+        """A start failed: the volumes it had its volume drivers mount are unmounted."""
 
 
 #: ``copy_up(mount_points, rootfs_mounts, tmp_dir, container_id)``: before a start, every

@@ -12,10 +12,10 @@ from typing import Any, Callable
 from barge.containers import filters as filters_mod
 from barge.containers import metrics, views
 from barge.containers.context import ContainerContext
-from barge.containers.logs import LogReader, LogSession
+from barge.containers.logs import LogSession, open_reader
 from barge.containers.store import Container
 from barge.contracts.containers import LogOptions
-from barge.errors import BargeError, Conflict, InvalidParameter, NotFound, NotImplementedByDriver
+from barge.errors import BargeError, Conflict, InvalidParameter, NotFound
 
 #: ``exec_ids(container_id)``: the container's exec instances not finished, for inspect's ExecIDs.
 ExecIds = Callable[[str], list[str]]
@@ -35,8 +35,10 @@ class Queries:
         data: dict[str, str] = {}
         with contextlib.suppress(Exception):
             data = ctx.pm.hook.barge_graph_metadata(layer_id=c.rw_layer) or {}
+        links = [f"{child.name}:{c.name}/{alias}" for child_id, alias in ctx.store.links.children(c.id)
+                 if (child := ctx.store.get(child_id)) is not None]
         return views.inspect(c, paths=ctx.paths(c), graph_data=data, runtime=ctx.exec_driver or "",
-                             size=ctx.size(c) if size else None,
+                             size=ctx.size(c) if size else None, links=links,
                              exec_ids=self.exec_ids(c.id) if self.exec_ids is not None else None,
                              net=ctx.networking.container_view(c) if ctx.networking is not None else None)
 
@@ -44,11 +46,13 @@ class Queries:
         ctx = self.ctx
         picked = filters_mod.select(ctx.store.all(), query, ctx.get, self._ancestors)
         now = time.time()
+        link_names = ctx.store.links.names()  # a child is listed under its links' names too
         if ctx.networking is None:
-            return [views.summary(c, ctx.size(c) if size else None, now) for c in picked]
+            return [views.summary(c, ctx.size(c) if size else None, now, links=link_names.get(c.id))
+                    for c in picked]
         snap = ctx.networking.snapshot()
         return [views.summary(c, ctx.size(c) if size else None, now, ctx.networking.container_view(c, snap),
-                              ctx.networking.summary_ports(c, snap)) for c in picked]
+                              ctx.networking.summary_ports(c, snap), links=link_names.get(c.id)) for c in picked]
 
     def _ancestors(self, ref: str) -> set[str]:
         """The image ``ref`` names and every image built on it (``ps --filter ancestor=``)."""
@@ -70,10 +74,7 @@ class Queries:
         c = self.ctx.get(ref)
         if not (opts.stdout or opts.stderr):
             raise InvalidParameter("Bad parameters: you must choose at least one stream")
-        kind = (c.host_config.get("LogConfig") or {}).get("Type", "json-file")
-        if kind != "json-file":
-            raise NotImplementedByDriver("configured logging driver does not support reading")
-        return LogSession(LogReader(c.log_path, opts), c.tty, lambda: self.is_running(c.id))
+        return LogSession(open_reader(c.id, c.host_config, c.log_path, opts), c.tty, lambda: self.is_running(c.id))
 
     def is_running(self, cid: str) -> bool:
         c = self.ctx.store.get(cid)
@@ -86,7 +87,9 @@ class Queries:
         if not c.state.Running or c.state.Restarting:
             raise Conflict(f"Container {c.id} is not running")
         pids = set(ctx.pm.hook.barge_exec_processes(container_id=c.id, state_dir=ctx.state_dir(c)) or [])
-        return metrics.top_table(pids, ps_args or "-ef")
+        table = metrics.top_table(pids, ps_args or "-ef")
+        ctx.event("top", c)
+        return table
 
     def stats(self, ref: str) -> tuple[Container, Callable[[], dict[str, Any]]]:
         """The container, and a function taking one sample (Docker's stats shape, precpu not filled)."""

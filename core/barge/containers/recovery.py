@@ -16,6 +16,7 @@ from barge.containers.context import ContainerContext
 from barge.containers.create import Creator
 from barge.containers.lifecycle import Lifecycle
 from barge.containers.removal import Removal
+from barge.containers.sharing import release_shm
 from barge.containers.store import Container
 from barge.containers.supervisor import Supervisor
 from barge.errors import BargeError
@@ -43,6 +44,8 @@ class Recovery:
                 self._reconcile_running(c, report)
             elif ctx.exec_driver is not None and ctx.store.state_dir(c.id).exists():
                 ctx.exec_delete(c.id)  # a daemon killed mid-start left an instance behind
+            if not c.state.Running:
+                release_shm(ctx.store.container_dir(c.id))  # a killed daemon left its /dev/shm mounted
         if ctx.networking is not None:
             ctx.networking.recover({c.id for c in ctx.store.all() if c.state.Running})
         if ctx.exec_driver is not None:

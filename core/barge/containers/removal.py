@@ -7,17 +7,21 @@ its next start (:meth:`Removal.finish`, called by recovery too).
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
 
 from barge.containers.context import ContainerContext
 from barge.containers.runtime import WAIT_CONDITIONS
+from barge.containers.sharing import release_shm
 from barge.containers.stopping import Stopper
 from barge.containers.store import Container
 from barge.errors import Conflict, InvalidParameter, NotFound
 from barge.filters import labels_match
 from barge.timefmt import parse_rfc3339
+
+log = logging.getLogger("barge.containers")
 
 
 class Removal:
@@ -25,9 +29,12 @@ class Removal:
         self.ctx = ctx
         self.stopper = stopper
 
-    def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+    def remove(self, ref: str, force: bool = False, volumes: bool = False, link: bool = False) -> None:
         ctx = self.ctx
         c = ctx.get(ref)
+        if link:  # moby's rmLink: the link ``ref`` names goes, the container stays
+            ctx.store.links.remove(ref)
+            return
         rt = ctx.table.runtime(c.id)
         with rt.lock:
             c = ctx.store.get(c.id)
@@ -56,6 +63,7 @@ class Removal:
             shutil.rmtree(ctx.store.state_dir(c.id), ignore_errors=True)
         ctx.network_teardown(c.id)
         ctx.pm.hook.barge_graph_remove(layer_id=c.rw_layer)
+        release_shm(ctx.store.container_dir(c.id))  # before its directory goes: rmtree would empty the tmpfs
         shutil.rmtree(ctx.store.container_dir(c.id), ignore_errors=True)
         anonymous = [p for p in c.mounts if p["Type"] == "volume" and p.get("Anonymous")]
         if volumes and ctx.volumes is None:
@@ -93,6 +101,11 @@ class Removal:
                 continue  # started or removed meanwhile
             deleted.append(c.id)
             reclaimed += size
+        try:  # dockerd's ``container prune`` event: no actor, the bytes reclaimed
+            self.ctx.pm.hook.barge_container_event(action="prune", container_id="",
+                                                   attributes={"reclaimed": str(reclaimed)})
+        except Exception:  # noqa: BLE001 - an extension plugin must not fail the prune
+            log.exception("barge_container_event(prune) failed in an extension plugin")
         return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
 

@@ -25,13 +25,19 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from barge.containers import volumes_from
+from barge.containers.devices import check_devices
 from barge.containers.health import check_healthcheck, merge_healthcheck
 from barge.containers.limits import int_field, normalize_resources
+from barge.containers.links import check_links
 from barge.containers.signals import parse_signal
 from barge.containers.sysinfo import SysInfo
 from barge.errors import InvalidParameter
 from barge.execdriver import PROC_MOUNTABLE, sysctl_namespace
 from barge.gojson import INT, INT64, STRING, STRSLICE, List, Map, Obj, decode
+from barge.logdriver import DEFAULT_DRIVER as DEFAULT_LOG_DRIVER
+from barge.logdriver import LogDriverError
+from barge.logdriver import validate as validate_log_config
 from barge.security.options import parse_security_opt
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -55,8 +61,6 @@ ULIMIT_NAMES = frozenset({
 })
 
 RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
-LOG_DRIVERS = ("json-file", "none")
-JSON_FILE_OPTS = frozenset({"max-size", "max-file", "labels", "labels-regex", "env", "env-regex", "tag", "compress", "mode", "max-buffer-size"})
 
 #: Config keys of the create request (moby ``container.Config``).
 CONFIG_KEYS = (
@@ -65,11 +69,14 @@ CONFIG_KEYS = (
     "Entrypoint", "NetworkDisabled", "MacAddress", "OnBuild", "Labels", "StopSignal", "StopTimeout", "Shell",
 )
 
-#: HostConfig fields barge does not implement: refused, never silently dropped.
-UNSUPPORTED_HOST = {
-    "Links": "links", "VolumesFrom": "--volumes-from", "Devices": "--device", "DeviceRequests": "--gpus",
-    "DeviceCgroupRules": "--device-cgroup-rule",
-}
+
+def check_device_requests(host: dict[str, Any]) -> None:
+    """``--gpus``: this machine has no device driver (no GPUs); dockerd's words, at create."""
+    for request in host.get("DeviceRequests") or []:
+        request = request or {}
+        caps = "[" + " ".join("[" + " ".join(c or []) + "]" for c in request.get("Capabilities") or []) + "]"
+        raise InvalidParameter(f'could not select device driver "{request.get("Driver") or ""}" '
+                               f"with capabilities: {caps}")
 
 
 @dataclass
@@ -180,8 +187,8 @@ def _check_target(kind: str, target: str, source: str = "") -> str:
     return clean
 
 
-def parse_bind(spec: str, exists: Callable[[str], bool]) -> dict[str, Any]:
-    """``src:dst[:opts]`` -> a mount point dict (Type bind or volume)."""
+def parse_bind(spec: str, exists: Callable[[str], bool], volume_driver: str = "") -> dict[str, Any]:
+    """``src:dst[:opts]`` -> a mount point dict (Type bind, or volume of ``volume_driver``)."""
     parts = spec.split(":")
     if len(parts) < 2 or len(parts) > 3 or not parts[0] or not parts[1]:
         raise InvalidParameter(f"invalid volume specification: '{spec}'")
@@ -207,7 +214,7 @@ def parse_bind(spec: str, exists: Callable[[str], bool]) -> dict[str, Any]:
                 "Mode": ",".join(modes), "Propagation": propagation or "rprivate"}
     _check_volume_name(src)
     return {"Type": "volume", "Name": src, "Destination": posixpath.normpath(dst), "RW": rw,
-            "Mode": ",".join(modes), "Propagation": "", "Driver": "local"}
+            "Mode": ",".join(modes), "Propagation": "", "Driver": volume_driver or "local"}
 
 
 _VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -233,11 +240,14 @@ def parse_mount(m: dict[str, Any], exists: Callable[[str], bool]) -> dict[str, A
         if not source.startswith("/"):
             raise InvalidParameter(f"invalid mount config for type \"bind\": invalid mount path: '{source}' mount path must be absolute")
         source = posixpath.normpath(source)
-        if not exists(source):
+        bind = m.get("BindOptions") or {}
+        if (not bind.get("CreateMountpoint") or "\x00" in source) and not exists(source):
             raise InvalidParameter(f'invalid mount config for type "bind": bind source path does not exist: {source}')
-        prop = ((m.get("BindOptions") or {}).get("Propagation")) or "rprivate"
-        return {"Type": "bind", "Source": source, "Destination": target, "RW": rw, "Mode": "",
-                "Propagation": prop}
+        point = {"Type": "bind", "Source": source, "Destination": target, "RW": rw, "Mode": "",
+                 "Propagation": bind.get("Propagation") or "rprivate"}
+        if bind.get("CreateMountpoint"):
+            point["CreateMountpoint"] = True  # the source directory is made at each start when missing
+        return point
     if kind == "tmpfs":
         if source:
             raise InvalidParameter('invalid mount config for type "tmpfs": field Source must not be specified')
@@ -254,8 +264,14 @@ def parse_mount(m: dict[str, Any], exists: Callable[[str], bool]) -> dict[str, A
     if kind == "volume":
         if source:
             _check_volume_name(source)
-        return {"Type": "volume", "Name": source, "Destination": target, "RW": rw, "Mode": "",
-                "Propagation": "", "Driver": "local"}
+        volume = m.get("VolumeOptions") or {}
+        driver = volume.get("DriverConfig") or {}
+        point = {"Type": "volume", "Name": source, "Destination": target, "RW": rw,
+                 "Mode": "nocopy" if volume.get("NoCopy") else "", "Propagation": "",
+                 "Driver": driver.get("Name") or "local"}
+        if driver.get("Options"):
+            point["DriverOpts"] = dict(driver["Options"])
+        return point
     raise InvalidParameter(f'invalid mount config for type "{kind}": mount type unknown')
 
 
@@ -270,8 +286,9 @@ def mount_points(host: dict[str, Any], config: dict[str, Any], exists: Callable[
         seen.add(point["Destination"])
         points.append(point)
 
+    volume_driver = host.get("VolumeDriver") or ""
     for spec in host.get("Binds") or []:
-        add(parse_bind(spec, exists))
+        add(parse_bind(spec, exists, volume_driver))
     for m in host.get("Mounts") or []:
         add(parse_mount(m, exists))
     for dst, opts in (host.get("Tmpfs") or {}).items():
@@ -286,7 +303,7 @@ def mount_points(host: dict[str, Any], config: dict[str, Any], exists: Callable[
         if clean in seen:
             continue  # a bind or mount over an image volume replaces it
         add({"Type": "volume", "Name": "", "Destination": clean, "RW": True, "Mode": "", "Propagation": "",
-             "Driver": "local", "Anonymous": True})
+             "Driver": volume_driver or "local", "Anonymous": True})
     return points
 
 
@@ -296,28 +313,14 @@ def mount_points(host: dict[str, Any], config: dict[str, Any], exists: Callable[
 
 
 def _log_config(host: dict[str, Any]) -> dict[str, Any]:
+    """The LogConfig with dockerd's create-time checks (:func:`barge.logdriver.validate`); the rest at start."""
     log = host.get("LogConfig") or {}
-    kind = log.get("Type") or "json-file"
+    kind = log.get("Type") or DEFAULT_LOG_DRIVER
     opts = dict(log.get("Config") or {})
-    if kind not in LOG_DRIVERS:
-        raise InvalidParameter(f"failed to create container: logger: no log driver named '{kind}' is registered")
-    if kind == "none" and opts:
-        raise InvalidParameter("logger: the none log driver takes no options")
-    if kind == "json-file":
-        for key in opts:
-            if key not in JSON_FILE_OPTS:
-                raise InvalidParameter(f"unknown log opt '{key}' for json-file log driver")
-        if "max-size" in opts and opts["max-size"] != "-1":
-            ram_in_bytes(opts["max-size"])
-        if "max-file" in opts:
-            try:
-                count = int(opts["max-file"])
-            except ValueError:
-                raise InvalidParameter(f"invalid value for max-file: {opts['max-file']}") from None
-            if count < 1:
-                raise InvalidParameter("max-file cannot be less than 1")
-            if count > 1 and "max-size" not in opts:
-                raise InvalidParameter("max-file can only be set when max-size is set")
+    try:
+        validate_log_config(kind, opts)
+    except LogDriverError as exc:
+        raise InvalidParameter(str(exc)) from None
     return {"Type": kind, "Config": opts}
 
 
@@ -326,9 +329,7 @@ def restart_policy(host: dict[str, Any]) -> dict[str, Any]:
     name = policy.get("Name") or "no"
     count = policy.get("MaximumRetryCount") or 0
     if name not in RESTART_POLICIES:
-        raise InvalidParameter(
-            f"invalid restart policy: unknown policy '{name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'"
-        )
+        raise InvalidParameter(f"invalid restart policy '{name}'")
     if count < 0:
         raise InvalidParameter("invalid restart policy: maximum retry count cannot be negative")
     if count and name != "on-failure":
@@ -343,12 +344,6 @@ def _mode(host: dict[str, Any], key: str, allowed: tuple[str, ...], default: str
             raise InvalidParameter(f"invalid {key}: {value}")
         return value
     raise InvalidParameter(f"invalid {key[:-4] if key.endswith('Mode') else key} mode: {value}")
-
-
-#: dockerd binds the other container's /dev/shm, which it keeps on the host; barge's lives in the
-#: other container's mount namespace, out of reach of a bind mount.
-IPC_CONTAINER_SHM = ("IpcMode container: the IPC namespace is shared, /dev/shm is not: the container gets a "
-                     "/dev/shm of its own")
 
 
 def check_host_fields(host: dict[str, Any], si: SysInfo, warnings: list[str]) -> None:
@@ -375,9 +370,6 @@ def check_host_fields(host: dict[str, Any], si: SysInfo, warnings: list[str]) ->
     if ".." in (host.get("CgroupParent") or "").split("/"):
         raise InvalidParameter(f"invalid CgroupParent {host['CgroupParent']}: it must stay inside the cgroup "
                                "hierarchies (no '..')")
-    driver = host.get("VolumeDriver") or ""
-    if driver not in ("", "local"):
-        raise InvalidParameter(f'VolumeDriver: error looking up volume plugin {driver}: plugin "{driver}" not found')
     if host.get("StorageOpt"):
         raise InvalidParameter(f"--storage-opt (StorageOpt) is not supported by the {si.graph_driver or 'current'} "
                                "graph driver")
@@ -385,8 +377,6 @@ def check_host_fields(host: dict[str, Any], si: SysInfo, warnings: list[str]) ->
         raise InvalidParameter("invalid Annotations: the empty string is not permitted as an annotation key")
     if host.get("NetworkMode") == "host" and (host.get("PortBindings") or host.get("PublishAllPorts")):
         warnings.append("Published ports are discarded when using host network mode")
-    if host["IpcMode"].startswith("container:"):
-        warnings.append(IPC_CONTAINER_SHM)
 
 
 def machine(sysinfo: SysInfo | None = None, *, ncpu: int | None = None, cgroup_v2: bool | None = None,
@@ -407,15 +397,16 @@ def normalize_host_config(host: dict[str, Any] | None, config: dict[str, Any], *
     host = copy.deepcopy(host or {})
     si = machine(sysinfo, ncpu=ncpu, cgroup_v2=cgroup_v2, swap_limit=swap_limit)
     warnings = warnings if warnings is not None else []
-    for key, flag in UNSUPPORTED_HOST.items():
-        if host.get(key):
-            raise InvalidParameter(f"{flag} ({key}) is not supported by barge")
+    check_device_requests(host)
+    check_devices(host)
+    volumes_from.check(host.get("VolumesFrom"))
     network = host.get("NetworkMode") or "default"
     if network == "default":
         network = "bridge"
     if network.startswith("container:") and len(network) == len("container:"):
         raise InvalidParameter("--network: invalid container format container:<name|id>")
     host["NetworkMode"] = network  # user-defined networks are resolved by the network service
+    check_links(host)
     host["IpcMode"] = _mode(host, "IpcMode", ("private", "shareable", "host", "none"), "private")
     host["PidMode"] = _mode(host, "PidMode", ("", "host"), "")
     host["UTSMode"] = _mode(host, "UTSMode", ("", "host"), "")
@@ -484,15 +475,15 @@ HOST_CONFIG_FIELDS = (
 
 #: What inspect shows for HostConfig fields nobody set (moby's zero values).
 HOST_DEFAULTS: dict[str, Any] = {
-    "Binds": None, "ContainerIDFile": "", "PortBindings": {}, "VolumeDriver": "", "VolumesFrom": None,
-    "CapAdd": None, "CapDrop": None, "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": None,
+    "Binds": None, "ContainerIDFile": "", "PortBindings": None, "VolumeDriver": "", "VolumesFrom": None,
+    "CapAdd": None, "CapDrop": None, "Dns": None, "DnsOptions": None, "DnsSearch": None, "ExtraHosts": None,
     "GroupAdd": None, "Cgroup": "", "Links": None, "OomScoreAdj": 0, "Privileged": False,
     "PublishAllPorts": False, "ReadonlyRootfs": False, "SecurityOpt": None, "UsernsMode": "",
-    "Runtime": "", "Isolation": "", "CgroupParent": "", "BlkioWeight": 0, "BlkioWeightDevice": [],
-    "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [], "BlkioDeviceReadIOps": [],
-    "BlkioDeviceWriteIOps": [], "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetMems": "",
-    "Devices": [], "DeviceCgroupRules": None, "DeviceRequests": None, "MemorySwappiness": None,
-    "OomKillDisable": False, "Ulimits": [], "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0,
+    "Runtime": "", "Isolation": "", "CgroupParent": "", "BlkioWeight": 0, "BlkioWeightDevice": None,
+    "BlkioDeviceReadBps": None, "BlkioDeviceWriteBps": None, "BlkioDeviceReadIOps": None,
+    "BlkioDeviceWriteIOps": None, "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetMems": "",
+    "Devices": None, "DeviceCgroupRules": None, "DeviceRequests": None, "MemorySwappiness": None,
+    "OomKillDisable": False, "Ulimits": None, "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0,
     "IOMaximumBandwidth": 0, "Init": None, "Mounts": None, "Tmpfs": None, "Sysctls": None,
 }
 

@@ -58,7 +58,8 @@ class ContainerService:
     def __init__(self, *, table: RuntimeTable, images: "ImageStore", pm: "pluggy.PluginManager",
                  graph_driver: str, exec_driver: str | None, exec_error: str = "", ncpu: int | None = None,
                  seccomp_profile: str | None = None, networking: Networking | None = None,
-                 volumes: Volumes | None = None, copy_up: CopyUp | None = None):
+                 volumes: Volumes | None = None, copy_up: CopyUp | None = None,
+                 default_log: dict[str, Any] | None = None):
         """``seccomp_profile``: the daemon's setting (``builtin`` by default, ``unconfined``, or a
         profile's path), read here once; a bad profile stops the daemon. ``table``: the records and
         their runtime entries, shared with the network service."""
@@ -68,6 +69,8 @@ class ContainerService:
             exec_error=exec_error, sysinfo=si, cap_last=cap_last(), seccomp_profile=daemon_profile(seccomp_profile),
             networking=networking, volumes=volumes, copy_up=copy_up,
         )
+        if default_log is not None:
+            ctx.default_log = default_log
         self.table = table
         self.attachments = Attachments(ctx)
         stopper = Stopper(ctx)

@@ -14,8 +14,9 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from barge.containers.logs import log_spec
 from barge.containers.propagation import root_propagation
-from barge.containers.request import ALL_CAPABILITIES, DEFAULT_PATH, command_of, normalize_capability, ram_in_bytes
+from barge.containers.request import ALL_CAPABILITIES, DEFAULT_PATH, command_of, normalize_capability
 from barge.containers.sysinfo import block_device
 from barge.containers.users import ExecUser
 from barge.errors import InvalidParameter
@@ -24,7 +25,7 @@ from barge.execdriver import (
     MASKED_PATHS,
     READONLY_PATHS,
     ContainerSpec,
-    LogSpec,
+    DeviceNode,
     MountSpec,
     ProcessSpec,
     Resources,
@@ -50,6 +51,8 @@ class StartInputs:
     hosts_path: str
     resolv_path: str
     log_path: str
+    #: The container's name and image id, for its log driver's tag (:func:`barge.containers.logs.log_spec`).
+    log_facts: dict[str, str] = field(default_factory=dict)
     #: Host directory of each volume mount point, by destination.
     volume_sources: dict[str, str] = field(default_factory=dict)
     #: Namespaces joined from other containers (``container:<id>`` modes): kind -> path.
@@ -58,6 +61,13 @@ class StartInputs:
     cap_last: int = len(ALL_CAPABILITIES) - 1
     #: The daemon's seccomp profile (its ``seccomp_profile`` setting); None: unconfined.
     daemon_seccomp: dict[str, Any] | None = field(default_factory=default_profile)
+    #: ``--device`` nodes and the cgroup rules beyond Docker's defaults (:func:`barge.containers.devices.gather`).
+    devices: list[DeviceNode] = field(default_factory=list)
+    device_rules: list[str] = field(default_factory=list)
+    #: The legacy links' ``<ALIAS>_PORT...`` variables (:func:`barge.containers.links.for_start`).
+    link_env: list[str] = field(default_factory=list)
+    #: The host directory bound at /dev/shm: a shareable IPC's tmpfs, or its donor's (:mod:`.sharing`).
+    shm_source: str = ""
 
 
 def capabilities(host: dict[str, Any], cap_last: int) -> list[str]:
@@ -78,11 +88,13 @@ def capabilities(host: dict[str, Any], cap_last: int) -> list[str]:
     return caps
 
 
-def process_env(config: dict[str, Any], home: str) -> list[str]:
-    """PATH, HOSTNAME, TERM (with a TTY), then the container's Env replacing or adding; HOME from passwd."""
+def process_env(config: dict[str, Any], home: str, linked: list[str] | None = None) -> list[str]:
+    """PATH, HOSTNAME, TERM (with a TTY), the links' variables, then the container's Env replacing
+    or adding (moby's ``CreateDaemonEnvironment``); HOME from passwd."""
     env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={config.get('Hostname', '')}"]
     if config.get("Tty"):
         env.append("TERM=xterm")
+    env += linked or []
     index = {e.partition("=")[0]: i for i, e in enumerate(env)}
     for entry in config.get("Env") or []:
         key, sep, _ = entry.partition("=")
@@ -147,21 +159,10 @@ def resources(host: dict[str, Any], block_device: Callable[[str], tuple[int, int
     )
 
 
-def log_spec(host: dict[str, Any], log_path: str) -> LogSpec | None:
-    log = host.get("LogConfig") or {}
-    if log.get("Type", "json-file") != "json-file":
-        return None
-    opts = log.get("Config") or {}
-    max_size = None
-    if opts.get("max-size") and opts["max-size"] != "-1":
-        max_size = ram_in_bytes(opts["max-size"])
-    max_file = int(opts.get("max-file") or 1)
-    return LogSpec(path=log_path, max_size=max_size, max_file=max_file)
-
-
-def default_mounts(host: dict[str, Any]) -> list[MountSpec]:
+def default_mounts(host: dict[str, Any], shm_source: str = "") -> list[MountSpec]:
     """moby's ``DefaultLinuxSpec`` mounts; /dev/shm sized by ShmSize (the host's with ``--ipc host``,
-    none with ``--ipc none``), /sys rw when privileged."""
+    ``shm_source`` bound for ``shareable`` and ``container:``, none with ``--ipc none``), /sys rw when
+    privileged."""
     ro = [] if host.get("Privileged") else ["ro"]
     mounts = [
         MountSpec("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
@@ -175,6 +176,8 @@ def default_mounts(host: dict[str, Any]) -> list[MountSpec]:
     ipc = host.get("IpcMode") or "private"
     if ipc == "host":
         mounts.append(MountSpec("/dev/shm", "bind", "/dev/shm", ["rbind", "rprivate"]))
+    elif shm_source:
+        mounts.append(MountSpec("/dev/shm", "bind", shm_source, ["rbind", "rprivate"]))
     elif ipc != "none":
         size = host.get("ShmSize") or (64 << 20)
         mounts.append(MountSpec("/dev/shm", "tmpfs", "shm", ["nosuid", "noexec", "nodev", "mode=1777", f"size={size}"]))
@@ -224,7 +227,7 @@ def namespaces(host: dict[str, Any], joined: dict[str, str]) -> dict[str, str]:
 
 def build_spec(container_id: str, config: dict[str, Any], host: dict[str, Any], points: list[dict[str, Any]],
                inputs: StartInputs) -> ContainerSpec:
-    """The ContainerSpec of one start of the container."""
+    """The ContainerSpec of one start of the container. Long on purpose: the spec's fields, one a line."""
     path, args = command_of(config)
     security = parse_security_opt(host.get("SecurityOpt"))
     caps = capabilities(host, inputs.cap_last)
@@ -232,7 +235,7 @@ def build_spec(container_id: str, config: dict[str, Any], host: dict[str, Any], 
     console = host.get("ConsoleSize") or [0, 0]
     process = ProcessSpec(
         args=[path, *args],
-        env=process_env(config, inputs.user.home),
+        env=process_env(config, inputs.user.home, inputs.link_env),
         cwd=config.get("WorkingDir") or "/",
         user=User(uid=inputs.user.uid, gid=inputs.user.gid, additional_gids=list(inputs.user.sgids)),
         terminal=tty,
@@ -248,7 +251,7 @@ def build_spec(container_id: str, config: dict[str, Any], host: dict[str, Any], 
     )
     users = user_mounts(points, inputs.volume_sources)
     taken = {m.destination for m in users}
-    mounts = [m for m in default_mounts(host) if m.destination not in taken]
+    mounts = [m for m in default_mounts(host, inputs.shm_source) if m.destination not in taken]
     for dst, src in (("/etc/resolv.conf", inputs.resolv_path), ("/etc/hostname", inputs.hostname_path),
                      ("/etc/hosts", inputs.hosts_path)):
         if dst not in taken:
@@ -276,9 +279,11 @@ def build_spec(container_id: str, config: dict[str, Any], host: dict[str, Any], 
         sysctls=dict(host.get("Sysctls") or {}),
         resources=resources(host),
         cgroup_path=f"{parent}/{container_id}",
-        log=log_spec(host, inputs.log_path),
+        log=log_spec(container_id, config, host, inputs.log_path, inputs.log_facts),
         init=bool(host.get("Init")),
         annotations=dict(host.get("Annotations") or {}),
         seccomp=container_filter(security.seccomp, privileged, caps, inputs.daemon_seccomp),
         root_propagation=root_propagation(points),
+        devices=list(inputs.devices),
+        device_rules=list(inputs.device_rules),
     )

@@ -17,14 +17,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from barge.containers import propagation
+from barge.containers import devices, files, links, propagation, sharing
 from barge.containers.attach import Attachments
 from barge.containers.context import ContainerContext
 from barge.containers.runtime import Runtime
 from barge.containers.spec import StartInputs, build_spec
 from barge.containers.store import Container
 from barge.containers.users import ExecUser, UserNotFound, make_dirs_in_root, read_file_in_root, resolve_user
-from barge.errors import BargeError, Conflict, InvalidParameter
+from barge.errors import BargeError, InvalidParameter
 from barge.timefmt import rfc3339_nano
 
 log = logging.getLogger("barge.containers")
@@ -43,10 +43,28 @@ def exit_code_for_start_error(message: str) -> int:
     return 128
 
 
+def make_bind_sources(points: list[dict[str, Any]]) -> None:
+    """``BindOptions.CreateMountpoint``: a missing bind source is made a directory (0755), as
+    moby's ``MountPoint.Setup`` does at each start."""
+    for p in points:
+        if p["Type"] == "bind" and p.get("CreateMountpoint") and not os.path.lexists(p["Source"]):
+            try:
+                os.makedirs(p["Source"], mode=0o755, exist_ok=True)
+            except OSError as exc:
+                raise InvalidParameter(f"error while creating mount source path '{p['Source']}': "
+                                       f"mkdir {exc.filename or p['Source']}: {os.strerror(exc.errno or 0).lower()}") from None
+
+
+def _bridge_ip(networking, child: Container) -> str | None:
+    """The child's address on the default bridge, as its inspect shows it."""
+    return ((networking.container_view(child).get("Networks") or {}).get("bridge") or {}).get("IPAddress") or None
+
+
 class Starter:
     def __init__(self, ctx: ContainerContext, attachments: Attachments):
         self.ctx = ctx
         self.attachments = attachments
+        self.sharing = sharing.Sharing(ctx.get, ctx.store.container_dir)
         #: passwd and group of images (by top layer), for containers' first starts
         self._user_files: dict[str, tuple[str | None, str | None]] = {}
         self._lock = threading.Lock()
@@ -62,8 +80,9 @@ class Starter:
         networked = False
         try:
             user, joined = self._identity(c, mounts, marks)
-            networked = self._network(c, joined)
-            spec = self._spec(c, mounts, user, joined)
+            link_hosts, link_env = self._links(c)
+            networked = self._network(c, joined, link_hosts)
+            spec = self._spec(c, mounts, user, joined, link_env)
             pid = self._launch(c, rt, spec, state_dir, marks)
             c.state.set_running(int(pid or 0), rfc3339_nano())
             ctx.store.save_state(c.id, c.state)
@@ -71,8 +90,11 @@ class Starter:
             rt.fail_pending()
             if networked:
                 ctx.network_teardown(c.id)
+            sharing.release_shm(ctx.store.container_dir(c.id))
             with contextlib.suppress(Exception):
                 ctx.pm.hook.barge_graph_put(layer_id=c.rw_layer)
+            if ctx.volumes is not None:
+                ctx.volumes.release(c.id, c.mounts)
             raise
 
     def _identity(self, c: Container, mounts, marks: list[float]) -> tuple[ExecUser, dict[str, str]]:
@@ -80,34 +102,60 @@ class Starter:
         try:
             user = self._resolve_user(c, mounts)
             marks.append(time.monotonic())
-            return user, self._joined_namespaces(c.host_config)
+            return user, self._joined_namespaces(c)
         except UserNotFound as exc:
             self.record_start_failure(c, str(exc), 128)
             raise
 
-    def _network(self, c: Container, joined: dict[str, str]) -> bool:
+    def _links(self, c: Container) -> tuple[list[str], list[str]]:
+        """The hosts entries and environment of the container's legacy links (refused before any network)."""
+        networking = self.ctx.networking
+        children = self.ctx.store.links.children(c.id)
+        if networking is None or not children:
+            return [], []
+        return links.for_start(c, children, self.ctx.store.get, lambda child: _bridge_ip(networking, child))
+
+    def _update_parents(self, c: Container, address: str) -> None:
+        """A linked child started: the running parents' hosts entries follow its new address."""
+        for parent_id, _name, alias in self.ctx.store.links.parents(c.id):
+            parent = self.ctx.store.get(parent_id)
+            if parent is not None and parent.state.Running and parent.host_config.get("NetworkMode") == "bridge":
+                files.update_link_host(self.ctx.paths(parent)["hosts"], address, alias)
+
+    def _network(self, c: Container, joined: dict[str, str], link_hosts: list[str]) -> bool:
         """The container's sandbox (its namespace joined, its files rewritten); whether one was set up."""
         networking = self.ctx.networking
         if networking is None:
             return False
         t_net = time.monotonic()
-        sandbox = networking.setup(c)
+        try:
+            sandbox = networking.setup(c)
+        except BargeError as exc:  # e.g. a requested address in use: moby records it as any failed start
+            self.record_start_failure(c, str(exc), 128)
+            raise
         if sandbox is not None:
             joined["net"] = sandbox.path
-            self.ctx.write_files(c, sandbox.address, networking.host_gateway(), sandbox.embedded_dns)
+            self.ctx.write_files(c, sandbox.address, networking.host_gateway(), sandbox.embedded_dns,
+                                 sandbox.address6, link_hosts)
+            if c.host_config.get("NetworkMode") == "bridge" and sandbox.address:
+                self._update_parents(c, sandbox.address)
         log.debug("start %s: network %.1f ms", c.short_id, (time.monotonic() - t_net) * 1e3)
         return sandbox is not None
 
-    def _spec(self, c: Container, mounts, user: ExecUser, joined: dict[str, str]):
+    def _spec(self, c: Container, mounts, user: ExecUser, joined: dict[str, str], link_env: list[str]):
         ctx = self.ctx
+        make_bind_sources(c.mounts)
         if ctx.copy_up is not None:
             ctx.copy_up(c.mounts, mounts, str(ctx.store.data_root / "tmp"), c.id)
         paths = ctx.paths(c)
         sources = {p["Destination"]: p["Source"] for p in c.mounts if p["Type"] == "volume"}
+        nodes, rules = devices.gather(c.host_config)  # read at each start: devices come and go
         inputs = StartInputs(rootfs=[m.to_dict() for m in mounts], user=user, hostname_path=paths["hostname"],
                              hosts_path=paths["hosts"], resolv_path=paths["resolv"], log_path=c.log_path,
+                             log_facts={"name": c.name, "image_id": c.image_id},
                              volume_sources=sources, joined=joined, cap_last=ctx.cap_last,
-                             daemon_seccomp=ctx.seccomp_profile)
+                             daemon_seccomp=ctx.seccomp_profile, devices=nodes, device_rules=rules, link_env=link_env,
+                             shm_source=self.sharing.dev_shm(c, c.mounts))
         propagation.check(c.mounts)  # the host's mounts may have changed since create
         return build_spec(c.id, c.config, c.host_config, c.mounts, inputs)
 
@@ -150,22 +198,14 @@ class Starter:
         self.ctx.store.save_state(c.id, c.state)
         # waiters are not answered: the process never ran (moby leaves next-exit waiting too)
 
-    def _joined_namespaces(self, host: dict[str, Any]) -> dict[str, str]:
-        joined = {}
-        for key, kind in (("NetworkMode", "net"), ("IpcMode", "ipc"), ("PidMode", "pid")):
-            value = host.get(key) or ""
-            if value.startswith("container:"):
-                other = self.ctx.get(value[len("container:"):])
-                if not other.state.Running or not other.state.Pid:
-                    raise Conflict(f"cannot join network namespace of a non running container: {other.id}"
-                                   if kind == "net" else f"container {other.id} is not running")
-                networking = self.ctx.networking
-                sandbox = networking.sandbox_path(other.id) if networking is not None else ""
-                if kind == "net" and sandbox and os.path.exists(sandbox):
-                    joined[kind] = sandbox
-                else:
-                    joined[kind] = f"/proc/{other.state.Pid}/ns/{kind}"
-        return joined
+    def _joined_namespaces(self, c: Container) -> dict[str, str]:
+        """The namespaces of ``container:`` modes; a network joiner takes its donor's hostname (saved)."""
+        donor = self.sharing.network_donor(c)
+        networking = self.ctx.networking
+        sandbox = networking.sandbox_path(donor.id) if donor is not None and networking is not None else ""
+        if donor is not None and self.sharing.adopt_hostname(c, donor):
+            self.ctx.store.save_config(c.id, c.config)
+        return self.sharing.namespaces(c, donor, sandbox)
 
     def _resolve_user(self, c: Container, rootfs_mounts) -> ExecUser:
         """Read passwd/group inside the container's root file system; create a missing WorkingDir.

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from barge.containers.links import LinkTable
 from barge.containers.state import State
 from barge.db import Database, Schema
 from barge.errors import Conflict, InvalidParameter, NotFound
@@ -112,6 +113,10 @@ def name_in_use(name: str, owner: str) -> Conflict:
     )
 
 
+def _not_found(ref: str) -> Container:
+    raise NotFound(f"No such container: {ref}")
+
+
 def _row_container(row: sqlite3.Row) -> Container:
     return Container(
         id=row["id"],
@@ -142,6 +147,7 @@ class ContainerStore:
     def __init__(self, db: Database, data_root: Path, exec_root: Path):
         db.require(SCHEMA)
         self.db = db
+        self.links = LinkTable(db)
         self.data_root = Path(data_root)
         self.exec_root = Path(exec_root)
 
@@ -183,13 +189,16 @@ class ContainerStore:
         row = self.db.query_one("SELECT * FROM containers WHERE name = ?", (name,))
         if row is not None:
             return _row_container(row)
+        child = self.links.child_of(name) if name.count("/") > 1 else None
+        if child is not None:  # a link's name: /web/db
+            return self.get(child) or _not_found(ref)
         if all(c in "0123456789abcdef" for c in ref):
             rows = self.db.query("SELECT * FROM containers WHERE id >= ? AND id < ? LIMIT 2", (ref, ref + "g"))
             if len(rows) > 1:
                 raise InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
             if rows:
                 return _row_container(rows[0])
-        raise NotFound(f"No such container: {ref}")
+        return _not_found(ref)
 
     def users(self, image_id: str) -> list[tuple[str, bool]]:
         """Containers using an image, for rmi: (id, running)."""
@@ -203,8 +212,9 @@ class ContainerStore:
             conn.execute("INSERT INTO pending_containers (id, op, created) VALUES (?, 'create', ?)",
                          (container_id, time.time()))
 
-    def finish_create(self, c: Container) -> None:
-        """Insert the row and drop the journal row together; a taken name is 409."""
+    def finish_create(self, c: Container, links: list[tuple[str, str]] | None = None) -> None:
+        """Insert the row, its ``links`` (child id, alias) and drop the journal row together;
+        a taken name is 409."""
         with self.db.write() as conn:
             owner = conn.execute("SELECT id FROM containers WHERE name = ?", (c.name,)).fetchone()
             if owner is not None:
@@ -217,6 +227,7 @@ class ContainerStore:
                  _dump(c.network_config), _dump(c.mounts), c.created, c.created_unix, _dump(c.state.to_record()), c.restart_count,
                  c.path, _dump(c.args), c.log_path, c.graph_driver),
             )
+            self.links.insert(conn, c.id, links or [])
             conn.execute("DELETE FROM pending_containers WHERE id = ?", (c.id,))
 
     def drop_journal(self, container_id: str) -> None:
@@ -235,6 +246,11 @@ class ContainerStore:
             else:
                 conn.execute("UPDATE containers SET state = ?, restart_count = ? WHERE id = ?",
                              (_dump(state.to_record()), restart_count, container_id))
+
+    def save_config(self, container_id: str, config: dict[str, Any]) -> None:
+        """A start changed the config (a network joiner takes its donor's hostname)."""
+        with self.db.write() as conn:
+            conn.execute("UPDATE containers SET config = ? WHERE id = ?", (_dump(config), container_id))
 
     def save_host_config(self, container_id: str, host: dict[str, Any]) -> None:
         with self.db.write() as conn:

@@ -20,9 +20,10 @@ import time
 from barge.containers.context import ContainerContext
 from barge.containers.removal import Removal
 from barge.containers.runtime import WAIT_CONDITIONS, Runtime, Waiter
+from barge.containers.sharing import release_shm
 from barge.containers.start import Starter
 from barge.containers.store import Container
-from barge.errors import BargeError, Conflict, InvalidParameter, NotFound
+from barge.errors import BargeError, Conflict, NotFound
 from barge.timefmt import parse_rfc3339, rfc3339_nano
 
 log = logging.getLogger("barge.containers")
@@ -102,6 +103,7 @@ class Supervisor:
             if rt.generation == generation:
                 self.ctx.exec_delete(cid)
                 self.ctx.network_teardown(cid)
+                release_shm(self.ctx.store.container_dir(cid))  # joiners keep theirs (moby's UnmountIpcMount)
                 with contextlib.suppress(Exception):
                     self.ctx.pm.hook.barge_graph_put(layer_id=c.rw_layer)
             if restart and rt.generation == generation:
@@ -180,10 +182,11 @@ class Supervisor:
     # -- waiting ------------------------------------------------------------------
 
     def wait(self, ref: str, condition: str = "not-running") -> concurrent.futures.Future:
-        """``POST /wait``: a future of ``(StatusCode, error)``; 404 and 400 are raised at once."""
-        condition = condition or "not-running"
+        """``POST /wait``: a future of ``(StatusCode, error)``; a 404 is raised at once.
+
+        A condition dockerd 20.10 does not know is its default, ``not-running``, as it reads it."""
         if condition not in WAIT_CONDITIONS:
-            raise InvalidParameter(f'invalid condition: "{condition}"')
+            condition = "not-running"
         c = self.ctx.get(ref)
         rt = self.ctx.table.runtime(c.id)
         future: concurrent.futures.Future = concurrent.futures.Future()

@@ -57,7 +57,7 @@ def parse_detach_keys(text: str) -> bytes:
     out = bytearray()
     for key in text.split(","):
         key = key.strip()
-        if len(key) == 1:
+        if len(key) == 1 and key.isascii():  # Go counts bytes: a non-ASCII character is no key
             out.append(ord(key))
         elif key.lower().startswith("ctrl-") and len(key) == 6:
             c = key[5].lower()

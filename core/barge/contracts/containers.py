@@ -54,6 +54,7 @@ class RemoveArgs:
     ref: str = ""
     force: bool = False
     volumes: bool = False
+    link: bool = False  # remove the legacy link ``ref`` names (``/web/db``), not a container
 
 
 @dataclass
@@ -201,3 +202,6 @@ class AttachSession(Protocol):
 
     def live(self) -> AbstractContextManager[None]:
         """Held while the client streams the output, so an exit lets it drain before cleanup."""
+
+    def detached(self) -> None:
+        """The client left with the detach keys: the container's ``detach`` event."""

@@ -88,3 +88,6 @@ class ExecSession(Protocol):
 
     def follow(self) -> None:
         """The client left before the exit: record it when it comes; blocking."""
+
+    def detached(self) -> None:
+        """The client left with the detach keys: the ``exec_detach`` event, then :meth:`follow`; blocking."""

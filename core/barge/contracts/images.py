@@ -1,4 +1,4 @@
-"""Arguments of the image jobs (list, inspect, history, tag, rmi, import, save, load).
+"""Arguments of the image jobs (list, inspect, history, tag, rmi, prune, import, save, load).
 
 Shared by the API routes (which build them) and the job handlers in
 :mod:`barge.daemon.jobs` (which take them): neither imports the other.
@@ -15,6 +15,12 @@ class ImagesArgs:
     #: Decoded ``filters`` (see :func:`barge.filters.parse_filters`).
     filters: dict[str, list[str]] = field(default_factory=dict)
     digests: bool = False
+
+
+@dataclass
+class ImagePruneArgs:
+    #: Decoded ``filters`` (checked against the prune filters by the job).
+    filters: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass

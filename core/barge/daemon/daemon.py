@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import barge
 from barge.config import DaemonConfig
 from barge.daemon.services import Services
 from barge.engine import Engine
@@ -46,6 +47,7 @@ from barge.engine.plugins import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from barge.db import Database
+    from barge.dockerplugins.service import PluginService
     from barge.network.service import NetworkService
     from barge.volumes import VolumeStore
 
@@ -129,13 +131,38 @@ def make_network_service(cfg: DaemonConfig, pm, db, hub, driver: str | None, err
     return NetworkService(networks=networks, attachments=attachments, endpoints=endpoints)
 
 
-def make_volume_store(db, data_root: Path, hub) -> "VolumeStore":
-    """The volume store, after removing what a killed daemon left (call before serving)."""
+def make_volume_store(db, data_root: Path, hub, plugins: "PluginService") -> "VolumeStore":
+    """The volume store, after removing what a killed daemon left (call before serving); volume
+    drivers other than ``local`` are the plugin service's."""
     from barge.volumes import VolumeStore
 
-    store = VolumeStore(db, data_root, emit=hub.volume_event)
+    store = VolumeStore(db, data_root, emit=hub.volume_event, drivers=plugins.volume_driver,
+                        listing=plugins.volume_drivers)
     store.recover()
     return store
+
+
+def make_plugin_service(cfg: DaemonConfig, pm, db, hub, exec_name: str | None, exec_error: str,
+                        reports: list[DriverReport]) -> "PluginService":
+    """The plugin service: managed plugins' records read (what a cut-short create left removed), the
+    legacy plugins' directories, and the runner when there is an exec driver. The enabled plugins are
+    running when it returns, before the containers that use their volumes are reconciled."""
+    from barge.dockerplugins.discovery import Discovery
+    from barge.dockerplugins.managed import PluginStore
+    from barge.dockerplugins.runner import PluginRunner
+    from barge.dockerplugins.service import PluginService  # noqa: F811 - the class, at run time
+    from barge.volumes.store import volumes_of_driver
+
+    store = PluginStore(cfg.data_root / "plugins")
+    store.load()
+    runner = PluginRunner(pm, cfg.exec_root, cfg.data_root) if exec_name else None
+    service = PluginService(
+        store, runner, Discovery(cfg.plugin_socket_dir, tuple(cfg.plugin_spec_dirs)),
+        emit=lambda action, pid, attrs: hub.publish("plugin", action, pid, attrs), docker_version=barge.__version__,
+        volume_users=functools.partial(volumes_of_driver, db), reports=reports, exec_error=exec_error,
+    )
+    service.restore()
+    return service
 
 
 def driver_reports(cfg: DaemonConfig, graph: str, exec_name: str | None, exec_error: str, net_name: str | None,
@@ -166,12 +193,13 @@ def register_jobs(services: Services) -> None:
         exec,
         images,
         networks,
+        plugins,
         registry,
         system,
         volumes,
     )
 
-    for module in (system, images, containers, events, volumes, networks, registry, exec, archive, build):
+    for module in (system, images, containers, events, volumes, networks, registry, exec, archive, build, plugins):
         module.register(services.engine, services)
 
 
@@ -186,6 +214,19 @@ def open_database(cfg: DaemonConfig) -> "Database":
     from barge.volumes.store import SCHEMA as VOLUMES
 
     return Database(cfg.data_root / "barge.db", (GRAPH, CONTAINERS, VOLUMES, NETWORKS, REGISTRY, BUILDER))
+
+
+def default_log_config(cfg: DaemonConfig) -> dict:
+    """The daemon's ``log_driver``/``log_opts`` as a LogConfig, checked as dockerd checks ``--log-opt`` at start."""
+    from barge.errors import InvalidParameter
+    from barge.logdriver import LogDriverError
+    from barge.logdriver import validate as validate_log_config
+
+    try:
+        validate_log_config(cfg.log_driver, cfg.log_opts)
+    except LogDriverError as exc:
+        raise InvalidParameter(f"failed to set log opts: {exc}") from None
+    return {"Type": cfg.log_driver, "Config": dict(cfg.log_opts)}
 
 
 def make_builder(images, containers, pm, db):
@@ -208,6 +249,7 @@ def build_services(cfg: DaemonConfig) -> Services:
     containers <-> networks need is met by building what both share first:
     the container records and their runtime table (locks), on which the
     network service and then the container service are built.
+    Long on purpose: the order of construction is the point, read in one place.
     """
     from barge.containers.events import EventsHub
     from barge.containers.runtime import RuntimeTable
@@ -231,13 +273,15 @@ def build_services(cfg: DaemonConfig) -> Services:
         images = ImageStore(db, pm, selection.name, users=table.store.users)
         hub = EventsHub(images)
         pm.register(hub, name="barge-events")  # before containers are reconciled, so it sees it
-        volumes = make_volume_store(db, cfg.data_root, hub)
+        reports = driver_reports(cfg, selection.name, exec_name, exec_error, net_name, net_error)
+        plugins = make_plugin_service(cfg, pm, db, hub, exec_name, exec_error, reports)  # enabled ones running
+        volumes = make_volume_store(db, cfg.data_root, hub, plugins)
         networks = make_network_service(cfg, pm, db, hub, net_name, net_error, table)
         undo.callback(networks.close)
         containers = ContainerService(
             table=table, images=images, pm=pm, graph_driver=selection.name, exec_driver=exec_name,
             exec_error=exec_error, seccomp_profile=cfg.seccomp_profile, networking=networks.endpoints,
-            volumes=volumes, copy_up=functools.partial(prepare_volumes, volumes),
+            volumes=volumes, copy_up=functools.partial(prepare_volumes, volumes), default_log=default_log_config(cfg),
         )
         undo.callback(containers.close)
         images.recover()
@@ -253,9 +297,7 @@ def build_services(cfg: DaemonConfig) -> Services:
         services = Services(
             config=cfg, pm=pm, engine=Engine(pm), graph_driver=selection.name, engine_id=engine_id(cfg.data_root),
             db=db, images=images, containers=containers, networks=networks, volumes=volumes, events=hub,
-            builder=builder,
-            driver_reports=driver_reports(cfg, selection.name, exec_name, exec_error, net_name, net_error),
-            started_at=time.time(),
+            builder=builder, plugins=plugins, driver_reports=reports, started_at=time.time(),
         )
         register_jobs(services)
         undo.pop_all()

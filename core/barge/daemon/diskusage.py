@@ -5,7 +5,7 @@ Images are the top ones ``docker images`` lists, with how many containers
 use each and how much of it is shared with other images; containers come
 with their sizes; volumes with their size and how many containers use them.
 The classic builder keeps no cache apart from images: ``BuildCache`` is
-empty, as dockerd 20.10's is without BuildKit builds.
+null, as dockerd 20.10's is without BuildKit builds.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _images(services: "Services", containers: list[dict[str, Any]]) -> tuple[lis
 def _volumes(services: "Services") -> list[dict[str, Any]]:
     store = services.volumes
     out = []
-    for view in store.list()["Volumes"]:
+    for view in store.list({"driver": ["local"]})["Volumes"]:  # moby's LocalVolumesSize: plugins' are not
         data = Path(view["Mountpoint"])
         view["UsageData"] = {"Size": tree_size(data) if data.is_dir() else -1,
                              "RefCount": len(store.users(view["Name"]))}
@@ -64,5 +64,5 @@ def disk_usage(services: "Services", types: list[str]) -> dict[str, Any]:
     if "volume" in wanted:
         out["Volumes"] = _volumes(services)
     if "build-cache" in wanted:
-        out["BuildCache"] = []
+        out["BuildCache"] = None  # no cache records: null, as dockerd's nil list
     return out

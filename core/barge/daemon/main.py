@@ -93,7 +93,7 @@ def setup_logging(debug: bool) -> None:
 
 
 def serve(cfg: DaemonConfig) -> int:
-    """Run the daemon until SIGTERM or SIGINT; return the process exit code."""
+    """Run the daemon until SIGTERM or SIGINT (SIGHUP reloads its configuration); return the exit code."""
     from barge.api.listeners import open_listeners
     from barge.daemon.daemon import build_services, close_services, prepare_dirs
 
@@ -135,6 +135,13 @@ def serve(cfg: DaemonConfig) -> int:
             log.info("barge daemon stopped")
 
 
+def _reload_soon(loop: asyncio.AbstractEventLoop, services) -> None:
+    """SIGHUP: the configuration file read again (:mod:`barge.daemon.reload`), off the event loop."""
+    from barge.daemon.reload import reload
+
+    loop.run_in_executor(None, reload, services)
+
+
 async def _run(services, listeners) -> None:
     from barge.api.server import ApiRunner, make_app
 
@@ -142,6 +149,7 @@ async def _run(services, listeners) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, _reload_soon, loop, services)
 
     app = make_app(services.engine)
     runner = ApiRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)

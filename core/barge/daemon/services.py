@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from barge.containers.events import EventsHub
     from barge.containers.service import ContainerService
     from barge.db import Database
+    from barge.dockerplugins.service import PluginService
     from barge.engine import Engine
     from barge.engine.plugins import DriverReport
     from barge.graph.store import ImageStore
@@ -44,5 +45,7 @@ class Services:
     events: "EventsHub"
     #: the classic builder (``POST /build``)
     builder: "BuildService"
+    #: ``/plugins``: managed plugins, barge's driver packages, volume plugins
+    plugins: "PluginService"
     driver_reports: list["DriverReport"] = field(default_factory=list)
     started_at: float = 0.0

@@ -88,8 +88,11 @@ def barge_daemon_stopping() -> None:
 def barge_image_event(action: str, image_id: str, name: str) -> None:
     """Called after an image changed; ``action`` is Docker's event action.
 
-    Actions: ``import``, ``load``, ``tag``, ``untag``, ``delete``, ``save``.
-    ``name`` is the reference the user gave, or the image id.
+    Actions: ``import``, ``load``, ``tag``, ``untag``, ``delete``, ``save``,
+    ``pull``, ``push``, ``prune``. ``name`` is the reference the user gave, or
+    the image id; for ``pull`` and ``push`` (one call per request) ``image_id``
+    is that reference too, as dockerd names them; for ``prune`` ``image_id``
+    is "" and ``name`` the bytes reclaimed.
     """
 
 
@@ -110,7 +113,9 @@ def barge_container_event(action: str, container_id: str, attributes: dict) -> N
     Actions: ``create``, ``start``, ``die`` (attributes carry ``exitCode``),
     ``stop``, ``kill`` (``signal``), ``pause``, ``unpause``, ``restart``,
     ``rename`` (``oldName``), ``destroy``, ``attach``, ``exec_create``,
-    ``exec_start``, ``exec_die``, ``oom``, ``commit``, ``export``, ``update``,
-    ``archive-path`` and ``extract-to-dir`` (cp, as Docker names them).
-    ``attributes`` always holds ``name`` and ``image``.
+    ``exec_start``, ``exec_die``, ``exec_detach``, ``detach``, ``top``,
+    ``resize`` (``height``, ``width``), ``oom``, ``commit``, ``export``,
+    ``update``, ``archive-path`` and ``extract-to-dir`` (cp, as Docker names
+    them). ``attributes`` always holds ``name`` and ``image``, except for
+    ``prune``: ``container_id`` "" and only ``reclaimed``.
     """

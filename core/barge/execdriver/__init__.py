@@ -202,12 +202,40 @@ class Resources:
 
 
 @dataclass
-class LogSpec:
-    """Where and how the monitor writes the container's output (json-file)."""
+class DeviceNode:
+    """A host device the container is given (``--device``): a node made at ``path`` inside the
+    container with the host's numbers, owner and mode; its cgroup rule comes separately
+    (``ContainerSpec.device_rules``), so a node alone opens nothing."""
 
-    path: str
-    max_size: int | None = None  # bytes; rotate when the file would exceed it
-    max_file: int = 1
+    path: str  # absolute, inside the container
+    type: str  # "c" or "b"
+    major: int
+    minor: int
+    file_mode: int = 0o666  # permission bits
+    uid: int = 0
+    gid: int = 0
+
+
+@dataclass
+class LogSpec:
+    """The log driver the monitor hands the container's output to (:mod:`barge.logdriver`).
+
+    The monitor imports the driver from ``entry_point`` (the daemon read the
+    ``barge.log_drivers`` entry points; :func:`barge.logdriver.copier.open_logger`); a driver that fails to
+    start fails the container's set-up ("failed to initialize logging
+    driver: ...").
+    """
+
+    path: str  # the driver's file ('' for drivers that write none)
+    driver: str = "json-file"
+    options: dict[str, str] = field(default_factory=dict)  # the LogConfig's Config
+    #: The container's facts for tags and attributes (:class:`barge.logdriver.base.LogInfo` fields).
+    info: dict[str, Any] = field(default_factory=dict)
+    #: Dual logging: the local-format copy of a driver ``docker logs`` cannot read ('' for none).
+    cache_path: str = ""
+    #: The driver's ``barge.log_drivers`` entry point (``module:Class``), resolved by the daemon
+    #: (the default is the default driver's).
+    entry_point: str = "barge.logdriver.jsonfile:JsonFileDriver"
 
 
 @dataclass
@@ -289,6 +317,12 @@ class ContainerSpec:
     annotations: dict[str, str] = field(default_factory=dict)
     #: The system call filter of the init and of every exec'd process; None: unconfined.
     seccomp: Seccomp | None = None
+    #: Device nodes made besides the default ones (``--device``).
+    devices: list[DeviceNode] = field(default_factory=list)
+    #: Device cgroup rules allowed besides Docker's default list, in ``devices.allow``'s
+    #: words (``"c 1:3 rwm"``, ``"b *:* r"``): ``--device`` permissions and ``--device-cgroup-rule``.
+    #: A privileged container is allowed every device anyway.
+    device_rules: list[str] = field(default_factory=list)
     #: Propagation of the container's root (runc's ``rootfsPropagation``): ``rslave`` keeps
     #: every mount made inside from the host; ``rshared`` when a bind asks for shared
     #: propagation, so mounts under that bind reach the host.
@@ -349,6 +383,7 @@ def spec_from_json(text: str) -> ContainerSpec:
         data["log"] = _build(LogSpec, data["log"])
     if data.get("seccomp"):
         data["seccomp"] = seccomp_from_dict(data["seccomp"])
+    data["devices"] = [_build(DeviceNode, d) for d in data.get("devices") or []]
     return _build(ContainerSpec, data)
 
 

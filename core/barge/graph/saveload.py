@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from barge import reference
-from barge.errors import BargeError, InvalidParameter
+from barge.errors import BargeError, ImageNotFound, InvalidParameter
 from barge.graph.layers import Layer, chain_ids
 from barge.graph.store import Image, ImageStore, image_id_of
 
@@ -108,7 +108,12 @@ def _select(store: ImageStore, names: list[str]) -> list[_Saved]:
                     if img is not None:
                         add(img, reference.Reference(ref.domain, ref.path, row["tag"]))
                 continue
-        img = store.resolve(name)
+        try:
+            img = store.resolve(name)
+        except ImageNotFound:
+            if ref is not None and ref.tag is None and ref.digest is None:
+                raise ImageNotFound(name) from None  # moby searches the bare name: "No such image: x"
+            raise
         if ref is not None:
             full = ref if ref.digest else ref.with_default_tag()
             add(img, full if full in store.tags_of(img.id) else None)
@@ -399,8 +404,7 @@ def _load_one(store: ImageStore, spool: _Spool, config_name: str, repo_tags: lis
     for ref, old in moved:
         _message(out, f"The image {ref.familiar()} already exists, renaming the old one with ID {old} to empty string\n")
     store.event("load", image_id, refs[0].familiar() if refs else image_id)
-    for ref in refs:
-        store.event("tag", image_id, ref.familiar())
+    for ref in refs:  # dockerd tags a loaded image without a tag event
         _message(out, f"Loaded image: {ref.familiar()}\n")
     if not refs:
         _message(out, f"Loaded image ID: {image_id}\n")

@@ -232,9 +232,9 @@ class ImageStore:
             self.layers.abort(prepared)
             raise
         self.layers.finish(prepared)
-        self.event("import", image_id, ref.familiar() if ref else image_id)
-        if ref is not None:
+        if ref is not None:  # dockerd's order: the tag, then the import
             self.event("tag", image_id, ref.familiar())
+        self.event("import", image_id, ref.familiar() if ref else image_id)
         img = self.get(image_id)
         assert img is not None
         return img
@@ -269,9 +269,7 @@ class ImageStore:
             raise
         for p in prepared:
             self.layers.finish(p)
-        for ref in tags:
-            self.event("tag", image_id, ref.familiar())
-        return image_id, replaced
+        return image_id, replaced  # dockerd tags a pulled image without a tag event (the pull is announced)
 
     def add_repo_digest(self, ref: reference.Reference, image_id: str) -> None:
         """After a push: the image is known by its manifest digest there too (RepoDigests)."""
@@ -374,7 +372,7 @@ class ImageStore:
                 "Containers": -1,
                 "Created": int(img.created),
                 "Id": img.id,
-                "Labels": img.labels or {},
+                "Labels": img.labels or None,  # an image without labels: null, as dockerd gives it
                 "ParentId": img.parent or "",
                 "RepoDigests": [r.familiar() for r in img_digests],
                 "RepoTags": [r.familiar() for r in img_tags],
@@ -398,12 +396,15 @@ class ImageStore:
             "Parent": img.parent or "",
             "Comment": cfg.get("comment", ""),
             "Created": cfg.get("created") or from_unix(img.created),
+            "Container": cfg.get("container", ""),
+            "ContainerConfig": cfg.get("container_config") or changes_mod.empty_container_config(),
             "DockerVersion": cfg.get("docker_version", ""),
             "Author": cfg.get("author", ""),
             "Config": cfg.get("config"),
             "Architecture": cfg.get("architecture", ""),
             "Os": cfg.get("os", ""),
             "Size": img.size,
+            "VirtualSize": img.size,  # the API route drops it from API 1.44, as moby
             "GraphDriver": {"Data": data or {}, "Name": self.driver_name},
             "RootFS": {"Type": (cfg.get("rootfs") or {}).get("type", "layers"), "Layers": img.diff_ids},
             "Metadata": {"LastTagTime": img.last_tag_time or "0001-01-01T00:00:00Z"},

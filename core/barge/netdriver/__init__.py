@@ -47,6 +47,11 @@ class NetworkSpec:
     mtu: int = 0
     #: the options given at ``network create -o`` (``com.docker.network.*``), for drivers' own use
     options: dict[str, str] = field(default_factory=dict)
+    #: IPv6 subnet and gateway of a dual-stack network ("" for IPv4 only)
+    subnet6: str = ""
+    gateway6: str = ""
+    #: the interface gets no IPv4 address (``com.docker.network.bridge.inhibit_ipv4``)
+    inhibit_ipv4: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,12 @@ class EndpointSpec:
     mac: str
     #: default route via this gateway ("" for none: internal networks, secondary networks)
     gateway: str = ""
+    #: IPv6 address, its prefix length and default route ("" / 0 on IPv4-only networks)
+    address6: str = ""
+    prefixlen6: int = 0
+    gateway6: str = ""
+    #: extra link-local addresses (``--link-local-ip``): IPv4 ones get /16, IPv6 ones /64
+    link_local: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,7 +86,7 @@ class PortMapping:
     """
 
     proto: str  # "tcp" | "udp" | "sctp"
-    host_ip: str  # "0.0.0.0" for every host address
+    host_ip: str  # "0.0.0.0" for every host IPv4 address, "::" for every IPv6 one
     host_port: int
     container_ip: str
     container_port: int

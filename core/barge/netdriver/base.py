@@ -48,7 +48,8 @@ class NetworkDriver(ABC):
     @abstractmethod
     def create(self, network: NetworkSpec) -> None:
         """Make ``network`` exist on the host: its interface up with the gateway
-        address, and its firewall rules. Idempotent: an interface already there
+        address (none with ``inhibit_ipv4``) and, on a dual-stack network, the
+        IPv6 gateway, and its firewall rules. Idempotent: an interface already there
         is reused. Raises ``barge.errors.BargeError`` with the reason when the
         host refuses (the network is then not recorded).
         """
@@ -62,8 +63,9 @@ class NetworkDriver(ABC):
     @abstractmethod
     def join(self, network: NetworkSpec, endpoint: EndpointSpec, sandbox: str) -> None:
         """Give the sandbox (a network namespace file) ``endpoint``'s interface:
-        named ``endpoint.ifname``, with its address, MAC, the network's MTU, up,
-        and a default route via ``endpoint.gateway`` when that is set. The
+        named ``endpoint.ifname``, with its address (and ``address6`` and the
+        ``link_local`` ones when set), MAC, the network's MTU, up, and default
+        routes via ``endpoint.gateway`` / ``gateway6`` when those are set. The
         sandbox's loopback is up already (core brings it up).
         """
 
@@ -79,7 +81,8 @@ class NetworkDriver(ABC):
     @operation
     @abstractmethod
     def publish(self, network: NetworkSpec, endpoint: EndpointSpec, ports: list[PortMapping]) -> None:
-        """Forward the host ports in ``ports`` (reserved by core) to ``endpoint``."""
+        """Forward the host ports in ``ports`` (reserved by core) to ``endpoint``; their host
+        addresses are IPv4 ones (core's userland proxy serves IPv6 host addresses)."""
 
     @operation
     @abstractmethod

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from barge.errors import Forbidden, InvalidParameter, NotFound
+from barge.errors import Conflict, Forbidden, InvalidParameter, NotFound
 from barge.network.endpoint_config import check_endpoint_config
 from barge.network.endpoints import Endpoints
 from barge.network.networks import Networks
@@ -46,9 +46,9 @@ class Attachments:
     def connect(self, ref: str, body: dict[str, Any]) -> None:
         """``POST /networks/{id}/connect`` (``body`` decoded)."""
         container = _container_of(body)
-        n = self.networks.get(ref)
         cfg = dict(body.get("EndpointConfig") or {})
         with self.locks.locked(container) as c:
+            n = self.networks.get(ref)  # after the container, as moby looks them up: "No such container" first
             mode = c.host_config.get("NetworkMode") or "bridge"
             if n.builtin or _shares_namespace(mode):
                 if n.name == "host" or mode == "host":
@@ -86,8 +86,8 @@ class Attachments:
                                 if n.name == "host" else f"container {c.id[:12]} is not connected to network {n.name}")
             eps = dict((c.network_config or {}).get("EndpointsConfig") or {})
             key = next((k for k, v in eps.items() if k == n.name or (v or {}).get("NetworkID") == n.id), None)
-            if key is None:
-                raise Forbidden(f"container {c.id[:12]} is not connected to network {n.name}")
+            if key is None:  # dockerd 20.10: a 500; a conflict with the state found (the suite's 500/409 rule)
+                raise Conflict(f"container {c.id[:12]} is not connected to network {n.name}")
             for e in self.store.endpoints(container_id=c.id):
                 if e.network_id == n.id:
                     self.endpoints.leave(n, e, self.endpoints.sandbox_path(c.id))

@@ -150,7 +150,13 @@ def _encode_name(name: str) -> bytes:
 
 
 def _ptr_address(name: str) -> str | None:
-    """``4.3.2.1.in-addr.arpa`` -> ``1.2.3.4``; None when not a full IPv4 reverse name."""
+    """``4.3.2.1.in-addr.arpa`` -> ``1.2.3.4``, a 32-nibble ``ip6.arpa`` name -> its IPv6 address
+    (compressed); None when not a full reverse name."""
+    if name.endswith(".ip6.arpa"):
+        nibbles = name[: -len(".ip6.arpa")].split(".")
+        if len(nibbles) != 32 or not all(len(n) == 1 and n in "0123456789abcdef" for n in nibbles):
+            return None
+        return str(ipaddress.IPv6Address(int("".join(reversed(nibbles)), 16)))
     if not name.endswith(".in-addr.arpa"):
         return None
     parts = name[: -len(".in-addr.arpa")].split(".")
@@ -404,7 +410,7 @@ class _Job:
 class EmbeddedDNS:
     """127.0.0.11:53 in every sandbox :meth:`add` is given, served by one thread.
 
-    ``lookup(cid, name)`` -> IPv4 addresses for a barge name ([] for a known
+    ``lookup(cid, name)`` -> IPv4 and IPv6 addresses for a barge name ([] for a known
     name without any), None to forward; ``upstreams(cid)`` -> resolvers as
     ``ip`` or ``ip:port`` ([] -> SERVFAIL, as an ``--internal`` network);
     ``reverse(cid, ip)`` -> the name for a PTR query, None to forward. They
@@ -640,11 +646,11 @@ class EmbeddedDNS:
         addresses = self.lookup(cid, q.name)
         if addresses is None:
             return None
-        if q.qtype != T_A:
+        if q.qtype not in (T_A, T_AAAA):
             return reply(q)  # a barge name: no record of that type, but no forwarding either
-        addresses = list(addresses)
+        addresses = [a for a in addresses if (":" in a) == (q.qtype == T_AAAA)]  # A: IPv4, AAAA: IPv6 ones
         random.shuffle(addresses)  # round robin over aliases, as Docker
-        return reply(q, answers=[_record(T_A, ipaddress.IPv4Address(a).packed) for a in addresses])
+        return reply(q, answers=[_record(q.qtype, ipaddress.ip_address(a).packed) for a in addresses])
 
 
 def _listen() -> tuple[socket.socket, socket.socket]:

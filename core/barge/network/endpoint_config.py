@@ -7,10 +7,11 @@ connected, so a start never fails on what the request could have refused.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, Callable
 
-from barge.errors import InvalidParameter
+from barge.errors import InvalidParameter, NotFound
 from barge.network import ipam, ports
 from barge.network.store import Network
 
@@ -42,7 +43,10 @@ def check_create(get: Callable[[str], Network], name: str, config: dict[str, Any
     given = dict(((networking or {}).get("EndpointsConfig") or {}))
     if mode in ("host", "none") or mode.startswith("container:"):
         return _check_shared(mode, host, given)
-    primary = get(mode)
+    try:
+        primary = get(mode)
+    except NotFound:  # dockerd looks the network up at start: the create stands, the start fails
+        return {"EndpointsConfig": {mode: dict(given.get(mode) or given.get("default") or {})}}
     if primary.builtin:
         host["NetworkMode"] = primary.name
         return {"EndpointsConfig": {primary.name: {}}}
@@ -78,19 +82,35 @@ def _check_shared(mode: str, host: dict[str, Any], given: dict[str, Any]) -> dic
     return {"EndpointsConfig": {mode: given.get(mode) or given.get("default") or {}}}
 
 
+def _check_ipv6(n: Network, wanted: str) -> None:
+    """``--ip6``, as dockerd checks it (parsed at create; the subnet at start, where barge checks at create)."""
+    try:
+        addr = ipaddress.IPv6Address(wanted)
+    except ValueError:
+        raise InvalidParameter(f"invalid IPv6 address: {wanted}") from None
+    if not n.subnet6:
+        raise InvalidParameter("user specified IP address is supported only when connecting to networks with user "
+                               "configured subnets")
+    if addr not in ipaddress.IPv6Network(n.subnet6):
+        raise InvalidParameter(f"Invalid address {wanted}: It does not belong to any of this network's subnets")
+
+
 def check_endpoint_config(n: Network, cfg: dict[str, Any], name: str) -> None:
     """The endpoint settings ``cfg`` for the container ``name`` on ``n``, or the error refusing them."""
-    wanted = ((cfg.get("IPAMConfig") or {}).get("IPv4Address") or "")
+    ipam_cfg = cfg.get("IPAMConfig") or {}
+    wanted, wanted6 = ipam_cfg.get("IPv4Address") or "", ipam_cfg.get("IPv6Address") or ""
     aliases = cfg.get("Aliases") or []
+    if (wanted or wanted6) and not n.user_defined:
+        raise InvalidParameter("user specified IP address is supported on user defined networks only")
     if wanted:
-        if not n.user_defined:
-            raise InvalidParameter("user specified IP address is supported on user defined networks only")
         addr = ipam.parse_address(wanted, "IPv4")
         if addr not in ipam.Net(n.subnet):
             raise InvalidParameter(f"invalid address {wanted}: it does not belong to the subnet {n.subnet} "
                                    f"of network {n.name}")
-        if ((cfg.get("IPAMConfig") or {}).get("IPv6Address") or ""):
-            raise InvalidParameter("IPv6 addresses are not supported")
+    if wanted6:
+        _check_ipv6(n, wanted6)
+    for value in ipam_cfg.get("LinkLocalIPs") or []:
+        ipam.link_local(str(value))
     if aliases and not n.user_defined:
         raise InvalidParameter("network-scoped alias is supported only for containers in user defined networks")
     mac = cfg.get("MacAddress") or ""

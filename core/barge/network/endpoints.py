@@ -26,13 +26,18 @@ from typing import Any
 from barge import netns
 from barge.errors import BargeError, NotFound
 from barge.netdriver import PortMapping, Published
-from barge.network import endpoint_config, ipam, ports, views
+from barge.network import bridge_options, endpoint_config, ipam, ports, views
 from barge.network.dns import EmbeddedDNS
 from barge.network.networks import Networks
 from barge.network.resolver import user_networks
 from barge.network.store import Endpoint, Network, NetworkStore
 
 log = logging.getLogger("barge.network")
+
+
+def _nat(mappings: list[PortMapping]) -> list[PortMapping]:
+    """The mappings the driver forwards (IPv4 host addresses); IPv6 ones are core's userland proxy's."""
+    return [m for m in mappings if not ports.is_ipv6(m.host_ip)]
 
 
 def _lo_up() -> None:
@@ -54,6 +59,8 @@ class Sandbox:
     address: str
     #: on a user-defined network: resolv.conf points at the embedded DNS server
     embedded_dns: bool
+    #: the first endpoint's IPv6 address on a dual-stack network (its second /etc/hosts line), "" with none
+    address6: str = ""
 
 
 class Endpoints:
@@ -111,7 +118,8 @@ class Endpoints:
             raise
         for n, _ in attachments:
             self.networks.event("connect", n, container=c.id)
-        return Sandbox(path, endpoints, endpoints[0].address if endpoints else "", embedded)
+        return Sandbox(path, endpoints, endpoints[0].address if endpoints else "", embedded,
+                       endpoints[0].address6 if endpoints else "")
 
     def _attachments(self, c) -> list[tuple[Network, dict[str, Any]]]:
         """The networks (none builtin) the record ``c`` is configured onto, with its settings on each."""
@@ -124,6 +132,8 @@ class Endpoints:
                 try:
                     n = self.networks.get(key)
                 except NotFound:
+                    if not cfg.get("NetworkID"):  # named at create, never there: dockerd's words
+                        raise
                     raise NotFound(f"network {key} not found: it was removed; connect the container to "
                                    "another network or remove it") from None
             if not n.builtin:
@@ -131,15 +141,22 @@ class Endpoints:
         return out
 
     def _allocate(self, c, n: Network, cfg: dict[str, Any], ifname: str, give_route: bool) -> Endpoint:
-        wanted = ((cfg.get("IPAMConfig") or {}).get("IPv4Address") or "")
+        ipam_cfg = cfg.get("IPAMConfig") or {}
+        wanted, wanted6 = ipam_cfg.get("IPv4Address") or "", ipam_cfg.get("IPv6Address") or ""
+        link_local = [ipam.link_local(str(a)) for a in ipam_cfg.get("LinkLocalIPs") or []]
         names = [c.name.lstrip("/")] + [str(a) for a in (cfg.get("Aliases") or [])] + [c.id[:12]]
         if n.user_defined and c.config.get("Hostname") and c.config["Hostname"] not in names:
             names.append(c.config["Hostname"])
+        reserved = n.reserved()
         with self.store.db.write() as conn:
-            address = ipam.allocate(n.subnet, n.ip_range, n.gateway, self.store.used_addresses(conn, n.id), wanted)
+            used = self.store.used_addresses(conn, n.id)
+            address = ipam.allocate(n.subnet, n.ip_range, n.gateway, used, wanted, reserved)
+            address6 = ipam.allocate(n.subnet6, n.ip_range6, n.gateway6, used, wanted6, reserved) if n.subnet6 else ""
             e = Endpoint(id=secrets.token_hex(32), network_id=n.id, container_id=c.id, ifname=ifname,
                          address=address, prefixlen=n.prefixlen, mac=cfg.get("MacAddress") or ipam.mac_for(address),
-                         gateway=n.gateway if give_route else "", dns_names=names)
+                         gateway=n.gateway if give_route else "", dns_names=names, address6=address6,
+                         prefixlen6=n.prefixlen6 if address6 else 0,
+                         gateway6=n.gateway6 if give_route and address6 else "", link_local=link_local)
             self.store.insert_endpoint(conn, e)
         return e
 
@@ -149,17 +166,24 @@ class Endpoints:
         if not wanted:
             return
         mappings: list[PortMapping] = []
+        default_ip = bridge_options.host_binding(n.options)
         try:
             for b in wanted:
-                port = self.reservations.reserve(b.proto, b.host_ip, b.host_first, b.host_last)
-                mappings.append(PortMapping(b.proto, b.host_ip, port, e.address, b.container_port))
+                host_ip = b.host_ip or default_ip
+                port = self.reservations.reserve(b.proto, host_ip, b.host_first, b.host_last)
+                if ports.is_ipv6(host_ip):  # served by the userland proxy, to the container's IPv6 address first
+                    m = PortMapping(b.proto, host_ip, port, e.address6 or e.address, b.container_port)
+                    self.reservations.proxy(m.proto, m.host_ip, m.host_port, (m.container_ip, m.container_port))
+                else:
+                    m = PortMapping(b.proto, host_ip, port, e.address, b.container_port)
+                mappings.append(m)
         except BaseException:
             for m in mappings:
                 self.reservations.release(m.proto, m.host_ip, m.host_port)
             raise
         e.ports = mappings
         self.store.set_ports(e.id, mappings)
-        self.pm.hook.barge_network_publish(network=self.networks.spec(n), endpoint=e.spec(), ports=list(mappings))
+        self.pm.hook.barge_network_publish(network=self.networks.spec(n), endpoint=e.spec(), ports=_nat(mappings))
 
     def teardown(self, container_id: str) -> None:
         """After an exit (or a failed start, or rm): everything :meth:`setup` made, gone."""
@@ -176,7 +200,7 @@ class Endpoints:
                 if n is not None and self.networks.driver is not None:
                     if e.ports:
                         self.pm.hook.barge_network_unpublish(network=self.networks.spec(n), endpoint=e.spec(),
-                                                             ports=list(e.ports))
+                                                             ports=_nat(e.ports))
                     self.pm.hook.barge_network_leave(network=self.networks.spec(n), endpoint=e.spec(), sandbox=None)
             except Exception:  # noqa: BLE001 - best-effort release: the other endpoints still go
                 log.exception("network driver: releasing endpoint %s of %s", e.id[:12], container_id[:12])
@@ -215,7 +239,7 @@ class Endpoints:
         """Disconnect: the endpoint ``e`` on ``n`` unpublished, left and forgotten (``sandbox``: its namespace)."""
         if e.ports:
             self.pm.hook.barge_network_unpublish(network=self.networks.spec(n), endpoint=e.spec(),
-                                                 ports=list(e.ports))
+                                                 ports=_nat(e.ports))
             for p in e.ports:
                 self.reservations.release(p.proto, p.host_ip, p.host_port)
         live = sandbox if sandbox and netns.is_netns(sandbox) else None
@@ -262,7 +286,10 @@ class Endpoints:
                 if len(kept) != len(e.ports):
                     log.warning("container %s: some published ports were taken while the daemon was down",
                                 e.container_id[:12])
-                published.append(Published(self.networks.spec(by_id[e.network_id]), e.spec(), tuple(kept)))
+                for p in kept:
+                    if ports.is_ipv6(p.host_ip):
+                        self.reservations.proxy(p.proto, p.host_ip, p.host_port, (p.container_ip, p.container_port))
+                published.append(Published(self.networks.spec(by_id[e.network_id]), e.spec(), tuple(_nat(kept))))
         self.pm.hook.barge_network_restore(networks=[self.networks.spec(n) for n in networks],
                                            published=published)
 

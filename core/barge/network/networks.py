@@ -20,7 +20,7 @@ from typing import Any, Callable
 from barge.errors import BargeError, Conflict, Forbidden, InvalidParameter, NotFound
 from barge.filters import Filters, labels_match
 from barge.netdriver import NetworkSpec
-from barge.network import ipam
+from barge.network import address_plan, bridge_options, ipam
 from barge.network.records import ContainerRecords
 from barge.network.store import Network, NetworkStore
 
@@ -102,12 +102,15 @@ class Networks:
     def get(self, ref: str) -> Network:
         return self.store.resolve(ref)
 
-    def _taken(self) -> list[tuple[ipam.Net, str]]:
-        """Subnets a new network must not overlap: other networks' and the host's own routes."""
+    def _taken(self) -> list[tuple[Any, str]]:
+        """Subnets a new network must not overlap: other networks' (both families) and the host's own routes."""
         networks = self.store.networks(_LIVE)
         own = {n.interface for n in networks if n.interface}
-        taken = [(ipam.Net(n.subnet), f"network {n.name}") for n in networks if n.subnet]
-        taken += [(net, f"the host route {net} on {dev}") for net, dev in ipam.host_routes() if dev not in own]
+        taken: list[tuple[Any, str]] = [(ipam.Net(n.subnet), f"network {n.name}") for n in networks if n.subnet]
+        taken += [(ipaddress.ip_network(c["Subnet"], strict=False), f"network {n.name}")
+                  for n in networks for c in n.ipam if ":" in (c.get("Subnet") or "")]
+        routes = ipam.host_routes() + ipam.host_routes6()
+        taken += [(net, f"the host route {net} on {dev}") for net, dev in routes if dev not in own]
         return taken
 
     # -- daemon start -------------------------------------------------------
@@ -136,8 +139,10 @@ class Networks:
                 "com.docker.network.bridge.name": self.cfg.bridge,
                 "com.docker.network.driver.mtu": str(self.cfg.mtu or 1500)}
         subnet, gateway = self._default_address(bridge)
-        if bridge is not None and (bridge.subnet, bridge.gateway, bridge.interface, bridge.options) == (
-                subnet, gateway, self.cfg.bridge, opts):
+        subnet6, gateway6 = self._default_address6()
+        if bridge is not None and (bridge.subnet, bridge.gateway, bridge.interface, bridge.options, bridge.ipv6,
+                                   bridge.subnet6, bridge.gateway6) == (
+                subnet, gateway, self.cfg.bridge, opts, self.cfg.ipv6, subnet6, gateway6):
             return
         if bridge is not None:
             if self.store.endpoints(network_id=bridge.id):
@@ -148,8 +153,18 @@ class Networks:
                     self.pm.hook.barge_network_delete(network=self.spec(bridge))
             self.store.delete(bridge.id)
         n = Network(id=bridge.id if bridge else secrets.token_hex(32), name="bridge", driver=self.driver,
-                    interface=self.cfg.bridge, subnet=subnet, gateway=gateway, options=opts, created=_now())
+                    interface=self.cfg.bridge, subnet=subnet, gateway=gateway, options=opts, created=_now(),
+                    ipv6=self.cfg.ipv6, subnet6=subnet6, gateway6=gateway6)
         self.store.insert(n)
+
+    def _default_address6(self) -> tuple[str, str]:
+        """The default bridge's IPv6 subnet and gateway: ``fixed_cidr_v6`` when ``ipv6`` is on."""
+        if not (self.cfg.ipv6 and self.cfg.fixed_cidr_v6):
+            return "", ""
+        net = ipam.parse_subnet(self.cfg.fixed_cidr_v6)
+        if net.version != 6:
+            raise InvalidParameter(f"invalid fixed-cidr-v6 {self.cfg.fixed_cidr_v6}: not an IPv6 subnet")
+        return str(net), str(net.network_address + 1)
 
     def _default_address(self, current: Network | None) -> tuple[str, str]:
         if self.cfg.bip:
@@ -168,24 +183,37 @@ class Networks:
     # -- create -------------------------------------------------------------
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST /networks/create`` (``body`` decoded)."""
+        """``POST /networks/create`` (``body`` decoded).
+
+        Names are unique whatever ``CheckDuplicate`` says: dockerd 20.10 lets a
+        duplicate through when it is false, but then refuses every lookup of
+        that name as ambiguous; barge answers as with ``CheckDuplicate`` true
+        (the docker CLI's request, and the API's only behaviour from 1.44 on).
+        """
         name, driver, configs = self._checked(body)
-        options = dict(body.get("Options") or {})
+        options = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
+        bridge_options.check(options)
         labels = dict(body.get("Labels") or {})
+        ipv6 = bool(body.get("EnableIPv6"))
         with self._lock:
             if any(n.name == name for n in self.store.networks(_LIVE)):
                 raise Conflict(f"network with name {name} already exists")
-            subnet, gateway, ip_range = self._address_plan(configs[0] if configs else {})
+            plan = address_plan.plan(name, configs, ipv6, self._taken(), self.cfg.default_address_pools)
             nid = secrets.token_hex(32)
-            iface = options.get("com.docker.network.bridge.name") or f"bg-{nid[:12]}"
-            if len(iface) > 15 or "/" in iface or " " in iface:
-                raise InvalidParameter(f"invalid bridge name {iface!r}: at most 15 characters, no '/' or spaces")
-            if any(n.interface == iface for n in self.store.networks(_LIVE)):
-                raise Conflict(f"bridge {iface} is already used by another network")
-            n = Network(id=nid, name=name, driver=driver, interface=iface, subnet=subnet, gateway=gateway,
-                        ip_range=ip_range, internal=bool(body.get("Internal")),
+            iface = options.get(bridge_options.NAME) or f"bg-{nid[:12]}"
+            if len(iface) > 15:
+                raise InvalidParameter("failed to check bridge interface existence: numerical result out of range")
+            if "/" in iface or any(ch.isspace() for ch in iface) or iface in (".", ".."):
+                raise InvalidParameter(f"invalid bridge name {iface!r}: no '/' or spaces")
+            for other in self.store.networks(_LIVE):
+                if other.interface == iface:
+                    raise Forbidden(f"cannot create network {nid} ({iface}): conflicts with network {other.id} "
+                                    f"({iface}): networks have same bridge name")
+            n = Network(id=nid, name=name, driver=driver, interface=iface, subnet=plan.subnet, gateway=plan.gateway,
+                        ip_range=plan.ip_range, internal=bool(body.get("Internal")),
                         attachable=bool(body.get("Attachable")), options=options, labels=labels,
-                        created=_now(), state="creating")
+                        created=_now(), state="creating", ipv6=ipv6, subnet6=plan.subnet6, gateway6=plan.gateway6,
+                        ip_range6=plan.ip_range6, ipam=plan.ipam)
             self.store.insert(n)
         try:
             self.pm.hook.barge_network_create(network=self.spec(n))
@@ -202,15 +230,15 @@ class Networks:
         """A create request's name, driver and IPAM configs, or the error that refuses it."""
         name = body.get("Name") or ""
         if not name:
-            raise InvalidParameter("network name cannot be empty")
+            raise InvalidParameter("invalid name: ")  # libnetwork's ErrInvalidName
         driver = body.get("Driver") or "bridge"
-        if name in ("bridge", "host", "none") or driver in ("host", "null"):
-            raise Forbidden(f"{name} is a pre-defined network and cannot be created")
+        if name in ("bridge", "host", "none"):
+            raise Forbidden(f"operation is not permitted on predefined {name} network ")  # dockerd's, space too
+        if driver in ("host", "null"):
+            raise Forbidden(f'only one instance of "{driver}" network is allowed')
         self.require_driver("network create")
         if driver != self.driver:
-            raise NotFound(f"plugin \"{driver}\" not found (the network driver is {self.driver})")
-        if body.get("EnableIPv6"):
-            raise InvalidParameter("IPv6 networks are not supported by barge's bridge driver")
+            raise NotFound(f"plugin \"{driver}\" not found")
         if body.get("Scope") not in (None, "", "local"):
             raise InvalidParameter(f"scope {body['Scope']} is not supported; networks are local")
         for key in ("Ingress", "ConfigOnly"):
@@ -219,39 +247,7 @@ class Networks:
         ipam_cfg = body.get("IPAM") or {}
         if (ipam_cfg.get("Driver") or "default") != "default":
             raise NotFound(f"plugin \"{ipam_cfg['Driver']}\" not found (only the default IPAM driver exists)")
-        configs = ipam_cfg.get("Config") or []
-        if len(configs) > 1:
-            raise InvalidParameter("barge's networks have one IPv4 subnet; give at most one --subnet")
-        return name, driver, configs
-
-    def _address_plan(self, conf: dict[str, Any]) -> tuple[str, str, str]:
-        """Subnet, gateway and ip-range of a new network: the ones asked for, checked, or a free pool."""
-        subnet_s = conf.get("Subnet") or ""
-        if conf.get("AuxiliaryAddresses"):
-            raise InvalidParameter("auxiliary addresses are not supported")
-        taken = self._taken()
-        if subnet_s:
-            if ":" in subnet_s:
-                raise InvalidParameter("IPv6 subnets are not supported by barge's bridge driver")
-            net = ipam.parse_subnet(subnet_s)
-            clash = ipam.overlapping(net, taken)
-            if clash is not None:
-                raise Forbidden(f"invalid pool request: subnet {net} overlaps with {clash[1]}")
-        else:
-            if conf.get("Gateway") or conf.get("IPRange"):
-                raise InvalidParameter("a gateway or ip-range needs a subnet (--subnet)")
-            net = ipam.choose_pool(self.cfg.default_address_pools, taken)
-        gateway = conf.get("Gateway") or str(next(net.hosts()))
-        if ipam.parse_address(gateway, "gateway") not in net or gateway in (
-                str(net.network_address), str(net.broadcast_address)):
-            raise InvalidParameter(f"invalid gateway {gateway}: not a host address of the subnet {net}")
-        ip_range = conf.get("IPRange") or ""
-        if ip_range:
-            r = ipam.parse_subnet(ip_range)
-            if not r.subnet_of(net):
-                raise InvalidParameter(f"invalid ip-range {ip_range}: not inside the subnet {net}")
-            ip_range = str(r)
-        return str(net), gateway, ip_range
+        return name, driver, list(ipam_cfg.get("Config") or [])
 
     # -- read ---------------------------------------------------------------
 
@@ -265,17 +261,19 @@ class Networks:
         for e in self.store.endpoints(network_id=n.id):
             containers[e.container_id] = {"Name": names.get(e.container_id, ""), "EndpointID": e.id,
                                           "MacAddress": e.mac, "IPv4Address": f"{e.address}/{e.prefixlen}",
-                                          "IPv6Address": ""}
-        config = []
-        if n.subnet:
+                                          "IPv6Address": f"{e.address6}/{e.prefixlen6}" if e.address6 else ""}
+        config = [dict(c) for c in n.ipam]
+        if not config and n.subnet:  # the default bridge, and networks recorded before ``ipam`` was
             entry = {"Subnet": n.subnet, "Gateway": n.gateway}
             if n.ip_range:
                 entry["IPRange"] = n.ip_range
             config.append(entry)
+            if n.subnet6:
+                config.append({"Subnet": n.subnet6, "Gateway": n.gateway6})
         return {
             "Name": n.name, "Id": n.id, "Created": n.created, "Scope": "local", "Driver": n.driver,
-            "EnableIPv4": True, "EnableIPv6": False,
-            "IPAM": {"Driver": "default", "Options": None if n.predefined else {}, "Config": config},
+            "EnableIPv4": True, "EnableIPv6": n.ipv6,
+            "IPAM": {"Driver": "default", "Options": None, "Config": config},  # none given: null, as dockerd
             "Internal": n.internal, "Attachable": n.attachable, "Ingress": False,
             "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": containers,
             "Options": dict(n.options), "Labels": dict(n.labels),
@@ -350,4 +348,8 @@ class Networks:
                 deleted.append(n.name)
             except (Forbidden, NotFound):
                 pass
-        return {"NetworksDeleted": deleted}
+        try:  # dockerd's ``network prune``: no actor, nothing reclaimed
+            self.emit("prune", "", {"reclaimed": "0"})
+        except Exception:  # noqa: BLE001 - an event subscriber must not fail the prune
+            log.exception("network event prune")
+        return {"NetworksDeleted": deleted or None}  # none deleted: null, as dockerd

@@ -6,12 +6,15 @@ nothing else on the host can take the port while the
 container runs, a conflict is found at ``bind`` with the kernel's own
 answer, and a killed daemon releases them all (its successor binds again
 those of containers still running). Traffic never reaches these sockets:
-the driver's DNAT rules send it to the container first.
+the driver's DNAT rules send it to the container first, except on IPv6
+host addresses, where there is no NAT: those sockets are served by
+:mod:`barge.network.proxy` (TCP and UDP; SCTP is refused by :func:`requested`).
 """
 
 from __future__ import annotations
 
 import errno
+import ipaddress
 import random
 import re
 import socket
@@ -19,6 +22,7 @@ import threading
 from dataclasses import dataclass
 
 from barge.errors import Conflict, InvalidParameter
+from barge.network.proxy import TcpProxy, UdpProxy
 
 PROTOCOLS = ("tcp", "udp", "sctp")
 _PORT_KEY = re.compile(r"^(\d+)(?:-(\d+))?(?:/([a-zA-Z]+))?$")
@@ -64,15 +68,22 @@ def parse_host_port(value: str) -> tuple[int, int]:
 
 
 def _host_ip(value: str) -> str:
+    """The host IP of a binding, "" when none is given (the network's ``host_binding_ipv4`` then)."""
     if not value:
-        return "0.0.0.0"
+        return ""
     try:
         socket.inet_pton(socket.AF_INET, value)
     except OSError:
-        if ":" in value:
-            raise InvalidParameter(f"invalid host IP {value}: IPv6 is not enabled on barge's networks") from None
-        raise InvalidParameter(f"invalid IP address: {value}") from None
+        try:
+            return str(ipaddress.IPv6Address(value.strip("[]")))
+        except ValueError:
+            raise InvalidParameter(f"invalid IP address: {value}") from None
     return value
+
+
+def is_ipv6(host_ip: str) -> bool:
+    """A binding on an IPv6 host address: proxied, not NAT'd."""
+    return ":" in host_ip
 
 
 def requested(port_bindings: dict | None, exposed: dict | None, publish_all: bool) -> list[Binding]:
@@ -84,21 +95,26 @@ def requested(port_bindings: dict | None, exposed: dict | None, publish_all: boo
         bound.add((port, proto))
         for h in hosts or [{}]:
             first, last = parse_host_port(h.get("HostPort", ""))
-            out.append(Binding(port, proto, _host_ip(h.get("HostIp", "")), first, last))
+            host_ip = _host_ip(h.get("HostIp", ""))
+            if is_ipv6(host_ip) and proto == "sctp":
+                raise InvalidParameter(f"publishing sctp on the IPv6 host address {host_ip} is not supported "
+                                       "(barge proxies TCP and UDP there)")
+            out.append(Binding(port, proto, host_ip, first, last))
     if publish_all:
         for key in exposed or {}:
-            port, proto = parse_port_key(key)
+            try:
+                port, proto = parse_port_key(key)
+            except InvalidParameter:
+                continue  # dockerd 20.10 keeps an exposed port it cannot read ("abc/tcp") and publishes nothing for it
             if (port, proto) not in bound:
-                out.append(Binding(port, proto, "0.0.0.0", 0, 0))
+                out.append(Binding(port, proto, "", 0, 0))
     return out
 
 
 def check(port_bindings: dict | None, exposed: dict | None) -> None:
-    """Create-time validation of the decoded ``PortBindings`` and ``ExposedPorts``, so a bad
-    spec fails ``create``, not ``start``."""
+    """Create-time validation of the decoded ``PortBindings``, so a bad spec fails ``create``, not ``start``.
+    ``ExposedPorts`` is kept as given, as dockerd 20.10 keeps it (it only ever reads the ports it can)."""
     requested(port_bindings, exposed, False)
-    for key in exposed or {}:
-        parse_port_key(key)
 
 
 def local_port_range() -> tuple[int, int]:
@@ -115,19 +131,22 @@ class PortReservations:
 
     def __init__(self) -> None:
         self._held: dict[tuple[str, str, int], socket.socket] = {}
+        self._proxies: dict[tuple[str, str, int], TcpProxy | UdpProxy] = {}
         self._lock = threading.Lock()
 
     def _clashes(self, proto: str, ip: str, port: int) -> bool:
         for (p, i, n) in self._held:
-            if p == proto and n == port and (i == ip or "0.0.0.0" in (i, ip)):
+            if p == proto and n == port and is_ipv6(i) == is_ipv6(ip) and (i == ip or {i, ip} & {"0.0.0.0", "::"}):
                 return True
         return False
 
     def _bind(self, proto: str, ip: str, port: int) -> socket.socket:
         kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
         sock_proto = socket.IPPROTO_SCTP if proto == "sctp" else 0
-        s = socket.socket(socket.AF_INET, kind, sock_proto)
+        s = socket.socket(socket.AF_INET6 if is_ipv6(ip) else socket.AF_INET, kind, sock_proto)
         try:
+            if is_ipv6(ip):  # "::" is IPv6's every address, not IPv4's too (that is 0.0.0.0's binding)
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             if proto == "tcp":
                 # a listening socket is what keeps every other bind off the port (SO_REUSEADDR
                 # only lets us past TIME_WAIT leftovers); DNAT means it never sees a connection
@@ -178,14 +197,29 @@ class PortReservations:
             except OSError:
                 return False
 
+    def proxy(self, proto: str, ip: str, port: int, target: tuple[str, int]) -> None:
+        """Serve a held IPv6 port: its connections (TCP) or datagrams (UDP) relayed to ``target`` until
+        :meth:`release`."""
+        with self._lock:
+            key = (proto, ip, port)
+            if key in self._held and key not in self._proxies:
+                kind = UdpProxy if proto == "udp" else TcpProxy
+                self._proxies[key] = kind(self._held[key], target)
+
     def release(self, proto: str, ip: str, port: int) -> None:
         with self._lock:
             s = self._held.pop((proto, ip, port), None)
+            proxy = self._proxies.pop((proto, ip, port), None)
+        if proxy is not None:
+            proxy.stop()
         if s is not None:
             s.close()
 
     def close(self) -> None:
         with self._lock:
             held, self._held = self._held, {}
+            proxies, self._proxies = self._proxies, {}
+        for proxy in proxies.values():
+            proxy.stop()
         for s in held.values():
             s.close()

@@ -38,26 +38,48 @@ class Resolver:
         #: the host's resolvers (read from its resolv.conf each time: it may change)
         self.host_nameservers = host_nameservers
 
+    def _link_aliases(self, container_id: str) -> dict[str, dict[str, str]]:
+        """The querier's endpoint ``Links`` by network name: alias -> the name it stands for
+        (``--link db:alias`` on a user-defined network, as libnetwork's endpoint aliases)."""
+        c = self.containers.get(container_id)
+        endpoints = ((c.network_config or {}).get("EndpointsConfig") or {}) if c is not None else {}
+        out: dict[str, dict[str, str]] = {}
+        for net, cfg in endpoints.items():
+            for link in (cfg or {}).get("Links") or []:
+                target, _, alias = link.partition(":")
+                target = target.lstrip("/")
+                alias = (alias or target).rpartition("/")[2]
+                if target and alias:
+                    out.setdefault(net, {})[alias.lower()] = target.lower()
+        return out
+
     def lookup(self, container_id: str, name: str) -> list[str] | None:
-        """Addresses of ``name`` on the user-defined networks ``container_id`` is on (also ``name.network``);
-        None: not a name barge knows, to be forwarded."""
+        """Addresses (IPv4 and IPv6) of ``name`` on the user-defined networks ``container_id`` is on (also
+        ``name.network``); a link's alias stands for its container there; None: not a name barge knows,
+        to be forwarded."""
         found: list[str] = []
         known = False
+        aliases = self._link_aliases(container_id)
         for n in user_networks(self.store, container_id):
+            wanted = name
+            for alias, target in aliases.get(n.name, {}).items():
+                if name in (alias, f"{alias}.{n.name.lower()}"):
+                    wanted = target
             for e in self.store.endpoints(network_id=n.id):
                 for dns_name in e.dns_names:
                     d = dns_name.lower()
-                    if name == d or name == f"{d}.{n.name.lower()}":
+                    if wanted == d or wanted == f"{d}.{n.name.lower()}":
                         known = True
-                        if e.address not in found:
-                            found.append(e.address)
+                        for a in (e.address, e.address6):  # A and AAAA records
+                            if a and a not in found:
+                                found.append(a)
         return found if known else None
 
     def reverse(self, container_id: str, address: str) -> str | None:
         """The name of ``address`` on a network the container shares with it (PTR), None to forward."""
         for n in user_networks(self.store, container_id):
             for e in self.store.endpoints(network_id=n.id):
-                if e.address == address and e.dns_names:
+                if address in (e.address, e.address6) and e.dns_names:
                     return f"{e.dns_names[0]}.{n.name}"
         return None
 

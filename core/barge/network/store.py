@@ -16,6 +16,7 @@ from typing import Any
 from barge.db import Database, Schema
 from barge.errors import BargeError, NotFound
 from barge.netdriver import EndpointSpec, NetworkSpec, PortMapping
+from barge.network.bridge_options import parse_bool
 
 #: drivers that core itself provides: no interface, no driver hooks
 BUILTIN_DRIVERS = ("host", "null")
@@ -63,7 +64,24 @@ CREATE TABLE endpoints (
 CREATE INDEX endpoints_container ON endpoints(container_id);
 """
 
-SCHEMA = Schema("networks", (TABLES_V1,))
+TABLES_V2 = """
+-- IPv6, auxiliary and link-local addresses (issue 12). ``ipam`` is the
+-- network's IPAM configs as inspect shows them (one per family, with their
+-- AuxiliaryAddresses, never handed out). An endpoint's IPv6 address is unique
+-- per network like its IPv4 one, ``link_local`` lists its --link-local-ip.
+ALTER TABLE networks ADD COLUMN ipv6 INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE networks ADD COLUMN subnet6 TEXT NOT NULL DEFAULT '';
+ALTER TABLE networks ADD COLUMN gateway6 TEXT NOT NULL DEFAULT '';
+ALTER TABLE networks ADD COLUMN ip_range6 TEXT NOT NULL DEFAULT '';
+ALTER TABLE networks ADD COLUMN ipam TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE endpoints ADD COLUMN address6 TEXT NOT NULL DEFAULT '';
+ALTER TABLE endpoints ADD COLUMN prefixlen6 INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE endpoints ADD COLUMN gateway6 TEXT NOT NULL DEFAULT '';
+ALTER TABLE endpoints ADD COLUMN link_local TEXT NOT NULL DEFAULT '[]';
+CREATE UNIQUE INDEX endpoints_address6 ON endpoints(network_id, address6) WHERE address6 != ''
+"""
+
+SCHEMA = Schema("networks", (TABLES_V1, TABLES_V2))
 
 
 def _dump(value: Any) -> str:
@@ -85,6 +103,13 @@ class Network:
     labels: dict[str, str] = field(default_factory=dict)
     created: str = ""
     state: str = "ready"
+    #: ``EnableIPv6``, and the IPv6 subnet, gateway and range ("" without)
+    ipv6: bool = False
+    subnet6: str = ""
+    gateway6: str = ""
+    ip_range6: str = ""
+    #: the IPAM configs as given (``Subnet``, ``IPRange``, ``Gateway``, ``AuxiliaryAddresses``), for inspect
+    ipam: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def builtin(self) -> bool:
@@ -103,6 +128,14 @@ class Network:
     def prefixlen(self) -> int:
         return int(self.subnet.partition("/")[2] or 0)
 
+    @property
+    def prefixlen6(self) -> int:
+        return int(self.subnet6.partition("/")[2] or 0)
+
+    def reserved(self) -> set[str]:
+        """Addresses never handed out: the auxiliary addresses of every IPAM config."""
+        return {str(a) for conf in self.ipam for a in (conf.get("AuxiliaryAddresses") or {}).values()}
+
     def spec(self, default_mtu: int = 0) -> NetworkSpec:
         opts = self.options
         mtu = int(opts.get("com.docker.network.driver.mtu") or default_mtu or 0)
@@ -110,14 +143,15 @@ class Network:
             id=self.id, name=self.name, interface=self.interface, subnet=self.subnet, gateway=self.gateway,
             internal=self.internal, icc=_flag(opts.get("com.docker.network.bridge.enable_icc"), True),
             masquerade=_flag(opts.get("com.docker.network.bridge.enable_ip_masquerade"), True),
-            mtu=mtu, options=dict(opts),
+            mtu=mtu, options=dict(opts), subnet6=self.subnet6, gateway6=self.gateway6,
+            inhibit_ipv4=_flag(opts.get("com.docker.network.bridge.inhibit_ipv4"), False),
         )
 
 
 def _flag(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    return str(value).lower() in ("1", "true", "yes", "on")
+    """A bridge option's boolean as dockerd's ParseBool reads it (create has refused what it cannot)."""
+    parsed = parse_bool(str(value)) if value is not None else None
+    return default if parsed is None else parsed
 
 
 @dataclass
@@ -132,11 +166,18 @@ class Endpoint:
     gateway: str
     dns_names: list[str] = field(default_factory=list)
     ports: list[PortMapping] = field(default_factory=list)
+    #: IPv6 address, its prefix length and default route ("" / 0 without)
+    address6: str = ""
+    prefixlen6: int = 0
+    gateway6: str = ""
+    #: ``--link-local-ip`` addresses, without prefix
+    link_local: list[str] = field(default_factory=list)
 
     def spec(self) -> EndpointSpec:
         return EndpointSpec(id=self.id, network_id=self.network_id, container_id=self.container_id,
                             ifname=self.ifname, address=self.address, prefixlen=self.prefixlen, mac=self.mac,
-                            gateway=self.gateway)
+                            gateway=self.gateway, address6=self.address6, prefixlen6=self.prefixlen6,
+                            gateway6=self.gateway6, link_local=tuple(self.link_local))
 
 
 def _network(row) -> Network:
@@ -144,14 +185,17 @@ def _network(row) -> Network:
                    subnet=row["subnet"], gateway=row["gateway"], ip_range=row["ip_range"],
                    internal=bool(row["internal"]), attachable=bool(row["attachable"]),
                    options=json.loads(row["options"]), labels=json.loads(row["labels"]), created=row["created"],
-                   state=row["state"])
+                   state=row["state"], ipv6=bool(row["ipv6"]), subnet6=row["subnet6"], gateway6=row["gateway6"],
+                   ip_range6=row["ip_range6"], ipam=json.loads(row["ipam"]))
 
 
 def _endpoint(row) -> Endpoint:
     return Endpoint(id=row["id"], network_id=row["network_id"], container_id=row["container_id"],
                     ifname=row["ifname"], address=row["address"], prefixlen=row["prefixlen"], mac=row["mac"],
                     gateway=row["gateway"], dns_names=json.loads(row["dns_names"]),
-                    ports=[PortMapping.from_dict(p) for p in json.loads(row["ports"])])
+                    ports=[PortMapping.from_dict(p) for p in json.loads(row["ports"])],
+                    address6=row["address6"], prefixlen6=row["prefixlen6"], gateway6=row["gateway6"],
+                    link_local=json.loads(row["link_local"]))
 
 
 class AddressInUse(BargeError):
@@ -194,9 +238,11 @@ class NetworkStore:
         with self.db.write() as conn:
             conn.execute(
                 "INSERT INTO networks (id, name, driver, interface, subnet, gateway, ip_range, internal, attachable,"
-                " options, labels, created, state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " options, labels, created, state, ipv6, subnet6, gateway6, ip_range6, ipam)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (n.id, n.name, n.driver, n.interface, n.subnet, n.gateway, n.ip_range, int(n.internal),
-                 int(n.attachable), _dump(n.options), _dump(n.labels), n.created, n.state))
+                 int(n.attachable), _dump(n.options), _dump(n.labels), n.created, n.state, int(n.ipv6),
+                 n.subnet6, n.gateway6, n.ip_range6, _dump(n.ipam)))
 
     def set_state(self, network_id: str, state: str) -> None:
         with self.db.write() as conn:
@@ -232,14 +278,18 @@ class NetworkStore:
         return [_endpoint(r) for r in rows]
 
     def used_addresses(self, conn, network_id: str) -> set[str]:
-        return {r[0] for r in conn.execute("SELECT address FROM endpoints WHERE network_id = ?", (network_id,))}
+        """Both families' addresses held on the network (IPv6 ones in their compressed form)."""
+        rows = conn.execute("SELECT address, address6 FROM endpoints WHERE network_id = ?", (network_id,))
+        return {a for r in rows for a in r if a}
 
     def insert_endpoint(self, conn, e: Endpoint) -> None:
         conn.execute(
             "INSERT INTO endpoints (id, network_id, container_id, ifname, address, prefixlen, mac, gateway,"
-            " dns_names, ports, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            " dns_names, ports, created, address6, prefixlen6, gateway6, link_local)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (e.id, e.network_id, e.container_id, e.ifname, e.address, e.prefixlen, e.mac, e.gateway,
-             _dump(e.dns_names), _dump([p.to_dict() for p in e.ports]), time.time()))
+             _dump(e.dns_names), _dump([p.to_dict() for p in e.ports]), time.time(), e.address6, e.prefixlen6,
+             e.gateway6, _dump(e.link_local)))
 
     def set_ports(self, endpoint_id: str, ports: list[PortMapping]) -> None:
         with self.db.write() as conn:

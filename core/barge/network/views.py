@@ -36,12 +36,12 @@ class Snapshot:
 
 def _entry(n: Network | None, e: Endpoint | None, cfg: dict[str, Any]) -> dict[str, Any]:
     return {
-        "IPAMConfig": cfg.get("IPAMConfig") or None, "Links": None, "Aliases": cfg.get("Aliases") or None,
+        "IPAMConfig": cfg.get("IPAMConfig") or None, "Links": cfg.get("Links") or None, "Aliases": cfg.get("Aliases") or None,
         "MacAddress": e.mac if e else (cfg.get("MacAddress") or ""), "DriverOpts": cfg.get("DriverOpts"),
         "GwPriority": 0, "NetworkID": n.id if n else "", "EndpointID": e.id if e else "",
         "Gateway": n.gateway if (e and n) else "", "IPAddress": e.address if e else "",
-        "IPPrefixLen": e.prefixlen if e else 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0, "DNSNames": (e.dns_names if e else None) if (n and n.user_defined) else None,
+        "IPPrefixLen": e.prefixlen if e else 0, "IPv6Gateway": n.gateway6 if (e and n and e.address6) else "",
+        "GlobalIPv6Address": e.address6 if e else "", "GlobalIPv6PrefixLen": e.prefixlen6 if e else 0, "DNSNames": (e.dns_names if e else None) if (n and n.user_defined) else None,
     }
 
 
@@ -67,6 +67,8 @@ def container_view(snap: Snapshot, c, bridge: str, sandbox_path: str) -> dict[st
     if primary is not None:
         out.update({"EndpointID": primary["EndpointID"], "Gateway": primary["Gateway"],
                     "IPAddress": primary["IPAddress"], "IPPrefixLen": primary["IPPrefixLen"],
+                    "GlobalIPv6Address": primary["GlobalIPv6Address"],
+                    "GlobalIPv6PrefixLen": primary["GlobalIPv6PrefixLen"], "IPv6Gateway": primary["IPv6Gateway"],
                     "MacAddress": primary["MacAddress"], "Bridge": bridge if running else ""})
     return out
 

@@ -116,7 +116,6 @@ class Pusher:
         body = json.dumps(manifest, indent=3).encode()
         digest = repo.put_manifest(ref.tag, body, mediatypes.DOCKER_MANIFEST)
         self.images.add_repo_digest(reference.Reference(ref.domain, ref.path, None, digest), img.id)
-        self.images.event("push", img.id, ref.familiar())
         self.progress.status(f"{ref.tag}: digest: {digest} size: {len(body)}")
         self.progress.aux({"Tag": ref.tag, "Digest": digest, "Size": len(body)})
 

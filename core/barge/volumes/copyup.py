@@ -56,16 +56,19 @@ def copy_up(root: str, destination: str, volume_dir: str) -> bool:
 
 def prepare_volumes(store, points: list[dict[str, Any]], rootfs_mounts, tmp_dir: str,
                     container_id: str = "") -> None:
-    """Before a start: every volume of the container exists, and empty ones are copied up."""
+    """Before a start: every volume of the container exists and is mounted by its driver (its
+    ``Source`` set to where), and empty ones are copied up."""
     from barge.mount import mounted
 
     todo = []
     for p in points:
         if p.get("Type") != "volume" or not p.get("Name"):
             continue
-        store.ensure(p["Name"], anonymous=bool(p.get("Anonymous")))
+        store.ensure(p["Name"], anonymous=bool(p.get("Anonymous")), driver=p.get("Driver") or "",
+                     options=p.get("DriverOpts"))
+        p["Source"] = store.mount(container_id, p)  # a plugin's volume: where its driver mounted it
         store.mounted(container_id, p)
-        if "nocopy" in (p.get("Mode") or "").split(","):
+        if "nocopy" in (p.get("Mode") or "").split(",") or p.get("CopyData") is False:  # False: --volumes-from's
             continue
         if _empty(p["Source"]):
             todo.append(p)

@@ -1,7 +1,11 @@
-"""Volume records and their directories (Docker's ``local`` driver, without mount options).
+"""Volume records, and their files through the volume's driver.
 
-A volume is a row in the daemon db's ``volumes`` table and a directory
-``<data_root>/volumes/<name>/_data`` that containers bind-mount. Which
+A volume is a row in the daemon db's ``volumes`` table; its files are kept
+by its driver (:mod:`barge.volumes.drivers`): ``local`` keeps a directory
+``<data_root>/volumes/<name>/_data`` that containers bind-mount, a Docker
+volume plugin keeps them where it says at ``mount``. Drivers other than
+``local`` come from the lookup the composition root hands the store (the
+plugin service). Which
 containers use a volume is read from the containers' mounts (the same db),
 so removing a volume checks and deletes in one transaction: a volume in use
 is never removed. The directory is created before the row and removed after
@@ -16,6 +20,8 @@ volumes with it.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -26,16 +32,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from barge.db import Database, Schema
-from barge.errors import Conflict, InvalidParameter, NotFound
+from barge.errors import BargeError, Conflict, InvalidParameter, NotFound
 from barge.filters import Filters, dangling_value, labels_match
 from barge.hooks import hookimpl
+from barge.volumes import localopts
+from barge.volumes.drivers import LOCAL, DriverListing, DriverLookup, LocalDriver, VolumeDriver
 
 log = logging.getLogger("barge.volumes")
 
-DRIVER = "local"
+DRIVER = LOCAL
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 LIST_FILTERS = frozenset({"dangling", "driver", "label", "name"})
 PRUNE_FILTERS = frozenset({"label", "label!", "all"})
@@ -65,6 +73,9 @@ Emit = Callable[[str, str, dict], None]
 
 def validate_name(name: str) -> None:
     """Docker's rule for local volume names (at least two characters)."""
+    if len(name) == 1:
+        raise InvalidParameter(f"create {name}: volume name is too short, names should be at least two alphanumeric "
+                               "characters")
     if not _NAME.match(name):
         raise InvalidParameter(
             f'create {name}: "{name}" includes invalid characters for a local volume name, '
@@ -75,6 +86,17 @@ def validate_name(name: str) -> None:
 def _created_now() -> str:
     """``time.RFC3339`` (seconds) in UTC, as Docker writes ``CreatedAt``."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def volumes_of_driver(db: Database, driver: str) -> int:
+    """How many volumes driver ``driver`` has (a plugin with volumes is in use)."""
+    row = db.query_one("SELECT COUNT(*) AS n FROM volumes WHERE driver = ?", (driver,))
+    return int(row["n"]) if row is not None else 0
+
+
+def mount_id(container_id: str, destination: str) -> str:
+    """The ``ID`` of one container's mount of a volume, the same at mount and unmount (across restarts)."""
+    return hashlib.sha256(f"{container_id}:{destination}".encode()).hexdigest()
 
 
 def _dump(value: Any) -> str:
@@ -113,10 +135,18 @@ def tree_size(path: Path) -> int:
 
 
 class VolumeStore:
-    def __init__(self, db: Database, data_root: Path | str, emit: Emit | None = None):
+    def __init__(self, db: Database, data_root: Path | str, emit: Emit | None = None,
+                 drivers: DriverLookup | None = None, listing: DriverListing | None = None):
         db.require(SCHEMA)
         self.db = db
         self.root = Path(data_root) / "volumes"
+        self.local = LocalDriver(self.root)
+        self._drivers = drivers
+        self._listing = listing
+        #: plugin volumes' mounts made by starts of this daemon: (volume, mount id)
+        self._active: set[tuple[str, str]] = set()
+        #: local volumes with type/device/o: mounted at their first user, unmounted after their last
+        self._optioned = localopts.Mounts()
         self.emit: Emit = emit or (lambda action, name, attrs: None)
         #: serialises creates of one name (get-or-create) within the daemon
         self._lock = threading.Lock()
@@ -124,7 +154,21 @@ class VolumeStore:
     # -- places -----------------------------------------------------------
 
     def mountpoint(self, name: str) -> Path:
-        return self.root / name / "_data"
+        return self.local.mountpoint(name)
+
+    def driver(self, name: str, volume: str = "") -> VolumeDriver:
+        """The volume driver ``name``; NotFound in dockerd's words when there is no such plugin."""
+        if name in ("", LOCAL):
+            return self.local
+        if self._drivers is None:
+            raise NotFound(f'create {volume}: error looking up volume plugin {name}: plugin "{name}" not found'
+                           if volume else f'error looking up volume plugin {name}: plugin "{name}" not found')
+        try:
+            return self._drivers(name)
+        except BargeError as exc:
+            if not volume:
+                raise
+            raise type(exc)(f"create {volume}: {exc}") from None
 
     # -- reading ----------------------------------------------------------
 
@@ -143,20 +187,33 @@ class VolumeStore:
             raise NotFound(f"get {name}: no such volume")
         return vol
 
-    def view(self, vol: Volume) -> dict[str, Any]:
-        """Docker's ``Volume`` object."""
-        return {
+    def view(self, vol: Volume, with_status: bool = False) -> dict[str, Any]:
+        """Docker's ``Volume`` object (``Status``, the driver's, for inspect only, as dockerd); a plugin's
+        that cannot be reached shows no Mountpoint."""
+        mountpoint, scope, status = str(self.mountpoint(vol.name)), "local", None
+        if vol.driver != LOCAL:
+            mountpoint = ""
+            try:
+                driver = self.driver(vol.driver)
+                mountpoint, scope = driver.path(vol.name), driver.scope()
+                status = driver.status(vol.name) if with_status else None
+            except BargeError as exc:
+                log.warning("volume %s: driver %s: %s", vol.name, vol.driver, exc)
+        view = {
             "CreatedAt": vol.created,
             "Driver": vol.driver,
-            "Labels": dict(vol.labels),
-            "Mountpoint": str(self.mountpoint(vol.name)),
+            "Labels": dict(vol.labels) or None,  # none given: null, as dockerd
+            "Mountpoint": mountpoint,
             "Name": vol.name,
             "Options": dict(vol.options) or None,
-            "Scope": "local",
+            "Scope": scope,
         }
+        if status:
+            view["Status"] = status
+        return view
 
     def inspect(self, name: str) -> dict[str, Any]:
-        return self.view(self.get(name))
+        return self.view(self.get(name), with_status=True)
 
     def users(self, name: str, conn=None) -> list[str]:
         """Ids of the containers whose mounts name this volume."""
@@ -199,32 +256,62 @@ class VolumeStore:
             if dangling is not None and (vol.name not in used) != dangling:
                 continue
             out.append(self.view(vol))
-        return {"Volumes": out, "Warnings": []}
+        warnings: list[str] = []
+        only_local = set(filters.get("driver", ())) == {DRIVER}
+        if "label" not in filters and dangling is not False and not only_local:  # theirs: no labels, no users
+            for view in self._unrecorded(warnings):
+                if "name" in filters and not any(_search(p, view["Name"]) for p in filters["name"]):
+                    continue
+                if "driver" not in filters or view["Driver"] in filters["driver"]:
+                    out.append(view)
+        return {"Volumes": out, "Warnings": warnings or None}  # none: null, as dockerd
+
+    def _unrecorded(self, warnings: list[str]) -> list[dict[str, Any]]:
+        """Volumes the plugins have that barge has no record of (dockerd lists them too); a plugin
+        that cannot answer is a warning."""
+        if self._listing is None:
+            return []
+        known = {r["name"] for r in self.db.query("SELECT name FROM volumes")}
+        out = []
+        for driver in self._listing():
+            try:
+                entries, scope = driver.list(), driver.scope()
+            except BargeError as exc:
+                warnings.append(f"{driver.name}: {exc}")
+                continue
+            for entry in entries:
+                if entry["Name"] in known:
+                    continue
+                out.append({"CreatedAt": str(entry.get("CreatedAt") or ""), "Driver": driver.name, "Labels": None,
+                            "Mountpoint": str(entry.get("Mountpoint") or ""), "Name": entry["Name"], "Options": None,
+                            "Scope": scope})
+        return out
 
     # -- creating ---------------------------------------------------------
 
     def create(self, name: str = "", driver: str = "", driver_opts: dict | None = None,
                labels: dict | None = None, anonymous: bool = False) -> tuple[Volume, bool]:
-        """``POST /volumes/create``: the volume, and whether it is new (an existing name is returned)."""
-        driver = driver or DRIVER
-        if driver != DRIVER:
-            raise NotFound(f'error looking up volume plugin {driver}: plugin "{driver}" not found')
-        if driver_opts:
-            # Docker's local driver mounts type/device/o at first use; barge does not (yet): say so.
-            raise InvalidParameter(
-                f"local volume options are not supported by barge: {', '.join(sorted(driver_opts))}")
+        """``POST /volumes/create``: the volume, and whether it is new (an existing name is returned,
+        unless ``driver`` names another driver than its own)."""
+        requested, driver = driver, driver or DRIVER
         labels = dict(labels or {})
         if not name:
             name = secrets.token_hex(32)
             anonymous = True
         validate_name(name)
+        if driver == DRIVER and driver_opts:
+            localopts.validate(name, driver_opts)  # mounted at first use (localopts.Mounts)
+        if driver != DRIVER:
+            return self._create_remote(name, self.driver(driver, name), dict(driver_opts or {}), labels, anonymous)
         if anonymous:
             labels.setdefault(ANONYMOUS_LABEL, "")
         with self._lock:
             existing = self.find(name)
             if existing is not None:
-                return existing, False
-            vol = Volume(name, driver, labels, {}, _created_now())
+                if requested:
+                    _check_conflict(existing, DRIVER)
+                return self._known(existing), False
+            vol = Volume(name, driver, labels, {k: str(v) for k, v in (driver_opts or {}).items()}, _created_now())
             top = self.root / name
             made = not top.exists()
             self.root.mkdir(parents=True, exist_ok=True, mode=0o701)
@@ -240,21 +327,53 @@ class VolumeStore:
         self.emit("create", name, {"driver": driver})
         return vol, True
 
-    def ensure(self, name: str, anonymous: bool = False) -> Volume:
-        """The named volume, created on first use (``-v name:/path``)."""
+    def _create_remote(self, name: str, driver: VolumeDriver, options: dict[str, str], labels: dict[str, str],
+                       anonymous: bool) -> tuple[Volume, bool]:
+        """A plugin's volume: the plugin makes it, then the record is written (the plugin's undone on failure)."""
+        if anonymous:
+            labels.setdefault(ANONYMOUS_LABEL, "")
+        with self._lock:
+            existing = self.find(name)
+            if existing is not None:
+                _check_conflict(existing, driver.name)
+                return self._known(existing), False
+            driver.create(name, options)
+            vol = Volume(name, driver.name, labels, options, _created_now())
+            try:
+                with self.db.write() as conn:
+                    conn.execute("INSERT INTO volumes (name, driver, labels, options, created) VALUES (?, ?, ?, ?, ?)",
+                                 (vol.name, vol.driver, _dump(vol.labels), _dump(vol.options), vol.created))
+            except BaseException:
+                with contextlib.suppress(BargeError):
+                    driver.remove(name)
+                raise
+        self.emit("create", name, {"driver": driver.name})
+        return vol, True
+
+    def _known(self, vol: Volume) -> Volume:
+        """A create of a name that exists: dockerd announces it as a ``create`` all the same."""
+        self.emit("create", vol.name, {"driver": vol.driver})
+        return vol
+
+    def ensure(self, name: str, anonymous: bool = False, driver: str = "", options: dict | None = None,
+               announce: bool = False) -> Volume:
+        """The named volume, created on first use (``-v name:/path``, ``--volume-driver``, ``DriverConfig``);
+        ``announce``: a container's create, which dockerd announces even for a known volume."""
         vol = self.find(name)
         if vol is not None:
-            if not self.mountpoint(name).is_dir():  # removed behind our back: the files come back empty
+            if driver not in ("", DRIVER, vol.driver):  # "local" is what -v says when it names no driver
+                _check_conflict(vol, self.driver(driver, name).name)
+            if vol.driver == DRIVER and not self.mountpoint(name).is_dir():  # removed behind our back
                 self.mountpoint(name).mkdir(parents=True, exist_ok=True, mode=0o755)
-            return vol
-        return self.create(name, anonymous=anonymous)[0]
+            return self._known(vol) if announce else vol
+        return self.create(name, driver, options, anonymous=anonymous)[0]
 
     # -- removing ---------------------------------------------------------
 
     def remove(self, name: str, force: bool = False) -> None:
         """``DELETE /volumes/{name}``: 404 unknown (unless ``force``), 409 in use (always)."""
         with self.db.write() as conn:
-            row = conn.execute("SELECT name FROM volumes WHERE name = ?", (name,)).fetchone()
+            row = conn.execute("SELECT * FROM volumes WHERE name = ?", (name,)).fetchone()
             if row is None:
                 if force:
                     return
@@ -263,8 +382,27 @@ class VolumeStore:
             if users:
                 raise Conflict(f"remove {name}: volume is in use - [{', '.join(users)}]")
             conn.execute("DELETE FROM volumes WHERE name = ?", (name,))
-        shutil.rmtree(self.root / name, ignore_errors=True)
-        self.emit("destroy", name, {"driver": DRIVER})
+        vol = self._row(row)
+        if vol.driver == DRIVER:
+            # A mount left there (a device, a bound host directory) is unmounted, never emptied.
+            if vol.options and not self._optioned.in_use(name):
+                localopts.unmount_stale(self.mountpoint(name))
+            if not localopts.is_mounted(self.mountpoint(name)):
+                shutil.rmtree(self.root / name, ignore_errors=True)
+        else:
+            # The plugin is called outside the db's write lock (it may take minutes); its refusal
+            # puts the record back.
+            try:
+                self.driver(vol.driver).remove(name)
+            except BargeError as exc:
+                if not force:
+                    with self.db.write() as conn:
+                        conn.execute("INSERT OR IGNORE INTO volumes (name, driver, labels, options, created) "
+                                     "VALUES (?, ?, ?, ?, ?)", (vol.name, vol.driver, _dump(vol.labels),
+                                                                _dump(vol.options), vol.created))
+                    raise Conflict(f"remove {name}: {exc}") from None
+                log.warning("volume %s: driver %s: %s (removed with force)", name, vol.driver, exc)
+        self.emit("destroy", name, {"driver": vol.driver})
 
     def remove_unused(self, names: list[str]) -> list[str]:
         """Remove those of ``names`` no container uses (``rm -v``); return the ones removed."""
@@ -278,7 +416,7 @@ class VolumeStore:
         return removed
 
     def prune(self, filters: Filters | None = None) -> dict[str, Any]:
-        """``POST /volumes/prune``: unused anonymous volumes (all unused ones with ``all=true``)."""
+        """``POST /volumes/prune``: unused anonymous volumes of ``local`` (all unused ones with ``all=true``)."""
         filters = filters or {}
         for key in filters:
             if key not in PRUNE_FILTERS:
@@ -291,8 +429,8 @@ class VolumeStore:
         deleted, reclaimed = [], 0
         for row in self.db.query("SELECT * FROM volumes ORDER BY name"):
             vol = self._row(row)
-            if vol.name in used or (not every and not vol.anonymous):
-                continue
+            if vol.driver != DRIVER or vol.name in used or (not every and not vol.anonymous):
+                continue  # moby prunes the local driver's volumes only
             if "label" in filters and not labels_match(vol.labels, filters["label"]):
                 continue
             if "label!" in filters and any(labels_match(vol.labels, [item]) for item in filters["label!"]):
@@ -309,29 +447,69 @@ class VolumeStore:
 
     # -- mount events -----------------------------------------------------
 
+    def mount(self, container_id: str, point: dict[str, Any]) -> str:
+        """Before a container starts: the volume's driver mounts it; the host path to bind-mount."""
+        vol = self.get(point["Name"])
+        key = (vol.name, mount_id(container_id, point.get("Destination", "")))
+        path = self.driver(vol.driver).mount(*key)
+        if vol.driver != DRIVER:
+            self._active.add(key)
+        elif vol.options:
+            self._optioned.mount(vol.name, key[1], Path(path), vol.options)
+        return path
+
+    def unmount(self, container_id: str, point: dict[str, Any]) -> None:
+        """After a container's exit: a plugin's volume is released (``VolumeDriver.Unmount``)."""
+        driver = point.get("Driver") or DRIVER
+        if driver != DRIVER:
+            key = (point["Name"], mount_id(container_id, point.get("Destination", "")))
+            self._active.discard(key)
+            self.driver(driver).unmount(*key)
+        else:
+            self._optioned.unmount(point["Name"], mount_id(container_id, point.get("Destination", "")),
+                                   self.mountpoint(point["Name"]))
+
+    def release(self, container_id: str, points: Iterable[dict[str, Any]]) -> None:
+        """A start that failed: the plugin volumes it mounted are unmounted (dockerd's Cleanup)."""
+        for p in points:
+            key = (p.get("Name") or "", mount_id(container_id, p.get("Destination", "")))
+            if p.get("Type") == "volume" and key[0] and (key in self._active or self._optioned.holds(*key)):
+                try:
+                    self.unmount(container_id, p)
+                except BargeError as exc:
+                    log.warning("unmounting volume %s of %s: %s", p["Name"], container_id[:12], exc)
+
     def mounted(self, container_id: str, point: dict[str, Any]) -> None:
         """A container starts with this volume (Docker's ``mount`` event)."""
         self.emit("mount", point["Name"], {
-            "container": container_id, "destination": point.get("Destination", ""), "driver": DRIVER,
+            "container": container_id, "destination": point.get("Destination", ""),
+            "driver": point.get("Driver") or DRIVER,
             "propagation": point.get("Propagation", ""), "read/write": "true" if point.get("RW", True) else "false",
         })
 
     @hookimpl(trylast=True)
     def barge_container_event(self, action: str, container_id: str, attributes: dict) -> None:
-        """At a container's ``die`` its volumes are released (Docker's ``unmount`` event, after ``die``)."""
+        """At a container's ``die`` its volumes are released: a plugin's volume is unmounted
+        (``VolumeDriver.Unmount``), and Docker's ``unmount`` event follows ``die``."""
         if action != "die":
             return
         row = self.db.query_one("SELECT mounts FROM containers WHERE id = ?", (container_id,))
         for m in json.loads(row["mounts"]) if row is not None else []:
             if m.get("Type") == "volume" and m.get("Name"):
-                self.emit("unmount", m["Name"], {"container": container_id, "driver": DRIVER})
+                try:
+                    self.unmount(container_id, m)
+                except BargeError as exc:
+                    log.warning("unmounting volume %s of %s: %s", m["Name"], container_id[:12], exc)
+                self.emit("unmount", m["Name"], {"container": container_id, "driver": m.get("Driver") or DRIVER})
 
     # -- start-up ---------------------------------------------------------
 
     def recover(self) -> int:
-        """Remove volume directories without a record (a daemon killed mid-remove or mid-create)."""
+        """Remove volume directories without a record (a daemon killed mid-remove or mid-create); an
+        optioned volume's mount stays for the running containers that use it, is unmounted otherwise."""
         if not self.root.is_dir():
             return 0
+        self._recover_mounts()
         known = {r["name"] for r in self.db.query("SELECT name FROM volumes")}
         removed = 0
         for entry in self.root.iterdir():
@@ -339,6 +517,29 @@ class VolumeStore:
                 shutil.rmtree(entry, ignore_errors=True)
                 removed += 1
         return removed
+
+
+    def _recover_mounts(self) -> None:
+        running = {}
+        for row in self.db.query("SELECT id, mounts, state FROM containers"):
+            if json.loads(row["state"]).get("Running"):
+                running[row["id"]] = json.loads(row["mounts"])
+        for vol in (self._row(r) for r in self.db.query("SELECT * FROM volumes WHERE driver = ? AND options != '{}'",
+                                                          (DRIVER,))):
+            users = [mount_id(cid, m.get("Destination", "")) for cid, mounts in running.items() for m in mounts
+                     if m.get("Type") == "volume" and m.get("Name") == vol.name]
+            if users and localopts.is_mounted(self.mountpoint(vol.name)):
+                for user in users:
+                    self._optioned.adopt(vol.name, user)
+            else:
+                localopts.unmount_stale(self.mountpoint(vol.name))
+
+
+def _check_conflict(existing: Volume, driver: str) -> None:
+    """moby's ``checkConflict``: a name another driver has is refused."""
+    if existing.driver != driver:
+        raise Conflict(f"create {existing.name}: driver '{existing.driver}' already has volume '{existing.name}': "
+                       "volume name must be unique")
 
 
 def _search(pattern: str, value: str) -> bool:

@@ -130,15 +130,16 @@ def _warm_up() -> None:
     pages the monitors share, instead of in each monitor."""
     import select
 
+    from barge.logdriver.copier import open_logger
     from barge_exec_native import state as st
     from barge_exec_native.attach import frame
-    from barge_exec_native.logfile import JsonLogWriter
 
     monitor.warm_up()
     d = f"{'/dev/shm' if os.path.isdir('/dev/shm') else '/tmp'}/.barge-spawner-{os.getpid()}"
     os.mkdir(d, 0o700)
     try:
-        log = JsonLogWriter(os.path.join(d, "log"), 1 << 20, 2)
+        log = open_logger({"driver": "json-file", "entry_point": "barge.logdriver.jsonfile:JsonFileDriver",
+                           "path": os.path.join(d, "log"), "options": {"max-size": "1m", "max-file": "2"}})
         ep = select.epoll()
         a, b = socket.socketpair()
         a.setblocking(False)

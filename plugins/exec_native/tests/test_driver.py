@@ -163,7 +163,7 @@ def test_command_not_found_is_127_with_dockers_message(box):
 
 def test_log_rotation(box):
     script = "i=0; while [ $i -lt 60 ]; do echo line $i; i=$((i+1)); done"
-    spec, sd, out, _, code = box.run(["sh", "-c", script], log={"max_size": 400, "max_file": 3})
+    spec, sd, out, _, code = box.run(["sh", "-c", script], log={"options": {"max-size": "400", "max-file": "3"}})
     assert code == 0 and out.count(b"\n") == 60
     path = spec.log.path
     names = sorted(n for n in os.listdir(os.path.dirname(path)) if n.startswith(os.path.basename(path)))

@@ -21,7 +21,16 @@ import pytest
 
 from barge import libc
 from barge.errors import BargeError, InvalidParameter
-from barge.execdriver import DEFAULT_CAPABILITIES, ContainerSpec, MountSpec, ProcessSpec, Resources, Rlimit, User
+from barge.execdriver import (
+    DEFAULT_CAPABILITIES,
+    ContainerSpec,
+    DeviceNode,
+    MountSpec,
+    ProcessSpec,
+    Resources,
+    Rlimit,
+    User,
+)
 from barge.testing.wait import wait_for
 from barge_exec_native.libcontainer import Cgroup, ContainerError, ExecFailed, Stdio, caps, spawn_exec, spawn_init
 from barge_exec_native.libcontainer.seccomp import compile_filter
@@ -923,6 +932,48 @@ def test_v2_device_filter_denies_other_devices(box):
     assert "null-ok" in outputs[False] and "Operation not permitted" in outputs[False]
     assert "kmsg-open" not in outputs[False]
     assert "kmsg-open" in outputs[True]
+
+
+def _run_on(box, spec, cg) -> str:
+    """Run ``spec`` in cgroup ``cg`` to its end; stdout and stderr together."""
+    out_r, out_w = os.pipe()
+    init = spawn_init(spec, Stdio(0, out_w, out_w), cg, str(box.tmp / spec.id))
+    box.pids.append(init.pid)
+    os.close(out_w)
+    try:
+        init.start()
+        out, _ = _drain(out_r, os.open("/dev/null", os.O_RDONLY), 10)
+    finally:
+        os.close(out_r)
+    box.wait(init.pid)
+    return out.decode()
+
+
+@pytest.mark.parametrize("layout", ["v1", "v2"])
+def test_device_nodes_and_rules_allow_exactly_what_was_asked(box, layout):
+    """``--device`` / ``--device-cgroup-rule`` on both cgroup layouts (v2 forced on the cgroup2 tree):
+    the node is made with the mode and owner given; its rule allows reading, not writing; the
+    same device under another node without a rule stays closed (loop0: a block device needs
+    nothing but the device cgroup to open)."""
+    root = _v2_root()
+    if layout == "v2" and root is None:
+        pytest.skip("no cgroup2 mount on this machine")
+    if layout == "v1" and Cgroup.layout() == "v2":
+        pytest.skip("no v1 devices controller on this machine")
+    if not os.path.exists("/dev/loop0"):
+        pytest.skip("needs /dev/loop0")
+    st = os.stat("/dev/loop0")
+    major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    script = ("stat -c '%t:%T %a %u:%g' /dev/myloop; head -c 1 /dev/myloop > /dev/null && echo read-ok; "
+              "head -c 0 /dev/zero > /dev/myloop && echo write-ok; mknod /tmp/other b 7 1 && "
+              "head -c 1 /tmp/other > /dev/null && echo other-ok")
+    node = DeviceNode("/dev/myloop", "b", major, minor, file_mode=0o640, uid=12, gid=34)
+    spec = box.spec("sh", "-c", script, rootfs=box.overlay(), devices=[node], device_rules=[f"b {major}:{minor} r"])
+    cg = Cgroup(spec.cgroup_path, v2_root=root) if layout == "v2" else Cgroup(spec.cgroup_path)
+    box.cgroups.append(cg)
+    out = _run_on(box, spec, cg)
+    assert out.splitlines()[0] == f"{major:x}:{minor:x} 640 12:34", out
+    assert "read-ok" in out and "write-ok" not in out and "other-ok" not in out, out
 
 
 def test_device_cgroup_denies_devices_off_the_list(box):

@@ -22,6 +22,7 @@ from barge.netdriver.base import NetworkDriver
 
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
 BRIDGE_NF_CALL_IPTABLES = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+BRIDGE_NF_CALL_IP6TABLES = "/proc/sys/net/bridge/bridge-nf-call-ip6tables"
 DEFAULT_MTU = 1500
 
 
@@ -36,7 +37,7 @@ def _bool(value: Any, key: str) -> bool:
 class BridgeDriver(NetworkDriver):
     name = "bridge"
     options_schema = {
-        "table": "name of barge's nftables table (family ip); default \"barge\"",
+        "table": "name of barge's nftables table (family inet); default \"barge\"",
         "ip_forward": "switch net.ipv4.ip_forward on when a network needs it; default true",
         "veth_prefix": "host-side veth names are this plus 7 characters of the endpoint id; default \"veth\"",
     }
@@ -92,11 +93,20 @@ class BridgeDriver(NetworkDriver):
         try:
             net = ipaddress.IPv4Network(network.subnet, strict=False)
             gw = ipaddress.IPv4Address(network.gateway)
+            net6 = ipaddress.IPv6Network(network.subnet6, strict=False) if network.subnet6 else None
+            gw6 = ipaddress.IPv6Address(network.gateway6) if net6 else None
         except ValueError as exc:
             raise InvalidParameter(f"network {network.name}: {exc}") from None
         if gw not in net:
             raise InvalidParameter(f"network {network.name}: gateway {gw} is not in {net}")
+        if net6 is not None and gw6 not in net6:
+            raise InvalidParameter(f"network {network.name}: gateway {gw6} is not in {net6}")
         return net.prefixlen
+
+    def _ensure_bridge(self, n: NetworkSpec, prefixlen: int) -> None:
+        prefixlen6 = ipaddress.IPv6Network(n.subnet6, strict=False).prefixlen if n.subnet6 else 0
+        self._links.ensure_bridge(n.interface, n.gateway, prefixlen, n.mtu or DEFAULT_MTU, n.gateway6, prefixlen6,
+                                  n.inhibit_ipv4)
 
     def _apply(self) -> None:
         """Re-render the table from the model, then settle the host switches it needs."""
@@ -126,7 +136,7 @@ class BridgeDriver(NetworkDriver):
         if forwarding is None:
             current = self._links.read_sysctl(IP_FORWARD)
             forwarding = f"{'on' if current == '1' else 'off'} (no network yet)"
-        return [("Firewall Backend", "nftables"), ("Firewall Table", f"ip {self.table}"),
+        return [("Firewall Backend", "nftables"), ("Firewall Table", f"inet {self.table}"),
                 ("IP Forwarding", forwarding)]
 
     def create(self, network: NetworkSpec) -> None:
@@ -134,7 +144,7 @@ class BridgeDriver(NetworkDriver):
         with self._lock:
             existed = self._links.link_exists(network.interface)
             try:
-                self._links.ensure_bridge(network.interface, network.gateway, prefixlen, network.mtu or DEFAULT_MTU)
+                self._ensure_bridge(network, prefixlen)
                 if not network.icc:
                     self._need_bridge_netfilter(network)
                 previous = self._networks.get(network.id)
@@ -158,6 +168,8 @@ class BridgeDriver(NetworkDriver):
             raise InvalidParameter(f"network {network.name}: enable_icc=false needs the br_netfilter kernel module"
                                    " (modprobe br_netfilter)")
         self._links.write_sysctl(BRIDGE_NF_CALL_IPTABLES, "1")
+        if network.subnet6:  # the drop judges bridged IPv6 as well
+            self._links.write_sysctl(BRIDGE_NF_CALL_IP6TABLES, "1")
 
     def delete(self, network: NetworkSpec) -> None:
         with self._lock:
@@ -170,9 +182,11 @@ class BridgeDriver(NetworkDriver):
             self._links.delete_link(network.interface)
 
     def join(self, network: NetworkSpec, endpoint: EndpointSpec, sandbox: str) -> None:
+        extra = [(endpoint.address6, endpoint.prefixlen6)] if endpoint.address6 else []
+        extra += [(a, 64 if ":" in a else 16) for a in endpoint.link_local]  # libnetwork's link-local masks
         self._links.add_endpoint(network.interface, self.veth_name(endpoint), sandbox, endpoint.ifname,
                                  endpoint.address, endpoint.prefixlen, endpoint.mac, network.mtu or DEFAULT_MTU,
-                                 endpoint.gateway)
+                                 endpoint.gateway, tuple(extra), endpoint.gateway6)
         with self._lock:
             self._endpoints[endpoint.id] = endpoint
 
@@ -221,7 +235,7 @@ class BridgeDriver(NetworkDriver):
     def restore(self, networks: list[NetworkSpec], published: list[Published]) -> None:
         with self._lock:
             for n in networks:
-                self._links.ensure_bridge(n.interface, n.gateway, self._check(n), n.mtu or DEFAULT_MTU)
+                self._ensure_bridge(n, self._check(n))
                 if not n.icc:
                     self._need_bridge_netfilter(n)
             self._networks = {n.id: n for n in networks}

@@ -14,10 +14,18 @@ After Docker's iptables rules, without a userland proxy:
   ports in, applies inter-container communication, drops traffic between
   two barge bridges, and drops anything else routed into a network.
 
+The table is of the ``inet`` family: the ``forward`` rules match
+interfaces only, so they judge IPv6 as IPv4 (isolation, icc, internal
+networks, nothing routed in); NAT is IPv4 only, as dockerd 20.10's (its
+IPv6 NAT needs the experimental ip6tables): IPv6 container addresses are
+routed as they are, and ports published on IPv6 host addresses are served
+by core's userland proxy, as dockerd's docker-proxy serves them.
+
 Rules are rendered in a fixed order from sorted input, so the same model
 always gives the same table (a restore rebuilds it identically). The text
 starts with ``add table``/``delete table`` so that the whole table is
-replaced atomically whether or not it existed.
+replaced atomically whether or not it existed; it deletes the ``ip``
+table of the same name that barge wrote before it had IPv6 as well.
 """
 
 from __future__ import annotations
@@ -31,7 +39,9 @@ from barge.errors import InvalidParameter
 from barge.netdriver import NetworkSpec, PortMapping
 from barge_net_bridge.nft import Nft
 
-FAMILY = "ip"
+FAMILY = "inet"
+#: the family of the table of earlier barges: removed in the same transaction
+LEGACY_FAMILY = "ip"
 PROTOCOLS = ("tcp", "udp", "sctp")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 _IFNAME = re.compile(r"[A-Za-z0-9_.:@+-]{1,15}\Z")
@@ -81,14 +91,19 @@ def dnat_rule(m: PortMapping) -> str:
     if m.proto not in PROTOCOLS:
         raise InvalidParameter(f"protocol {m.proto!r}: one of {', '.join(PROTOCOLS)}")
     host_ip = _ipv4(m.host_ip or "0.0.0.0", "host IP")
-    match = "" if host_ip == "0.0.0.0" else f"ip daddr {host_ip} "
+    match = "meta nfproto ipv4 " if host_ip == "0.0.0.0" else f"ip daddr {host_ip} "
     dest = f"{_ipv4(m.container_ip, 'container IP')}:{_port(m.container_port, 'container port')}"
-    return f"{match}{m.proto} dport {_port(m.host_port, 'host port')} dnat to {dest}"
+    return f"{match}{m.proto} dport {_port(m.host_port, 'host port')} dnat ip to {dest}"
 
 
 def _port_key(p: Port) -> tuple:
     m = p.mapping
     return (m.proto, m.host_ip, m.host_port, m.container_ip, m.container_port)
+
+
+def _drop(table: str) -> list[str]:
+    """Commands deleting ``table`` (both families) whether or not it exists."""
+    return [f"{verb} table {family} {table}" for family in (LEGACY_FAMILY, FAMILY) for verb in ("add", "delete")]
 
 
 def render(table: str, networks: Iterable[NetworkSpec], ports: Iterable[Port]) -> str:
@@ -137,7 +152,7 @@ def render(table: str, networks: Iterable[NetworkSpec], ports: Iterable[Port]) -
         lines.append("\t}")
         return lines
 
-    body = [f"add table {FAMILY} {table}", f"delete table {FAMILY} {table}", f"table {FAMILY} {table} {{"]
+    body = [*_drop(table), f"table {FAMILY} {table} {{"]
     body += chain("published", None, dnat)
     body += chain("prerouting", "type nat hook prerouting priority dstnat; policy accept;",
                   ["fib daddr type local jump published"])
@@ -164,7 +179,7 @@ class Firewall:
             self.remove()
 
     def remove(self) -> None:
-        self.nft.run(f"add table {FAMILY} {self.table}\ndelete table {FAMILY} {self.table}\n")
+        self.nft.run("\n".join(_drop(self.table)) + "\n")
 
     def listing(self) -> str:
         """``nft list table``'s text, or "" when the table does not exist."""

@@ -32,6 +32,8 @@ T = TypeVar("T")
 
 #: Linux's limit on an interface name (IFNAMSIZ - 1)
 IFNAME_MAX = 15
+#: an IPv6 address usable at once, without duplicate address detection
+IFA_F_NODAD = 0x02
 
 
 @contextlib.contextmanager
@@ -81,12 +83,16 @@ def read_sysctl(path: str) -> str | None:
         return None
 
 
-def ensure_bridge(name: str, gateway: str, prefixlen: int, mtu: int) -> None:
-    """The bridge ``name`` exists, holds ``gateway/prefixlen`` and is up.
+def ensure_bridge(name: str, gateway: str, prefixlen: int, mtu: int, gateway6: str = "", prefixlen6: int = 0,
+                  inhibit_ipv4: bool = False) -> None:
+    """The bridge ``name`` exists, holds ``gateway/prefixlen`` (not with ``inhibit_ipv4``) and
+    ``gateway6/prefixlen6`` (when given), and is up.
 
     An existing bridge is reused (daemon restart); an existing link of
     another kind is a conflict. ``route_localnet`` lets DNAT'd connections
     to 127.0.0.1 leave through the bridge (they are masqueraded on the way).
+    The IPv6 gateway skips duplicate address detection (nodad), as the
+    containers' addresses do: the bridge has no carrier until one joins.
     """
     check_ifname(name)
     with _ipr() as ipr:
@@ -103,10 +109,14 @@ def ensure_bridge(name: str, gateway: str, prefixlen: int, mtu: int) -> None:
                 raise LinkExists(f"interface {name} exists and is not a bridge (it is a {kind or 'plain link'})")
             if mtu:
                 _call(f"set the MTU of {name}", lambda: ipr.link("set", index=idx, mtu=mtu))
-        have = {(a.get("address"), a["prefixlen"]) for a in ipr.get_addr(index=idx, family=socket.AF_INET)}
-        if (gateway, prefixlen) not in have:
+        have = {(a.get("address"), a["prefixlen"]) for a in ipr.get_addr(index=idx)}
+        if not inhibit_ipv4 and (gateway, prefixlen) not in have:
             _call(f"add address {gateway}/{prefixlen} to {name}",
                   lambda: ipr.addr("add", index=idx, address=gateway, prefixlen=prefixlen))
+        if gateway6 and (gateway6, prefixlen6) not in have:
+            write_sysctl(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "0")
+            _call(f"add address {gateway6}/{prefixlen6} to {name}",
+                  lambda: ipr.addr("add", index=idx, address=gateway6, prefixlen=prefixlen6, flags=IFA_F_NODAD))
         _call(f"bring {name} up", lambda: ipr.link("set", index=idx, state="up"))
     write_sysctl(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "1")
 
@@ -136,10 +146,12 @@ def delete_link(name: str) -> None:
 
 
 def add_endpoint(bridge: str, host_ifname: str, sandbox_path: str, ifname: str, address: str, prefixlen: int,
-                 mac: str, mtu: int, gateway: str) -> None:
+                 mac: str, mtu: int, gateway: str, extra: tuple[tuple[str, int], ...] = (), gateway6: str = "") -> None:
     """A veth pair: ``host_ifname`` on ``bridge`` (hairpin on), ``ifname`` in the sandbox, configured.
 
-    On any failure the pair is deleted again (deleting either end deletes both).
+    ``extra``: more (address, prefix length) pairs for the sandbox end (its IPv6 address, its
+    link-local ones); ``gateway6``: its IPv6 default route. On any failure the pair is deleted
+    again (deleting either end deletes both).
     """
     check_ifname(host_ifname)
     check_ifname(ifname)
@@ -159,7 +171,8 @@ def add_endpoint(bridge: str, host_ifname: str, sandbox_path: str, ifname: str, 
             try:
                 # sysfs: one write, where netlink would need a lookup and a request (~1 ms)
                 write_sysctl(f"/sys/class/net/{host_ifname}/brport/hairpin_mode", "1")
-                netns.run_in(sandbox_path, lambda: _configure_inside(ifname, address, prefixlen, gateway))
+                netns.run_in(sandbox_path,
+                             lambda: _configure_inside(ifname, address, prefixlen, gateway, extra, gateway6))
             except BaseException:
                 with contextlib.suppress(NetlinkError):
                     ipr.link("del", ifname=host_ifname)
@@ -168,18 +181,24 @@ def add_endpoint(bridge: str, host_ifname: str, sandbox_path: str, ifname: str, 
         os.close(fd)
 
 
-def _configure_inside(ifname: str, address: str, prefixlen: int, gateway: str) -> None:
-    """Runs inside the sandbox: address, up, default route. Its own IPRoute, closed here."""
+def _configure_inside(ifname: str, address: str, prefixlen: int, gateway: str,
+                      extra: tuple[tuple[str, int], ...] = (), gateway6: str = "") -> None:
+    """Runs inside the sandbox: addresses, up, default routes. Its own IPRoute, closed here."""
     with _ipr() as ipr:
         idx = _index(ipr, ifname)
         if idx is None:
             raise LinkNotFound(f"{ifname} is not in the sandbox")
-        _call(f"add address {address}/{prefixlen} to {ifname}",
-              lambda: ipr.addr("add", index=idx, address=address, prefixlen=prefixlen))
+        for addr, plen in ((address, prefixlen), *extra):
+            _call(f"add address {addr}/{plen} to {ifname}",
+                  lambda a=addr, p=plen: ipr.addr("add", index=idx, address=a, prefixlen=p,
+                                                  flags=IFA_F_NODAD if ":" in a else 0))
         _call(f"bring {ifname} up", lambda: ipr.link("set", index=idx, state="up"))
         if gateway:
             _call(f"default route via {gateway}",
                   lambda: ipr.route("add", dst="0.0.0.0/0", gateway=gateway, oif=idx))
+        if gateway6:
+            _call(f"default route via {gateway6}",
+                  lambda: ipr.route("add", dst="::/0", gateway=gateway6, oif=idx, family=socket.AF_INET6))
 
 
 def remove_endpoint(sandbox_path: str, ifname: str) -> None:

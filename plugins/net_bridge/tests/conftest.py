@@ -182,7 +182,7 @@ def host_switches() -> Iterator[None]:
         return
     from barge_net_bridge.nft import Nft
 
-    tables = Nft().run("list tables ip")
+    tables = Nft().run("list tables")  # barge tables of both families (inet now, ip before)
     others = [line for line in tables.splitlines() if "barge" in line and "barge_test_" not in line]
     if not others:
         with open(IP_FORWARD, "w") as fh:

@@ -167,7 +167,7 @@ def test_restore_rebuilds_the_table_identically(lab):
     sb, ep = lab.attach(n1)
     m = lab.publish(n1, ep)
     before = lab.driver.firewall.listing()
-    assert f"dnat to {ep.address}:8000" in before and n3.interface in before
+    assert f"dnat ip to {ep.address}:8000" in before and n3.interface in before
     lab.driver.firewall.remove()
     fresh = BridgeDriver(lab.driver.home, lab.options)  # a restarted daemon's driver
     fresh.restore([n3, n1, n2], [Published(n1, ep, (m,))])
@@ -209,7 +209,7 @@ def test_status_names_the_backend(lab):
     lab.network()
     status = dict(lab.driver.status())
     assert status["Firewall Backend"] == "nftables"
-    assert status["Firewall Table"] == f"ip {lab.table}"
+    assert status["Firewall Table"] == f"inet {lab.table}"
     assert status["IP Forwarding"].startswith("on")
 
 

@@ -26,9 +26,11 @@ def test_same_model_same_table_whatever_the_order():
 
 def test_rules():
     text = render("t", [A, B, I], [_port(A), _port(A, host_ip="127.0.0.1", host_port=9090)])
-    assert text.startswith("add table ip t\ndelete table ip t\ntable ip t {")
-    assert "\t\ttcp dport 8080 dnat to 10.251.1.2:80\n" in text
-    assert "\t\tip daddr 127.0.0.1 tcp dport 9090 dnat to 10.251.1.2:80\n" in text
+    # the inet table replaces itself and the ip table of earlier barges in one transaction
+    assert text.startswith("add table ip t\ndelete table ip t\nadd table inet t\ndelete table inet t\n"
+                           "table inet t {")
+    assert "\t\tmeta nfproto ipv4 tcp dport 8080 dnat ip to 10.251.1.2:80\n" in text
+    assert "\t\tip daddr 127.0.0.1 tcp dport 9090 dnat ip to 10.251.1.2:80\n" in text
     assert 'oifname != "bga" ip saddr 10.251.1.0/24 masquerade' in text
     assert 'oifname != "bgb"' not in text  # masquerade off
     assert 'iifname "bgb" oifname "bgb" drop' in text  # icc off
@@ -41,7 +43,7 @@ def test_rules():
 def test_ports_on_internal_or_unknown_networks_are_not_rendered():
     gone = NetworkSpec("d" * 64, "d", "bgd", "10.251.4.0/24", "10.251.4.1")
     text = render("t", [A, I], [_port(I, container_ip="10.251.3.2"), _port(gone, container_ip="10.251.4.2")])
-    assert "dnat to" not in text
+    assert "dnat ip to" not in text
 
 
 @pytest.mark.parametrize("kw", [dict(proto="icmp"), dict(host_ip="::"), dict(host_port=0),

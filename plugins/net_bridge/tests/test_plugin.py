@@ -22,8 +22,8 @@ def test_loads_through_the_entry_point_and_touches_nothing(tmp_path):
     register_driver(pm, plugin, "network", "bridge")
     assert plugin.driver.name == "bridge"
     status = dict(pm.hook.barge_network_status())
-    assert status["Firewall Backend"] == "nftables" and status["Firewall Table"] == f"ip {table}"
-    assert f"table ip {table}" not in Nft().run("list tables")
+    assert status["Firewall Backend"] == "nftables" and status["Firewall Table"] == f"inet {table}"
+    assert f"table inet {table}" not in Nft().run("list tables")
 
 
 def test_unknown_or_bad_options_are_refused(tmp_path):

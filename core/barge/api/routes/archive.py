@@ -62,7 +62,8 @@ class _Pipe:
         self.loop.call_soon_threadsafe(self.queue.put_nowait, chunk)
 
 
-async def _stream(request: web.Request, name: str, args, headers: dict | None = None) -> web.StreamResponse:
+async def _stream(request: web.Request, name: str, args, headers: dict | None = None,
+                  content_type: str = TAR) -> web.StreamResponse:
     """Run a job writing a tar, streamed as the response; headers go out with the first chunk."""
     loop = asyncio.get_running_loop()
     pipe = _Pipe(loop)
@@ -87,7 +88,7 @@ async def _stream(request: web.Request, name: str, args, headers: dict | None = 
             pipe.slots.release()
             if response is None:
                 response = web.StreamResponse(status=200, headers=headers)
-                response.content_type = TAR
+                response.content_type = content_type
                 await response.prepare(request)
             await response.write(item)
         try:
@@ -115,7 +116,7 @@ async def _stream(request: web.Request, name: str, args, headers: dict | None = 
 def _path(request: web.Request) -> str:
     path = request.query.get("path", "")
     if not path:
-        raise InvalidParameter("Path cannot be empty")
+        raise InvalidParameter("bad parameter: path cannot be empty")
     return path
 
 
@@ -152,12 +153,15 @@ async def put_archive(request: web.Request) -> web.Response:
 
 @routes.get("/containers/{id}/export")
 async def export(request: web.Request) -> web.StreamResponse:
-    return await _stream(request, "container_export", jobs.ContainerArgs(request.match_info["id"]))
+    # dockerd sets no type on an export: Go's sniffing names it application/octet-stream
+    return await _stream(request, "container_export", jobs.ContainerArgs(request.match_info["id"]),
+                         content_type="application/octet-stream")
 
 
 @routes.get("/containers/{id}/changes")
 async def changes(request: web.Request) -> web.Response:
-    return json_response(await run_job(request, "container_changes", jobs.ContainerArgs(request.match_info["id"])))
+    changes = await run_job(request, "container_changes", jobs.ContainerArgs(request.match_info["id"]))
+    return json_response(changes or None)  # no change: null, dockerd's nil slice
 
 
 @routes.post("/commit")

@@ -1,4 +1,4 @@
-"""Build routes: ``POST /build`` (the classic builder), ``/build/prune`` and ``/build/cancel``.
+"""Build routes: ``POST /build`` (the classic builder), ``/build/prune``, ``/build/cancel`` and ``/session``.
 
 The query is read as moby's ``newImageBuildOptions`` reads it: ``rm`` is
 true unless given, ``forcerm`` implies it, the JSON parameters
@@ -69,7 +69,9 @@ def build_args(request: web.Request) -> BuildArgs:
     isolation = q.get("isolation", "")
     if isolation and isolation.lower() != "default":
         raise InvalidParameter(f"Unsupported isolation: {isolation!r}")
-    if q.get("session") or q.get("version", "1") not in ("", "1"):
+    if q.get("version", "1") not in ("", "1", "2"):
+        raise InvalidParameter(f'invalid version "{q["version"]}"')  # moby's BuilderVersion check
+    if q.get("session") or q.get("version") == "2":
         raise InvalidParameter("BuildKit is not available on this daemon: use the classic builder (version=1)")
     shm = q.get("shmsize", "")
     try:
@@ -153,3 +155,15 @@ async def cancel(request: web.Request) -> web.Response:
         raise InvalidParameter("build ID not provided")
     await run_job(request, "build_cancel", BuildCancelArgs(build_id=build_id))
     return web.Response(status=200)
+
+
+@routes.post("/session")
+async def session(request: web.Request) -> web.Response:
+    """BuildKit's session (``Upgrade: h2c``, for BuildKit builds): barge builds with the classic builder only, so
+    the upgrade is refused with a 400, as dockerd's session manager refuses a request it cannot take over."""
+    proto = request.headers.get("Upgrade", "")
+    if not proto:
+        raise InvalidParameter("no upgrade proto in request")
+    if proto != "h2c":
+        raise InvalidParameter(f"protocol {proto} not supported")
+    raise InvalidParameter("BuildKit is not available on this daemon: use the classic builder (version=1)")

@@ -23,15 +23,15 @@ import logging
 from aiohttp import web
 
 from barge import gojson
-from barge.api import bodies
-from barge.api.hijack import frame, hijack, stream_content_type
+from barge.api import bodies, websocket
+from barge.api.hijack import RAW_STREAM, frame, hijack, stream_content_type
 from barge.api.jobs import run_job
 from barge.api.proxy import proxy
-from barge.api.routing import Routes, json_response, query_bool, read_json
+from barge.api.routing import Routes, api_version, json_response, query_bool, read_json
 from barge.contracts import containers as jobs
 from barge.contracts.attach import DEFAULT_DETACH_KEYS, parse_detach_keys
 from barge.contracts.containers import LogOptions
-from barge.errors import InvalidParameter, NotFound
+from barge.errors import BargeError, InvalidParameter, NotFound
 
 log = logging.getLogger("barge.api")
 
@@ -86,6 +86,9 @@ def _client_gone(request: web.Request) -> bool:
 @routes.post("/containers/create")
 async def create(request: web.Request) -> web.Response:
     body = await read_json(request, bodies.CONTAINER_CREATE)
+    if (api_version(request) or (99, 0)) < (1, 42):  # moby ignores the field before API 1.42
+        for mount in (body.get("HostConfig") or {}).get("Mounts") or []:
+            (mount.get("BindOptions") or {}).pop("CreateMountpoint", None)
     result = await run_job(request, "container_create", jobs.CreateArgs(body, request.query.get("name", "")))
     return json_response(result, status=201)
 
@@ -124,7 +127,7 @@ async def prune(request: web.Request) -> web.Response:
     return json_response(await run_job(request, "container_prune", args))
 
 
-@routes.get(f"/containers/{ID}/json")
+@routes.get("/containers/{id:.+}/json")  # also a link's name: /containers/web/db/json
 async def inspect(request: web.Request) -> web.Response:
     args = jobs.InspectArgs(_ref(request), query_bool(request, "size"))
     return json_response(await run_job(request, "container_inspect", args))
@@ -178,11 +181,10 @@ async def unpause(request: web.Request) -> web.Response:
     return _no_content()
 
 
-@routes.delete(f"/containers/{ID}")
+@routes.delete("/containers/{id:.+}")  # a link's name has a slash: DELETE /containers/web/db?link=1
 async def remove(request: web.Request) -> web.Response:
-    if query_bool(request, "link"):
-        raise InvalidParameter("links are not supported by barge")
-    args = jobs.RemoveArgs(_ref(request), query_bool(request, "force"), query_bool(request, "v"))
+    args = jobs.RemoveArgs(_ref(request), query_bool(request, "force"), query_bool(request, "v"),
+                           query_bool(request, "link"))
     await run_job(request, "container_remove", args)
     return _no_content()
 
@@ -252,6 +254,13 @@ async def _replay_logs(hj, session, multiplexed: bool, stdout: bool, stderr: boo
         await hj.write(frame(stream, e.data) if multiplexed else e.data)
 
 
+def _attach_refused(exc: BargeError) -> web.Response:
+    """dockerd's refusal of an attach: the status, the stream's Content-Type and the text plain (moby
+    writes it on the taken-over connection); clients read a body that is not JSON as the message."""
+    return web.Response(status=exc.status, body=f"{exc.message}\r\n".encode(),
+                        headers={"Content-Type": RAW_STREAM})
+
+
 @routes.post(f"/containers/{ID}/attach")
 async def attach(request: web.Request) -> web.StreamResponse:
     q = request.query
@@ -259,17 +268,53 @@ async def attach(request: web.Request) -> web.StreamResponse:
     args = jobs.AttachArgs(_ref(request), stream=query_bool(request, "stream"), stdin=query_bool(request, "stdin"),
                            stdout=query_bool(request, "stdout"), stderr=query_bool(request, "stderr"),
                            detach_keys=keys_text)
-    session: jobs.AttachSession = await run_job(request, "container_attach", args)
+    try:
+        session: jobs.AttachSession = await run_job(request, "container_attach", args)
+    except BargeError as exc:
+        return _attach_refused(exc)
     tty = session.tty
-    keys = parse_detach_keys(keys_text or DEFAULT_DETACH_KEYS)
     try:
         hj = await hijack(request, stream_content_type(request, tty))
     except BaseException:
         session.cancel()
         raise
+    return await _stream_attach(request, hj, session, args, multiplexed=not tty)
+
+
+@routes.get(f"/containers/{ID}/attach/ws")
+async def attach_ws(request: web.Request) -> web.StreamResponse:
+    """The attach over a WebSocket (:mod:`barge.api.websocket`): output never multiplexed.
+
+    Before API 1.42 moby attaches stdin, stdout and stderr whatever the
+    query says; from 1.42 on it reads them as ``attach`` does.
+    """
+    from barge.api.middleware import parse_version
+
+    version = parse_version(request.get("api_version") or "1.24")
+    every = version < (1, 42)
+    args = jobs.AttachArgs(_ref(request), stream=query_bool(request, "stream"),
+                           stdin=every or query_bool(request, "stdin"),
+                           stdout=every or query_bool(request, "stdout"),
+                           stderr=every or query_bool(request, "stderr"),
+                           detach_keys=request.query.get("detachKeys") or None)
+    session: jobs.AttachSession = await run_job(request, "container_attach", args)
+    try:
+        if not web.WebSocketResponse().can_prepare(request).ok:  # golang.org/x/net/websocket's answer
+            raise InvalidParameter("not websocket protocol")
+        ws = await websocket.accept(request, binary=version >= (1, 28))
+    except BaseException:
+        session.cancel()
+        raise
+    return await _stream_attach(request, ws, session, args, multiplexed=False)
+
+
+async def _stream_attach(request: web.Request, hj, session: jobs.AttachSession, args: jobs.AttachArgs,
+                         multiplexed: bool) -> web.StreamResponse:
+    """The taken-over connection (``hj``: hijacked or a WebSocket) until the exit, a detach or the client's end."""
+    keys = parse_detach_keys(args.detach_keys or DEFAULT_DETACH_KEYS)
     try:
         if query_bool(request, "logs"):
-            await _replay_logs(hj, session, not tty, args.stdout, args.stderr)
+            await _replay_logs(hj, session, multiplexed, args.stdout, args.stderr)
         if not args.stream:
             return hj.response
         waiting = asyncio.wrap_future(session.future)
@@ -281,11 +326,13 @@ async def attach(request: web.Request) -> web.StreamResponse:
             return hj.response
         lost.cancel()
         sock = waiting.result()
-        if sock is None:  # the start this attach waited for failed
+        if sock is None:  # the start this attach waited for failed, or the container exited as it came
             return hj.response
         with session.live():
-            await proxy(hj, sock, tty=tty, stdin=session.stdin, stdout=args.stdout, stderr=args.stderr, keys=keys,
-                        close_stdin=session.close_stdin)
+            ended = await proxy(hj, sock, tty=not multiplexed, stdin=session.stdin, stdout=args.stdout,
+                                stderr=args.stderr, keys=keys, close_stdin=session.close_stdin)
+        if ended.detached:
+            await asyncio.get_running_loop().run_in_executor(None, session.detached)
         return hj.response
     except (ConnectionError, asyncio.IncompleteReadError):
         return hj.response

@@ -17,6 +17,7 @@ from barge.api.jobs import run_job
 from barge.api.routing import Routes
 from barge.contracts import events as jobs
 from barge.contracts.events import encode, parse_time
+from barge.errors import InvalidParameter
 
 routes = Routes()
 #: How often a quiet stream checks whether its client is gone.
@@ -27,6 +28,9 @@ POLL = 1.0
 async def events(request: web.Request) -> web.StreamResponse:
     since = parse_time(request.query.get("since", ""))
     until = parse_time(request.query.get("until", ""))
+    if until is not None and until < (since or 0):
+        raise InvalidParameter(f"`since` time ({request.query.get('since')}) cannot be after "
+                               f"`until` time ({request.query.get('until')})")
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue = asyncio.Queue()
 

@@ -20,7 +20,7 @@ from aiohttp import web
 from barge.api import bodies
 from barge.api.hijack import frame, hijack, stream_content_type
 from barge.api.jobs import run_job
-from barge.api.proxy import proxy
+from barge.api.proxy import Ended, proxy
 from barge.api.routing import Routes, json_response, read_json
 from barge.contracts import exec as jobs
 from barge.contracts.attach import DEFAULT_DETACH_KEYS, parse_detach_keys
@@ -73,7 +73,7 @@ async def start(request: web.Request) -> web.StreamResponse:
     except BaseException:
         prepared.release()
         raise
-    code = None
+    ended = Ended()
     session: jobs.ExecSession | None = None
     try:
         try:
@@ -86,15 +86,17 @@ async def start(request: web.Request) -> web.StreamResponse:
             text = (session.error + "\r\n").encode()
             await hj.write(text if tty else frame(1, text))
         keys = parse_detach_keys(prepared.detach_keys or DEFAULT_DETACH_KEYS)
-        code = await proxy(hj, session.sock, tty=tty, stdin=prepared.stdin, stdout=prepared.stdout,
+        ended = await proxy(hj, session.sock, tty=tty, stdin=prepared.stdin, stdout=prepared.stdout,
                            stderr=prepared.stderr, keys=keys, close_stdin=True)
     except (ConnectionError, asyncio.IncompleteReadError):
         pass
     finally:
         loop = asyncio.get_running_loop()
         if session is not None:
-            if code is not None:
-                await loop.run_in_executor(None, session.finished, code)  # before the client sees EOF
+            if ended.code is not None:
+                await loop.run_in_executor(None, session.finished, ended.code)  # before the client sees EOF
+            elif ended.detached:
+                await loop.run_in_executor(None, session.detached)
             else:
                 await loop.run_in_executor(None, session.follow)
         await hj.close()

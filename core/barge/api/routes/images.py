@@ -13,6 +13,7 @@ from barge.api.routing import Routes, api_version
 from barge.contracts.images import (
     HistoryArgs,
     ImageInspectArgs,
+    ImagePruneArgs,
     ImagesArgs,
     ImportArgs,
     LoadArgs,
@@ -21,7 +22,7 @@ from barge.contracts.images import (
     TagArgs,
 )
 from barge.contracts.messages import error_message
-from barge.errors import InvalidParameter
+from barge.errors import ImageNotFound, InvalidParameter, NotFound
 from barge.filters import parse_filters
 
 routes = Routes()
@@ -48,7 +49,17 @@ async def list_images(request: web.Request) -> web.Response:
         for s in summaries:
             if not s["RepoTags"] and not s["RepoDigests"]:
                 s["RepoTags"], s["RepoDigests"] = ["<none>:<none>"], ["<none>@<none>"]
+        null_empty_names(summaries)
     return web.json_response(summaries)
+
+
+def null_empty_names(summaries: list[dict]) -> None:
+    """Before API 1.43 an image summary's empty ``RepoTags``/``RepoDigests`` are null (dockerd 20.10's nil
+    slices); moby 24 made them ``[]`` from 1.43 on."""
+    for s in summaries:
+        for key in ("RepoTags", "RepoDigests"):
+            if not s.get(key):
+                s[key] = None
 
 
 @routes.get("/images/get")
@@ -60,7 +71,14 @@ async def save_images(request: web.Request) -> web.StreamResponse:
 @routes.post("/images/load")
 async def load_images(request: web.Request) -> web.StreamResponse:
     args = LoadArgs(quiet=query_bool(request, "quiet"))
-    return await stream_job(request, "load", args, stdin=True, on_error=error_message)
+    return await stream_job(request, "load", args, stdin=True, on_error=error_message, errors_in_stream=True)
+
+
+@routes.post("/images/prune")
+async def prune_images(request: web.Request) -> web.Response:
+    """``docker image prune``: the job checks the filters against prune's own."""
+    args = ImagePruneArgs(filters=parse_filters(request.query.get("filters"), None))
+    return web.json_response(await run_job(request, "image_prune", args))
 
 
 @routes.post("/images/create")
@@ -74,8 +92,8 @@ async def create_image(request: web.Request) -> web.StreamResponse:
         pull = PullArgs(image=q["fromImage"], tag=q.get("tag", ""), platform=q.get("platform", ""),
                         auth=request.headers.get("X-Registry-Auth", ""))
         return await stream_job(request, "pull", pull, on_error=error_message)
-    if "fromSrc" not in q:
-        raise InvalidParameter("fromImage or fromSrc is required")
+    if not q.get("fromSrc"):  # moby imports from the URL "http://" + fromSrc, which has no host
+        raise InvalidParameter('Get "http:": http: no Host in request URL')
     args = ImportArgs(
         src=q.get("fromSrc", "-"),
         repo=q.get("repo", ""),
@@ -88,7 +106,18 @@ async def create_image(request: web.Request) -> web.StreamResponse:
 
 @routes.get(f"/images/{NAME}/json")
 async def inspect_image(request: web.Request) -> web.Response:
-    result = await run_job(request, "image_inspect", ImageInspectArgs(name=request.match_info["name"]))
+    """dockerd 20.10's fields. ``VirtualSize`` goes from API 1.44, as moby drops it; ``Container`` and
+    ``ContainerConfig`` stay at every version, as 20.10 sends them (moby 26 drops them from 1.45): docker-compose
+    1.29 negotiates barge's API version and cannot recreate a container without ``ContainerConfig``."""
+    name = request.match_info["name"]
+    try:
+        result = await run_job(request, "image_inspect", ImageInspectArgs(name=name))
+    except ImageNotFound as exc:
+        if (api_version(request) or (99, 0)) < (1, 42):  # 20.10 wraps it: "no such image: x: No such image: x:latest"
+            raise NotFound(f"no such image: {name}: {exc}") from None
+        raise
+    if (api_version(request) or (99, 0)) >= (1, 44):  # no version: the latest
+        result.pop("VirtualSize", None)
     return web.json_response(result)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from barge.api.jobs import run_job
-from barge.api.routing import Routes, json_response
+from barge.api.routes.images import null_empty_names
+from barge.api.routing import Routes, api_version, json_response
 from barge.contracts.system import DiskUsageArgs, InfoArgs, VersionArgs
 from barge.errors import InvalidParameter
 
@@ -53,4 +54,8 @@ async def disk_usage(request: web.Request) -> web.Response:
     for kind in types:
         if kind not in DISK_USAGE_OBJECTS:
             raise InvalidParameter(f"unknown object type: {kind}")
-    return json_response(await run_job(request, "system_df", DiskUsageArgs(types=types)))
+    usage = await run_job(request, "system_df", DiskUsageArgs(types=types))
+    version = api_version(request)
+    if usage.get("Images") and version is not None and version < (1, 43):
+        null_empty_names(usage["Images"])
+    return json_response(usage)

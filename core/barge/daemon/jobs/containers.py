@@ -53,7 +53,7 @@ def register(engine: "Engine", services: "Services") -> None:
     engine.register("container_pause", RefArgs, lambda job: life.pause(job.args.ref))
     engine.register("container_unpause", RefArgs, lambda job: life.unpause(job.args.ref))
     engine.register("container_remove", RemoveArgs,
-                    lambda job: removal.remove(job.args.ref, job.args.force, job.args.volumes))
+                    lambda job: removal.remove(job.args.ref, job.args.force, job.args.volumes, job.args.link))
     # returns a concurrent.futures.Future of (StatusCode, error): the API awaits it without a thread
     engine.register("container_wait", WaitArgs, lambda job: svc.supervisor.wait(job.args.ref, job.args.condition))
     # returns an AttachSession whose future is a socket connected to the container's monitor

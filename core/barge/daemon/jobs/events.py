@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from barge.containers.events import EVENT_FILTERS, Feed
+from barge.containers.events import Feed
 from barge.contracts.events import SubscribeArgs
 from barge.filters import parse_filters
 
@@ -25,7 +25,7 @@ def register(engine: "Engine", services: "Services") -> None:
 
     def subscribe(job) -> Feed:
         a = job.args
-        sub, backlog = hub.subscribe(a.deliver, parse_filters(a.filters, EVENT_FILTERS), a.since_ns)
+        sub, backlog = hub.subscribe(a.deliver, parse_filters(a.filters, None), a.since_ns)
         return Feed(hub, sub, backlog)
 
     engine.register("events_subscribe", SubscribeArgs, subscribe)

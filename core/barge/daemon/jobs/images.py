@@ -1,4 +1,4 @@
-"""Image jobs: list, inspect, history, tag, rmi, import, save, load.
+"""Image jobs: list, inspect, history, tag, rmi, prune, import, save, load.
 
 Each job takes a typed dataclass and calls the image store
 (``services.images``); streaming jobs write Docker's JSON messages (or the
@@ -14,6 +14,7 @@ import urllib.request
 from barge.contracts.images import (
     HistoryArgs,
     ImageInspectArgs,
+    ImagePruneArgs,
     ImagesArgs,
     ImportArgs,
     LoadArgs,
@@ -24,10 +25,12 @@ from barge.contracts.images import (
 from barge.contracts.messages import json_message
 from barge.errors import InvalidParameter, NotFound
 from barge.graph import saveload
+from barge.graph.prune import prune_images
 
 
 def register(engine, services) -> None:
-    """Register the image jobs; handlers read ``services.images`` when they run."""
+    """Register the image jobs; handlers read ``services.images`` when they run. Long on purpose:
+    one short handler per image job, each beside the others and registered together."""
 
     def store():
         if services.images is None:
@@ -48,6 +51,9 @@ def register(engine, services) -> None:
 
     def rmi(job) -> list[dict]:
         return store().delete(job.args.name, force=job.args.force, prune=job.args.prune)
+
+    def image_prune(job) -> dict:
+        return prune_images(store(), job.args.filters)
 
     def import_(job) -> str:
         a: ImportArgs = job.args
@@ -81,6 +87,7 @@ def register(engine, services) -> None:
     engine.register("history", HistoryArgs, history)
     engine.register("tag", TagArgs, tag)
     engine.register("rmi", RmiArgs, rmi)
+    engine.register("image_prune", ImagePruneArgs, image_prune)
     engine.register("import", ImportArgs, import_)
     engine.register("save", SaveArgs, save)
     engine.register("load", LoadArgs, load)

@@ -98,12 +98,11 @@ def pull(cfg: "DaemonConfig", images: "ImageStore", job) -> None:
     for r in refs:
         plan = puller.resolve(r, auth, args.platform)  # before any output: its errors are the daemon's answer
         progress.header(f"Pulling from {r.path}", r.tag or r.digest)
-        image_id, new = puller.pull(plan)
+        _, new = puller.pull(plan)
         newer = newer or new
         progress.status(f"Digest: {plan.manifest_digest}")
-        if new:
-            images.event("pull", image_id, r.familiar())
     shown = reference.Reference(ref.domain, ref.path, None, None).familiar() if all_tags else ref.familiar()
+    images.event("pull", shown, shown)  # one per request, new or not, named as asked (dockerd's)
     if newer:
         progress.status(f"Status: Downloaded newer image for {shown}")
     else:
@@ -122,7 +121,10 @@ def push(cfg: "DaemonConfig", images: "ImageStore", job) -> None:
     tmp = tmp_root(cfg.data_root)
     tmp.mkdir(parents=True, exist_ok=True)
     pusher = Pusher(images, registry_config(cfg), tmp, progress)
-    pusher.push(ref, args.tag or ref.tag or "", auth, args.platform)
+    tag = args.tag or ref.tag or ""
+    pusher.push(ref, tag, auth, args.platform)
+    asked = reference.Reference(ref.domain, ref.path, tag or None, None).familiar()
+    images.event("push", asked, asked)  # one per request, named as asked (dockerd's)
 
 
 def search(cfg: "DaemonConfig", args: SearchArgs) -> list[dict[str, Any]]:

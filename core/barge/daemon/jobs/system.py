@@ -21,6 +21,7 @@ import barge
 from barge.contracts.system import DiskUsageArgs, InfoArgs, VersionArgs
 from barge.daemon.diskusage import disk_usage
 from barge.engine.plugins import find_drivers
+from barge.logdriver import log_driver_names
 
 if TYPE_CHECKING:  # pragma: no cover
     from barge.daemon.services import Services
@@ -170,6 +171,7 @@ def _limits(services: "Services") -> dict[str, bool]:
 
 
 def _warnings(services: "Services", limits: dict[str, bool]) -> list[str]:
+    """dockerd's warnings about this host (none: ``Warnings`` is null, as dockerd's nil slice)."""
     out = []
     cfg = services.config
     for host in cfg.hosts:
@@ -243,7 +245,7 @@ def system_info(services: "Services") -> dict[str, Any]:
             "Volume": [],
             "Network": network_drivers,
             "Authorization": None,
-            "Log": ["json-file"],
+            "Log": log_driver_names(),
         },
         **limits,
         "IPv4Forwarding": _read("/proc/sys/net/ipv4/ip_forward") == "1",
@@ -253,7 +255,7 @@ def system_info(services: "Services") -> dict[str, Any]:
         "NFd": len(os.listdir("/proc/self/fd")),
         "NGoroutines": threading.active_count(),
         "SystemTime": _rfc3339_now(),
-        "LoggingDriver": "json-file",
+        "LoggingDriver": cfg.log_driver,
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": cgroup_v,
         "NEventsListener": 0,
@@ -264,8 +266,8 @@ def system_info(services: "Services") -> dict[str, Any]:
         "Architecture": uname.machine,
         "IndexServerAddress": "https://index.docker.io/v1/",
         "RegistryConfig": {
-            "AllowNondistributableArtifactsCIDRs": None,
-            "AllowNondistributableArtifactsHostnames": None,
+            "AllowNondistributableArtifactsCIDRs": [],
+            "AllowNondistributableArtifactsHostnames": [],
             "InsecureRegistryCIDRs": ["::1/128", "127.0.0.0/8"] + [r for r in cfg.registry.insecure_registries
                                                                    if "/" in r],
             "IndexConfigs": {
@@ -274,7 +276,7 @@ def system_info(services: "Services") -> dict[str, Any]:
                 **{r: {"Name": r, "Mirrors": [], "Secure": False, "Official": False}
                    for r in cfg.registry.insecure_registries if "/" not in r},
             },
-            "Mirrors": list(cfg.registry.registry_mirrors) or None,
+            "Mirrors": list(cfg.registry.registry_mirrors),
         },
         "GenericResources": None,
         "NCPU": os.cpu_count() or 1,
@@ -284,7 +286,7 @@ def system_info(services: "Services") -> dict[str, Any]:
         "HttpsProxy": os.environ.get("HTTPS_PROXY", os.environ.get("https_proxy", "")),
         "NoProxy": os.environ.get("NO_PROXY", os.environ.get("no_proxy", "")),
         "Name": socket.gethostname(),
-        "Labels": [],
+        "Labels": list(cfg.labels),
         "ExperimentalBuild": False,
         "ServerVersion": barge.__version__,
         "Runtimes": {name: {"path": name} for name in exec_drivers},
@@ -304,12 +306,11 @@ def system_info(services: "Services") -> dict[str, Any]:
         "RuncCommit": {"ID": "", "Expected": ""},
         "InitCommit": {"ID": "", "Expected": ""},
         "SecurityOptions": _security_options(cfg, cgroup_v),
-        "ProductLicense": "",
         "DefaultAddressPools": ([{"Base": p["base"], "Size": p["size"]} for p in cfg.network.default_address_pools]
                                 or None),
         "FirewallBackend": firewall,
         "CDISpecDirs": [],
         "Containerd": None,
-        "Warnings": _warnings(services, limits),
+        "Warnings": _warnings(services, limits) or None,  # Go's nil slice when there is none
         "BargeDrivers": [r.to_dict() for r in services.driver_reports],
     }

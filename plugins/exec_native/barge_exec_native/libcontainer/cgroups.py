@@ -167,16 +167,20 @@ class Cgroup:
     def exists(self) -> bool:
         return any(os.path.isdir(d) for d in self.unique)
 
-    def create(self, resources=None, *, privileged: bool = False) -> None:
-        """Make the directories (idempotent), set device rules and ``resources``."""
+    def create(self, resources=None, *, privileged: bool = False, device_rules=()) -> None:
+        """Make the directories (idempotent), set device rules and ``resources``.
+
+        The devices allowed are Docker's default list plus ``device_rules`` (``--device``
+        and ``--device-cgroup-rule``); every device when ``privileged``."""
         if resources is not None:
             check_resources(resources)
         made = []
         try:
+            rules = (*DEFAULT_DEVICE_RULES, *device_rules)
             if self.kind == "v2":
-                self._create_v2(made, privileged)
+                self._create_v2(made, privileged, rules)
             else:
-                self._create_v1(made, privileged)
+                self._create_v1(made, privileged, rules)
             if resources is not None:
                 self.set(resources)
         except BaseException:
@@ -203,7 +207,7 @@ class Cgroup:
                 continue  # a concurrent destroy removed an empty parent under us: again
         raise ContainerError(f"cgroup: cannot create {os.path.join(root, self.path)}")
 
-    def _create_v1(self, made: list[str], privileged: bool) -> None:
+    def _create_v1(self, made: list[str], privileged: bool, rules) -> None:
         v1, _ = _mounts()
         for d in self.unique:
             root = self._roots[d]
@@ -220,10 +224,10 @@ class Cgroup:
                 _write(os.path.join(devices, "devices.allow"), "a")
             else:
                 _write(os.path.join(devices, "devices.deny"), "a")
-                for rule in DEFAULT_DEVICE_RULES:
+                for rule in rules:
                     _write(os.path.join(devices, "devices.allow"), rule)
 
-    def _create_v2(self, made: list[str], privileged: bool) -> None:
+    def _create_v2(self, made: list[str], privileged: bool, rules) -> None:
         available = set(_read(os.path.join(self.root, "cgroup.controllers")).split())
         wanted = [c for c in V2_CONTROLLERS if c in available]
         cur = self.root
@@ -235,7 +239,7 @@ class Cgroup:
         if self._mkdirs_one(self.unique[0], made) and not privileged:
             from barge_exec_native.libcontainer import devicefilter
 
-            devicefilter.attach(self.unique[0], DEFAULT_DEVICE_RULES)
+            devicefilter.attach(self.unique[0], rules)
 
     @staticmethod
     def _mkdirs_one(path: str, made: list[str]) -> bool:

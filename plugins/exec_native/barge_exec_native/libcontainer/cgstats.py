@@ -33,18 +33,38 @@ def _host_memory() -> int:
     return 0
 
 
+#: The memory.stat keys dockerd reports on cgroup v1 (moby's statsV1), each always present.
+_MEMORY_V1_KEYS = tuple(prefix + key for prefix in ("", "total_") for key in (
+    "cache", "rss", "rss_huge", "mapped_file", "dirty", "writeback", "pgpgin", "pgpgout", "pgfault", "pgmajfault",
+    "inactive_anon", "active_anon", "inactive_file", "active_file", "unevictable")) + (
+    "hierarchical_memory_limit", "hierarchical_memsw_limit")
+
+#: Docker's v1 ``blkio_stats`` keys and the blkio files they come from (moby's statsV1, all eight always there).
+_BLKIO_V1 = (("io_service_bytes_recursive", "blkio.throttle.io_service_bytes_recursive"),
+             ("io_serviced_recursive", "blkio.throttle.io_serviced_recursive"),
+             ("io_queue_recursive", "blkio.io_queued_recursive"),
+             ("io_service_time_recursive", "blkio.io_service_time_recursive"),
+             ("io_wait_time_recursive", "blkio.io_wait_time_recursive"),
+             ("io_merged_recursive", "blkio.io_merged_recursive"),
+             ("io_time_recursive", "blkio.time_recursive"),
+             ("sectors_recursive", "blkio.sectors_recursive"))
+
+
 def stats_v1(dirs: dict[str, str]) -> dict:
     out: dict = {"memory_stats": {}, "cpu_stats": {}, "pids_stats": {}}
     mem = dirs.get("memory")
     if mem:
         limit = _read_int(os.path.join(mem, "memory.limit_in_bytes"))
+        stat = _read_kv(os.path.join(mem, "memory.stat"))
         out["memory_stats"] = {
             "usage": _read_int(os.path.join(mem, "memory.usage_in_bytes")) or 0,
             "max_usage": _read_int(os.path.join(mem, "memory.max_usage_in_bytes")) or 0,
-            "failcnt": _read_int(os.path.join(mem, "memory.failcnt")) or 0,
             "limit": _host_memory() if limit is None or limit >= _UNLIMITED_V1 else limit,
-            "stats": _read_kv(os.path.join(mem, "memory.stat")),
+            "stats": {key: stat.get(key, 0) for key in _MEMORY_V1_KEYS},
         }
+        failcnt = _read_int(os.path.join(mem, "memory.failcnt"))
+        if failcnt:  # ``omitempty`` in Docker's MemoryStats
+            out["memory_stats"]["failcnt"] = failcnt
     acct = dirs.get("cpuacct")
     cpu_usage: dict = {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0}
     if acct:
@@ -105,21 +125,20 @@ def stats_v2(d: str) -> dict:
 
 
 def _blkio_v1(d: str | None) -> dict:
-    """Docker's ``blkio_stats`` from v1 throttle counters (``8:0 Read 4096`` lines)."""
-    out = {"io_service_bytes_recursive": [], "io_serviced_recursive": []}
+    """Docker's ``blkio_stats`` from v1 counters (``8:0 Read 4096`` lines; ``8:0 4096`` where there is no op)."""
+    out: dict[str, list] = {key: [] for key, _ in _BLKIO_V1}
     if not d:
         return out
-    for key, name in (("io_service_bytes_recursive", "blkio.throttle.io_service_bytes_recursive"),
-                      ("io_serviced_recursive", "blkio.throttle.io_serviced_recursive")):
+    for key, name in _BLKIO_V1:
         try:
             with open(os.path.join(d, name)) as fh:
                 for line in fh:
                     parts = line.split()
-                    if len(parts) == 3 and ":" in parts[0]:
+                    if len(parts) in (2, 3) and ":" in parts[0]:
                         major, minor = parts[0].split(":")
-                        out[key].append({"major": int(major), "minor": int(minor), "op": parts[1],
-                                         "value": int(parts[2])})
-        except OSError:
+                        out[key].append({"major": int(major), "minor": int(minor),
+                                         "op": parts[1] if len(parts) == 3 else "", "value": int(parts[-1])})
+        except (OSError, ValueError):
             pass
     return out
 

@@ -335,7 +335,7 @@ def spawn_init(spec, stdio: Stdio, cgroup: Cgroup, workdir: str, seccomp_program
     joins = [(path, flag) for path, flag in joins if flag != libc.CLONE_NEWPID]
     flags &= ~libc.CLONE_NEWPID
     created = not cgroup.exists()
-    cgroup.create(spec.resources, privileged=spec.privileged)
+    cgroup.create(spec.resources, privileged=spec.privileged, device_rules=spec.device_rules)
     ctx = _InitContext(spec, stdio, cgroup, rootfs, mounts, modes, limits, keep, filt)
     ctl_r, ctl_w = os.pipe()
     start_r, start_w = os.pipe()

@@ -202,6 +202,8 @@ class RootfsBuilder:
             self._mount(m)
         if self.dev_tmpfs:
             self._populate_dev()
+        for device in self.spec.devices:
+            self._user_device(device)
 
     def _mount_rootfs(self) -> None:
         descs = self.spec.rootfs
@@ -355,6 +357,26 @@ class RootfsBuilder:
                 libc.mount(f"/dev/{name}", _fdpath(fd), None, libc.MS_BIND)
             finally:
                 os.close(fd)
+        finally:
+            os.close(pfd)
+
+    def _user_device(self, device) -> None:
+        """A ``--device`` node at its path inside the root, with the host's numbers, mode and owner
+        (runc's ``createDeviceNode``: a node already there is kept). Parents resolve inside the root."""
+        parent, base = os.path.split(device.path.rstrip("/"))
+        if not base:
+            raise ContainerError(f"device path {device.path!r} names no file")
+        kind = {"b": stat.S_IFBLK, "p": stat.S_IFIFO}.get(device.type, stat.S_IFCHR)
+        pfd = ensure_dir(self.root_fd, parent)
+        try:
+            try:
+                sc.mknod(base, kind | (device.file_mode & 0o7777), os.makedev(device.major, device.minor), dir_fd=pfd)
+            except libc.SyscallError as exc:
+                if exc.errno == errno.EEXIST:
+                    return
+                raise
+            os.chmod(base, device.file_mode & 0o7777, dir_fd=pfd)  # mknod's mode went through the umask
+            os.chown(base, device.uid, device.gid, dir_fd=pfd, follow_symlinks=False)
         finally:
             os.close(pfd)
 

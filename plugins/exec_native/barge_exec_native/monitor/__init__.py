@@ -15,7 +15,8 @@ One event loop (``epoll``) serves: the output of the init and of every
 exec'd process (pipes, or a pty master with a terminal), their stdin, the
 attach socket (ATTACH PROTOCOL in :mod:`barge.execdriver`; control messages
 ``start``, ``state``, ``resize``, ``exec``), SIGCHLD (through a wakeup fd),
-and the json-file log. When the init has exited the monitor drains its
+and the container's log driver (:mod:`barge.logdriver`, loaded by name from
+the spec). When the init has exited the monitor drains its
 output, writes ``exit.json``, sends exit frames to attached clients, closes
 them and exits; the state dir stays until the driver's ``delete``.
 

@@ -1,6 +1,6 @@
 """One process whose stdio the monitor owns: the container's init or an exec'd process.
 
-Its output goes to the json-file log (the init's only) and to the attached
+Its output goes to the log driver (the init's only) and to the attached
 clients as frames; clients' input goes to its stdin, buffered while the
 pipe is full.
 """
@@ -20,7 +20,7 @@ from barge_exec_native.attach import EXIT, STDERR, STDOUT, frame
 from barge_exec_native.monitor.loop import HUP, IN, OUT, READ_SIZE, Loop
 
 if TYPE_CHECKING:  # pragma: no cover
-    from barge_exec_native.logfile import JsonLogWriter
+    from barge.logdriver.copier import LogCopier
     from barge_exec_native.monitor.client import Client
 
 #: How long a terminal's master may take to arrive once the helper said ok
@@ -40,12 +40,12 @@ class Proc:
                  "console", "loop", "on_drained", "log", "log_failed")
 
     def __init__(self, key: str | None, process: dict, loop: Loop, on_drained: Callable[[Proc], None],
-                 log: JsonLogWriter | None = None):
+                 log: LogCopier | None = None):
         self.key = key
         self.process = process
         self.loop = loop
         self.on_drained = on_drained
-        self.log = log  # the init's json-file log
+        self.log = log  # the init's log driver(s)
         self.log_failed = False
         self.pid = 0
         self.pid_start = 0

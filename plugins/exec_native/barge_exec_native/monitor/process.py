@@ -9,9 +9,10 @@ import socket
 import time
 
 from barge import libc
+from barge.logdriver import LogDriverError
+from barge.logdriver.copier import LogCopier, open_logger
 from barge_exec_native import helper
 from barge_exec_native import state as st
-from barge_exec_native.logfile import JsonLogWriter
 from barge_exec_native.monitor.container import Container
 from barge_exec_native.monitor.control import Control
 from barge_exec_native.monitor.loop import Loop, print_exc
@@ -36,7 +37,7 @@ class Monitor:
         self.container = Container(state_dir)
         self.loop = Loop()
         self.server = AttachServer(self.container, self.loop, Control(self.container, self.loop).handle)
-        self.log: JsonLogWriter | None = None
+        self.log: LogCopier | None = None
 
     def setup(self) -> int:
         """Create the container up to "init waits for start"; return init's pid."""
@@ -50,7 +51,10 @@ class Monitor:
         self.loop.on_child_signal(c.reap)
         log = c.spec.get("log")
         if log:
-            self.log = JsonLogWriter(log["path"], log.get("max_size"), log.get("max_file") or 1)
+            try:
+                self.log = open_logger(log)
+            except (LogDriverError, OSError) as exc:
+                raise SetupFailed("ContainerError", f"failed to initialize logging driver: {exc}") from None
         init = self._spawn_init()
         init.pid_start = st.proc_starttime(init.pid) or 0
         c.init = init
