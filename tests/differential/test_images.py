@@ -9,6 +9,9 @@ from tests.differential.conftest import json_stream
 
 
 def test_list_inspect_history(diff):
+    # both lists hold busybox alone: a dangling image another file of this worker left on one side only
+    # would make the shapes of the lists differ, not those of the answers
+    diff.both("POST /images/prune")
     diff.check("GET /images/json", expect=200)
     diff.check("GET /images/json?all=1&digests=1", expect=200)
     diff.check('GET /images/json?filters={"reference":["busybox"]}', expect=200)
