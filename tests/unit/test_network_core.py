@@ -167,7 +167,10 @@ def test_create_picks_free_pools_and_refuses_overlaps(env):
     with pytest.raises(Forbidden, match="not permitted on predefined host network"):
         env.svc.create({"Name": "host"})
     assert env.svc.inspect("a")["IPAM"]["Options"] is None  # none given: null, as dockerd
+    with pytest.raises(InvalidParameter, match="IPAM.Options are not supported .*: com.docker.network.ipam.serial"):
+        env.svc.create({"Name": "opts", "IPAM": {"Options": {"com.docker.network.ipam.serial": "true"}}})
     assert [n["Name"] for n in env.svc.list({"type": ["custom"]})] == ["a", "b"]
+    env.svc.create({"Name": "empty-opts", "IPAM": {"Options": {}}})  # what the docker CLI sends
 
 
 def test_subnet_colliding_with_a_host_route_is_refused(env):

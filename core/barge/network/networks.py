@@ -247,6 +247,9 @@ class Networks:
         ipam_cfg = body.get("IPAM") or {}
         if (ipam_cfg.get("Driver") or "default") != "default":
             raise NotFound(f"plugin \"{ipam_cfg['Driver']}\" not found (only the default IPAM driver exists)")
+        if ipam_cfg.get("Options"):  # dockerd's default IPAM keeps them and uses none but an allocation order
+            raise InvalidParameter("IPAM.Options are not supported by barge's default IPAM driver: "
+                                   f"{', '.join(sorted(map(str, ipam_cfg['Options'])))}")
         return name, driver, list(ipam_cfg.get("Config") or [])
 
     # -- read ---------------------------------------------------------------
