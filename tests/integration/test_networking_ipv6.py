@@ -35,7 +35,7 @@ from tests.net_helpers import serve
 
 pytestmark = pytest.mark.daemon
 
-TAG = uuid.uuid4().hex[:4]
+TAG = format(int(uuid.uuid4().hex[:4], 16) | 0x1000, "x")  # no leading zero: addresses read back canonical
 
 
 def _ipv6_on_host() -> None:
