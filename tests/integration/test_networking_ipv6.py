@@ -208,7 +208,20 @@ def test_duplicate_names_are_refused_whatever_check_duplicate_says(box, lab):
 def test_default_bridge_with_ipv6_and_fixed_cidr_v6():
     _ipv6_on_host()
     six = ipaddress.ip_network(f"fdb8:{TAG}:ff::/64")
-    config = f'[network]\nipv6 = true\nfixed_cidr_v6 = "{six}"\n'
+    # a [network] table of its own takes on what tests/conftest.py gives other daemons: bridge, table, resolver
+    bridge_name, table = f"bt6{TAG}", f"barge_test_v6{TAG}"
+    config = (f'[network]\nipv6 = true\nfixed_cidr_v6 = "{six}"\nbridge = "{bridge_name}"\n'
+              f'bip = "10.252.{int(TAG, 16) % 256}.1/24"\ndns = ["127.0.0.1"]\n'
+              'default_address_pools = [{base = "10.253.0.0/16", size = 24}]\n'
+              f'[network.options.bridge]\ntable = "{table}"\n')
+    try:
+        _default_bridge_v6(config, six)
+    finally:
+        subprocess.run(["ip", "link", "del", bridge_name], capture_output=True)
+        subprocess.run(["nft", "delete", "table", "inet", table], capture_output=True)
+
+
+def _default_bridge_v6(config: str, six: ipaddress.IPv6Network) -> None:
     with busybox_daemon("barge-v6bridge-", config) as d:
         bridge = d.json("GET", "/networks/bridge")
         assert bridge["EnableIPv6"] is True
