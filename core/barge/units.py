@@ -1,11 +1,16 @@
-"""go-units' ``HumanDuration`` and ``HumanSize``, shared by the daemon and the CLI.
+"""go-units' ``HumanDuration``, ``HumanSize`` and ``RAMInBytes``, shared by the daemon, the CLI and monitors.
 
 The daemon needs it for ``ps``'s Status ("Up 3 seconds"), the client for
-CREATED columns ("2 hours ago"); it lives here, with nothing but builtins,
-so that the CLI imports no server code to get it.
+CREATED columns ("2 hours ago"), the log drivers in a container's monitor
+for ``max-size``; it lives here, with nothing but builtins, so that the CLI
+imports no server code to get it.
 """
 
 from __future__ import annotations
+
+import re
+
+_RAM_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
 def human_duration(seconds: float) -> str:
@@ -59,3 +64,14 @@ def human_size(size: float, precision: int = 4) -> str:
 def bytes_size(size: float) -> str:
     """go-units ``BytesSize``: binary units, ``23.47GiB``."""
     return _scaled(float(size), 1024.0, _BINARY, 4)
+
+
+def ram_in_bytes(text: str) -> int:
+    """go-units ``RAMInBytes`` as dockerd 20.10 vendors it: ``10m`` is 10 MiB; ValueError carries its text."""
+    m = re.match(r"^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$", str(text).strip())
+    if not m:
+        raise ValueError(f"invalid size: '{text}'")
+    size = float(m.group(1)) * _RAM_UNITS[(m.group(2) or "").lower()]
+    if not size < 1 << 63:  # also inf, from a number too long for a float
+        raise ValueError(f"invalid size: '{text}': larger than 8 EiB")
+    return int(size)

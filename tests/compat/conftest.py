@@ -11,6 +11,7 @@ import select
 import shutil
 import subprocess
 import tarfile
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -19,7 +20,15 @@ from typing import Iterator
 
 import pytest
 
-from tests.conftest import make_busybox, require_exec_driver
+from tests.conftest import (
+    Daemon,
+    make_busybox,
+    remove_tree,
+    require_exec_driver,
+    require_graph_driver,
+    short_exec_root,
+    test_driver,
+)
 
 DOCKER = shutil.which("docker")
 #: ``BARGE_COMPAT_REFERENCE=dockerd`` points the tests that take ``build_host`` at a private dockerd.
@@ -70,6 +79,34 @@ def docker_cli(daemon, tmp_path):
     if DOCKER is None:
         pytest.skip("the docker CLI is not installed (/usr/local/bin/docker on this machine kind)")
     return DockerCLI(daemon, tmp_path)
+
+
+@contextmanager
+def own_daemon(prefix: str) -> Iterator[Daemon]:
+    """A daemon of its own (busybox imported), for a module-scoped fixture: one daemon for the module;
+    skips without the exec driver or the graph driver."""
+    require_exec_driver()
+    require_graph_driver(test_driver())
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp" if os.path.isdir("/tmp") else None))
+    d = None
+    try:
+        d = Daemon(root, test_driver())
+        make_busybox(d)
+        yield d
+    finally:
+        if d is not None:
+            d.close()
+        remove_tree(root)
+        remove_tree(short_exec_root(root))
+
+
+@contextmanager
+def own_daemon_cli(tmp_path_factory, prefix: str) -> Iterator[DockerCLI]:
+    """The docker CLI on :func:`own_daemon`; skips without the CLI too."""
+    if DOCKER is None:
+        pytest.skip("the docker CLI is not installed (/usr/local/bin/docker on this machine kind)")
+    with own_daemon(prefix) as d:
+        yield DockerCLI(d, tmp_path_factory.mktemp("cli"))
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ import re
 import shutil
 import socket
 import subprocess
-import tempfile
 import urllib.parse
 import urllib.request
 import uuid
@@ -32,17 +31,8 @@ from pathlib import Path
 import pytest
 
 from barge.testing.wait import wait_for
-from tests.compat.conftest import pty_run
-from tests.conftest import (
-    Daemon,
-    make_busybox,
-    network_tag,
-    remove_tree,
-    require_exec_driver,
-    require_graph_driver,
-    short_exec_root,
-    test_driver,
-)
+from tests.compat.conftest import DOCKER, own_daemon, pty_run
+from tests.conftest import Daemon, network_tag
 from tests.net_helpers import free_subnet
 
 pytestmark = pytest.mark.compat
@@ -104,21 +94,10 @@ def compose_daemon():
     """One barge daemon for the module, with busybox; each test's project is its own."""
     if COMPOSE is None:
         pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
-    if shutil.which("docker") is None:  # compose runs `exec` and `run` through the docker CLI
+    if DOCKER is None:  # compose runs `exec` and `run` through the docker CLI
         pytest.skip("the docker CLI is not installed (/usr/local/bin/docker on this machine kind)")
-    require_exec_driver()
-    require_graph_driver(test_driver())
-    root = Path(tempfile.mkdtemp(prefix="barge-dc-", dir="/tmp"))
-    d = None
-    try:
-        d = Daemon(root, test_driver())
-        make_busybox(d)
+    with own_daemon("barge-dc-") as d:
         yield d
-    finally:
-        if d is not None:
-            d.close()
-        remove_tree(root)
-        remove_tree(short_exec_root(root))
 
 
 @pytest.fixture

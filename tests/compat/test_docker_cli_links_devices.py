@@ -7,42 +7,18 @@ refusal must never turn into a pull."""
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
 import pytest
 
-from tests.compat.conftest import DOCKER, DockerCLI
-from tests.conftest import (
-    Daemon,
-    make_busybox,
-    remove_tree,
-    require_exec_driver,
-    require_graph_driver,
-    short_exec_root,
-    test_driver,
-)
+from tests.compat.conftest import own_daemon_cli
 
 pytestmark = pytest.mark.compat
 
 
 @pytest.fixture(scope="module")
 def docker(tmp_path_factory):
-    if DOCKER is None:
-        pytest.skip("the docker CLI is not installed (/usr/local/bin/docker on this machine kind)")
-    require_exec_driver()
-    require_graph_driver(test_driver())
-    root = Path(tempfile.mkdtemp(prefix="barge-dl-", dir="/tmp" if os.path.isdir("/tmp") else None))
-    d = None
-    try:
-        d = Daemon(root, test_driver())
-        make_busybox(d)
-        yield DockerCLI(d, tmp_path_factory.mktemp("cli"))
-    finally:
-        if d is not None:
-            d.close()
-        remove_tree(root)
-        remove_tree(short_exec_root(root))
+    with own_daemon_cli(tmp_path_factory, "barge-dl-") as cli:
+        yield cli
 
 
 def test_link(docker):

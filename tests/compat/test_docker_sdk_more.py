@@ -4,23 +4,12 @@ One daemon for the module; each test cleans up what it made."""
 from __future__ import annotations
 
 import io
-import os
 import tarfile
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import (
-    Daemon,
-    make_busybox,
-    remove_tree,
-    require_exec_driver,
-    require_graph_driver,
-    short_exec_root,
-    test_driver,
-)
+from tests.compat.conftest import own_daemon
 
 pytestmark = pytest.mark.compat
 
@@ -28,22 +17,12 @@ pytestmark = pytest.mark.compat
 @pytest.fixture(scope="module")
 def sdk():
     docker = pytest.importorskip("docker", reason="the docker SDK for Python is not installed")
-    require_exec_driver()
-    require_graph_driver(test_driver())
-    root = Path(tempfile.mkdtemp(prefix="barge-sm-", dir="/tmp" if os.path.isdir("/tmp") else None))
-    d = client = None
-    try:
-        d = Daemon(root, test_driver())
-        make_busybox(d)
+    with own_daemon("barge-sm-") as d:
         client = docker.DockerClient(base_url=d.url, version="auto", timeout=60)
-        yield client
-    finally:
-        if client is not None:
+        try:
+            yield client
+        finally:
             client.close()
-        if d is not None:
-            d.close()
-        remove_tree(root)
-        remove_tree(short_exec_root(root))
 
 
 @pytest.fixture

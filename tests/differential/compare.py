@@ -24,7 +24,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 ACCEPTED_FILE = Path(__file__).with_name("accepted.toml")
 _LONG_ID = re.compile(r"\b[0-9a-f]{64}\b")
@@ -120,16 +120,7 @@ def shape_diff(ref: Any, barge: Any, where: str = "") -> list[str]:
     if kr != kb:
         return [f"{here}: dockerd has {kr}, barge has {kb}"]
     if kr == "object":
-        out = []
-        for key in sorted(set(ref) | set(barge)):
-            sub = f"{where}.{key}" if where else key
-            if key not in barge:
-                out.append(f"{sub}: missing in barge")
-            elif key not in ref:
-                out.append(f"{sub}: barge only")
-            else:
-                out += shape_diff(ref[key], barge[key], sub)
-        return out
+        return _keys_diff(ref, barge, where, shape_diff)
     if kr == "list" and ref and barge:
         return _list_diff(ref, barge, f"{where}[]")
     return []
@@ -144,16 +135,20 @@ def _list_diff(ref: list, barge: list, where: str) -> list[str]:
         if kinds_r == {"list"}:
             return _list_diff([x for v in ref for x in v], [x for v in barge for x in v], f"{where}[]")
         return []
-    mr, mb = _merge_objects(ref), _merge_objects(barge)
+    return _keys_diff(_merge_objects(ref), _merge_objects(barge), where, _values_diff)
+
+
+def _keys_diff(ref: dict, barge: dict, where: str, diff: Callable[[Any, Any, str], list[str]]) -> list[str]:
+    """The keys one side lacks, then ``diff`` of each value both have (``<where>.<key>``)."""
     out = []
-    for key in sorted(set(mr) | set(mb)):
-        sub = f"{where}.{key}"
-        if key not in mb:
+    for key in sorted(set(ref) | set(barge)):
+        sub = f"{where}.{key}" if where else key
+        if key not in barge:
             out.append(f"{sub}: missing in barge")
-        elif key not in mr:
+        elif key not in ref:
             out.append(f"{sub}: barge only")
         else:
-            out += _values_diff(mr[key], mb[key], sub)
+            out += diff(ref[key], barge[key], sub)
     return out
 
 

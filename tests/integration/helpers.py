@@ -79,6 +79,18 @@ def run(d: Daemon, cmd: list[str], name: str | None = None, **body) -> str:
     return cid
 
 
+def output(d: Daemon, cmd: list[str], **body) -> str:
+    """Run ``cmd`` in a new container to its end; its stdout, then its stderr (the container removed)."""
+    cid = run(d, cmd, **body)
+    try:
+        d.request("POST", f"/containers/{cid}/wait")
+        status, _, logs = d.request("GET", f"/containers/{cid}/logs?stdout=1&stderr=1")
+        assert status == 200, logs
+        return (joined(logs, 1) + joined(logs, 2)).decode()
+    finally:
+        rm(d, cid)
+
+
 def inspect(d: Daemon, ref: str) -> dict:
     return d.json("GET", f"/containers/{ref}/json")
 

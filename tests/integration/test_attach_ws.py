@@ -23,7 +23,7 @@ import pytest
 
 from barge.testing.wait import wait_for
 from tests.conftest import Daemon
-from tests.integration.helpers import inspect, rm, run
+from tests.integration.helpers import Raw, inspect, rm, run
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TEXT, BINARY, CLOSE = 0x1, 0x2, 0x8
@@ -33,21 +33,10 @@ class WsClient:
     """RFC 6455 from the client's side, on the daemon's unix socket."""
 
     def __init__(self, d: Daemon, path: str) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(20)
-        self.sock.connect(d.socket)
         key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: docker\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = self.sock.recv(4096)
-            assert chunk, f"closed before the handshake's answer: {buf!r}"
-            buf += chunk
-        head, self.buf = buf.split(b"\r\n\r\n", 1)
-        lines = head.decode().split("\r\n")
-        self.status = lines[0]
-        self.headers = {k.lower(): v for k, _, v in (ln.partition(": ") for ln in lines[1:])}
+        raw = Raw(d, "GET", path, {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": key,
+                                   "Sec-WebSocket-Version": "13"})
+        self.sock, self.buf, self.status, self.headers = raw.sock, raw.rest, raw.status_line, raw.headers
         self.expected_accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
 
     def send(self, payload: bytes, opcode: int = BINARY) -> None:

@@ -17,7 +17,8 @@ import tempfile
 
 import pytest
 
-from tests.integration.helpers import create, joined, rm, run
+from tests.integration import helpers
+from tests.integration.helpers import create, rm
 
 pytestmark = pytest.mark.daemon
 
@@ -25,14 +26,8 @@ LOOP = "/dev/loop0"
 
 
 def output(box, cmd: list[str], **host) -> str:
-    cid = run(box, cmd, HostConfig=dict(host, NetworkMode="none"))
-    try:
-        box.request("POST", f"/containers/{cid}/wait")
-        status, _, logs = box.request("GET", f"/containers/{cid}/logs?stdout=1&stderr=1")
-        assert status == 200, logs
-        return (joined(logs, 1) + joined(logs, 2)).decode()
-    finally:
-        rm(box, cid)
+    """:func:`helpers.output` with ``host`` as the HostConfig, no network."""
+    return helpers.output(box, cmd, HostConfig=dict(host, NetworkMode="none"))
 
 
 def device(on_host: str, in_container: str = "", permissions: str = "rwm") -> dict:

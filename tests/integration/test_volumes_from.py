@@ -15,22 +15,11 @@ import uuid
 
 import pytest
 
-from tests.integration.helpers import create, inspect, joined, rm, run
+from tests.integration.helpers import create, inspect, output, rm
 
 pytestmark = pytest.mark.daemon
 
 TAG = uuid.uuid4().hex[:6]
-
-
-def output(box, cmd: list[str], **body) -> str:
-    cid = run(box, cmd, **body)
-    try:
-        box.request("POST", f"/containers/{cid}/wait")
-        status, _, logs = box.request("GET", f"/containers/{cid}/logs?stdout=1&stderr=1")
-        assert status == 200, logs
-        return (joined(logs, 1) + joined(logs, 2)).decode()
-    finally:
-        rm(box, cid)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 
@@ -106,8 +107,6 @@ def test_syslog_sends_dockerds_formats_to_a_unix_socket(tmp_path):
             drv = driver_class("syslog")(LogInfo(cid, config=opts, hostname="myhost"))
             drv.log(Message("stdout", b"hi", time.time_ns()))
             drv.close()
-            import re
-
             got = server.recv(4096)
             assert re.fullmatch(pattern % os.getpid(), got), (fmt, got)
         drv = driver_class("syslog")(LogInfo(cid, config={"syslog-address": f"unixgram://{path}",
@@ -115,7 +114,7 @@ def test_syslog_sends_dockerds_formats_to_a_unix_socket(tmp_path):
                                              container_name="/web"))
         drv.log(Message("stderr", b"bad", time.time_ns()))
         drv.close()
-        assert server.recv(4096).startswith(b"<187>") and True  # local7 (23 << 3) | err (3)
+        assert server.recv(4096).startswith(b"<187>")  # local7 (23 << 3) | err (3)
     finally:
         server.close()
 

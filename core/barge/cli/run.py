@@ -291,7 +291,7 @@ def run_command(ctx: typer.Context, image: str, command=None, **flags) -> None:
     """Create and run a new container from an image."""
     from barge.cli.streams import configured_detach_keys
     from barge.client.errors import ClientError
-    from barge.client.runconfig import parse_detach_keys
+    from barge.client.runconfig import DEFAULT_DETACH_KEYS, parse_detach_keys
     from barge.client.term import is_terminal
 
     body = _build_body(image, command, flags, "run")
@@ -305,7 +305,7 @@ def run_command(ctx: typer.Context, image: str, command=None, **flags) -> None:
         body.update(AttachStdin=False, AttachStdout=False, AttachStderr=False, StdinOnce=False)
     keys_text = flags.get("detach_keys") or configured_detach_keys()
     try:
-        keys = parse_detach_keys(keys_text) if keys_text else b"\x10\x11"
+        keys = parse_detach_keys(keys_text) if keys_text else DEFAULT_DETACH_KEYS
     except ClientError as exc:
         raise fail(f"invalid detach keys ({keys_text}): {exc}", 1) from None
 

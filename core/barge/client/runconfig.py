@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from barge import portspec
+from barge import detachkeys, portspec
 from barge.client.errors import ClientError
 from barge.errors import InvalidParameter
 
@@ -758,23 +758,12 @@ def build_update_body(memory: str | None = None, memory_swap: str | None = None,
     return body
 
 
-_DETACH_NAMES = ["ctrl-@"] + [f"ctrl-{chr(c)}" for c in range(ord("a"), ord("z") + 1)] + [
-    "ctrl-[", "ctrl-\\", "ctrl-]", "ctrl-^", "ctrl-_"]
-
-
 def parse_detach_keys(spec: str) -> bytes:
-    """moby/term ``ToBytes``: ``ctrl-p,ctrl-q`` -> ``b"\\x10\\x11"``."""
-    codes = bytearray()
-    for key in spec.split(","):
-        if len(key) == 1:
-            codes += key.encode()[:1]
-        elif key in _DETACH_NAMES:
-            codes.append(_DETACH_NAMES.index(key))
-        elif key == "DEL":
-            codes.append(127)
-        else:
-            raise OptionError(f"Unknown character: '{key}'")
-    return bytes(codes)
+    """moby/term ``ToBytes`` (:mod:`barge.detachkeys`): ``ctrl-p,ctrl-q`` -> ``b"\\x10\\x11"``."""
+    try:
+        return detachkeys.to_bytes(spec)
+    except InvalidParameter as exc:
+        raise OptionError(str(exc)) from None
 
 
 DEFAULT_DETACH_KEYS = b"\x10\x11"

@@ -35,7 +35,6 @@ log = logging.getLogger("barge.health")
 SECOND = 1_000_000_000
 DEFAULT_INTERVAL = 30 * SECOND
 DEFAULT_TIMEOUT = 30 * SECOND
-DEFAULT_START_INTERVAL = 5 * SECOND
 DEFAULT_RETRIES = 3
 MINIMUM_DURATION = 1_000_000  # container.MinimumDuration: 1ms
 MAX_LOG_ENTRIES = 5
@@ -143,8 +142,8 @@ class HealthChecks:
             started = parse_rfc3339(c.state.StartedAt)
             in_start = time.time() - started < (hc.get("StartPeriod") or 0) / SECOND
             starting = (c.state.Health or {}).get("Status") == "starting"
-            interval = (hc.get("StartInterval") or DEFAULT_START_INTERVAL) if in_start and starting and \
-                hc.get("StartInterval") else (hc.get("Interval") or DEFAULT_INTERVAL)
+            interval = hc["StartInterval"] if in_start and starting and hc.get("StartInterval") else \
+                (hc.get("Interval") or DEFAULT_INTERVAL)
             if stop.wait(interval / SECOND):
                 return
             c = self.ctx.store.get(cid)
@@ -160,18 +159,18 @@ class HealthChecks:
     def _probe(self, c, hc: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
         """One probe as an exec of the container: its exit code and its first 4 KB of output."""
         start = rfc3339_nano()
-        timeout = (hc.get("Timeout") or DEFAULT_TIMEOUT) / SECOND
+        timeout = hc.get("Timeout") or DEFAULT_TIMEOUT
         try:
             cmd = probe_command(hc["Test"], c.config.get("Shell"))
             exec_id = self.execs.create(c.id, {"Cmd": cmd, "AttachStdout": True, "AttachStderr": True})["Id"]
             stream = self.execs.start_attached(self.execs.prepare(exec_id, detach=False))
         except BargeError as exc:
             return {"Start": start, "End": rfc3339_nano(), "ExitCode": -1, "Output": str(exc)}
-        code, output = _collect(stream.sock, time.monotonic() + timeout, stop)
+        code, output = _collect(stream.sock, time.monotonic() + timeout / SECOND, stop)
         if code is None:
             stream.follow()  # the process goes on; its exit is recorded when it comes, as dockerd leaves it
             return {"Start": start, "End": rfc3339_nano(), "ExitCode": -1,
-                    "Output": f"Health check exceeded timeout ({_go_seconds(timeout)})"}
+                    "Output": f"Health check exceeded timeout ({go_duration(timeout)})"}
         stream.finished(code)
         return {"Start": start, "End": rfc3339_nano(), "ExitCode": code,
                 "Output": stream.error or output.decode("utf-8", "replace")}
@@ -234,7 +233,3 @@ def _collect(sock: socket.socket, deadline: float, stop: threading.Event) -> tup
                 out = (out + payload)[:MAX_OUTPUT]
     finally:
         sock.close()
-
-
-def _go_seconds(seconds: float) -> str:
-    return go_duration(int(seconds * SECOND))

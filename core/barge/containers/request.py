@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from barge import units
 from barge.containers import volumes_from
 from barge.containers.devices import check_devices
 from barge.containers.health import check_healthcheck, merge_healthcheck
@@ -91,19 +92,12 @@ class Normalized:
 # small parsers
 # ---------------------------------------------------------------------------
 
-_RAM_RE = re.compile(r"^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$")
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-
-
 def ram_in_bytes(text: str) -> int:
-    """go-units ``RAMInBytes``: ``10m`` is 10 MiB."""
-    m = _RAM_RE.match(str(text).strip())
-    if not m:
-        raise InvalidParameter(f"invalid size: '{text}'")
-    size = float(m.group(1)) * _UNITS[(m.group(2) or "").lower()]
-    if not size < 1 << 63:  # also inf, from a number too long for a float
-        raise InvalidParameter(f"invalid size: '{text}': larger than 8 EiB")
-    return int(size)
+    """go-units ``RAMInBytes`` (:func:`barge.units.ram_in_bytes`): ``10m`` is 10 MiB; 400 for a bad size."""
+    try:
+        return units.ram_in_bytes(text)
+    except ValueError as exc:
+        raise InvalidParameter(str(exc)) from None
 
 
 #: The fields of an image's config a container inherits (:func:`normalize_config`), typed as in

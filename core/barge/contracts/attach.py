@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 
+from barge.detachkeys import to_bytes
 from barge.errors import InvalidParameter
 
 HEADER = struct.Struct(">BI")
@@ -49,29 +50,14 @@ def exit_code_of(payload: bytes) -> int | None:
         return int(json.loads(payload)["exit_code"])
     except (ValueError, KeyError, TypeError):
         return None
-_CTRL_SPECIAL = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}
 
 
 def parse_detach_keys(text: str) -> bytes:
-    """``ctrl-p,ctrl-q`` -> b"\\x10\\x11"; a single character stands for itself."""
-    out = bytearray()
-    for key in text.split(","):
-        key = key.strip()
-        if len(key) == 1 and key.isascii():  # Go counts bytes: a non-ASCII character is no key
-            out.append(ord(key))
-        elif key.lower().startswith("ctrl-") and len(key) == 6:
-            c = key[5].lower()
-            if "a" <= c <= "z":
-                out.append(ord(c) - ord("a") + 1)
-            elif c in _CTRL_SPECIAL:
-                out.append(_CTRL_SPECIAL[c])
-            else:
-                raise InvalidParameter(f"Invalid detach keys ({text}) provided")
-        else:
-            raise InvalidParameter(f"Invalid detach keys ({text}) provided")
-    if not out:
-        raise InvalidParameter(f"Invalid detach keys ({text}) provided")
-    return bytes(out)
+    """``ctrl-p,ctrl-q`` -> b"\\x10\\x11" (:func:`barge.detachkeys.to_bytes`, with dockerd's wording)."""
+    try:
+        return to_bytes(text)
+    except InvalidParameter:
+        raise InvalidParameter(f"Invalid detach keys ({text}) provided") from None
 
 
 class DetachScanner:

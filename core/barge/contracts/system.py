@@ -19,6 +19,10 @@ class InfoArgs:
     pass
 
 
+#: ``GET /system/df``'s object types, in moby's order.
+DISK_USAGE_OBJECTS = ("container", "image", "volume", "build-cache")
+
+
 @dataclass
 class DiskUsageArgs:
     #: ``type`` (API 1.42): container, image, volume, build-cache; empty: all of them

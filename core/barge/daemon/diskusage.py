@@ -15,13 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from barge.containers.filters import ListQuery
+from barge.contracts.system import DISK_USAGE_OBJECTS
 from barge.volumes.store import tree_size
 
 if TYPE_CHECKING:  # pragma: no cover
     from barge.daemon.services import Services
-
-OBJECTS = ("container", "image", "volume", "build-cache")
-
 
 def _images(services: "Services", containers: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     store = services.images
@@ -54,9 +52,11 @@ def _volumes(services: "Services") -> list[dict[str, Any]]:
 
 
 def disk_usage(services: "Services", types: list[str]) -> dict[str, Any]:
-    wanted = set(types or OBJECTS)
+    wanted = set(types or DISK_USAGE_OBJECTS)
     out: dict[str, Any] = {}
-    containers = services.containers.queries.list(ListQuery(all=True), size=True)
+    containers: list[dict[str, Any]] = []
+    if wanted & {"image", "container"}:  # sizes (the rw layers walked) only when containers are asked for
+        containers = services.containers.queries.list(ListQuery(all=True), size="container" in wanted)
     if "image" in wanted:
         out["Images"], out["LayersSize"] = _images(services, containers)
     if "container" in wanted:

@@ -25,12 +25,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from barge.containers.request import DEFAULT_PATH
 from barge.containers.spec import default_mounts
 from barge.errors import BargeError, InvalidParameter
 from barge.execdriver import DEFAULT_CAPABILITIES, ContainerSpec, LogSpec, MountSpec, ProcessSpec, User
 
 RUNTIME_DESTINATION = "/run/docker/plugins"
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #: a plugin's output (json-file, rotated): what it said is there for its user, bounded
 LOG_OPTIONS = {"max-size": "8m", "max-file": "2"}
 #: moby waits 0.5 s, then dials up to 4 times 3 s apart for the socket to answer.
@@ -57,6 +57,10 @@ class PluginRunner:
 
     def _state_dir(self, plugin_id: str) -> str:
         return str(self.state_root / plugin_id)
+
+    def log_path(self, plugin_id: str) -> Path:
+        """The plugin's output (json-file)."""
+        return self.data_root / plugin_id / "plugin-json.log"
 
     def spec(self, plugin: dict[str, Any]) -> ContainerSpec:
         config, settings, pid = plugin["Config"], plugin["Settings"], plugin["Id"]
@@ -89,8 +93,9 @@ class PluginRunner:
                 if os.path.exists(path):
                     mounts.append(MountSpec(path, "bind", path, ["rbind", "ro"]))
         caps = list(DEFAULT_CAPABILITIES)
-        caps += [c if c.startswith("CAP_") else f"CAP_{c.upper()}" for c in config["Linux"]["Capabilities"]
-                 if (c if c.startswith("CAP_") else f"CAP_{c.upper()}") not in caps]
+        for cap in (c if c.startswith("CAP_") else f"CAP_{c.upper()}" for c in config["Linux"]["Capabilities"]):
+            if cap not in caps:
+                caps.append(cap)
         process = ProcessSpec(
             args=[*config["Entrypoint"], *settings["Args"]],
             env=[f"PATH={DEFAULT_PATH}", *settings["Env"]],
@@ -102,7 +107,7 @@ class PluginRunner:
             id=exec_id(pid),
             rootfs=[{"Type": "bind", "Source": str(self.data_root / pid / "rootfs"), "Options": ["rbind", "rw"]}],
             process=process, hostname=exec_id(pid)[:12], mounts=mounts, namespaces=namespaces,
-            cgroup_path=f"barge/{exec_id(pid)}", log=LogSpec(path=str(self.data_root / pid / "plugin-json.log"), options=dict(LOG_OPTIONS)),
+            cgroup_path=f"barge/{exec_id(pid)}", log=LogSpec(path=str(self.log_path(pid)), options=dict(LOG_OPTIONS)),
         )
 
     def start(self, plugin: dict[str, Any], timeout: float = SOCKET_WAIT) -> None:
@@ -133,7 +138,7 @@ class PluginRunner:
                     error = exc
             if not self.running(plugin["Id"]):
                 raise BargeError(f"plugin {plugin['Name']} exited before its socket {path} answered "
-                                 f"(its output: {self.data_root / plugin['Id'] / 'plugin-json.log'})")
+                                 f"(its output: {self.log_path(plugin['Id'])})")
             if time.monotonic() >= deadline:
                 raise BargeError(f"dial unix {path}: connect: {(error.strerror or str(error)).lower()}")
             time.sleep(0.1)

@@ -215,8 +215,10 @@ class PluginService:
             plugin = self._managed(ref)
             if remote is not None and plugin["Enabled"]:
                 raise Conflict(f"plugin must be disabled before upgrading: plugin {plugin['Name']} is enabled")
+        if remote == "":
+            raise InvalidParameter("invalid reference format")
         if remote is not None:
-            normalize_name(remote) if remote else _invalid_reference()
+            normalize_name(remote)
         raise InvalidParameter(NO_REGISTRY)
 
     def restore(self) -> None:
@@ -240,9 +242,7 @@ class PluginService:
         ones, and the legacy ones the directories hold (activated; one that does not answer is left out)."""
         out = []
         if self.runner is not None:
-            out = [RemoteVolumeDriver(p["Name"], self._client(p), str(self.store.rootfs(p["Id"])))
-                   for p in self.store.all() if p["Enabled"] and
-                   any(capability_of(t) == "volumedriver" for t in p["Config"]["Interface"]["Types"])]
+            out = [self._volume_driver(p) for p in self.store.all() if p["Enabled"] and _is_volume_driver(p)]
         for name in self.discovery.names():
             if self.store.find(name) is not None:
                 continue
@@ -258,10 +258,10 @@ class PluginService:
         if plugin is not None:
             if not plugin["Enabled"]:
                 raise Conflict(f"error looking up volume plugin {name}: plugin {name} found but disabled")
-            if not any(capability_of(t) == "volumedriver" for t in plugin["Config"]["Interface"]["Types"]):
+            if not _is_volume_driver(plugin):
                 raise NotFound(f'error looking up volume plugin {name}: plugin does not provide "volumedriver" '
                                "capability")
-            return RemoteVolumeDriver(plugin["Name"], self._client(plugin), str(self.store.rootfs(plugin["Id"])))
+            return self._volume_driver(plugin)
         try:
             address = self.discovery.address(name)
         except InvalidParameter as exc:
@@ -282,9 +282,13 @@ class PluginService:
                 driver = self._legacy[(name, address)] = RemoteVolumeDriver(name, client)
             return driver
 
+    def _volume_driver(self, plugin: dict[str, Any]) -> RemoteVolumeDriver:
+        """A managed plugin's: the paths it answers are inside its root file system."""
+        return RemoteVolumeDriver(plugin["Name"], self._client(plugin), str(self.store.rootfs(plugin["Id"])))
 
-def _invalid_reference() -> None:
-    raise InvalidParameter("invalid reference format")
+
+def _is_volume_driver(plugin: dict[str, Any]) -> bool:
+    return any(capability_of(t) == "volumedriver" for t in plugin["Config"]["Interface"]["Types"])
 
 
 def _match(patterns: list[str], value: str) -> bool:

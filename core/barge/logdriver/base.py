@@ -16,8 +16,6 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
-from barge.timefmt import rfc3339_nano
-
 #: Bumped when the contract changes; a driver built for another version is refused.
 API_VERSION = 1
 
@@ -98,10 +96,6 @@ def fixed_nano(value: str) -> str:
             break
     base, _, frac = head.partition(".")
     return f"{base}.{(frac + '000000000')[:9]}{zone}"
-
-
-def entry_time(ns: int) -> str:
-    return rfc3339_nano(ns)
 
 
 class FileFormat(ABC):

@@ -15,9 +15,10 @@ from typing import ClassVar
 
 from barge.logdriver.base import Entry, FileFormat, LogDriver, LogDriverError, LogInfo, Message
 from barge.logdriver.logfile import RotatingFile
-from barge.logdriver.options import parse_bool, ram_in_bytes
+from barge.logdriver.options import parse_bool
 from barge.logdriver.tag import extra_attributes, render_tag
 from barge.timefmt import rfc3339_nano
+from barge.units import ram_in_bytes
 
 _HEX = "0123456789abcdef"
 
@@ -139,7 +140,7 @@ class JsonFileDriver(LogDriver):
         max_size, max_file, compress = parse_config(info.config)
         attrs = extra_attributes(info)
         if info.config.get("tag"):
-            tag = render_tag(info, "")
+            tag = render_tag(info)
             if tag:
                 attrs["tag"] = tag
         self.raw_attrs = go_marshal_map(attrs) if attrs else b""

@@ -14,10 +14,12 @@ from __future__ import annotations
 import struct
 from typing import ClassVar
 
-from barge.logdriver.base import Entry, FileFormat, LogDriver, LogDriverError, LogInfo, Message, entry_time
+from barge.logdriver.base import Entry, FileFormat, LogDriver, LogDriverError, LogInfo, Message
 from barge.logdriver.logfile import RotatingFile
-from barge.logdriver.options import atoi, parse_bool, ram_in_bytes
+from barge.logdriver.options import atoi, parse_bool
 from barge.logdriver.protobuf import decode_entry, encode_entry
+from barge.timefmt import rfc3339_nano
+from barge.units import ram_in_bytes
 
 DEFAULT_MAX_SIZE = 20 * 1024 * 1024
 DEFAULT_MAX_FILE = 5
@@ -43,7 +45,7 @@ class LocalFormat(FileFormat):
                 break
             msg = decode_entry(buf[pos + 4:pos + 4 + size])
             line = msg.line if msg.partial is not None else msg.line + b"\n"
-            out.append(Entry(msg.source, line, entry_time(msg.time_ns)))
+            out.append(Entry(msg.source, line, rfc3339_nano(msg.time_ns)))
             pos = end
         return out, pos
 

@@ -10,26 +10,13 @@ import re
 from typing import Mapping
 
 from barge.logdriver.base import LogDriverError
-
-_RAM_RE = re.compile(r"^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$")
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+from barge.units import ram_in_bytes
 
 CACHE_PREFIX = "cache-"
 #: The local driver's options, prefixed: the cache of a driver ``docker logs`` cannot read.
 CACHE_OPTS = frozenset({"cache-max-size", "cache-max-file", "cache-compress", "cache-disabled"})
 BUILTIN_OPTS = frozenset({"mode", "max-buffer-size"}) | CACHE_OPTS
 MODES = ("", "blocking", "non-blocking")
-
-
-def ram_in_bytes(text: str) -> int:
-    """go-units ``RAMInBytes`` (``10m`` is 10 MiB); ValueError carries its text."""
-    m = _RAM_RE.match(str(text).strip())
-    if not m:
-        raise ValueError(f"invalid size: '{text}'")
-    size = float(m.group(1)) * _UNITS[(m.group(2) or "").lower()]
-    if not size < 1 << 63:
-        raise ValueError(f"invalid size: '{text}': larger than 8 EiB")
-    return int(size)
 
 
 def parse_bool(text: str) -> bool:

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import os
 import socket
-import ssl
 import time
 from datetime import datetime, timezone
-from typing import ClassVar, Mapping
+from typing import Mapping
 
-from barge.logdriver.base import FileFormat, LogDriver, LogDriverError, LogInfo, Message
+from barge.logdriver.base import LogDriver, LogDriverError, LogInfo, Message
 from barge.logdriver.options import parse_bool
 from barge.logdriver.tag import render_tag
 
@@ -101,13 +100,10 @@ class SyslogDriver(LogDriver):
     options = frozenset({"env", "env-regex", "labels", "labels-regex", "syslog-address", "syslog-facility",
                          "syslog-tls-ca-cert", "syslog-tls-cert", "syslog-tls-key", "syslog-tls-skip-verify",
                          "tag", "syslog-format"})
-    file_format: ClassVar[FileFormat | None] = None
 
     @classmethod
     def validate(cls, opts: Mapping[str, str]) -> None:
-        for key in opts:
-            if key not in cls.options:
-                raise LogDriverError(f"unknown log opt '{key}' for syslog log driver")
+        super().validate(opts)
         parse_address(opts.get("syslog-address", ""))
         parse_facility(opts.get("syslog-facility", ""))
         if opts.get("syslog-format", "") not in FORMATS:
@@ -158,6 +154,8 @@ class SyslogDriver(LogDriver):
         return sock
 
     def _wrap_tls(self, sock: socket.socket, address: str) -> socket.socket:
+        import ssl  # only tcp+tls needs it; a monitor would import it after its fork, privately
+
         opts = self.info.config
         ctx = ssl.create_default_context(cafile=opts.get("syslog-tls-ca-cert") or None)
         if opts.get("syslog-tls-cert"):

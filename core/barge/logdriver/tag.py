@@ -31,9 +31,9 @@ def _fields(info: LogInfo) -> dict[str, str]:
     }
 
 
-def render_tag(info: LogInfo, default: str = DEFAULT_TEMPLATE) -> str:
-    """loggerutils' ``ParseLogTag``: the ``tag`` opt (else ``default``) executed over ``info``."""
-    template = info.config.get("tag") or default
+def render_tag(info: LogInfo) -> str:
+    """loggerutils' ``ParseLogTag``: the ``tag`` opt (else :data:`DEFAULT_TEMPLATE`) executed over ``info``."""
+    template = info.config.get("tag") or DEFAULT_TEMPLATE
     fields = _fields(info)
     out, pos = [], 0
     for m in _ACTION.finditer(template):

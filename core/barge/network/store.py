@@ -16,7 +16,7 @@ from typing import Any
 from barge.db import Database, Schema
 from barge.errors import BargeError, NotFound
 from barge.netdriver import EndpointSpec, NetworkSpec, PortMapping
-from barge.network.bridge_options import parse_bool
+from barge.network import bridge_options
 
 #: drivers that core itself provides: no interface, no driver hooks
 BUILTIN_DRIVERS = ("host", "null")
@@ -138,19 +138,19 @@ class Network:
 
     def spec(self, default_mtu: int = 0) -> NetworkSpec:
         opts = self.options
-        mtu = int(opts.get("com.docker.network.driver.mtu") or default_mtu or 0)
+        mtu = int(opts.get(bridge_options.MTU) or default_mtu or 0)
         return NetworkSpec(
             id=self.id, name=self.name, interface=self.interface, subnet=self.subnet, gateway=self.gateway,
-            internal=self.internal, icc=_flag(opts.get("com.docker.network.bridge.enable_icc"), True),
-            masquerade=_flag(opts.get("com.docker.network.bridge.enable_ip_masquerade"), True),
+            internal=self.internal, icc=_flag(opts.get(bridge_options.ENABLE_ICC), True),
+            masquerade=_flag(opts.get(bridge_options.ENABLE_IP_MASQUERADE), True),
             mtu=mtu, options=dict(opts), subnet6=self.subnet6, gateway6=self.gateway6,
-            inhibit_ipv4=_flag(opts.get("com.docker.network.bridge.inhibit_ipv4"), False),
+            inhibit_ipv4=_flag(opts.get(bridge_options.INHIBIT_IPV4), False),
         )
 
 
 def _flag(value: str | None, default: bool) -> bool:
     """A bridge option's boolean as dockerd's ParseBool reads it (create has refused what it cannot)."""
-    parsed = parse_bool(str(value)) if value is not None else None
+    parsed = bridge_options.parse_bool(str(value)) if value is not None else None
     return default if parsed is None else parsed
 
 

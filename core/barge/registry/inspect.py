@@ -12,26 +12,14 @@ from barge.registry.auth import AuthConfig
 from barge.registry.client import Repository, first_answering, pinged
 from barge.registry.endpoints import RegistryConfig, endpoints_for
 from barge.registry.mediatypes import INDEX_TYPES
+from barge.registry.pull import fetch_config
 
-#: Bytes of an image config read for its platform.
-CONFIG_LIMIT = 4 << 20
 _PLATFORM_KEYS = ("architecture", "os", "os.version", "os.features", "variant")
 
 
 def _platform(source: dict[str, Any]) -> dict[str, Any]:
     """Go's ``v1.Platform`` as JSON: empty fields left out."""
     return {key: source[key] for key in _PLATFORM_KEYS if source.get(key)}
-
-
-def _read_all(repo: Repository, digest: str, size: int | None) -> bytes:
-    """A small blob, whole and verified (its reader checks the digest at the end)."""
-    data = b""
-    with repo.open_blob(digest, size) as blob:
-        while chunk := blob.read(1 << 16):
-            data += chunk
-            if len(data) > CONFIG_LIMIT:
-                raise ValueError(f"image config {digest} is larger than {CONFIG_LIMIT >> 20} MiB")
-    return data
 
 
 def distribution_inspect(cfg: RegistryConfig, name: str, auth: AuthConfig) -> dict[str, Any]:
@@ -46,7 +34,7 @@ def distribution_inspect(cfg: RegistryConfig, name: str, auth: AuthConfig) -> di
         if media_type in INDEX_TYPES:
             platforms = [_platform(m.get("platform") or {}) for m in manifest.get("manifests") or []]
         elif (manifest.get("config") or {}).get("digest"):
-            config = json.loads(_read_all(repo, manifest["config"]["digest"], manifest["config"].get("size")))
+            config = json.loads(fetch_config(repo, manifest["config"]["digest"], manifest["config"].get("size")))
             if config.get("os") or config.get("architecture"):
                 platforms = [_platform(config)]
         return {"Descriptor": {"mediaType": media_type, "digest": digest, "size": len(body)},

@@ -56,6 +56,18 @@ def short(digest: str) -> str:
     return digest.partition(":")[2][:12]
 
 
+def fetch_config(repo: Repository, digest: str, size: int | None) -> bytes:
+    """An image config, whole and verified (pull, distribution inspect); one whose descriptor gives no size or
+    more than CONFIG_LIMIT is refused unread."""
+    if not isinstance(size, int):
+        raise InvalidParameter(f"image config {digest}: the manifest gives no size")
+    if size > CONFIG_LIMIT:
+        raise InvalidParameter(f"image config {digest} is too large ({size} bytes)")
+    buf = io.BytesIO()
+    repo.fetch_blob(digest, buf, size)
+    return buf.getvalue()
+
+
 @dataclass
 class Plan:
     """One image to pull: where from, what, and what we already have."""
@@ -113,7 +125,7 @@ class Puller:
             manifest = mediatypes.parse_manifest(body, media_type)
             if isinstance(manifest, mediatypes.Index):
                 raise InvalidParameter(f"{ref}: a manifest list inside a manifest list is not an image")
-        config_bytes = self._fetch_small(repo, manifest.config.digest, manifest.config.size)
+        config_bytes = fetch_config(repo, manifest.config.digest, manifest.config.size)
         try:
             config = json.loads(config_bytes)
             diff_ids = list(config["rootfs"]["diff_ids"])
@@ -132,14 +144,6 @@ class Puller:
             if not isinstance(d, str) or not d.startswith("sha256:") or len(d) != 71:
                 raise InvalidParameter(f"{ref}: invalid diff ID {d!r} in the image config")
         return Plan(ref, repo, top_digest, config_bytes, list(manifest.layers), diff_ids, chain_ids(diff_ids))
-
-    @staticmethod
-    def _fetch_small(repo: Repository, digest: str, size: int) -> bytes:
-        if size > CONFIG_LIMIT:
-            raise InvalidParameter(f"image config {digest} is too large ({size} bytes)")
-        buf = io.BytesIO()
-        repo.fetch_blob(digest, buf, size)
-        return buf.getvalue()
 
     # -- fetching -------------------------------------------------------------
 

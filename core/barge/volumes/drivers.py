@@ -78,8 +78,15 @@ class LocalDriver:
         return self.root / volume / "_data"
 
     def create(self, volume: str, options: dict[str, str]) -> None:
+        """The volume's directory; one this call began is gone again when it fails (a full disk)."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o701)
-        self.mountpoint(volume).mkdir(parents=True, exist_ok=True, mode=0o755)
+        fresh = not (self.root / volume).exists()
+        try:
+            self.mountpoint(volume).mkdir(parents=True, exist_ok=True, mode=0o755)
+        except OSError:
+            if fresh:
+                self.remove(volume)
+            raise
 
     def remove(self, volume: str) -> None:
         shutil.rmtree(self.root / volume, ignore_errors=True)

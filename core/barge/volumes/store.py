@@ -160,10 +160,9 @@ class VolumeStore:
         """The volume driver ``name``; NotFound in dockerd's words when there is no such plugin."""
         if name in ("", LOCAL):
             return self.local
-        if self._drivers is None:
-            raise NotFound(f'create {volume}: error looking up volume plugin {name}: plugin "{name}" not found'
-                           if volume else f'error looking up volume plugin {name}: plugin "{name}" not found')
         try:
+            if self._drivers is None:
+                raise NotFound(f'error looking up volume plugin {name}: plugin "{name}" not found')
             return self._drivers(name)
         except BargeError as exc:
             if not volume:
@@ -190,15 +189,13 @@ class VolumeStore:
     def view(self, vol: Volume, with_status: bool = False) -> dict[str, Any]:
         """Docker's ``Volume`` object (``Status``, the driver's, for inspect only, as dockerd); a plugin's
         that cannot be reached shows no Mountpoint."""
-        mountpoint, scope, status = str(self.mountpoint(vol.name)), "local", None
-        if vol.driver != LOCAL:
-            mountpoint = ""
-            try:
-                driver = self.driver(vol.driver)
-                mountpoint, scope = driver.path(vol.name), driver.scope()
-                status = driver.status(vol.name) if with_status else None
-            except BargeError as exc:
-                log.warning("volume %s: driver %s: %s", vol.name, vol.driver, exc)
+        mountpoint, scope, status = "", "local", None
+        try:
+            driver = self.driver(vol.driver)
+            mountpoint, scope = driver.path(vol.name), driver.scope()
+            status = driver.status(vol.name) if with_status else None
+        except BargeError as exc:
+            log.warning("volume %s: driver %s: %s", vol.name, vol.driver, exc)
         view = {
             "CreatedAt": vol.created,
             "Driver": vol.driver,
@@ -292,62 +289,42 @@ class VolumeStore:
     def create(self, name: str = "", driver: str = "", driver_opts: dict | None = None,
                labels: dict | None = None, anonymous: bool = False) -> tuple[Volume, bool]:
         """``POST /volumes/create``: the volume, and whether it is new (an existing name is returned,
-        unless ``driver`` names another driver than its own)."""
-        requested, driver = driver, driver or DRIVER
+        unless ``driver`` names another driver than its own). The driver makes the storage, then the
+        record is written; when that fails the storage is removed again, except a local directory that
+        was there before (:meth:`recover` removes it at the next start)."""
         labels = dict(labels or {})
         if not name:
             name = secrets.token_hex(32)
             anonymous = True
         validate_name(name)
-        if driver == DRIVER and driver_opts:
-            localopts.validate(name, driver_opts)  # mounted at first use (localopts.Mounts)
-        if driver != DRIVER:
-            return self._create_remote(name, self.driver(driver, name), dict(driver_opts or {}), labels, anonymous)
+        if driver in ("", DRIVER):
+            if driver_opts:
+                localopts.validate(name, driver_opts)  # mounted at first use (localopts.Mounts)
+            drv: VolumeDriver = self.local
+            options = {k: str(v) for k, v in (driver_opts or {}).items()}
+        else:
+            drv, options = self.driver(driver, name), dict(driver_opts or {})
         if anonymous:
             labels.setdefault(ANONYMOUS_LABEL, "")
         with self._lock:
             existing = self.find(name)
             if existing is not None:
-                if requested:
-                    _check_conflict(existing, DRIVER)
+                if driver:
+                    _check_conflict(existing, drv.name)
                 return self._known(existing), False
-            vol = Volume(name, driver, labels, {k: str(v) for k, v in (driver_opts or {}).items()}, _created_now())
-            top = self.root / name
-            made = not top.exists()
-            self.root.mkdir(parents=True, exist_ok=True, mode=0o701)
-            try:
-                self.mountpoint(name).mkdir(parents=True, exist_ok=True, mode=0o755)
-                with self.db.write() as conn:
-                    conn.execute("INSERT INTO volumes (name, driver, labels, options, created) VALUES (?, ?, ?, ?, ?)",
-                                 (vol.name, vol.driver, _dump(vol.labels), _dump(vol.options), vol.created))
-            except BaseException:
-                if made:
-                    shutil.rmtree(top, ignore_errors=True)
-                raise
-        self.emit("create", name, {"driver": driver})
-        return vol, True
-
-    def _create_remote(self, name: str, driver: VolumeDriver, options: dict[str, str], labels: dict[str, str],
-                       anonymous: bool) -> tuple[Volume, bool]:
-        """A plugin's volume: the plugin makes it, then the record is written (the plugin's undone on failure)."""
-        if anonymous:
-            labels.setdefault(ANONYMOUS_LABEL, "")
-        with self._lock:
-            existing = self.find(name)
-            if existing is not None:
-                _check_conflict(existing, driver.name)
-                return self._known(existing), False
-            driver.create(name, options)
-            vol = Volume(name, driver.name, labels, options, _created_now())
+            undo = drv is not self.local or not (self.root / name).exists()
+            drv.create(name, options)
+            vol = Volume(name, drv.name, labels, options, _created_now())
             try:
                 with self.db.write() as conn:
                     conn.execute("INSERT INTO volumes (name, driver, labels, options, created) VALUES (?, ?, ?, ?, ?)",
                                  (vol.name, vol.driver, _dump(vol.labels), _dump(vol.options), vol.created))
             except BaseException:
-                with contextlib.suppress(BargeError):
-                    driver.remove(name)
+                if undo:
+                    with contextlib.suppress(BargeError):
+                        drv.remove(name)
                 raise
-        self.emit("create", name, {"driver": driver.name})
+        self.emit("create", name, {"driver": drv.name})
         return vol, True
 
     def _known(self, vol: Volume) -> Volume:
@@ -388,7 +365,7 @@ class VolumeStore:
             if vol.options and not self._optioned.in_use(name):
                 localopts.unmount_stale(self.mountpoint(name))
             if not localopts.is_mounted(self.mountpoint(name)):
-                shutil.rmtree(self.root / name, ignore_errors=True)
+                self.local.remove(name)
         else:
             # The plugin is called outside the db's write lock (it may take minutes); its refusal
             # puts the record back.

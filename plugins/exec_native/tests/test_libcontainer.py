@@ -918,24 +918,15 @@ def test_v2_device_filter_denies_other_devices(box):
         spec = box.spec("sh", "-c", script, rootfs=box.overlay(), privileged=privileged)
         cg = Cgroup(spec.cgroup_path, v2_root=root)
         box.cgroups.append(cg)
-        out_r, out_w = os.pipe()
-        init = spawn_init(spec, Stdio(0, out_w, out_w), cg, str(box.tmp / spec.id))
-        box.pids.append(init.pid)
-        os.close(out_w)
-        try:
-            init.start()
-            out, _ = _drain(out_r, os.open("/dev/null", os.O_RDONLY), 10)
-        finally:
-            os.close(out_r)
-        assert box.wait(init.pid) == 0
-        outputs[privileged] = out.decode()
+        outputs[privileged], status = _run_on(box, spec, cg)
+        assert status == 0
     assert "null-ok" in outputs[False] and "Operation not permitted" in outputs[False]
     assert "kmsg-open" not in outputs[False]
     assert "kmsg-open" in outputs[True]
 
 
-def _run_on(box, spec, cg) -> str:
-    """Run ``spec`` in cgroup ``cg`` to its end; stdout and stderr together."""
+def _run_on(box, spec, cg) -> tuple[str, int]:
+    """Run ``spec`` in cgroup ``cg`` to its end; stdout and stderr together, and its exit status."""
     out_r, out_w = os.pipe()
     init = spawn_init(spec, Stdio(0, out_w, out_w), cg, str(box.tmp / spec.id))
     box.pids.append(init.pid)
@@ -945,8 +936,8 @@ def _run_on(box, spec, cg) -> str:
         out, _ = _drain(out_r, os.open("/dev/null", os.O_RDONLY), 10)
     finally:
         os.close(out_r)
-    box.wait(init.pid)
-    return out.decode()
+    status = box.wait(init.pid)
+    return out.decode(), status
 
 
 @pytest.mark.parametrize("layout", ["v1", "v2"])
@@ -971,7 +962,7 @@ def test_device_nodes_and_rules_allow_exactly_what_was_asked(box, layout):
     spec = box.spec("sh", "-c", script, rootfs=box.overlay(), devices=[node], device_rules=[f"b {major}:{minor} r"])
     cg = Cgroup(spec.cgroup_path, v2_root=root) if layout == "v2" else Cgroup(spec.cgroup_path)
     box.cgroups.append(cg)
-    out = _run_on(box, spec, cg)
+    out, _ = _run_on(box, spec, cg)
     assert out.splitlines()[0] == f"{major:x}:{minor:x} 640 12:34", out
     assert "read-ok" in out and "write-ok" not in out and "other-ok" not in out, out
 

@@ -88,8 +88,8 @@ class BridgeDriver(NetworkDriver):
         return self.veth_prefix + endpoint.id[:7]
 
     @staticmethod
-    def _check(network: NetworkSpec) -> int:
-        """Validate the addressing; returns the prefix length."""
+    def _check(network: NetworkSpec) -> tuple[int, int]:
+        """Validate the addressing; returns the IPv4 and IPv6 prefix lengths (0: no IPv6 subnet)."""
         try:
             net = ipaddress.IPv4Network(network.subnet, strict=False)
             gw = ipaddress.IPv4Address(network.gateway)
@@ -101,10 +101,10 @@ class BridgeDriver(NetworkDriver):
             raise InvalidParameter(f"network {network.name}: gateway {gw} is not in {net}")
         if net6 is not None and gw6 not in net6:
             raise InvalidParameter(f"network {network.name}: gateway {gw6} is not in {net6}")
-        return net.prefixlen
+        return net.prefixlen, net6.prefixlen if net6 is not None else 0
 
-    def _ensure_bridge(self, n: NetworkSpec, prefixlen: int) -> None:
-        prefixlen6 = ipaddress.IPv6Network(n.subnet6, strict=False).prefixlen if n.subnet6 else 0
+    def _ensure_bridge(self, n: NetworkSpec, prefixlens: tuple[int, int]) -> None:
+        prefixlen, prefixlen6 = prefixlens
         self._links.ensure_bridge(n.interface, n.gateway, prefixlen, n.mtu or DEFAULT_MTU, n.gateway6, prefixlen6,
                                   n.inhibit_ipv4)
 
@@ -140,11 +140,11 @@ class BridgeDriver(NetworkDriver):
                 ("IP Forwarding", forwarding)]
 
     def create(self, network: NetworkSpec) -> None:
-        prefixlen = self._check(network)
+        prefixlens = self._check(network)
         with self._lock:
             existed = self._links.link_exists(network.interface)
             try:
-                self._ensure_bridge(network, prefixlen)
+                self._ensure_bridge(network, prefixlens)
                 if not network.icc:
                     self._need_bridge_netfilter(network)
                 previous = self._networks.get(network.id)

@@ -288,9 +288,7 @@ async def attach_ws(request: web.Request) -> web.StreamResponse:
     Before API 1.42 moby attaches stdin, stdout and stderr whatever the
     query says; from 1.42 on it reads them as ``attach`` does.
     """
-    from barge.api.middleware import parse_version
-
-    version = parse_version(request.get("api_version") or "1.24")
+    version = api_version(request) or (1, 24)
     every = version < (1, 42)
     args = jobs.AttachArgs(_ref(request), stream=query_bool(request, "stream"),
                            stdin=every or query_bool(request, "stdin"),

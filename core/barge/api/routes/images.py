@@ -44,19 +44,20 @@ async def list_images(request: web.Request) -> web.Response:
         filters.setdefault("reference", []).append(request.query["filter"])
     args = ImagesArgs(all=query_bool(request, "all"), filters=filters, digests=query_bool(request, "digests"))
     summaries = await run_job(request, "images", args)
-    version = api_version(request)
-    if version is not None and version < (1, 43):
-        for s in summaries:
-            if not s["RepoTags"] and not s["RepoDigests"]:
-                s["RepoTags"], s["RepoDigests"] = ["<none>:<none>"], ["<none>@<none>"]
-        null_empty_names(summaries)
+    legacy_image_names(request, summaries, placeholders=True)
     return web.json_response(summaries)
 
 
-def null_empty_names(summaries: list[dict]) -> None:
+def legacy_image_names(request: web.Request, summaries: list[dict], placeholders: bool = False) -> None:
     """Before API 1.43 an image summary's empty ``RepoTags``/``RepoDigests`` are null (dockerd 20.10's nil
-    slices); moby 24 made them ``[]`` from 1.43 on."""
+    slices); moby 24 made them ``[]`` from 1.43 on. ``placeholders``: the image list's ``<none>:<none>`` and
+    ``<none>@<none>`` for an image with neither."""
+    version = api_version(request)
+    if version is None or version >= (1, 43):
+        return
     for s in summaries:
+        if placeholders and not s["RepoTags"] and not s["RepoDigests"]:
+            s["RepoTags"], s["RepoDigests"] = ["<none>:<none>"], ["<none>@<none>"]
         for key in ("RepoTags", "RepoDigests"):
             if not s.get(key):
                 s[key] = None

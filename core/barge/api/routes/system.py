@@ -9,9 +9,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from barge.api.jobs import run_job
-from barge.api.routes.images import null_empty_names
-from barge.api.routing import Routes, api_version, json_response
-from barge.contracts.system import DiskUsageArgs, InfoArgs, VersionArgs
+from barge.api.routes.images import legacy_image_names
+from barge.api.routing import Routes, json_response
+from barge.contracts.system import DISK_USAGE_OBJECTS, DiskUsageArgs, InfoArgs, VersionArgs
 from barge.errors import InvalidParameter
 
 routes = Routes()
@@ -45,9 +45,6 @@ async def info(request: web.Request) -> web.Response:
     return json_response(await run_job(request, "info", InfoArgs()))
 
 
-DISK_USAGE_OBJECTS = ("container", "image", "volume", "build-cache")
-
-
 @routes.get("/system/df")
 async def disk_usage(request: web.Request) -> web.Response:
     types = list(request.query.getall("type", []))
@@ -55,7 +52,5 @@ async def disk_usage(request: web.Request) -> web.Response:
         if kind not in DISK_USAGE_OBJECTS:
             raise InvalidParameter(f"unknown object type: {kind}")
     usage = await run_job(request, "system_df", DiskUsageArgs(types=types))
-    version = api_version(request)
-    if usage.get("Images") and version is not None and version < (1, 43):
-        null_empty_names(usage["Images"])
+    legacy_image_names(request, usage.get("Images") or [])
     return json_response(usage)
