@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from barge import gojson
+from barge import gojson, timefmt
 from barge.errors import InvalidParameter
 
 IMAGE_FILTERS = frozenset({"dangling", "label", "before", "since", "reference", "until"})
@@ -55,6 +55,19 @@ def dangling_value(values: list[str]) -> bool | None:
     if normalised <= {"false", "0"}:
         return False
     raise InvalidParameter(f"invalid filter 'dangling={', '.join(values)}'")
+
+
+def prune_until(values: list[str]) -> float | None:
+    """A prune's ``until`` filter as a Unix time (moby's ``getUntilFromPruneFilters``): a timestamp,
+    an RFC 3339 time, or a Go duration back from now; None without one."""
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidParameter("more than one until filter specified")
+    try:
+        return float(timefmt.get_timestamp(values[0]))
+    except ValueError as exc:
+        raise InvalidParameter(str(exc)) from None
 
 
 def labels_match(labels: dict[str, str] | None, wanted: list[str]) -> bool:

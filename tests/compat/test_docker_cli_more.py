@@ -8,44 +8,20 @@ import os
 import select
 import subprocess
 import tarfile
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
 from barge.testing.wait import wait_for
-from tests.compat.conftest import DOCKER, DockerCLI, pty_run
-from tests.conftest import (
-    Daemon,
-    make_busybox,
-    remove_tree,
-    require_exec_driver,
-    require_graph_driver,
-    short_exec_root,
-    test_driver,
-)
+from tests.compat.conftest import DOCKER, own_daemon_cli, pty_run
 
 pytestmark = pytest.mark.compat
 
 
 @pytest.fixture(scope="module")
 def docker(tmp_path_factory):
-    if DOCKER is None:
-        pytest.skip("the docker CLI is not installed (/usr/local/bin/docker on this machine kind)")
-    require_exec_driver()
-    require_graph_driver(test_driver())
-    root = Path(tempfile.mkdtemp(prefix="barge-dm-", dir="/tmp" if os.path.isdir("/tmp") else None))
-    d = None
-    try:
-        d = Daemon(root, test_driver())
-        make_busybox(d)
-        yield DockerCLI(d, tmp_path_factory.mktemp("cli"))
-    finally:
-        if d is not None:
-            d.close()
-        remove_tree(root)
-        remove_tree(short_exec_root(root))
+    with own_daemon_cli(tmp_path_factory, "barge-dm-") as cli:
+        yield cli
 
 
 @pytest.fixture
@@ -134,6 +110,24 @@ def test_diff(docker):
         assert not any(line.endswith(("/etc/hosts", "/etc/resolv.conf")) for line in lines)
     finally:
         docker("rm", "differ")
+
+
+def test_prune_until_a_duration(docker):
+    """``--filter until=24h`` as dockerd reads it: what was made in the last day stays, the rest goes."""
+    docker("create", "--name", "young", "busybox", "true")
+    docker("network", "create", "young-net")
+    try:
+        for kind in ("container", "network", "image"):
+            docker(kind, "prune", "-f", "--filter", "until=24h")
+        assert docker.out("ps", "-aq", "--filter", "name=young") and docker.out("network", "ls", "-q", "-f",
+                                                                                 "name=young-net")
+        docker("container", "prune", "-f", "--filter", "until=-1m")  # a minute from now: it is older
+        assert docker.out("ps", "-aq", "--filter", "name=young") == ""
+        bad = docker("container", "prune", "-f", "--filter", "until=soon", check=False)
+        assert bad.returncode == 1 and b'failed to parse value as time or duration: \"soon\"' in bad.stderr
+    finally:
+        docker("rm", "-f", "young", check=False)
+        docker("network", "rm", "young-net", check=False)
 
 
 # ---------------------------------------------------------------------------

@@ -419,7 +419,8 @@ def test_container_modules_do_not_load_server_or_drivers():
     code = (
         "import sys, barge.cli.main\n"
         "from barge.cli import containers, run, streams, stats, dockerflags, lazy\n"
-        "from barge.client import attach, hijack, stdcopy, term, signals, runconfig, container_format, timestamps\n"
+        "from barge.client import attach, hijack, stdcopy, term, signals, runconfig, container_format\n"
+        "from barge import timefmt\n"
         "from barge.cli.lazy import command\n"
         "group = command(barge.cli.main.app)\n"
         "for name in ('run', 'create', 'ps', 'logs', 'start', 'attach', 'stats', 'container'):\n"

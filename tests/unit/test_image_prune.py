@@ -55,3 +55,14 @@ def test_bad_filters_are_refused_before_anything_goes(store, filters, text):
     with pytest.raises(InvalidParameter, match=text):
         prune_images(store, filters)
     assert len(store.all_images()) == 1
+
+
+def test_until_takes_what_docker_prune_takes_as_dockerd_does(store):
+    """``--filter until=`` as moby's ``getUntilFromPruneFilters`` reads it (shared by container and network prune)."""
+    store.import_image(io.BytesIO(make_tar({"n": b"1"})), "new")
+    for too_early in ("1h", "2000-01-02", "2000-01-02T03:04:05Z", "946782245"):
+        assert prune_images(store, {"dangling": ["false"], "until": [too_early]})["ImagesDeleted"] is None
+    with pytest.raises(InvalidParameter, match="^more than one until filter specified$"):
+        prune_images(store, {"until": ["1h", "2h"]})
+    assert prune_images(store, {"dangling": ["false"], "until": ["-1h"]})["ImagesDeleted"][0] == {
+        "Untagged": "new:latest"}  # a negative duration is a time to come: the image is older than it

@@ -282,7 +282,7 @@ def logs(
 ) -> None:
     """Fetch the logs of a container."""
     from barge.client import stdcopy
-    from barge.client.timestamps import timestamp
+    from barge.timefmt import get_timestamp as timestamp
 
     api = client(ctx)
     info = api.inspect_container(container)

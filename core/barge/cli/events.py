@@ -52,7 +52,7 @@ def events(
     """Get real time events from the server."""
     from barge.cli.common import parse_filters
     from barge.client import formatter
-    from barge.client.timestamps import timestamp
+    from barge.timefmt import get_timestamp as timestamp
 
     try:
         since_ts = timestamp(since) if since else None

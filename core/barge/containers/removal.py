@@ -18,8 +18,7 @@ from barge.containers.sharing import release_shm
 from barge.containers.stopping import Stopper
 from barge.containers.store import Container
 from barge.errors import Conflict, InvalidParameter, NotFound
-from barge.filters import labels_match
-from barge.timefmt import parse_rfc3339
+from barge.filters import labels_match, prune_until
 
 log = logging.getLogger("barge.containers")
 
@@ -87,7 +86,7 @@ class Removal:
         for c in self.ctx.store.all():
             if c.state.Running or c.state.RemovalInProgress:
                 continue
-            if until and not all(c.created_unix < t for t in until):
+            if until is not None and c.created_unix >= until:
                 continue
             labels = c.config.get("Labels") or {}
             if "label" in filters and not labels_match(labels, filters["label"]):
@@ -109,18 +108,9 @@ class Removal:
         return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
 
-def _until(filters: dict[str, list[str]]) -> list[float]:
-    """Prune's filters checked; its ``until`` values as Unix times."""
+def _until(filters: dict[str, list[str]]) -> float | None:
+    """Prune's filters checked; its ``until`` as a Unix time."""
     for key in filters:
         if key not in ("until", "label", "label!"):
             raise InvalidParameter(f"invalid filter '{key}'")
-    until = []
-    for value in filters.get("until", []):
-        try:
-            until.append(float(value))
-        except ValueError:
-            t = parse_rfc3339(value)
-            if not t:
-                raise InvalidParameter(f"invalid filter 'until={value}'") from None
-            until.append(t)
-    return until
+    return prune_until(filters.get("until", []))

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from barge import filters as filters_mod
 from barge.errors import Conflict, InvalidParameter, NotFound
-from barge.timefmt import parse_rfc3339
 
 if TYPE_CHECKING:  # pragma: no cover
     from barge.graph.store import ImageStore
@@ -23,28 +22,13 @@ if TYPE_CHECKING:  # pragma: no cover
 PRUNE_FILTERS = frozenset({"dangling", "label", "label!", "until"})
 
 
-def _until(values: list[str]) -> float | None:
-    """The ``until`` filter as a Unix time (a timestamp or an RFC 3339 time, as container prune reads it)."""
-    if not values:
-        return None
-    if len(values) > 1:
-        raise InvalidParameter("more than one until filter specified")
-    try:
-        return float(values[0])
-    except ValueError:
-        t = parse_rfc3339(values[0])
-        if not t:
-            raise InvalidParameter(f'failed to parse value as time or duration: "{values[0]}"') from None
-        return t
-
-
 def prune_images(store: "ImageStore", filters: filters_mod.Filters) -> dict[str, Any]:
     """Delete the unused images ``filters`` select; Docker's ``ImagesDeleted`` and ``SpaceReclaimed``."""
     for key in filters:
         if key not in PRUNE_FILTERS:
             raise InvalidParameter(f"invalid filter '{key}'")
     dangling_only = filters_mod.dangling_value(filters.get("dangling", [])) is not False
-    until = _until(filters.get("until", []))
+    until = filters_mod.prune_until(filters.get("until", []))
     images = store.all_images()
     parents = {img.parent for img in images if img.parent}
     sizes_before = {layer.chain_id: layer.size for img in images for layer in store.layer_chain(img)}

@@ -18,11 +18,12 @@ import time
 from typing import Any, Callable
 
 from barge.errors import BargeError, Conflict, Forbidden, InvalidParameter, NotFound
-from barge.filters import Filters, labels_match
+from barge.filters import Filters, labels_match, prune_until
 from barge.netdriver import NetworkSpec
 from barge.network import address_plan, bridge_options, ipam
 from barge.network.records import ContainerRecords
 from barge.network.store import Network, NetworkStore
+from barge.timefmt import parse_rfc3339
 
 log = logging.getLogger("barge.network")
 
@@ -132,12 +133,12 @@ class Networks:
         if self.driver is None:
             return
         bridge = by_name.get("bridge")
-        opts = {"com.docker.network.bridge.default_bridge": "true",
-                "com.docker.network.bridge.enable_icc": str(bool(self.cfg.enable_icc)).lower(),
-                "com.docker.network.bridge.enable_ip_masquerade": str(bool(self.cfg.ip_masq)).lower(),
-                "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
-                "com.docker.network.bridge.name": self.cfg.bridge,
-                "com.docker.network.driver.mtu": str(self.cfg.mtu or 1500)}
+        opts = {bridge_options.DEFAULT_BRIDGE: "true",
+                bridge_options.ENABLE_ICC: str(bool(self.cfg.enable_icc)).lower(),
+                bridge_options.ENABLE_IP_MASQUERADE: str(bool(self.cfg.ip_masq)).lower(),
+                bridge_options.HOST_BINDING_IPV4: "0.0.0.0",
+                bridge_options.NAME: self.cfg.bridge,
+                bridge_options.MTU: str(self.cfg.mtu or 1500)}
         subnet, gateway = self._default_address(bridge)
         subnet6, gateway6 = self._default_address6()
         if bridge is not None and (bridge.subnet, bridge.gateway, bridge.interface, bridge.options, bridge.ipv6,
@@ -330,12 +331,10 @@ class Networks:
         self.event("destroy", n)
 
     def prune(self, filters: Filters) -> dict[str, Any]:
-        from barge.contracts.events import parse_time
-
         for key in filters:
             if key not in PRUNE_FILTERS:
                 raise InvalidParameter(f"invalid filter '{key}'")
-        until = [parse_time(v) for v in filters.get("until", [])]
+        until = prune_until(filters.get("until", []))
         deleted = []
         for n in self.store.networks():
             if n.predefined or self._in_use(n):
@@ -344,7 +343,7 @@ class Networks:
                 continue
             if "label!" in filters and any(labels_match(n.labels, [item]) for item in filters["label!"]):
                 continue
-            if until and any((parse_time(n.created) or 0) >= u for u in until if u is not None):  # both in ns
+            if until is not None and parse_rfc3339(n.created) >= until:
                 continue
             try:
                 self.remove(n.id)
