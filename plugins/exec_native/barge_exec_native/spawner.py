@@ -31,7 +31,7 @@ import sys
 # What a monitor and its set-up helpers run, imported once here and shared
 # copy-on-write.
 from barge_exec_native import monitor
-from barge_exec_native.libcontainer import Cgroup, ContainerError
+from barge_exec_native.libcontainer import Cgroup, ContainerError, cglimits  # noqa: F401 - Cgroup.set's, at every start
 
 MAX_REQUEST = 65536
 

@@ -21,8 +21,9 @@ from barge.execdriver import ContainerSpec, LogSpec, ProcessSpec
 from barge.testing.wait import wait_for
 
 N = 10
-#: The guard: well under a fresh interpreter's 9.3 MiB, a little over the target.
-GUARD_PSS_KIB = 3.0 * 1024
+#: The guard: well under a fresh interpreter's 9.3 MiB, a little over what a monitor costs with its log
+#: driver (3.0 MiB here; it was 2.8 before log drivers became a plugin kind, see the README's table).
+GUARD_PSS_KIB = 3.25 * 1024
 
 
 def _rollup(pid: int) -> dict[str, int]:
