@@ -1,4 +1,4 @@
-"""System commands: version, info and plugins."""
+"""System commands: version, info, plugins, and ``system check``."""
 
 from __future__ import annotations
 
@@ -251,7 +251,41 @@ def plugins(ctx: typer.Context) -> None:
     out(simple_table(PLUGIN_COLUMNS, rows))
 
 
+@handles_errors
+def check(
+    ctx: typer.Context,
+    repair: Annotated[bool, typer.Option("--repair", help="Fix what can be fixed without losing user data.")] = False,
+    format: Annotated[Optional[str], typer.Option("-f", "--format", help="'json' for the daemon's answer.")] = None,
+) -> None:
+    """Check the daemon's records against the host (layers, mounts, cgroups, namespaces, rules, volumes).
+
+    Exit status 0 when nothing is left inconsistent, 1 otherwise."""
+    query = {"repair": "1"} if repair else None
+    report = client(ctx).request("POST", "/system/check", query).json()
+    findings = report.get("Findings") or []
+    if format == "json":
+        out(json.dumps(report, indent=2) + "\n")
+    elif format:
+        raise fail(f"unknown format {format!r}: only 'json'")
+    else:
+        lines = [f"{f['Area']} {f['Object']}: {f['Problem']} ({'repaired: ' if f['Repaired'] else ''}{f['Action']})"
+                 for f in findings]
+        checked = ", ".join(f"{v} {k}" for k, v in (report.get("Checked") or {}).items())
+        left = sum(1 for f in findings if not f["Repaired"])
+        summary = (f"checked {checked}: " + ("consistent" if not findings else
+                   f"{len(findings)} inconsistenc{'y' if len(findings) == 1 else 'ies'}, {left} left"))
+        out("".join(line + "\n" for line in lines) + summary + "\n")
+    if any(not f["Repaired"] for f in findings):
+        raise typer.Exit(1)
+
+
+system_app = typer.Typer(help="Manage the engine.", no_args_is_help=True)
+
+
 def register(app: typer.Typer) -> None:
     app.command("version")(version)
     app.command("info")(info)
     app.command("plugins")(plugins)
+    system_app.command("info")(info)
+    system_app.command("check")(check)
+    app.add_typer(system_app, name="system")

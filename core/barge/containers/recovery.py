@@ -90,6 +90,10 @@ class Recovery:
                 except BargeError as exc:
                     log.warning("restart policy at daemon start: container %s: %s", c.short_id, exc)
 
+    def reconcile(self, c: Container) -> None:
+        """Under the container's lock: a record that says running settled with the exec driver (``system check``)."""
+        self._reconcile_running(c, {"running": 0, "exited": 0, "lost": 0})
+
     def _reconcile_running(self, c: Container, report: dict[str, int]) -> None:
         ctx = self.ctx
         if ctx.exec_driver is None:

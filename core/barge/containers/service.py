@@ -94,6 +94,12 @@ class ContainerService:
         """Before serving: finish journaled creates/removals, reconcile running records, restart policies."""
         return self._recovery.recover()
 
+    def check(self, driver_layers: set[str] | None) -> tuple[list, dict[str, int]]:
+        """``system check``'s findings about containers (``driver_layers``: what the graph driver holds)."""
+        from barge.containers.check import ContainerCheck
+
+        return ContainerCheck(self.ctx, self._recovery).run(driver_layers)
+
     def close(self) -> None:
         """Daemon shutdown: watchers stop recording (the driver keeps the exits for the next start); probes stop."""
         self.health.close()

@@ -27,3 +27,11 @@ DISK_USAGE_OBJECTS = ("container", "image", "volume", "build-cache")
 class DiskUsageArgs:
     #: ``type`` (API 1.42): container, image, volume, build-cache; empty: all of them
     types: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CheckArgs:
+    """``POST /system/check``: barge's consistency check (``barge system check``)."""
+
+    #: fix what can be fixed without losing user data
+    repair: bool = False

@@ -144,6 +144,7 @@ def _reload_soon(loop: asyncio.AbstractEventLoop, services) -> None:
 
 async def _run(services, listeners) -> None:
     from barge.api.server import ApiRunner, make_app
+    from barge.daemon.check import check_at_start
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -164,6 +165,7 @@ async def _run(services, listeners) -> None:
         )
         info = await loop.run_in_executor(None, services.engine.call, "info")
         services.pm.hook.barge_daemon_started(info=info)
+        loop.run_in_executor(None, check_at_start, services)  # logs what recovery did not make whole
         await stop.wait()
         log.info("barge daemon shutting down")
         services.pm.hook.barge_daemon_stopping()

@@ -21,6 +21,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
+from barge.consistency import Finding
 from barge.execdriver import API_VERSION, ContainerSpec, ExecState, ProcessSpec, Resources
 from barge.hooks import operation
 
@@ -148,3 +149,15 @@ class ExecDriver(ABC):
     @abstractmethod
     def update(self, container_id: str, state_dir: str, resources: Resources) -> None:
         """Change the cgroup limits of a container, created or running."""
+
+    @operation
+    def audit(self, container_id: str, state_dir: str, cgroup_path: str, running: bool) -> list[Finding]:
+        """Return what the driver holds for a container that does not match its record, for ``barge
+        system check`` (:class:`barge.consistency.Finding`, each with its repair when one loses nothing).
+
+        ``running``: the record says the container runs (its instance must be
+        whole: monitor, cgroup ``cgroup_path``); otherwise nothing may be left
+        of it (no process, monitor or cgroup). ``state_dir`` is core's and is
+        checked by core. A driver with nothing to check returns ``[]``.
+        """
+        return []

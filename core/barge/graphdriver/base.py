@@ -114,6 +114,17 @@ class GraphDriver(ABC):
         """Whether the driver holds layer ``layer_id`` (for the driver itself and its tests; not a hook)."""
 
     @operation
+    def layer_ids(self) -> list[str] | None:
+        """Return the id of every layer the driver holds, or ``None`` when it cannot list them.
+
+        ``barge system check`` compares them with the records: a layer no
+        record names is leaked (``--repair`` removes it), a record whose
+        layer is gone is broken. The ids are the ``layer_id`` given to
+        ``create``/``create_rw``; work files of the driver are not layers.
+        """
+        return None
+
+    @operation
     def status(self) -> list[tuple[str, str]]:
         """Return (key, value) pairs describing the driver, shown by ``barge info``.
 

@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
+from barge.consistency import Finding
 from barge.hooks import operation
 from barge.netdriver import API_VERSION, EndpointSpec, NetworkSpec, PortMapping, Published
 
@@ -96,3 +97,17 @@ class NetworkDriver(ABC):
         present, up, addressed) and the firewall match ``networks`` plus
         ``published`` (rebuilt from nothing, atomically where the backend can).
         """
+
+    @operation
+    def audit(self, networks: list[NetworkSpec], endpoints: list[EndpointSpec],
+              published: list[Published]) -> list[Finding]:
+        """Return where the host differs from what core recorded, for ``barge system check``
+        (:class:`barge.consistency.Finding`, each with its repair when one loses nothing).
+
+        ``networks`` and ``published`` are what ``restore`` is given at a
+        daemon start; ``endpoints`` every endpoint of a running container.
+        The bridge driver checks each network's interface, the host side of
+        each endpoint (and that no other is on its bridges) and the firewall's
+        forwards. A driver with nothing to check returns ``[]``.
+        """
+        return []

@@ -186,6 +186,11 @@ class PortReservations:
         span = f"{first}" if first == last else f"{first}-{last}"
         raise Conflict(f"Bind for {ip}:{span} failed: port is already allocated")
 
+    def held(self) -> set[tuple[str, str, int]]:
+        """(proto, host ip, port) of every port held now."""
+        with self._lock:
+            return set(self._held)
+
     def hold(self, proto: str, ip: str, port: int) -> bool:
         """Bind an exact port again after a daemon restart; False when something took it meanwhile."""
         with self._lock:

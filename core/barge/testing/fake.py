@@ -63,6 +63,9 @@ class FakeDriver(GraphDriver):
     def exists(self, layer_id: str) -> bool:
         return (self._dir(layer_id) / "meta.json").is_file()
 
+    def layer_ids(self) -> list[str]:
+        return [p.name for p in self.home.iterdir()] if self.home.is_dir() else []
+
     def status(self) -> list[tuple[str, str]]:
         return [("Layers", str(sum(1 for _ in self.home.iterdir())))]
 

@@ -321,6 +321,16 @@ class GraphDriverConformance:
         graph.remove(layer_id="l1")
         graph.remove(layer_id="never-existed")
 
+    def test_layer_ids_lists_layers_only(self, graph, base):
+        """``system check`` finds leaked layers by this list: every layer, nothing else, or None."""
+        graph.create_rw(layer_id="rw1", parent=base)
+        ids = graph.layer_ids()
+        if ids is None:
+            pytest.skip("the driver cannot list its layers (system check skips its layers)")
+        assert sorted(ids) == sorted([base, "rw1"])
+        graph.remove(layer_id="rw1")
+        assert graph.layer_ids() == [base]
+
     def test_create_with_missing_parent_fails(self, graph):
         with pytest.raises(NotFound):
             graph.create(layer_id="orphan", parent="missing")

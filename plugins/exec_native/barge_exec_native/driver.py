@@ -382,6 +382,37 @@ class NativeDriver(ExecDriver):
             cg.destroy()
         shutil.rmtree(state_dir, ignore_errors=True)
 
+    def audit(self, container_id: str, state_dir: str, cgroup_path: str, running: bool) -> list:
+        from barge.consistency import finding
+        from barge_exec_native.libcontainer import Cgroup
+
+        spec = self._spec(state_dir)
+        path = spec.cgroup_path if spec is not None and spec.cgroup_path else cgroup_path
+        cg = Cgroup(path) if path else None
+        if running:
+            if cg is not None and not cg.exists():
+                return [finding("containers", container_id, f"runs without its cgroup {path}",
+                                left="restart the container to give it one again")]
+            return []
+        out = []
+        if self._monitor_alive(state_dir):
+            out.append(finding("containers", container_id, "is not running but its monitor still is",
+                               remedy="end the monitor and what runs under it",
+                               repair=lambda: self._release(container_id, state_dir, cg)))
+        elif cg is not None and cg.exists():
+            pids = cg.pids()
+            out.append(finding("containers", container_id, f"is not running but its cgroup {path} is left"
+                               + (f" with {len(pids)} process(es) in it" if pids else ""),
+                               remedy="kill what is in it and remove it",
+                               repair=lambda: self._release(container_id, state_dir, cg)))
+        return out
+
+    def _release(self, container_id: str, state_dir: str, cg) -> str:
+        self.delete(container_id, state_dir)
+        if cg is not None:
+            cg.destroy()  # kills what is left first
+        return "ended its processes and removed its cgroup"
+
     # -- exec -------------------------------------------------------------------------------
 
     def exec(self, container_id: str, state_dir: str, exec_id: str, process: ProcessSpec) -> int:

@@ -133,6 +133,10 @@ class OverlayDriver(GraphDriver):
             return False
         return (path / "diff").is_dir() and (path / "link").is_file()
 
+    def layer_ids(self) -> list[str]:
+        """Every layer directory, a half-made one too (a leak to remove); ``l`` and work files are none."""
+        return [p.name for p in self.home.iterdir() if p.name != LINK_DIR and not p.name.startswith(".")]
+
     def get(self, layer_id: str) -> list[Mount]:
         path = self._require(layer_id)
         rw = (path / "rw").exists()

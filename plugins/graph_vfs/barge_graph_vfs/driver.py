@@ -67,6 +67,9 @@ class VfsDriver(GraphDriver):
         except NotFound:
             return False
 
+    def layer_ids(self) -> list[str]:
+        return [p.name for p in self.dir.iterdir() if not p.name.startswith(".")]
+
     def status(self) -> list[tuple[str, str]]:
         layers = sum(1 for p in self.dir.iterdir() if not p.name.startswith("."))
         return [("Layers", str(layers))]

@@ -249,3 +249,8 @@ class BridgeDriver(NetworkDriver):
                     self._ports[key] = list(dict.fromkeys(self._ports.get(key, []) + list(p.ports)))
                     self._endpoints[p.endpoint.id] = p.endpoint
             self._apply()
+
+    def audit(self, networks: list[NetworkSpec], endpoints: list[EndpointSpec], published: list[Published]) -> list:
+        from barge_net_bridge.audit import audit
+
+        return audit(self, networks, endpoints, published, restore=lambda: self.restore(networks, published))

@@ -218,3 +218,12 @@ def remove_endpoint(sandbox_path: str, ifname: str) -> None:
     if not os.path.exists(sandbox_path):
         return
     netns.run_in(sandbox_path, inside)
+
+
+def bridge_ports(bridge: str) -> list[str]:
+    """The names of the links enslaved to ``bridge`` (its veths' host sides); none when it is gone."""
+    with _ipr() as ipr:
+        idx = _index(ipr, bridge)
+        if idx is None:
+            return []
+        return [link.get_attr("IFLA_IFNAME") for link in ipr.get_links() if link.get_attr("IFLA_MASTER") == idx]

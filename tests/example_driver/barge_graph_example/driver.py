@@ -67,6 +67,9 @@ class HardlinkDriver(GraphDriver):
     def remove(self, layer_id: str) -> None:
         shutil.rmtree(self._path(layer_id), ignore_errors=True)
 
+    def layer_ids(self) -> list[str]:
+        return [p.name for p in self.layers.iterdir() if not p.name.startswith(".")]
+
     def get(self, layer_id: str) -> list[Mount]:
         if not self.exists(layer_id):
             raise NotFound(f"layer {layer_id} not found")

@@ -1,4 +1,4 @@
-"""System routes: ``/_ping``, ``/version``, ``/info``.
+"""System routes: ``/_ping``, ``/version``, ``/info``, ``/system/df``, and barge's ``/system/check``.
 
 Ping answers without running a job: the CLI sends it before anything else,
 with a two-second timeout, and reads only its headers.
@@ -10,8 +10,8 @@ from aiohttp import web
 
 from barge.api.jobs import run_job
 from barge.api.routes.images import legacy_image_names
-from barge.api.routing import Routes, json_response
-from barge.contracts.system import DISK_USAGE_OBJECTS, DiskUsageArgs, InfoArgs, VersionArgs
+from barge.api.routing import Routes, json_response, query_bool
+from barge.contracts.system import DISK_USAGE_OBJECTS, CheckArgs, DiskUsageArgs, InfoArgs, VersionArgs
 from barge.errors import InvalidParameter
 
 routes = Routes()
@@ -54,3 +54,9 @@ async def disk_usage(request: web.Request) -> web.Response:
     usage = await run_job(request, "system_df", DiskUsageArgs(types=types))
     legacy_image_names(request, usage.get("Images") or [])
     return json_response(usage)
+
+
+@routes.post("/system/check")
+async def consistency_check(request: web.Request) -> web.Response:
+    """barge's own: the records checked against the world (``repair=1`` fixes what loses no data)."""
+    return json_response(await run_job(request, "system_check", CheckArgs(repair=query_bool(request, "repair"))))

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import barge
-from barge.contracts.system import DiskUsageArgs, InfoArgs, VersionArgs
+from barge.contracts.system import CheckArgs, DiskUsageArgs, InfoArgs, VersionArgs
+from barge.daemon.check import check as consistency_check
 from barge.daemon.diskusage import disk_usage
 from barge.engine.plugins import find_drivers
 from barge.logdriver import log_driver_names
@@ -34,6 +35,7 @@ def register(engine: "Engine", services: "Services") -> None:
     engine.register("version", VersionArgs, lambda job: version_info())
     engine.register("info", InfoArgs, lambda job: system_info(services))
     engine.register("system_df", DiskUsageArgs, lambda job: disk_usage(services, job.args.types))
+    engine.register("system_check", CheckArgs, lambda job: consistency_check(services, job.args.repair))
 
 
 # ---------------------------------------------------------------------------
