@@ -214,6 +214,39 @@ def _single_bind(mounts) -> str | None:
     return None
 
 
+#: the temporary views :func:`mounted` holds open in this process: ``system check`` tells a view a job
+#: is using from one a killed daemon left behind (:func:`leftover_views`)
+ACTIVE_VIEWS: set[str] = set()
+VIEW_PREFIX = "barge-mnt-"
+
+
+def leftover_views(roots, table: list[MountInfo] | None = None) -> list[str]:
+    """Temporary views under ``roots`` that no :func:`mounted` of this process holds: a killed daemon's."""
+    prefixes = tuple(str(r).rstrip("/") + "/" for r in roots)
+    views = set()
+    for m in table if table is not None else mountinfo():
+        if not m.point.startswith(prefixes):
+            continue
+        parts = m.point.split("/")
+        for i, part in enumerate(parts):
+            if part.startswith(VIEW_PREFIX):
+                views.add("/".join(parts[: i + 1]))
+                break
+    return sorted(v for v in views if v not in ACTIVE_VIEWS)
+
+
+def release_view(view: str) -> None:
+    """Unmount everything under a leftover view (deepest first, detached) and remove its directory."""
+    points = sorted((m.point for m in mountinfo() if m.point == view or m.point.startswith(view + "/")),
+                    key=len, reverse=True)
+    for point in points:
+        unmount(point, detach=True)
+    try:
+        os.rmdir(view)
+    except OSError:
+        pass
+
+
 @contextlib.contextmanager
 def mounted(mounts, tmp_dir=None) -> Iterator[Path]:
     """Yield a directory showing the files the mount descriptions describe.
@@ -231,7 +264,8 @@ def mounted(mounts, tmp_dir=None) -> Iterator[Path]:
         raise ValueError("no mounts to perform")
     import tempfile  # here: the exec driver's container init imports this module
 
-    target = tempfile.mkdtemp(prefix="barge-mnt-", dir=tmp_dir)
+    target = tempfile.mkdtemp(prefix=VIEW_PREFIX, dir=tmp_dir)
+    ACTIVE_VIEWS.add(target)
     try:
         mount_all(mounts, target)
         try:
@@ -248,3 +282,4 @@ def mounted(mounts, tmp_dir=None) -> Iterator[Path]:
             unmount(target, detach=True)
             with contextlib.suppress(OSError):
                 os.rmdir(target)
+        ACTIVE_VIEWS.discard(target)

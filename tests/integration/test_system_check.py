@@ -211,3 +211,25 @@ def test_the_check_at_start_logs_nothing_after_a_crash(box):
 
 def _since_start(d) -> str:
     return d.log_path.read_text().rsplit("listening on", 1)[-1]
+
+
+def test_a_leftover_view_is_unmounted_by_repair_and_at_start(box):
+    """A temporary view (cp, commit, copy-up mount one) a killed daemon left mounted."""
+    views = [box.data_root / "tmp" / f"barge-mnt-test{i}" for i in range(2)]
+    for view in views:
+        view.mkdir(parents=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(view)], check=True)
+    try:
+        found = findings(box)
+        assert ("mounts", str(views[0]), "a temporary view of a layer that no job uses is still mounted") in found
+        [answer] = [f for f in check(box, repair=True)["Findings"] if f["Object"] == str(views[0])]
+        assert answer["Repaired"] and not views[0].exists()
+        box.stop()
+        box.start()
+        assert not views[1].exists(), "the daemon's start leaves no view of a killed daemon mounted"
+        consistent(box)
+    finally:
+        for view in views:
+            subprocess.run(["umount", "-l", str(view)], capture_output=True)
+            with contextlib.suppress(OSError):
+                view.rmdir()

@@ -44,7 +44,19 @@ def findings(services: Services) -> tuple[list[Finding], dict[str, int]]:
     part, n = check_volumes(services.volumes)
     found += part
     counts.update(n)
+    found += _views(services)
     return found, counts
+
+
+def _views(services: Services) -> list[Finding]:
+    """Temporary views (a stopped container's files for cp, commit, copy-up; a build's) no job holds."""
+    from barge.consistency import finding
+    from barge.mount import leftover_views, release_view
+
+    cfg = services.config
+    return [finding("mounts", view, "a temporary view of a layer that no job uses is still mounted",
+                    remedy="unmount it", repair=lambda v=view: (release_view(v), "unmounted it")[1])
+            for view in leftover_views((cfg.data_root, cfg.exec_root))]
 
 
 def check(services: Services, repair: bool = False) -> dict[str, Any]:

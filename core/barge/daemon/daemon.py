@@ -65,6 +65,16 @@ def prepare_dirs(cfg: DaemonConfig) -> None:
     cfg.exec_root.mkdir(parents=True, exist_ok=True, mode=0o711)
 
 
+def release_leftover_views(cfg: DaemonConfig) -> None:
+    """The temporary views of layers (cp, commit, copy-up, builds) a killed daemon left mounted: no job
+    runs yet, so every one is a leftover."""
+    from barge.mount import leftover_views, release_view
+
+    for view in leftover_views((cfg.data_root, cfg.exec_root)):
+        log.info("unmounting %s, left mounted by a daemon that was killed", view)
+        release_view(view)
+
+
 def engine_id(data_root: Path) -> str:
     """A stable id for this engine (``docker info`` ID), created once."""
     path = data_root / "engine-id"
@@ -260,6 +270,7 @@ def build_services(cfg: DaemonConfig) -> Services:
     from barge.volumes.copyup import prepare_volumes
 
     prepare_dirs(cfg)
+    release_leftover_views(cfg)
     selection = select_graph_driver(cfg)
     pm = make_plugin_manager()
     register_driver(pm, selection.plugin, "graph", selection.name)
