@@ -4,6 +4,9 @@ Jobs raise these; the API turns them into ``{"message": ...}`` with the status,
 and the CLI into one line on stderr. Nothing else needs to know about HTTP.
 """
 
+import errno
+import os
+
 
 class BargeError(Exception):
     """Base of every error a user may see."""
@@ -70,3 +73,36 @@ class DriverNotSupported(BargeError):
 
 class DriverLoadError(BargeError):
     """A driver package failed to import or initialise (not 'unsupported')."""
+
+
+#: Go's words for the errnos of a full file system or quota, as moby's messages end.
+_NO_SPACE_TEXT = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded"}
+
+
+class NoSpace(BargeError):
+    """The data root's file system (or a quota) is full: a 500, as dockerd answers.
+
+    The message says what failed, then the OS's words, in moby's style:
+    ``failed to register layer: write /big: no space left on device``.
+    """
+
+    @classmethod
+    def wrap(cls, what: str, exc: "OSError | NoSpace") -> "NoSpace":
+        """``<what>: `` before ``exc``'s text; an OSError's own strerror becomes Go's lower-case words."""
+        if isinstance(exc, NoSpace):
+            return cls(f"{what}: {exc.message}")
+        text = exc.strerror or ""
+        if not text or text == os.strerror(exc.errno or 0):
+            text = _NO_SPACE_TEXT.get(exc.errno or 0, text)
+        where = f"{exc.filename}: " if exc.filename else ""
+        return cls(f"{what}: {where}{text}")
+
+
+def is_no_space(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or a quota) is full."""
+    return isinstance(exc, NoSpace) or (isinstance(exc, OSError) and exc.errno in _NO_SPACE_TEXT)
+
+
+def no_space_text(err: int) -> str:
+    """Go's words for ``err`` (``no space left on device``), or the OS's for another errno."""
+    return _NO_SPACE_TEXT.get(err) or os.strerror(err)

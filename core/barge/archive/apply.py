@@ -24,6 +24,7 @@ from barge.archive.whiteouts import (
     remove_entry,
     whiteout_format,
 )
+from barge.errors import NoSpace, is_no_space, no_space_text
 
 log = logging.getLogger(__name__)
 
@@ -270,8 +271,9 @@ def apply_layer(stream: BinaryIO, target_dir, whiteouts="delete", chown: bool = 
     sees every entry before it is unpacked; with ``select(header)``, only the entries it accepts are
     unpacked (the builder's context, a source at a time). Returns the sum
     of the regular files' sizes, as moby's ApplyDiff does. Raises
-    :class:`ArchiveError` for a malformed, truncated or escaping tar; what was
-    written so far stays, for the caller to remove with the layer.
+    :class:`ArchiveError` for a malformed, truncated or escaping tar, and
+    :class:`barge.errors.NoSpace` when the disk is full; what was written so
+    far stays, for the caller to remove with the layer.
     """
     u = _Unpacker(os.fspath(target_dir), whiteouts, chown)
     try:
@@ -287,6 +289,9 @@ def apply_layer(stream: BinaryIO, target_dir, whiteouts="delete", chown: bool = 
             except ArchiveError:
                 raise
             except OSError as exc:
+                if is_no_space(exc):  # the disk, not the tar: a 500 naming the file, as moby's "write /big: ..."
+                    name = "/" + header.name.lstrip("/")
+                    raise NoSpace(f"write {name}: {no_space_text(exc.errno)}") from exc
                 raise ArchiveError(f"cannot unpack {header.name!r}: {exc.strerror or exc}") from exc
         u.finish_dirs()
         return u.size

@@ -23,7 +23,7 @@ from barge.archive.apply import apply_layer, clean_name
 from barge.archive.errors import ArchiveError
 from barge.builder.sources import SourceRoot
 from barge.builder.tarsum import header_hasher
-from barge.errors import InvalidParameter
+from barge.errors import InvalidParameter, NoSpace, is_no_space, no_space_text
 from barge.graph.compression import decompressed
 
 MAXSYMLINKS = 40
@@ -104,6 +104,10 @@ class ContextArchive:
             raise InvalidParameter(f"failed to read the build context: {exc}") from None
         except EOFError as exc:
             raise InvalidParameter(f"failed to read the build context: unexpected end of stream ({exc})") from None
+        except OSError as exc:
+            if is_no_space(exc):  # the spool's write: name it (the error has no file name)
+                raise NoSpace(f"failed to receive the build context: write {spool}: {no_space_text(exc.errno)}") from exc
+            raise
         return cls(spool, scratch / "context", entries)
 
     # -- the index as a file system --------------------------------------
@@ -206,6 +210,8 @@ class ContextArchive:
                     apply_layer(fh, self.root, whiteouts=None, select=wanted)
                 except ArchiveError as exc:
                     raise InvalidParameter(f"failed to read the build context: {exc}") from None
+                except NoSpace as exc:
+                    raise NoSpace.wrap("failed to unpack the build context", exc) from exc
             self.unpacked |= needed
         if self._disk is None:
             self.root.mkdir(parents=True, exist_ok=True)

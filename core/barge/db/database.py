@@ -8,6 +8,9 @@ half-done is one ``BEGIN IMMEDIATE`` transaction (:meth:`Database.write`).
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -16,6 +19,19 @@ from typing import Iterable, Iterator
 
 from barge.db import migrate
 from barge.db.schema import Schema
+
+log = logging.getLogger(__name__)
+
+#: Free bytes below which a failed open is taken for a full disk (WAL's -shm needs 32 KiB).
+_ROOM = 1 << 20
+
+
+def _no_room(directory: Path) -> bool:
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < _ROOM
 
 
 class Database:
@@ -30,17 +46,35 @@ class Database:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            str(self.path), check_same_thread=False, isolation_level=None, timeout=30
-        )
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        try:
+            self._conn = self._connect(exclusive=False)
+        except sqlite3.OperationalError:
+            if not _no_room(self.path.parent):
+                raise
+            # A full disk: WAL's shared-memory file (-shm) cannot be made. In exclusive locking
+            # mode SQLite keeps that index in memory, so the daemon starts; reads work, a write
+            # that does not fit is a full disk. Other processes cannot read the file meanwhile.
+            log.warning("%s: the file system is full: the database is opened in exclusive locking mode "
+                        "until the next start", self.path)
+            self._conn = self._connect(exclusive=True)
         self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         with self.write() as conn:
             self._versions = migrate.adopt(conn, self.path)
         for schema in schemas:
             self.require(schema)
+
+    def _connect(self, exclusive: bool) -> sqlite3.Connection:
+        conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+        try:
+            conn.row_factory = sqlite3.Row
+            if exclusive:
+                conn.execute("PRAGMA locking_mode=EXCLUSIVE")  # before the first access: no -shm
+            conn.execute("PRAGMA journal_mode=WAL")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def require(self, schema: Schema) -> None:
         """Create or migrate the tables of ``schema`` unless the file already has them at its version."""
@@ -58,15 +92,24 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction; commits on success, rolls back on error."""
+        """One ``BEGIN IMMEDIATE`` transaction; commits on success, rolls back on error.
+
+        A failed COMMIT is rolled back too (unless SQLite already did), so
+        the shared connection never stays inside a transaction. A full disk
+        (SQLITE_FULL) is raised as what it is, ``OSError(ENOSPC)`` naming the
+        file, so callers handle it as any other full disk.
+        """
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path)) from exc
                 raise
-            self._conn.execute("COMMIT")
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import enum
 import io
+import logging
 import threading
 from dataclasses import dataclass, field, is_dataclass
 from typing import Any, BinaryIO, Callable, Mapping, Protocol
 
-from barge.errors import BargeError, NotFound
+from barge.errors import BargeError, NoSpace, NotFound, is_no_space
+
+log = logging.getLogger(__name__)
 
 
 class Writer(Protocol):
@@ -111,8 +114,13 @@ class Engine:
             job.status = JobStatus.OK
             return job.result
         except BaseException as exc:
-            job.error = exc
             job.status = JobStatus.FAILED
+            if isinstance(exc, OSError) and is_no_space(exc):
+                # A full disk no service named: say which job it stopped (never a bare 500).
+                job.error = NoSpace.wrap(f"{job.name.replace('_', ' ')} failed", exc)
+                log.debug("%s", job.error, exc_info=exc)
+                raise job.error from exc
+            job.error = exc
             raise
         finally:
             if self.pm is not None:

@@ -279,14 +279,18 @@ def probe_drivers(cfg: DaemonConfig, selected: dict[str, str] | None = None) -> 
                 report.status = "selected"
             elif kind == "graph":
                 scratch_parent = cfg.data_root if cfg.data_root.is_dir() else None
-                with tempfile.TemporaryDirectory(prefix=".probe-", dir=scratch_parent) as scratch:
-                    try:
-                        plugin = load_graph_plugin(found.name, Path(scratch) / found.name, cfg.driver_options(found.name))
-                        plugin.driver.cleanup()
-                    except DriverNotSupported as exc:
-                        report.status, report.reason = "not supported", exc.reason
-                    except DriverLoadError as exc:
-                        report.status, report.reason = "error", str(exc)
+                try:
+                    with tempfile.TemporaryDirectory(prefix=".probe-", dir=scratch_parent) as scratch:
+                        try:
+                            plugin = load_graph_plugin(found.name, Path(scratch) / found.name,
+                                                       cfg.driver_options(found.name))
+                            plugin.driver.cleanup()
+                        except DriverNotSupported as exc:
+                            report.status, report.reason = "not supported", exc.reason
+                        except DriverLoadError as exc:
+                            report.status, report.reason = "error", str(exc)
+                except OSError as exc:  # a full disk: the daemon still starts, the report says why
+                    report.status, report.reason = "error", f"cannot probe it: {exc.strerror}: {exc.filename}"
             reports.append(report)
     return reports
 

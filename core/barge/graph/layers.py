@@ -42,7 +42,7 @@ from typing import BinaryIO, Iterator
 
 from barge.archive.tarsplit import SplitRecorder, reassemble
 from barge.db import Database
-from barge.errors import InvalidParameter
+from barge.errors import InvalidParameter, NoSpace, is_no_space
 from barge.graph.compression import HashingReader, decompressed
 from barge.graphdriver import REPRODUCES_EXACT_DIFFS
 
@@ -195,12 +195,15 @@ class LayerStore:
                 raise InvalidParameter(
                     f"layer digest mismatch: content has diff ID {diff_id}, the image config says {expected_diff_id}"
                 )
-        except BaseException:
+        except BaseException as exc:
             if reader is not None:
                 reader.close()  # ends its hashing thread
             if tee is not None:
-                tee.close()
+                with contextlib.suppress(OSError):  # its last buffer may not fit either
+                    tee.close()
             self._discard(cache)
+            if is_no_space(exc):
+                raise NoSpace.wrap("failed to register layer", exc) from exc
             raise
         return PreparedLayer(cache, diff_id, chain_id(parent, diff_id), parent, int(size or 0))
 
@@ -281,8 +284,11 @@ class LayerStore:
             return
         for path in (self._tar_path(cache), self._tar_path(cache).with_suffix(".part")):
             path.unlink(missing_ok=True)
-        with self.db.write() as conn:
-            conn.execute("DELETE FROM pending_layers WHERE cache_id = ?", (cache,))
+        try:
+            with self.db.write() as conn:
+                conn.execute("DELETE FROM pending_layers WHERE cache_id = ?", (cache,))
+        except OSError as exc:  # a full disk: the row stays, recover() drops it at the next start
+            log.warning("forgetting unfinished layer %s failed: %s", cache, exc)
 
     # -- releasing --------------------------------------------------------
 

@@ -12,6 +12,7 @@ write (a rotation is rare next to writes, and it keeps the monitor one thread).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -46,7 +47,16 @@ class RotatingFile:
     def write(self, record: bytes, time_ns: int) -> None:
         if self.max_size is not None and self._size > 0 and self._size + len(record) > self.max_size:
             self._rotate()
-        os.write(self._fd, record)
+        try:
+            written = os.write(self._fd, record)
+            while written < len(record):  # a short write: the disk filled mid-record; the next write says why
+                written += os.write(self._fd, record[written:])
+        except OSError:
+            # No torn record stays (a full disk): the file ends at the last whole one, and a record
+            # written once there is room again starts on a line of its own.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)
+            raise
         self._size += len(record)
         self._last_ns = time_ns
 
@@ -85,15 +95,20 @@ def compress_file(name: str, last_ns: int) -> None:
     tmp = f"{name}.gz.tmp"
     comp = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
     crc, size = 0, 0
-    with open(name, "rb") as src, open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, PERMS),
-                                       "wb") as out:
-        out.write(gzip_header(last_ns))
-        while chunk := src.read(1 << 16):
-            crc = zlib.crc32(chunk, crc)
-            size += len(chunk)
-            out.write(comp.compress(chunk))
-        out.write(comp.flush())
-        out.write(struct.pack("<II", crc & 0xFFFFFFFF, size & 0xFFFFFFFF))
+    try:
+        with open(name, "rb") as src, open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
+                                                   PERMS), "wb") as out:
+            out.write(gzip_header(last_ns))
+            while chunk := src.read(1 << 16):
+                crc = zlib.crc32(chunk, crc)
+                size += len(chunk)
+                out.write(comp.compress(chunk))
+            out.write(comp.flush())
+            out.write(struct.pack("<II", crc & 0xFFFFFFFF, size & 0xFFFFFFFF))
+    except OSError:  # a full disk: the plain rotation stays, no half gzip beside it
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     os.rename(tmp, f"{name}.gz")
     os.unlink(name)
 

@@ -35,7 +35,7 @@ class OverlayDriver(GraphDriver):
     def __init__(self, home: Path, options=None):
         super().__init__(home, options)
         self.home.mkdir(parents=True, exist_ok=True)
-        support.check_support(self.home)
+        support.check_support(self.home, checked_before=(self.home / LINK_DIR).is_dir())
         (self.home / LINK_DIR).mkdir(exist_ok=True)
         self._index_off = support.index_off_supported()
         for stale in self.home.glob(".tmp-*"):  # a create interrupted by a crash

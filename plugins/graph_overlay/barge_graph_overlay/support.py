@@ -89,8 +89,22 @@ def probe_mount(home: Path) -> str | None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def check_support(home: Path) -> None:
-    """Raise DriverNotSupported("overlay", reason) unless overlay can work in ``home``."""
+#: Free bytes the probes below need at least (a few directories and small files).
+PROBE_ROOM = 1 << 20
+
+
+def no_room(home: Path) -> bool:
+    st = os.statvfs(home)
+    return st.f_bavail * st.f_frsize < PROBE_ROOM
+
+
+def check_support(home: Path, checked_before: bool = False) -> None:
+    """Raise DriverNotSupported("overlay", reason) unless overlay can work in ``home``.
+
+    The d_type and mount probes write in ``home``; on a full file system that
+    ``checked_before`` (an earlier start passed them here) they are skipped,
+    so that the daemon still starts.
+    """
     from barge.errors import DriverNotSupported
 
     def no(reason: str):
@@ -103,6 +117,10 @@ def check_support(home: Path) -> None:
     magic = fs_magic(home)
     if magic == OVERLAYFS_MAGIC:
         no(f"upper dir is on overlayfs ({home}); put the data root on another file system")
+    if no_room(home):
+        if checked_before:
+            return
+        no(f"cannot probe {home}: no space left on device")
     if not supports_d_type(home):
         no(f"{fs_name(home)} at {home} does not support d_type (xfs needs ftype=1)")
     reason = probe_mount(home)

@@ -8,6 +8,7 @@ no root, so it works everywhere. The diff half is core's naive one.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -15,7 +16,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from barge.errors import NotFound
+from barge.errors import NotFound, no_space_text
 from barge.graphdriver import GraphDriver, Mount
 
 
@@ -86,6 +87,9 @@ def _copy_tree(src: Path, dst: Path) -> None:
         capture_output=True, text=True,
     )
     if proc.returncode != 0:
+        for err in (errno.ENOSPC, errno.EDQUOT):  # a full disk: one line, with its errno, not cp's one per file
+            if os.strerror(err) in proc.stderr:
+                raise OSError(err, f"copying layer {src.name}: {no_space_text(err)}")
         raise OSError(f"copying layer {src.name}: {proc.stderr.strip()}")
 
 
