@@ -17,7 +17,7 @@ PLUGINS  := plugins/graph_vfs plugins/graph_overlay plugins/exec_native plugins/
 SOCKET   := /run/barge/barge.sock
 DEMO_LOG := /var/log/barge-demo.log
 
-.PHONY: install deps demo test unit lint bench bench-build bench-containers bench-network bench-registry stop clean
+.PHONY: install deps demo test unit lint bench bench-build bench-containers bench-load bench-network bench-registry stop clean
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -67,6 +67,9 @@ bench-build: install
 
 bench-containers: install
 	$(BIN)/python bench/containers.py
+
+bench-load: install
+	flock /tmp/barge-heavy.lock $(BIN)/python bench/load.py
 
 bench-network: install
 	$(BIN)/python bench/network.py

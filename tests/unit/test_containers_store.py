@@ -168,3 +168,31 @@ def test_timestamps_are_fixed_nano():
     assert fixed_nano("2023-11-14T22:13:20.5Z") == "2023-11-14T22:13:20.500000000Z"
     assert fixed_nano("2023-11-14T22:13:20Z") == "2023-11-14T22:13:20.000000000Z"
     assert fixed_nano("2023-11-14T22:13:20.123456789+01:00") == "2023-11-14T22:13:20.123456789+01:00"
+
+
+def test_listing_reads_again_only_what_changed(world):
+    """``ps``'s listing keeps parsed records; every write through the store makes it read that row again."""
+    _, store, _, img, _ = world
+    made = []
+    for i in range(3):
+        c = record(store, img, f"{i}d" + "0" * 62, f"/list{i}")
+        store.begin_create(c.id)
+        store.finish_create(c)
+        made.append(c.id)
+    first = {c.id: c for c in store.listing()}
+    assert set(first) == set(made)
+    again = {c.id: c for c in store.listing()}
+    assert all(again[cid] is first[cid] for cid in made)  # nothing changed: nothing parsed again
+    running = State()
+    running.set_running(42)
+    store.save_state(made[0], running)
+    store.rename(made[1], "/renamed")
+    store.save_host_config(made[2], {"NetworkMode": "none"})
+    now = {c.id: c for c in store.listing()}
+    assert now[made[0]].state.Running and now[made[0]].state.Pid == 42
+    assert now[made[1]].name == "/renamed"
+    assert now[made[2]].host_config == {"NetworkMode": "none"}
+    assert [c.id for c in store.listing()] == [c.id for c in store.all()]
+    store.begin_remove(made[0], now[made[0]].state)
+    store.finish_remove(made[0])
+    assert made[0] not in {c.id for c in store.listing()}

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
+import socket
 import struct
 
 from aiohttp import StreamReader, web
@@ -26,6 +28,8 @@ MULTIPLEXED_STREAM = "application/vnd.docker.multiplexed-stream"
 _FRAME = struct.Struct(">BxxxL")
 #: Largest payload put in one frame (Docker's stdcopy uses 32 KiB buffers too).
 MAX_FRAME = 32 << 10
+#: Seconds between checks whether a client that half-closed its connection has closed it all.
+HANGUP_POLL = 1.0
 
 
 def frame(stream: int, payload: bytes) -> bytes:
@@ -98,7 +102,24 @@ class _HalfCloseProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         self.reader.feed_eof()
+        self._watch_hangup()
         return True
+
+    def _watch_hangup(self) -> None:
+        """After the client's EOF: only its stdin ended, or the client is gone? Nothing tells on TCP
+        until a write fails (a quiet container writes nothing: dockerd's session waits as long); a
+        unix socket does, with POLLHUP once the peer closed, so the session ends within a second."""
+        if self.lost.is_set():
+            return
+        sock = self.transport.get_extra_info("socket")
+        if sock is None or sock.family != socket.AF_UNIX:
+            return
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLHUP)
+        if poller.poll(0):
+            self.transport.abort()  # connection_lost: the session ends
+            return
+        asyncio.get_running_loop().call_later(HANGUP_POLL, self._watch_hangup)
 
     def connection_lost(self, exc) -> None:
         self.reader.feed_eof()

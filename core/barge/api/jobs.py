@@ -16,9 +16,13 @@ from typing import Any
 
 from aiohttp import web
 
+from barge.api.workload import run_streamed
+
 _EOF = object()
 #: Chunks in flight between the event loop and a job's thread, each way.
 QUEUE_DEPTH = 64
+#: Bytes a streamed job wrote that its client has not taken yet, at most (one write may exceed it).
+MAX_PENDING = 1 << 20
 
 
 class QueueReader(io.RawIOBase):
@@ -99,16 +103,40 @@ def _put_wait(q: queue.Queue, item, done: threading.Event) -> None:
 
 
 class LoopWriter:
-    """A job's stdout that hands each write to the event loop's queue."""
+    """A job's stdout that hands each write to the event loop's queue.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, q: asyncio.Queue) -> None:
+    At most :data:`MAX_PENDING` bytes wait there; past them the job waits
+    (a client that reads slowly slows the job down instead of filling the
+    daemon's memory). Once the stream is over (``gone``: the client left) a
+    write raises ``ConnectionResetError``, which ends a job no one reads
+    (dockerd's pull, push and save stop with their request's context).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, q: asyncio.Queue, gone: threading.Event) -> None:
         self._loop = loop
         self._q = q
+        self._gone = gone
+        self._cond = threading.Condition()
+        self._pending = 0
 
     def write(self, data: bytes) -> int:
-        if data:
-            self._loop.call_soon_threadsafe(self._q.put_nowait, bytes(data))
+        if not data:
+            return 0
+        data = bytes(data)
+        with self._cond:
+            while self._pending and self._pending + len(data) > MAX_PENDING and not self._gone.is_set():
+                self._cond.wait(0.2)
+            if self._gone.is_set():
+                raise ConnectionResetError("the client went away")
+            self._pending += len(data)
+        self._loop.call_soon_threadsafe(self._q.put_nowait, data)
         return len(data)
+
+    def taken(self, n: int) -> None:
+        """The loop sent ``n`` bytes on: room for the job's next writes."""
+        with self._cond:
+            self._pending -= n
+            self._cond.notify_all()
 
 
 def _engine(request: web.Request):
@@ -171,7 +199,8 @@ async def stream_job(
     loop = asyncio.get_running_loop()
     out: asyncio.Queue = asyncio.Queue()
     done = threading.Event()
-    streams: dict[str, Any] = {"stdout": LoopWriter(loop, out)}
+    writer = LoopWriter(loop, out, done)
+    streams: dict[str, Any] = {"stdout": writer}
     feeder = None
     if stdin:
         reader = QueueReader()
@@ -186,7 +215,7 @@ async def stream_job(
         finally:
             loop.call_soon_threadsafe(out.put_nowait, finished)
 
-    task = loop.run_in_executor(None, run)
+    task = run_streamed(request, run)  # a thread of its own: the job lasts as long as its client
     watcher = asyncio.ensure_future(_watch_hangup(request, job, task)) if cancel_on_hangup else None
     response: web.StreamResponse | None = None
     try:
@@ -199,6 +228,7 @@ async def stream_job(
                 response.content_type = content_type
                 await response.prepare(request)
             await response.write(item)
+            writer.taken(len(item))
         try:
             await task
         except Exception as exc:
@@ -217,6 +247,7 @@ async def stream_job(
         return response
     except BaseException:
         job.cancelled.set()  # the client went (a failed write, the handler cancelled): the job stops
+        task.add_done_callback(_retrieved)  # how it ends is no one's to hear now
         raise
     finally:
         done.set()
@@ -224,6 +255,11 @@ async def stream_job(
             feeder.cancel()
         if watcher is not None:
             watcher.cancel()
+
+
+def _retrieved(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 async def _watch_hangup(request: web.Request, job, task: asyncio.Future) -> None:

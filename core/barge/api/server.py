@@ -53,6 +53,7 @@ from barge.api.middleware import (
     log_internal_error,
     version_middleware,
 )
+from barge.api.workload import install_job_threads
 
 if TYPE_CHECKING:  # pragma: no cover
     from barge.engine.job import Engine
@@ -71,16 +72,12 @@ CLIENT_MAX_SIZE = 4 << 20
 MAX_LINE_SIZE = MAX_FIELD_SIZE = 64 << 10
 #: Headers per request (aiohttp's default; clients send about ten).
 MAX_HEADERS = 128
-#: Worker threads for jobs. asyncio's default (cores + 4) is too few when
-#: several ``stop``s each wait out a container's stop timeout.
-JOB_THREADS = 64
-
-
-async def _job_threads(app: web.Application) -> None:
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(JOB_THREADS, thread_name_prefix="job"))
+#: Seconds a connection has to send a whole request head: dockerd's ``ReadHeaderTimeout`` (5 minutes).
+#: aiohttp's keep-alive timer is what enforces it: it closes a connection whose handler still waits
+#: for a request that long after the connect or the last answer, so a connection that sends
+#: nothing or half a head (slowloris) is closed then. So is a keep-alive connection idle as long,
+#: which Go's server keeps: clients open a new one.
+HEADER_TIMEOUT = 300.0
 
 
 def route_modules() -> list:
@@ -115,7 +112,7 @@ def make_app(engine: "Engine", modules: list | None = None) -> web.Application:
     warnings.filterwarnings("ignore", category=web.NotAppKeyWarning)
     app["engine"] = engine
     app.on_response_prepare.append(common_headers)
-    app.on_startup.append(_job_threads)
+    app.on_startup.append(install_job_threads)
     for module in route_modules() if modules is None else modules:
         module.routes.add_to(app)
     return app
@@ -165,8 +162,12 @@ class ApiRunner(web.AppRunner):
 
     aiohttp builds its ``Server`` inside the runner with no hook for the
     protocol class; the subclass adds only the protocol factory, so the
-    server built is retyped to it.
+    server built is retyped to it. Its connections get :data:`HEADER_TIMEOUT`.
     """
+
+    def __init__(self, app: web.Application, **kwargs) -> None:
+        kwargs.setdefault("keepalive_timeout", HEADER_TIMEOUT)
+        super().__init__(app, **kwargs)
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()

@@ -606,26 +606,12 @@ class ContainerFiles:
 
         c = self.table.get(ref)
         with self.table.locked(c.id) as c:
-            running = c.state.Running
             mounts = self.pm.hook.barge_graph_get(layer_id=c.rw_layer)
-            if not running:
-                return self._export_mounted(c, mounts, out)
-        # running: a read-only view, the container goes on meanwhile
+        # a read-only view, outside the container's lock (dockerd holds none while exporting): the
+        # container may start or go on meanwhile, and a client that reads slowly holds up no one
         try:
             os.makedirs(self.tmp_dir, exist_ok=True)
             with mounted(readonly_view(mounts), tmp_dir=self.tmp_dir) as path:
-                for chunk in tar_root(str(path), init=True):
-                    out.write(chunk)
-        finally:
-            self.pm.hook.barge_graph_put(layer_id=c.rw_layer)
-        self._event("export", c)
-
-    def _export_mounted(self, c, mounts, out) -> None:
-        from barge.mount import mounted
-
-        try:
-            os.makedirs(self.tmp_dir, exist_ok=True)
-            with mounted(mounts, tmp_dir=self.tmp_dir) as path:
                 for chunk in tar_root(str(path), init=True):
                     out.write(chunk)
         finally:

@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,10 @@ log = logging.getLogger("barge.containers")
 class Creator:
     def __init__(self, ctx: ContainerContext):
         self.ctx = ctx
+        #: generated names handed to creates not yet recorded: two concurrent creates drew the same
+        #: one about twice in 200 (moby's name registrar reserves them the same way)
+        self._reserved: set[str] = set()
+        self._reserving = threading.Lock()
 
     def create(self, body: dict[str, Any], name: str = "") -> dict[str, Any]:
         """``POST /containers/create`` (``body`` decoded): a record and a rw layer; nothing runs yet."""
@@ -44,6 +49,15 @@ class Creator:
         body = with_default_log(body, ctx.default_log)
         norm = normalize_create(body, (img.config or {}).get("config"), exists=os.path.exists, sysinfo=ctx.sysinfo)
         full_name = self._name(name)
+        try:
+            return self._create(body, full_name, image_ref, img, norm)
+        finally:
+            if not name:
+                with self._reserving:
+                    self._reserved.discard(full_name)
+
+    def _create(self, body: dict[str, Any], full_name: str, image_ref: str, img, norm: Normalized) -> dict[str, Any]:
+        ctx = self.ctx
         cid = secrets.token_hex(32)
         host = norm.host_config
         sharing.check_network_join(body, host)  # the request's fields, not the image's
@@ -64,7 +78,10 @@ class Creator:
         """The requested name checked and free, or a generated one."""
         store = self.ctx.store
         if not name:
-            return names.generate_name(lambda n: store.name_owner(n) is not None)
+            with self._reserving:
+                full = names.generate_name(lambda n: n in self._reserved or store.name_owner(n) is not None)
+                self._reserved.add(full)
+            return full
         full_name = names.validate_name(name)
         owner = store.name_owner(full_name)
         if owner is not None:

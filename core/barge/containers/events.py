@@ -160,6 +160,11 @@ class EventsHub:
             if sub in self._subs:
                 self._subs.remove(sub)
 
+    def listeners(self) -> int:
+        """Live subscriptions (``NEventsListener``)."""
+        with self._lock:
+            return len(self._subs)
+
     def recent(self) -> list[dict]:
         with self._lock:
             return list(self._recent)

@@ -54,7 +54,8 @@ class Lifecycle:
                 if current is not None and current.host_config.get("AutoRemove"):
                     self._remove_after_failed_start(current)
                 raise
-        self.ctx.event("start", c)
+            # under the lock, as the watcher's ``die``: a process that exits at once cannot die before it starts
+            self.ctx.event("start", c)
 
     def _remove_after_failed_start(self, c: Container) -> None:
         try:

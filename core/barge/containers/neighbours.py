@@ -49,7 +49,8 @@ class Networking(Protocol):
         """A container was renamed (its DNS names follow)."""
 
     def snapshot(self) -> Any:
-        """Networks and endpoints read once, for a whole listing."""
+        """Networks and endpoints read once, for a whole listing; its ``signature(container_id)`` is a
+        hashable value equal between two snapshots when the container's network views would be."""
 
     def container_view(self, c: Container, snapshot: Any = None) -> dict[str, Any]:
         """The container's ``NetworkSettings``."""

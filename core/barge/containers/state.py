@@ -13,6 +13,9 @@ from dataclasses import asdict, dataclass, fields
 from barge.timefmt import parse_rfc3339, rfc3339_nano
 from barge.units import human_duration
 
+#: A record's keys the class takes, per class (:meth:`State.from_record`).
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
@@ -73,7 +76,9 @@ class State:
 
     @classmethod
     def from_record(cls, data: dict) -> "State":
-        names = {f.name for f in fields(cls)}
+        names = _FIELD_NAMES.get(cls)
+        if names is None:  # once: dataclasses.fields() was a tenth of ``ps`` with a thousand containers
+            names = _FIELD_NAMES[cls] = frozenset(f.name for f in fields(cls))
         return cls(**{k: v for k, v in (data or {}).items() if k in names})
 
     # -- transitions ------------------------------------------------------

@@ -177,7 +177,7 @@ class Supervisor:
                     store.save_state(cid, c.state)
                 return
             store.save_state(cid, c.state, restart_count=c.restart_count + 1)
-        self.ctx.event("start", c)
+            self.ctx.event("start", c)  # under the lock, before the watcher's ``die`` of this run
 
     # -- waiting ------------------------------------------------------------------
 

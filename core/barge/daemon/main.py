@@ -156,8 +156,10 @@ async def _run(services, listeners) -> None:
     runner = ApiRunner(app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
     await runner.setup()
     try:
+        from barge.api.listeners import BACKLOG
+
         for listener in listeners:
-            site = web.SockSite(runner, listener.sock, ssl_context=listener.ssl_context)
+            site = web.SockSite(runner, listener.sock, ssl_context=listener.ssl_context, backlog=BACKLOG)
             await site.start()
         log.info(
             "barge daemon %s listening on %s, graph driver %s",

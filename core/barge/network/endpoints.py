@@ -78,7 +78,7 @@ class Endpoints:
         self.reservations = ports.PortReservations()
 
     def sandbox_path(self, container_id: str) -> str:
-        return str(self.netns_dir / container_id)
+        return f"{self.netns_dir}/{container_id}"  # not pathlib's join: ``ps`` asks once per container
 
     def check_create(self, name: str, config: dict[str, Any], host: dict[str, Any],
                      networking: dict[str, Any]) -> dict[str, Any]:

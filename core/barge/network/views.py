@@ -22,6 +22,7 @@ class Snapshot:
     by_id: dict[str, Network] = field(init=False)
     by_name: dict[str, Network] = field(init=False)
     by_container: dict[str, list[Endpoint]] = field(init=False)
+    _networks_key: tuple | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.by_id = {n.id: n for n in self.networks}
@@ -29,6 +30,17 @@ class Snapshot:
         self.by_container = {}
         for e in self.endpoints:
             self.by_container.setdefault(e.container_id, []).append(e)
+
+    def signature(self, container_id: str) -> tuple:
+        """Equal in two snapshots when the container's views (``container_view``, ``summary_ports``) are:
+        ``ps`` keeps a row while its container's record and this do not change."""
+        if self._networks_key is None:
+            self._networks_key = tuple((n.id, n.name, n.gateway, n.gateway6, n.user_defined) for n in self.networks)
+        return (self._networks_key, tuple(
+            (e.id, e.network_id, e.address, e.prefixlen, e.mac, e.gateway, e.address6, e.prefixlen6, e.gateway6,
+             tuple(e.dns_names), tuple(e.link_local),
+             tuple((p.proto, p.host_ip, p.host_port, p.container_ip, p.container_port) for p in e.ports))
+            for e in self.by_container.get(container_id, ())))
 
     def network(self, key: str, cfg: dict[str, Any]) -> Network | None:
         return self.by_id.get(cfg.get("NetworkID") or "") or self.by_name.get(key) or self.by_id.get(key)

@@ -18,6 +18,7 @@ from aiohttp import web
 from barge.api import bodies
 from barge.api.jobs import run_job
 from barge.api.routing import Routes, json_response, query_bool, read_json
+from barge.api.workload import run_streamed
 from barge.contracts import archive as jobs
 from barge.contracts.archive import PATH_STAT_HEADER
 from barge.errors import InvalidParameter
@@ -45,20 +46,22 @@ class _Pipe:
 
     def write(self, data: bytes) -> int:
         self.buf += data
-        if len(self.buf) >= PIPE_CHUNK:
-            self.flush()
+        while len(self.buf) >= PIPE_CHUNK:  # chunks of PIPE_CHUNK: a 1 MiB write does not take one slot
+            self._send(PIPE_CHUNK)
         return len(data)
 
     def flush(self) -> None:
-        if not self.buf:
-            return
+        while self.buf:
+            self._send(PIPE_CHUNK)
+
+    def _send(self, size: int) -> None:
         while not self.slots.acquire(timeout=0.5):
             if self.closed.is_set():
                 raise _Gone("the client went away")
         if self.closed.is_set():
             raise _Gone("the client went away")
-        chunk = bytes(self.buf)
-        self.buf.clear()
+        chunk = bytes(self.buf[:size])
+        del self.buf[:size]
         self.loop.call_soon_threadsafe(self.queue.put_nowait, chunk)
 
 
@@ -78,7 +81,7 @@ async def _stream(request: web.Request, name: str, args, headers: dict | None = 
         finally:
             loop.call_soon_threadsafe(pipe.queue.put_nowait, end)
 
-    task = loop.run_in_executor(None, run)
+    task = run_streamed(request, run)  # a thread of its own: a client that stops reading keeps it
     response: web.StreamResponse | None = None
     try:
         while True:

@@ -27,7 +27,7 @@ from barge.api import bodies, websocket
 from barge.api.hijack import RAW_STREAM, frame, hijack, stream_content_type
 from barge.api.jobs import run_job
 from barge.api.proxy import proxy
-from barge.api.routing import Routes, api_version, json_response, query_bool, read_json
+from barge.api.routing import Routes, api_version, json_response, json_response_off_loop, query_bool, read_json
 from barge.contracts import containers as jobs
 from barge.contracts.attach import DEFAULT_DETACH_KEYS, parse_detach_keys
 from barge.contracts.containers import LogOptions
@@ -118,7 +118,7 @@ async def list_containers(request: web.Request) -> web.Response:
         limit = 1
     args = jobs.ListArgs(all=query_bool(request, "all"), limit=limit if limit is not None else -1,
                          size=query_bool(request, "size"), filters=raw_filters)
-    return json_response(await run_job(request, "container_list", args))
+    return await json_response_off_loop(await run_job(request, "container_list", args))
 
 
 @routes.post("/containers/prune")
@@ -326,9 +326,17 @@ async def _stream_attach(request: web.Request, hj, session: jobs.AttachSession, 
         sock = waiting.result()
         if sock is None:  # the start this attach waited for failed, or the container exited as it came
             return hj.response
-        with session.live():
+        # entered and left in a worker thread: they take the container's lock, which a start holds
+        # while it runs (hundreds of ms under load), and the event loop must not wait for it
+        loop = asyncio.get_running_loop()
+        live = session.live()
+        entering = loop.run_in_executor(None, live.__enter__)
+        try:
+            await asyncio.shield(entering)
             ended = await proxy(hj, sock, tty=not multiplexed, stdin=session.stdin, stdout=args.stdout,
                                 stderr=args.stderr, keys=keys, close_stdin=session.close_stdin)
+        finally:  # once entered, left, even when this handler is cancelled meanwhile
+            entering.add_done_callback(lambda _: loop.run_in_executor(None, live.__exit__, None, None, None))
         if ended.detached:
             await asyncio.get_running_loop().run_in_executor(None, session.detached)
         return hj.response

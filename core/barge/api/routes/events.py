@@ -9,6 +9,7 @@ at once (the CLI waits for them before it prints anything).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from aiohttp import web
@@ -22,6 +23,14 @@ from barge.errors import InvalidParameter
 routes = Routes()
 #: How often a quiet stream checks whether its client is gone.
 POLL = 1.0
+#: Events held for a client that reads slowly; past them its new events are dropped (moby's
+#: pubsub keeps 1024 per subscriber and drops one it cannot hand over within 100 ms).
+BUFFER = 1024
+
+
+def _offer(queue: asyncio.Queue, msg: dict) -> None:
+    with contextlib.suppress(asyncio.QueueFull):
+        queue.put_nowait(msg)
 
 
 @routes.get("/events")
@@ -32,10 +41,10 @@ async def events(request: web.Request) -> web.StreamResponse:
         raise InvalidParameter(f"`since` time ({request.query.get('since')}) cannot be after "
                                f"`until` time ({request.query.get('until')})")
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue = asyncio.Queue()
+    queue: asyncio.Queue = asyncio.Queue(maxsize=BUFFER)
 
     def deliver(msg: dict) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, msg)
+        loop.call_soon_threadsafe(_offer, queue, msg)
 
     args = jobs.SubscribeArgs(deliver, request.query.get("filters") or None, since)
     subscription: jobs.EventSubscription = await run_job(request, "events_subscribe", args)

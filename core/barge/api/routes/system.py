@@ -11,6 +11,7 @@ from aiohttp import web
 from barge.api.jobs import run_job
 from barge.api.routes.images import legacy_image_names
 from barge.api.routing import Routes, json_response, query_bool
+from barge.api.workload import goroutines
 from barge.contracts.system import DISK_USAGE_OBJECTS, CheckArgs, DiskUsageArgs, InfoArgs, VersionArgs
 from barge.errors import InvalidParameter
 
@@ -42,7 +43,10 @@ async def version(request: web.Request) -> web.Response:
 
 @routes.get("/info")
 async def info(request: web.Request) -> web.Response:
-    return json_response(await run_job(request, "info", InfoArgs()))
+    """The info job's answer; its ``NGoroutines`` (the daemon's threads) completed by what only the API
+    sees: its idle job threads left out, its event loop's tasks added (:mod:`barge.api.workload`)."""
+    result = await run_job(request, "info", InfoArgs())
+    return json_response({**result, "NGoroutines": goroutines(request.app, result["NGoroutines"])})
 
 
 @routes.get("/system/df")

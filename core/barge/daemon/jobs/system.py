@@ -260,7 +260,7 @@ def system_info(services: "Services") -> dict[str, Any]:
         "LoggingDriver": cfg.log_driver,
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": cgroup_v,
-        "NEventsListener": 0,
+        "NEventsListener": services.events.listeners() if services.events is not None else 0,
         "KernelVersion": uname.release,
         "OperatingSystem": os_name,
         "OSVersion": os_version,
