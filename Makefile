@@ -17,7 +17,7 @@ PLUGINS  := plugins/graph_vfs plugins/graph_overlay plugins/exec_native plugins/
 SOCKET   := /run/barge/barge.sock
 DEMO_LOG := /var/log/barge-demo.log
 
-.PHONY: install deps demo test unit lint bench bench-build bench-containers bench-load bench-network bench-registry stop clean
+.PHONY: install deps demo test unit lint bench bench-build bench-containers bench-load bench-network bench-registry bench-chaos stop clean
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -76,6 +76,9 @@ bench-network: install
 
 bench-registry: install
 	$(BIN)/python bench/registry.py
+
+bench-chaos: install
+	flock /tmp/barge-heavy.lock $(BIN)/python bench/chaos.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

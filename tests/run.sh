@@ -19,7 +19,7 @@ run() {
 bash tests/lint.sh || exit 1
 run -q -p no:cacheprovider tests/unit
 run -q -p no:cacheprovider -n 2 --dist loadfile plugins tests/example_driver tests/integration tests/compat tests/security \
-  tests/differential
+  tests/differential tests/chaos
 # The image paths once more through a daemon on overlay (the driver users get
 # here by default); the fixture's default is vfs, which needs no mounts.
 BARGE_TEST_DRIVER=overlay run -q -p no:cacheprovider -n 2 tests/integration/test_images_api.py \

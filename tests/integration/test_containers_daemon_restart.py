@@ -216,3 +216,22 @@ def test_daemon_killed_mid_rm_finishes_the_removal_at_start(daemon_factory):
     assert d.request("GET", f"/containers/{cid}/json")[0] == 404
     assert leftovers(d, cid) == [] and layer_dirs(d, cid) == []
     assert not Path(f"/proc/{pid}").exists()
+
+
+def test_a_commits_pause_cut_off_by_a_kill_is_undone(kbox):
+    """commit pauses a running container; a daemon killed before the unpause would leave it paused with
+    nobody having asked for it. Its marker (``commit-paused`` in the container's dir) tells recovery
+    to unpause it; a pause a user asked for stays. (Found by bench/chaos.py.)"""
+    by_commit = run(kbox, TICKER)
+    by_user = run(kbox, TICKER)
+    for cid in (by_commit, by_user):
+        assert kbox.request("POST", f"/containers/{cid}/pause")[0] == 204
+    (kbox.data_root / "containers" / by_commit / "commit-paused").touch()  # as commit leaves it mid-way
+    restart_hard(kbox)
+    assert (state(kbox, by_commit)["Paused"], state(kbox, by_user)["Paused"]) == (False, True)
+    assert not (kbox.data_root / "containers" / by_commit / "commit-paused").exists()
+    before = len(kbox.request("GET", f"/containers/{by_commit}/logs?stdout=1")[2])
+    wait_for(lambda: len(kbox.request("GET", f"/containers/{by_commit}/logs?stdout=1")[2]) > before, 5,
+             what="the unpaused container to tick again")
+    for cid in (by_commit, by_user):
+        assert kbox.request("DELETE", f"/containers/{cid}?force=1")[0] == 204

@@ -528,3 +528,32 @@ def test_udp_on_ipv6_is_relayed_per_client_until_released():
     finally:
         r.close()
         upstream.close()
+
+
+def test_recover_drops_an_endpoint_a_kill_left_unjoined(env):
+    """connect records the endpoint before the driver joins it: a daemon killed in between leaves a row
+    with no interface in the sandbox; recover forgets it (and tells the driver), and keeps a joined one."""
+    from pyroute2 import IPRoute
+
+    env.svc.create({"Name": "cut", "IPAM": {"Config": [{"Subnet": "10.214.12.0/24"}]}})
+    env.svc.create({"Name": "whole", "IPAM": {"Config": [{"Subnet": "10.214.13.0/24"}]}})
+    c = env.containers.add("k", running=True)
+    c.network_config = env.endpoints.check_create(c.name, c.config, c.host_config, c.network_config)
+    sb = env.endpoints.setup(c)
+    env.svc.connect("whole", {"Container": c.id})
+    env.svc.connect("cut", {"Container": c.id})
+    ifnames = {e.network_id: e.ifname for e in env.store.endpoints(container_id=c.id)}
+
+    def dummy(name):  # a veth pair with both ends in the sandbox (no dummy module here)
+        with IPRoute() as ipr:
+            ipr.link("add", ifname=name, kind="veth", peer=name + "p")
+
+    # the fake driver makes no interface: give the bridge's and "whole"'s theirs, as a real join would
+    for net in ("bridge", "whole"):
+        netns.run_in(sb.path, lambda n=net: dummy(ifnames[env.networks.get(n).id]))
+    env.fake.calls.clear()
+    env.endpoints.recover({c.id})
+    left = {env.store.get(e.network_id).name for e in env.store.endpoints(container_id=c.id)}
+    assert left == {"bridge", "whole"}
+    assert [call[:2] for call in env.fake.calls if call[0] == "leave"] == [("leave", "cut")]
+    env.endpoints.teardown(c.id)

@@ -70,6 +70,11 @@ def merge_config(user: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: In the container's dir while a commit holds it paused: a daemon killed before the unpause leaves it,
+#: and recovery unpauses what only the commit paused (:class:`barge.containers.recovery.Recovery`).
+COMMIT_PAUSE = "commit-paused"
+
+
 class CommitService:
     """``POST /commit`` over the container records (held still under their runtime locks), the
     image store, and the lifecycle's pause and unpause."""
@@ -93,7 +98,9 @@ class CommitService:
                 else copy.deepcopy(c.config)
             new_config = merge_config(changes_mod.apply_changes(user, changes), c.config)
             paused = False
+            marker = self.lifecycle.ctx.store.container_dir(c.id) / COMMIT_PAUSE
             if pause and c.state.Running and not c.state.Paused and not c.state.Restarting:
+                marker.touch()
                 self.lifecycle.pause(c.id)
                 paused = True
             try:
@@ -105,6 +112,7 @@ class CommitService:
                         self.lifecycle.unpause(c.id)
                     except Exception:  # noqa: BLE001 - the image is committed; a failed unpause is logged, not raised over it
                         log.exception("unpausing container %s after commit failed", c.short_id)
+                marker.unlink(missing_ok=True)
         return image_id
 
     def _announce(self, c, image_id: str, comment: str, target) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
+from barge.containers.commit import COMMIT_PAUSE
 from barge.containers.context import ContainerContext
 from barge.containers.create import Creator
 from barge.containers.lifecycle import Lifecycle
@@ -94,6 +95,18 @@ class Recovery:
         """Under the container's lock: a record that says running settled with the exec driver (``system check``)."""
         self._reconcile_running(c, {"running": 0, "exited": 0, "lost": 0})
 
+    def _commit_paused(self, c: Container) -> bool:
+        """A commit paused it and the daemon was killed before the unpause: unpaused now (True when done)."""
+        if not (self.ctx.store.container_dir(c.id) / COMMIT_PAUSE).exists():
+            return False
+        try:
+            self.ctx.pm.hook.barge_exec_resume(container_id=c.id, state_dir=self.ctx.state_dir(c))
+        except Exception:  # noqa: BLE001 - left paused, as recorded, when the driver cannot thaw it
+            log.exception("unpausing container %s after a cut-off commit failed", c.short_id)
+            return False
+        log.warning("container %s: a commit's pause was cut off by a daemon kill: unpaused", c.short_id)
+        return True
+
     def _reconcile_running(self, c: Container, report: dict[str, int]) -> None:
         ctx = self.ctx
         if ctx.exec_driver is None:
@@ -114,6 +127,10 @@ class Recovery:
         else:
             reason = ""
         status = es.status if es is not None else "unknown"
+        if status == "paused" and self._commit_paused(c):
+            status = "running"
+        with contextlib.suppress(OSError):
+            (ctx.store.container_dir(c.id) / COMMIT_PAUSE).unlink(missing_ok=True)
         if status in ("running", "paused"):
             c.state.Pid = es.pid or c.state.Pid
             c.state.Paused = status == "paused"

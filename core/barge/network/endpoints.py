@@ -262,6 +262,8 @@ class Endpoints:
         for e in self.store.endpoints():
             if e.container_id not in running:
                 self.store.delete_endpoint(e.id)
+            elif not self._joined(e):
+                self._drop_half_joined(e)
         for entry in os.listdir(self.netns_dir):
             if entry not in running:
                 with contextlib.suppress(BargeError):
@@ -274,6 +276,29 @@ class Endpoints:
                 if user_networks(self.store, cid) and netns.is_netns(self.sandbox_path(cid)):
                     with contextlib.suppress(Exception):
                         self.dns.add(cid, self.sandbox_path(cid))
+
+    def _joined(self, e: Endpoint) -> bool:
+        """Whether ``e``'s interface is in its container's sandbox. :meth:`join` records the endpoint
+        before the driver makes the interface: a daemon killed between the two leaves a row of none."""
+        path = self.sandbox_path(e.container_id)
+        if not netns.is_netns(path):
+            return True  # no sandbox of its own to look into: nothing to judge by
+        try:
+            return bool(netns.run_in(path, lambda: socket.if_nametoindex(e.ifname)))
+        except OSError:
+            return False
+        except BargeError:
+            return True
+
+    def _drop_half_joined(self, e: Endpoint) -> None:
+        """A connect the daemon was killed in: what the driver made of it undone, the endpoint forgotten."""
+        log.warning("container %s: a connect to network %s was cut off by a daemon kill: undone",
+                    e.container_id[:12], e.network_id[:12])
+        n = self.store.get(e.network_id)
+        if n is not None and self.networks.driver is not None:
+            with contextlib.suppress(Exception):
+                self.pm.hook.barge_network_leave(network=self.networks.spec(n), endpoint=e.spec(), sandbox=None)
+        self.store.delete_endpoint(e.id)
 
     def _restore(self) -> None:
         """The driver's bridges and rules again, with the host ports still ours held again."""

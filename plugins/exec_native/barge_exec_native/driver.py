@@ -288,7 +288,7 @@ class NativeDriver(ExecDriver):
             if deadline is not None and time.monotonic() >= deadline:
                 return None
             if not self._wait_monitor(state_dir, left()):
-                self._wait_orphan(state_dir, left())
+                self._end_orphan(state_dir)
 
     def _wait_monitor(self, state_dir: str, timeout: float | None) -> bool:
         """Follow the monitor's attach stream up to the exit frame; False without a monitor."""
@@ -317,13 +317,19 @@ class NativeDriver(ExecDriver):
         finally:
             client.close()
 
-    def _wait_orphan(self, state_dir: str, timeout: float | None) -> None:
+    def _end_orphan(self, state_dir: str) -> None:
+        """The monitor died (killed) and left the init running: with no one to keep its log, serve
+        attach and exec or record its exit, the container cannot go on. Its init is killed, so that
+        its exit is recorded (status lost, with the error saying why) and its restart policy applies."""
         rec = st.read_json(self._p(state_dir, st.STATE)) or {}
         fd = st.open_pidfd(int(rec.get("pid") or 0), int(rec.get("pid_start") or 0))
         if fd is None:
             return
         try:
-            select.select([fd], [], [], timeout)
+            signals.pidfd_send_signal(fd, signals.SIGKILL)
+            select.select([fd], [], [], MONITOR_END_TIMEOUT)
+        except ProcessLookupError:
+            pass
         finally:
             os.close(fd)
 

@@ -402,6 +402,23 @@ def test_wait_after_monitor_killed_reports_lost_exit(box):
     assert final.status == "stopped" and final.exit_code == 255 and "monitor" in final.error
 
 
+def test_wait_ends_a_container_whose_monitor_was_killed(box):
+    """With its monitor gone nobody keeps the container's log, serves attach or records its exit: wait
+    kills the orphaned init and reports the exit as lost, so that the daemon records it, releases the
+    container and applies its restart policy (the chaos campaign's monitor kills)."""
+    spec, sd = box.create(["sleep", "100"])
+    box.driver.start(spec.id, sd)
+    with open(os.path.join(sd, "monitor.pid")) as f:
+        monitor_pid = int(f.read().split()[0])
+    with open(os.path.join(sd, "state.json")) as f:
+        init_pid = int(json.load(f)["pid"])
+    os.kill(monitor_pid, signal.SIGKILL)
+    final = box.driver.wait(spec.id, sd, 15)
+    assert final is not None and final.status == "stopped" and final.exit_code == 255
+    assert "monitor died" in final.error
+    wait_for(lambda: _process_gone(init_pid), 5, interval=0.01, what="the orphaned init gone")
+
+
 # -- the attach protocol's edges -------------------------------------------------------------------
 
 
