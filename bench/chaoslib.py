@@ -962,18 +962,23 @@ class Campaign:
                 continue
             self.verify_container(x, actual_ctrs.get(x.name))
         tags = {t for img in self.api.json("GET", "/images/json") for t in img.get("RepoTags") or []}
-        for tag, want in led.images.items():
+        for tag, want in list(led.images.items()):
             self._settle(led.images, tag, want, tag in tags, "image tag")
         vols = {v["Name"] for v in (self.api.json("GET", "/volumes").get("Volumes") or [])}
-        for name, want in led.volumes.items():
+        for name, want in list(led.volumes.items()):
             self._settle(led.volumes, name, want, name in vols, "volume")
         nets = {n["Name"] for n in self.api.json("GET", "/networks")}
-        for name, want in led.networks.items():
+        for name, want in list(led.networks.items()):
             self._settle(led.networks, name, want, name in nets, "network")
 
     def _settle(self, table: dict, key: str, want: bool | None, have: bool, what: str) -> None:
         if want is None:
-            table[key] = have
+            # an operation cut off by a kill: what is there now is the fact; absent is as if never asked
+            # (not "removed": the pulled reference is every client's, and another may pull it again)
+            if have:
+                table[key] = True
+            else:
+                table.pop(key, None)
         elif want != have:
             self.lost(f"{what} {key}: acknowledged {'present' if want else 'removed'}, "
                       f"but it is {'there' if have else 'gone'}")

@@ -108,6 +108,9 @@ class FakeContainers:
                 return
         raise NotFound(f"No such container: {ref}")
 
+    def releasing(self, container_id):
+        return False
+
 
 def wire(db, pm, cfg, run, containers, dns=False):
     """The network pieces as the daemon's composition root builds them (the DNS server only if ``dns``)."""

@@ -56,7 +56,9 @@ class ContainerCheck:
                 continue
             try:
                 current = store.get(c.id)
-                if current is not None:
+                if rt.releasing:  # an exit being let go (the attach drain): its leftovers are work in progress
+                    skipped += 1
+                elif current is not None:
                     found += self._record(current, driver_layers)
             finally:
                 rt.lock.release()

@@ -52,6 +52,9 @@ class Runtime:
     sessions: int = 0
     backoff: float = 0.0
     timer: threading.Timer | None = None
+    #: an exit is recorded and its instance, endpoints and layer are being let go (up to the attach
+    #: drain): ``system check`` takes what is left of it for work in progress, not for leftovers
+    releasing: bool = False
 
     def __post_init__(self) -> None:
         self.cond = threading.Condition(self.lock)
@@ -113,6 +116,12 @@ class RuntimeTable:
             if rt is None:
                 rt = self._entries[container_id] = Runtime()
             return rt
+
+    def releasing(self, container_id: str) -> bool:
+        """Whether the container's exit is being released now (see :attr:`Runtime.releasing`)."""
+        with self._lock:
+            rt = self._entries.get(container_id)
+        return rt is not None and rt.releasing
 
     def forget(self, container_id: str) -> None:
         """The container is gone: its entry goes too."""

@@ -92,20 +92,24 @@ class Supervisor:
         rt = self.ctx.table.runtime(cid)
         with rt.lock:
             recorded = self._record_exit(cid, rt, generation, es, error)
+            rt.releasing = recorded is not None
         if recorded is None:
             return
         c, restart = recorded
         # attached clients get the last output before the monitor goes
         deadline = time.monotonic() + ATTACH_DRAIN
         with rt.lock:
-            while rt.sessions > 0 and time.monotonic() < deadline:
-                rt.cond.wait(max(0.0, deadline - time.monotonic()))
-            if rt.generation == generation:
-                self.ctx.exec_delete(cid)
-                self.ctx.network_teardown(cid)
-                release_shm(self.ctx.store.container_dir(cid))  # joiners keep theirs (moby's UnmountIpcMount)
-                with contextlib.suppress(Exception):
-                    self.ctx.pm.hook.barge_graph_put(layer_id=c.rw_layer)
+            try:
+                while rt.sessions > 0 and time.monotonic() < deadline:
+                    rt.cond.wait(max(0.0, deadline - time.monotonic()))
+                if rt.generation == generation:
+                    self.ctx.exec_delete(cid)
+                    self.ctx.network_teardown(cid)
+                    release_shm(self.ctx.store.container_dir(cid))  # joiners keep theirs (moby's UnmountIpcMount)
+                    with contextlib.suppress(Exception):
+                        self.ctx.pm.hook.barge_graph_put(layer_id=c.rw_layer)
+            finally:
+                rt.releasing = False
             if restart and rt.generation == generation:
                 self._schedule_restart(cid, rt, generation)
                 return

@@ -88,7 +88,7 @@ def _ports(endpoints: Endpoints, live) -> list[Finding]:
 def _runs(attachments: Attachments, cid: str) -> bool:
     try:
         with attachments.locks.locked(cid) as c:
-            return bool(c.state.Running)
+            return bool(c.state.Running) or attachments.locks.releasing(cid)
     except NotFound:
         return False
 
@@ -97,8 +97,8 @@ def _release(attachments: Attachments, endpoints: Endpoints, cid: str) -> str:
     """As the container's exit releases them, unless it runs again by now."""
     try:
         with attachments.locks.locked(cid) as c:
-            if c.state.Running:
-                return "left: the container runs again"
+            if c.state.Running or attachments.locks.releasing(cid):
+                return "left: the container runs again, or its exit is being released"
             endpoints.teardown(cid)
     except NotFound:
         endpoints.teardown(cid)

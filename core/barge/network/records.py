@@ -35,3 +35,6 @@ class ContainerLocks(Protocol):
     def locked(self, ref: str) -> AbstractContextManager[Any]:
         """The current record of the container ``ref`` names (id, name or id prefix), while
         no start, stop or removal runs; :class:`barge.errors.NotFound` for none."""
+
+    def releasing(self, container_id: str) -> bool:
+        """Whether the container's exit is being released now (its endpoints are going)."""
