@@ -120,8 +120,10 @@ class LayerStore:
         from barge.mount import mounted
 
         mounts = self.pm.hook.barge_graph_get(layer_id=cache)
+        tmp_dir = self.db.path.parent / "tmp"  # on the data root: a view a killed daemon left is found there
+        tmp_dir.mkdir(exist_ok=True)
         try:
-            with mounted(mounts) as root, open(skeleton, "rb") as fh:
+            with mounted(mounts, tmp_dir=tmp_dir) as root, open(skeleton, "rb") as fh:
                 yield from reassemble(fh, str(root))
         finally:
             self.pm.hook.barge_graph_put(layer_id=cache)
