@@ -356,6 +356,19 @@ def mounts_under(path: Path) -> list[str]:
     return sorted(out, key=len, reverse=True)
 
 
+def mounts_elsewhere_of(root: Path) -> list[str]:
+    """Mounts outside ``root`` made of what is inside it (an overlay view of its layers in /tmp)."""
+    prefix = str(root).rstrip("/") + "/"
+    out = []
+    with open("/proc/self/mountinfo") as fh:
+        for line in fh:
+            fields = line.split()
+            target = fields[4].encode().decode("unicode_escape")
+            if not target.startswith(prefix) and prefix in line.encode().decode("unicode_escape"):
+                out.append(target)
+    return out
+
+
 def cgroups_of(cid: str) -> list[str]:
     base = Path("/sys/fs/cgroup")
     found = [str(p) for p in base.glob(f"*/barge/{cid}")]
@@ -1104,6 +1117,8 @@ class Campaign:
             ids = set(re.findall(r"[0-9a-f]{64}", target))
             if final or not ids & running:
                 self.leak(f"mount {target}")
+        for target in mounts_elsewhere_of(d.data_root):
+            self.leak(f"mount {target} of the data root's files, outside it")
         for cid in sorted(self.seen - running):
             for cg in cgroups_of(cid):
                 self.leak(f"cgroup {cg}")
