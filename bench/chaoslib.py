@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from apiclient import UnixConnection  # beside this module: bench/ is on the path of both users
+
 BIN = Path(sys.executable).parent
 REGISTRY = "/usr/bin/docker-registry"
 #: A long-running container: an httpd for published ports, a tick a second for logs and attach; a stop
@@ -77,22 +79,6 @@ class Refused(Exception):
 # ---------------------------------------------------------------------------
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float):
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(self.timeout)
-            sock.connect(self._path)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
-
-
 class Api:
     """Plain HTTP over the daemon's unix socket; any transport failure is :class:`Unacknowledged`."""
 
@@ -105,7 +91,7 @@ class Api:
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
             headers.setdefault("Content-Type", "application/json")
-        conn = _UnixConnection(self.socket_path, timeout)
+        conn = UnixConnection(self.socket_path, timeout)
         try:
             conn.request(method, "/v1.43" + path, body=body, headers=headers)
             resp = conn.getresponse()
