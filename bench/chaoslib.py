@@ -127,7 +127,7 @@ class Api:
             raise Refused(f"inspect {kind} {ref}: {status} {data[:300]!r}")
         return json.loads(data)
 
-    def hijack_until(self, path: str, needle: bytes, body: bytes = b"", timeout: float = 6) -> bytes:
+    def hijack_until(self, path: str, needle: bytes, body: bytes = b"", timeout: float = 15) -> bytes:
         """POST with an upgrade (attach, exec start); the stream read until ``needle`` or the timeout."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout)
@@ -394,14 +394,19 @@ def listening_ports(pid: int) -> set[int]:
     return ports
 
 
-def port_answers(port: int) -> bool:
-    """Whether the container's httpd answers through a published port."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
-            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-            return s.recv(64).startswith(b"HTTP/")
-    except OSError:
-        return False
+def port_answers(port: int, tries: int = 3) -> bool:
+    """Whether the container's httpd answers through a published port (a machine busy with other
+    suites may take a while: a few tries)."""
+    for _ in range(tries):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                if s.recv(64).startswith(b"HTTP/"):
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
 
 
 # ---------------------------------------------------------------------------
@@ -1048,7 +1053,7 @@ class Campaign:
         try:
             out = self.api.hijack_until(f"/containers/{x.id}/attach?stream=1&stdout=1", b"tick")
             if b"tick" not in out.split(b"\r\n\r\n", 1)[-1]:
-                self.inconsistent(f"running container {x.name}: attach read {out[-60:]!r} in 6 s (State "
+                self.inconsistent(f"running container {x.name}: attach read {out[-60:]!r} in 15 s (State "
                                   f"{info['State']}, Cmd {info['Config']['Cmd'][-1][:40]}, logs {logs[-40:]!r})")
         except Unacknowledged as exc:
             self.inconsistent(f"running container {x.name}: attach failed: {exc}")
