@@ -810,8 +810,12 @@ class Campaign:
                 self.daemon.stop()
             if self.registry is not None:
                 self.registry.stop()
-            if self.daemon.log_path.exists():  # kept for a post-mortem: the root goes
-                shutil.copy(self.daemon.log_path, Path(tempfile.gettempdir()) / f"barge-chaos-{self.plan.seed}.log")
+            kept = Path(tempfile.gettempdir()) / f"barge-chaos-{self.plan.seed}.log"
+            failed = self.fig.inconsistencies or self.fig.lost or self.fig.leaks
+            if failed and self.daemon.log_path.exists():  # kept for a post-mortem: the root goes
+                shutil.copy(self.daemon.log_path, kept)
+            elif not failed:
+                kept.unlink(missing_ok=True)
             self.daemon.cleanup_host()
             shutil.rmtree(self.root, ignore_errors=True)
         return self.fig

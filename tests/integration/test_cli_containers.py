@@ -10,6 +10,7 @@ and images are not); each test removes the containers it made.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -262,6 +263,9 @@ def test_docker_cli_sees_the_same_table(cdaemon, names):
 class Pty:
     """A child process on a real pseudo-terminal of a given size."""
 
+    #: the terminals of the running test: ``_no_terminal_left`` ends what a failed test left running
+    live: list["Pty"] = []
+
     def __init__(self, argv: list[str], env: dict, rows: int = 24, cols: int = 80):
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # pragma: no cover - the child
@@ -271,6 +275,18 @@ class Pty:
             finally:
                 os._exit(127)
         self.buf = b""
+        Pty.live.append(self)
+
+    def end(self) -> None:
+        """Kill the child if it still runs, reap it, close the terminal (a failed test's clean-up)."""
+        with contextlib.suppress(ChildProcessError, ProcessLookupError):
+            if self.pid and os.waitpid(self.pid, os.WNOHANG)[0] == 0:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
 
     def expect(self, token: bytes, timeout: float = 30) -> bool:
         deadline = time.time() + timeout
@@ -300,11 +316,20 @@ class Pty:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
                 os.close(self.fd)
+                self.fd, self.pid = -1, 0
                 return os.waitstatus_to_exitcode(status)
         os.kill(self.pid, signal.SIGKILL)
         os.waitpid(self.pid, 0)
         os.close(self.fd)
+        self.fd, self.pid = -1, 0
         raise AssertionError(f"still running; output so far: {self.buf!r}")
+
+
+@pytest.fixture(autouse=True)
+def _no_terminal_left():
+    yield
+    while Pty.live:
+        Pty.live.pop().end()
 
 
 def test_run_it_in_a_real_pty(cdaemon, names):
