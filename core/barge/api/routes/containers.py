@@ -36,7 +36,7 @@ from barge.errors import BargeError, InvalidParameter, NotFound
 log = logging.getLogger("barge.api")
 
 routes = Routes()
-ID = "{id}"
+ID = "{id:[^/]+}"  # aiohttp's default [^{}/]+ would refuse braces: dockerd's router takes them (then 404s the name)
 #: How often a wait or a log follower checks whether its client is gone, and
 #: how often a follower looks for new log lines.
 POLL = 0.1
