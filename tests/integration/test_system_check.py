@@ -141,6 +141,7 @@ def test_a_stopped_containers_leftovers_are_released(box):
     cgroups = [hierarchy / "barge" / cid]
     cgroups[0].mkdir(parents=True)
     netns = box.exec_root / "netns" / cid
+    netns.parent.mkdir(parents=True, exist_ok=True)  # made at the first networked start, which may not have come
     subprocess.run(["touch", str(netns)], check=True)
     subprocess.run(["mount", "--bind", "/proc/self/ns/net", str(netns)], check=True)
     try:
