@@ -28,6 +28,8 @@ class Finding:
     repair: Callable[[], str] | None = None
     #: with no repair: why it is left, and what the user can do
     left: str = ""
+    #: what the repair will do, for the report of a check without ``--repair``
+    remedy: str = ""
 
     def answer(self, repaired: bool, action: str) -> dict[str, object]:
         """The finding as ``POST /system/check`` reports it."""
@@ -39,9 +41,6 @@ class Finding:
         if self.repair is None:
             return f"left: {self.left}" if self.left else "left"
         return f"--repair would {self.remedy}" if self.remedy else "--repair fixes it"
-
-    #: what the repair will do, for the report of a check without ``--repair``
-    remedy: str = ""
 
 
 def finding(area: str, obj: str, problem: str, remedy: str = "", repair: Callable[[], str] | None = None,

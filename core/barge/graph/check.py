@@ -28,7 +28,8 @@ def check_graph(images: ImageStore, held: set[str]) -> tuple[list[Finding], dict
     """Findings about images and layers; ``held``: the driver layers other records own (containers' rw layers)."""
     layers = {r["chain_id"]: r for r in images.db.query("SELECT * FROM layers")}
     found: list[Finding] = []
-    for img in images.all_images():
+    all_images = images.all_images()
+    for img in all_images:
         found += _image(images, img, layers)
     for row in layers.values():
         expected = chain_id(row["parent"], row["diff_id"])
@@ -39,7 +40,7 @@ def check_graph(images: ImageStore, held: set[str]) -> tuple[list[Finding], dict
     caches = {r["cache_id"]: r["chain_id"] for r in layers.values()}
     found += _driver_layers(images, caches, held, pending)
     found += _skeletons(images, caches, pending)
-    return found, {"images": len(images.all_images()), "layers": len(layers)}
+    return found, {"images": len(all_images), "layers": len(layers)}
 
 
 def _image(images: ImageStore, img, layers: dict) -> list[Finding]:

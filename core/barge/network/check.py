@@ -21,7 +21,7 @@ from barge.consistency import Finding, finding
 from barge.errors import NotFound
 from barge.netdriver import Published
 from barge.network.attachments import Attachments
-from barge.network.endpoints import Endpoints, _nat
+from barge.network.endpoints import Endpoints, nat_ports
 
 
 def check_network(endpoints: Endpoints, attachments: Attachments) -> tuple[list[Finding], dict[str, int]]:
@@ -60,7 +60,7 @@ def check_network(endpoints: Endpoints, attachments: Attachments) -> tuple[list[
     if endpoints.networks.driver is not None:
         user = [n for n in networks.values() if not n.builtin]
         specs = {n.id: endpoints.networks.spec(n) for n in user}
-        published = [Published(specs[e.network_id], e.spec(), tuple(_nat(e.ports)))
+        published = [Published(specs[e.network_id], e.spec(), tuple(nat_ports(e.ports)))
                      for e in live if e.ports and e.network_id in specs]
         out += endpoints.pm.hook.barge_network_audit(
             networks=list(specs.values()), endpoints=[e.spec() for e in live if e.network_id in specs],

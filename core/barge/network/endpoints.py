@@ -35,7 +35,7 @@ from barge.network.store import Endpoint, Network, NetworkStore
 log = logging.getLogger("barge.network")
 
 
-def _nat(mappings: list[PortMapping]) -> list[PortMapping]:
+def nat_ports(mappings: list[PortMapping]) -> list[PortMapping]:
     """The mappings the driver forwards (IPv4 host addresses); IPv6 ones are core's userland proxy's."""
     return [m for m in mappings if not ports.is_ipv6(m.host_ip)]
 
@@ -183,7 +183,7 @@ class Endpoints:
             raise
         e.ports = mappings
         self.store.set_ports(e.id, mappings)
-        self.pm.hook.barge_network_publish(network=self.networks.spec(n), endpoint=e.spec(), ports=_nat(mappings))
+        self.pm.hook.barge_network_publish(network=self.networks.spec(n), endpoint=e.spec(), ports=nat_ports(mappings))
 
     def teardown(self, container_id: str) -> None:
         """After an exit (or a failed start, or rm): everything :meth:`setup` made, gone."""
@@ -200,7 +200,7 @@ class Endpoints:
                 if n is not None and self.networks.driver is not None:
                     if e.ports:
                         self.pm.hook.barge_network_unpublish(network=self.networks.spec(n), endpoint=e.spec(),
-                                                             ports=_nat(e.ports))
+                                                             ports=nat_ports(e.ports))
                     self.pm.hook.barge_network_leave(network=self.networks.spec(n), endpoint=e.spec(), sandbox=None)
             except Exception:  # noqa: BLE001 - best-effort release: the other endpoints still go
                 log.exception("network driver: releasing endpoint %s of %s", e.id[:12], container_id[:12])
@@ -239,7 +239,7 @@ class Endpoints:
         """Disconnect: the endpoint ``e`` on ``n`` unpublished, left and forgotten (``sandbox``: its namespace)."""
         if e.ports:
             self.pm.hook.barge_network_unpublish(network=self.networks.spec(n), endpoint=e.spec(),
-                                                 ports=_nat(e.ports))
+                                                 ports=nat_ports(e.ports))
             for p in e.ports:
                 self.reservations.release(p.proto, p.host_ip, p.host_port)
         live = sandbox if sandbox and netns.is_netns(sandbox) else None
@@ -314,7 +314,7 @@ class Endpoints:
                 for p in kept:
                     if ports.is_ipv6(p.host_ip):
                         self.reservations.proxy(p.proto, p.host_ip, p.host_port, (p.container_ip, p.container_port))
-                published.append(Published(self.networks.spec(by_id[e.network_id]), e.spec(), tuple(_nat(kept))))
+                published.append(Published(self.networks.spec(by_id[e.network_id]), e.spec(), tuple(nat_ports(kept))))
         self.pm.hook.barge_network_restore(networks=[self.networks.spec(n) for n in networks],
                                            published=published)
 

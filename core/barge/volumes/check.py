@@ -24,8 +24,7 @@ from barge.volumes.store import DRIVER, VolumeStore
 
 def check_volumes(store: VolumeStore) -> tuple[list[Finding], dict[str, int]]:
     entries = sorted(p.name for p in store.root.iterdir() if p.is_dir()) if store.root.is_dir() else []
-    with store._lock:  # a create makes its directory and its record under this lock
-        volumes = {v.name: v for v in (store._row(r) for r in store.db.query("SELECT * FROM volumes"))}
+    volumes = {v.name: v for v in store.records()}
     users, running_users = _users(store)
     out: list[Finding] = []
     for name in entries:
@@ -66,7 +65,7 @@ def _users(store: VolumeStore) -> tuple[dict[str, list[str]], dict[str, list[str
 
 
 def _unmount(store: VolumeStore, name: str, point) -> str:
-    if store._optioned.in_use(name):
+    if store.option_mount_in_use(name):
         return "left: a container started using it meanwhile"
     localopts.unmount_stale(point)
     return "unmounted it"

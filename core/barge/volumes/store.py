@@ -176,6 +176,15 @@ class VolumeStore:
         return Volume(row["name"], row["driver"], json.loads(row["labels"]), json.loads(row["options"]),
                       row["created"])
 
+    def records(self) -> list[Volume]:
+        """Every volume, read under the lock a create makes its directory and record under (``system check``)."""
+        with self._lock:
+            return [self._row(r) for r in self.db.query("SELECT * FROM volumes")]
+
+    def option_mount_in_use(self, name: str) -> bool:
+        """Whether a container of this daemon holds the optioned mount of ``name`` now."""
+        return self._optioned.in_use(name)
+
     def find(self, name: str) -> Volume | None:
         row = self.db.query_one("SELECT * FROM volumes WHERE name = ?", (name,))
         return self._row(row) if row else None
